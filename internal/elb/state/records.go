@@ -316,6 +316,14 @@ type Instance struct {
 	LaunchTime       time.Time `json:"launchTime"`
 	// NetworkInterfaceID is the primary network interface.
 	NetworkInterfaceID string `json:"networkInterfaceID,omitempty"`
+	// ReservationID is the launch request (r-…) the instance came from.
+	ReservationID string `json:"reservationID,omitempty"`
+	// ImageID is the AMI named at launch, if any (the local ELB runs no
+	// image).
+	ImageID string `json:"imageID,omitempty"`
+	// TerminatedAt is when the instance was terminated; EC2 keeps
+	// describing a terminated instance for about an hour.
+	TerminatedAt time.Time `json:"terminatedAt,omitzero"`
 }
 
 // NetworkInterface is an EC2 network interface (an instance's, a load
