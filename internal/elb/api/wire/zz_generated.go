@@ -1862,27 +1862,5 @@ var queryStructs = map[string]*Struct{
 }
 
 var jsonNames = map[string]map[string]string{
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ConflictException":                       {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.Filters":                                 {"ExportOption": "exportOption", "ExtendedKeyUsage": "extendedKeyUsage", "KeyTypes": "keyTypes", "KeyUsage": "keyUsage", "ManagedBy": "managedBy"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InternalServerException":                 {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidArgsException":                    {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidArnException":                     {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidDomainValidationOptionsException": {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidParameterException":               {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidStateException":                   {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.InvalidTagException":                     {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.LimitExceededException":                  {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.RequestInProgressException":              {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ResourceInUseException":                  {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ResourceNotFoundException":               {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ServiceQuotaExceededException":           {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.TagPolicyException":                      {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ThrottlingException":                     {"Message": "message", "ThrottlingReasons": "throttlingReasons"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ThrottlingReason":                        {"Reason": "reason", "Resource": "resource"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.TooManyTagsException":                    {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/acm/types.ValidationException":                     {"Message": "message"},
-	"github.com/aws/aws-sdk-go-v2/service/shield/types.InvalidParameterException":            {"Fields": "fields", "Reason": "reason"},
-	"github.com/aws/aws-sdk-go-v2/service/shield/types.ResourceAlreadyExistsException":       {"ResourceType": "resourceType"},
-	"github.com/aws/aws-sdk-go-v2/service/shield/types.ResourceNotFoundException":            {"ResourceType": "resourceType"},
-	"github.com/aws/aws-sdk-go-v2/service/shield/types.ValidationExceptionField":             {"Message": "message", "Name": "name"},
+	"github.com/aws/aws-sdk-go-v2/service/acm/types.Filters": {"ExportOption": "exportOption", "ExtendedKeyUsage": "extendedKeyUsage", "KeyTypes": "keyTypes", "KeyUsage": "keyUsage", "ManagedBy": "managedBy"},
 }

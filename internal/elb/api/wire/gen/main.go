@@ -129,13 +129,23 @@ func run(outDir string) error {
 			if err := genQuery(svc, dir, query); err != nil {
 				return fmt.Errorf("%s: %w", svc.module, err)
 			}
-		case awsJSON:
-			if err := genJSON(svc, dir, jsonNames); err != nil {
+		case awsJSON, awsJSONSchema:
+			names := map[string]map[string]string{}
+			gen := genJSON
+			if svc.protocol == awsJSONSchema {
+				gen = genJSONSchema
+			}
+			if err := gen(svc, dir, names); err != nil {
 				return fmt.Errorf("%s: %w", svc.module, err)
 			}
-		case awsJSONSchema:
-			if err := genJSONSchema(svc, dir, jsonNames); err != nil {
+			reachable, err := reachableTypes(svc.module, dir)
+			if err != nil {
 				return fmt.Errorf("%s: %w", svc.module, err)
+			}
+			for k, v := range names {
+				if reachable[k] {
+					jsonNames[k] = v
+				}
 			}
 		}
 	}
@@ -911,6 +921,79 @@ func genJSONSchema(svc service, dir string, out map[string]map[string]string) er
 		}
 	}
 	return nil
+}
+
+// reachableTypes returns the keys of the struct types reachable from the
+// operations' Input and Output structs, following the Go declarations of
+// the package and its types package (error shapes are not reachable).
+func reachableTypes(module, dir string) (map[string]bool, error) {
+	decls := map[string]*ast.StructType{}
+	var roots []string
+	for _, sub := range []string{"", "types"} {
+		files, err := filepath.Glob(filepath.Join(dir, sub, "*.go"))
+		if err != nil {
+			return nil, err
+		}
+		pkg := module
+		if sub != "" {
+			pkg += "/" + sub
+		}
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parseFile(path)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range f.Decls {
+				gd, ok := d.(*ast.GenDecl)
+				if !ok || gd.Tok != token.TYPE {
+					continue
+				}
+				for _, sp := range gd.Specs {
+					ts := sp.(*ast.TypeSpec)
+					st, ok := ts.Type.(*ast.StructType)
+					if !ok {
+						continue
+					}
+					key := pkg + "." + ts.Name.Name
+					decls[key] = st
+					if sub == "" && (strings.HasSuffix(ts.Name.Name, "Input") || strings.HasSuffix(ts.Name.Name, "Output")) {
+						roots = append(roots, key)
+					}
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var walk func(key string)
+	walk = func(key string) {
+		st, ok := decls[key]
+		if !ok || seen[key] {
+			return
+		}
+		seen[key] = true
+		pkg := key[:strings.LastIndex(key, ".")]
+		for _, fld := range st.Fields.List {
+			ast.Inspect(fld.Type, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.SelectorExpr:
+					if id, ok := x.X.(*ast.Ident); ok && id.Name == "types" {
+						walk(module + "/types." + x.Sel.Name)
+					}
+					return false
+				case *ast.Ident:
+					walk(pkg + "." + x.Name)
+				}
+				return true
+			})
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	return seen, nil
 }
 
 // ---- output ----
