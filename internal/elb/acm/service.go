@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/acm/types"
 
+	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -801,3 +802,7 @@ func (s *Service) ListTagsForCertificate(ctx context.Context, in *acm.ListTagsFo
 	}
 	return out, nil
 }
+
+// API returns the service's descriptor for api.Config.Services (JSON 1.1,
+// CertificateManager).
+func (s *Service) API() api.Service { return api.ACM(s) }

@@ -748,23 +748,6 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.Aut
 	return &ec2.AuthorizeSecurityGroupIngressOutput{Return: aws.Bool(true), SecurityGroupRules: rules}, nil
 }
 
-// AuthorizeSecurityGroupEgress adds outbound rules, as
-// AuthorizeSecurityGroupIngress does inbound ones.
-func (s *Service) AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2.AuthorizeSecurityGroupEgressInput) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	rules, err := s.authorize(ctx, &ruleChange{
-		action: "AuthorizeSecurityGroupEgress", egress: true, groupID: in.GroupId,
-		perms: in.IpPermissions, tagSpecs: in.TagSpecifications,
-		cidr: in.CidrIp, protocol: in.IpProtocol, fromPort: in.FromPort, toPort: in.ToPort, sourceName: in.SourceSecurityGroupName,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2.AuthorizeSecurityGroupEgressOutput{Return: aws.Bool(true), SecurityGroupRules: rules}, nil
-}
-
 // RevokeSecurityGroupIngress removes inbound rules given as IpPermissions
 // (matched on protocol, ports and source; descriptions are ignored) or as
 // SecurityGroupRuleIds. In a nondefault VPC an unknown rule is
@@ -783,21 +766,4 @@ func (s *Service) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.Revoke
 		return nil, err
 	}
 	return &ec2.RevokeSecurityGroupIngressOutput{Return: aws.Bool(true), RevokedSecurityGroupRules: revoked, UnknownIpPermissions: unknown}, nil
-}
-
-// RevokeSecurityGroupEgress removes outbound rules, as
-// RevokeSecurityGroupIngress does inbound ones.
-func (s *Service) RevokeSecurityGroupEgress(ctx context.Context, in *ec2.RevokeSecurityGroupEgressInput) (*ec2.RevokeSecurityGroupEgressOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	revoked, unknown, err := s.revoke(ctx, &ruleChange{
-		action: "RevokeSecurityGroupEgress", egress: true, groupID: in.GroupId,
-		perms: in.IpPermissions, ruleIDs: in.SecurityGroupRuleIds,
-		cidr: in.CidrIp, protocol: in.IpProtocol, fromPort: in.FromPort, toPort: in.ToPort, sourceName: in.SourceSecurityGroupName,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2.RevokeSecurityGroupEgressOutput{Return: aws.Bool(true), RevokedSecurityGroupRules: revoked, UnknownIpPermissions: unknown}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -110,3 +111,7 @@ func (s *Service) update(ctx context.Context, action string, fn func(*state.Tx) 
 	s.log.LogAttrs(ctx, slog.LevelInfo, "ec2 write", slog.String("action", action), slog.String("result", "ok"))
 	return nil
 }
+
+// API returns the service's descriptor for api.Config.Services (EC2 Query,
+// Version 2016-11-15).
+func (s *Service) API() api.Service { return api.EC2(s) }

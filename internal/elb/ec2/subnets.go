@@ -20,7 +20,9 @@ func usedIPs(tx *state.Tx) (map[netip.Addr]string, error) {
 	used := map[netip.Addr]string{}
 	add := func(ip, owner string) {
 		if a, err := netip.ParseAddr(ip); err == nil {
-			used[a.Unmap()] = owner
+			if _, seen := used[a.Unmap()]; !seen {
+				used[a.Unmap()] = owner
+			}
 		}
 	}
 	err := state.ForEachPrefix(tx, state.Instances, "", func(in *state.Instance) error {
