@@ -6,11 +6,20 @@ import (
 )
 
 // resourceOf names the resource a write call acted on, for its log line:
-// the first field named like *Arn, *Id or *Name (or their plurals) with a
-// value, looked for in the output first (a create returns the new ARN),
-// then in the input; one level of nesting is searched after the top level.
-func resourceOf(out, in any) string {
-	for _, v := range []any{out, in} {
+// the first field named like *Arn, *Id, *Name or Resource (or their
+// plurals) with a
+// value, at the top level and then one level down. Calls that make a
+// resource (Create*, Allocate*, Run*, Import*, Request*) look in the output
+// first, where the new ARN or ID is; the others in the input first.
+func resourceOf(action string, in, out any) string {
+	order := []any{in, out}
+	for _, p := range []string{"Create", "Allocate", "Run", "Import", "Request"} {
+		if strings.HasPrefix(action, p) {
+			order = []any{out, in}
+			break
+		}
+	}
+	for _, v := range order {
 		if r := findResource(reflect.ValueOf(v), 2); r != "" {
 			return r
 		}
@@ -20,7 +29,7 @@ func resourceOf(out, in any) string {
 
 func resourceField(name string) bool {
 	name = strings.TrimSuffix(name, "s")
-	return strings.HasSuffix(name, "Arn") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "Name")
+	return strings.HasSuffix(name, "Arn") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "Name") || name == "Resource"
 }
 
 func findResource(v reflect.Value, depth int) string {

@@ -177,9 +177,9 @@ func TestELBv2RoundTrip(t *testing.T) {
 	t.Run("DescribeTargetHealth", func(t *testing.T) {
 		in := &elbv2.DescribeTargetHealthInput{TargetGroupArn: ptr(tgARN), Include: []elbtypes.DescribeTargetHealthInputIncludeEnum{elbtypes.DescribeTargetHealthInputIncludeEnumAll}}
 		out := &elbv2.DescribeTargetHealthOutput{TargetHealthDescriptions: []elbtypes.TargetHealthDescription{{
-			Target:          &elbtypes.TargetDescription{Id: ptr("10.0.1.5"), Port: ptr(int32(80))},
-			HealthCheckPort: ptr("80"),
-			TargetHealth:    &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumUnhealthy, Reason: elbtypes.TargetHealthReasonEnumFailedHealthChecks, Description: ptr("Health checks failed")},
+			Target:           &elbtypes.TargetDescription{Id: ptr("10.0.1.5"), Port: ptr(int32(80))},
+			HealthCheckPort:  ptr("80"),
+			TargetHealth:     &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumUnhealthy, Reason: elbtypes.TargetHealthReasonEnumFailedHealthChecks, Description: ptr("Health checks failed")},
 			AnomalyDetection: &elbtypes.AnomalyDetection{Result: elbtypes.AnomalyResultEnumNormal, MitigationInEffect: elbtypes.MitigationInEffectEnumNo},
 		}}}
 		roundTrip(t, e, "DescribeTargetHealth", in, out, c.DescribeTargetHealth)
@@ -284,9 +284,9 @@ func TestEC2RoundTrip(t *testing.T) {
 			Instances: []ec2types.Instance{{
 				InstanceId: ptr("i-1"), ImageId: ptr("ami-1"), InstanceType: ec2types.InstanceTypeM5Large,
 				PrivateIpAddress: ptr("10.0.1.5"), SubnetId: ptr("subnet-1"), VpcId: ptr("vpc-1"), LaunchTime: ptr(ts(30)),
-				State:     &ec2types.InstanceState{Code: ptr(int32(16)), Name: ec2types.InstanceStateNameRunning},
-				Placement: &ec2types.Placement{AvailabilityZone: ptr("us-east-1a")},
-				Tags:      tags,
+				State:          &ec2types.InstanceState{Code: ptr(int32(16)), Name: ec2types.InstanceStateNameRunning},
+				Placement:      &ec2types.Placement{AvailabilityZone: ptr("us-east-1a")},
+				Tags:           tags,
 				SecurityGroups: []ec2types.GroupIdentifier{{GroupId: ptr("sg-1"), GroupName: ptr("web")}},
 				NetworkInterfaces: []ec2types.InstanceNetworkInterface{{
 					NetworkInterfaceId: ptr("eni-1"), PrivateIpAddress: ptr("10.0.1.5"),
@@ -302,7 +302,7 @@ func TestEC2RoundTrip(t *testing.T) {
 		in := &ec2.RunInstancesInput{
 			MinCount: ptr(int32(1)), MaxCount: ptr(int32(2)), ImageId: ptr("ami-1"), InstanceType: ec2types.InstanceTypeT3Micro,
 			SubnetId: ptr("subnet-1"), SecurityGroupIds: []string{"sg-1", "sg-2"}, ClientToken: ptr("token-1"),
-			PrivateIpAddress: ptr("10.0.1.9"),
+			PrivateIpAddress:  ptr("10.0.1.9"),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}},
 		}
 		out := &ec2.RunInstancesOutput{ReservationId: ptr("r-2"), OwnerId: ptr("000000000000"), Instances: []ec2types.Instance{{InstanceId: ptr("i-9")}}}
@@ -345,7 +345,7 @@ func TestACMRoundTrip(t *testing.T) {
 				DomainName: ptr("example.com"), ValidationMethod: acmtypes.ValidationMethodDns, ValidationStatus: acmtypes.DomainStatusSuccess,
 				ResourceRecord: &acmtypes.ResourceRecord{Name: ptr("_x.example.com."), Type: acmtypes.RecordTypeCname, Value: ptr("_y.acm-validations.aws.")},
 			}},
-			Options:            &acmtypes.CertificateOptions{CertificateTransparencyLoggingPreference: acmtypes.CertificateTransparencyLoggingPreferenceEnabled},
+			Options:            &acmtypes.CertificateOptions{Export: acmtypes.CertificateExportEnabled},
 			RenewalEligibility: acmtypes.RenewalEligibilityIneligible,
 			KeyUsages:          []acmtypes.KeyUsage{{Name: acmtypes.KeyUsageNameDigitalSignature}},
 			ExtendedKeyUsages:  []acmtypes.ExtendedKeyUsage{{Name: acmtypes.ExtendedKeyUsageNameTlsWebServerAuthentication, OID: ptr("1.3.6.1.5.5.7.3.1")}},
@@ -399,9 +399,9 @@ func TestSmallServicesRoundTrip(t *testing.T) {
 		in := &wafv2.GetWebACLForResourceInput{ResourceArn: ptr(lbARN)}
 		out := &wafv2.GetWebACLForResourceOutput{WebACL: &waftypes.WebACL{
 			ARN: ptr("arn:aws:wafv2:us-east-1:000000000000:regional/webacl/a/1"), Id: ptr("1"), Name: ptr("a"),
-			DefaultAction: &waftypes.DefaultAction{Allow: &waftypes.AllowAction{}},
+			DefaultAction:    &waftypes.DefaultAction{Allow: &waftypes.AllowAction{}},
 			VisibilityConfig: &waftypes.VisibilityConfig{CloudWatchMetricsEnabled: true, MetricName: ptr("a"), SampledRequestsEnabled: false},
-			Capacity: 12, Rules: []waftypes.Rule{},
+			Capacity:         12, Rules: []waftypes.Rule{},
 		}}
 		roundTrip(t, e, "GetWebACLForResource", in, out, wafv2.NewFromConfig(cfg).GetWebACLForResource)
 	})

@@ -29,7 +29,8 @@ type call struct {
 	id     string
 	start  time.Time
 	svc    *service
-	action string
+	action string     // as the client named it
+	op     *operation // the operation, once resolved
 	akid   string
 	in     any
 	out    any
@@ -149,7 +150,7 @@ func (c *call) serve() {
 		c.fail(aerr)
 		return
 	}
-	c.in = in
+	c.op, c.in = op, in
 
 	if h.throttled(c.svc, c.action) {
 		c.fail(throttleError(c.svc.Protocol))
@@ -473,7 +474,17 @@ func (c *call) finish() {
 	if c.svc != nil {
 		name = c.svc.Name
 	}
-	c.h.metrics.observe(name, c.action, c.code, d)
+	// label only known operations: client-chosen names would make the
+	// series unbounded (and may not be valid label values)
+	opName := ""
+	if c.op != nil {
+		opName = c.op.name
+	} else if c.svc != nil {
+		if op, ok := c.svc.ops[c.action]; ok {
+			opName = op.name
+		}
+	}
+	c.h.metrics.observe(name, opName, c.code, d)
 	attrs := []any{
 		slog.String("request_id", c.id),
 		slog.String("service", name),
@@ -497,7 +508,7 @@ func (c *call) finish() {
 	if isReadAction(c.action) {
 		return
 	}
-	if res := resourceOf(c.out, c.in); res != "" {
+	if res := resourceOf(c.action, c.in, c.out); res != "" {
 		attrs = append(attrs, slog.String("resource", res))
 	}
 	c.h.log.Info("aws api write", attrs...)

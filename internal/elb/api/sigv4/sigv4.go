@@ -144,11 +144,9 @@ func ParseAuthorization(h string) (*Signature, error) {
 		return nil, fail(Incomplete, "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", h)
 	}
 	params := map[string]string{}
-	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
+	// AWS separates the parameters with commas and/or spaces: in
+	// "Credential=AKID /2015...", '/2015...' is a pair without '='.
+	for _, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			return nil, fail(Incomplete, "'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", part, h)
