@@ -2,6 +2,7 @@ package acm
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -219,8 +220,7 @@ func parseKey(keyPEM []byte) (any, error) {
 		return nil, validation("Unable to parse private key. Please ensure the private key is a single unencrypted key in PEM format.")
 	}
 	b := blocks[0]
-	//nolint:staticcheck // detecting legacy encrypted PEM to refuse it
-	if x509.IsEncryptedPEMBlock(b) || b.Type == "ENCRYPTED PRIVATE KEY" {
+	if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") || b.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, validation("The private key is encrypted. Please provide an unencrypted private key.")
 	}
 	if k, err := x509.ParsePKCS8PrivateKey(b.Bytes); err == nil {
@@ -281,7 +281,7 @@ func importMaterial(certPEM, keyPEM, chainPEM []byte) (*state.Certificate, error
 	if !ok {
 		return nil, validation("The certificate's public key is not supported. Supported algorithms: RSA 1024, 2048, 3072 and 4096 bits; EC P-256, P-384 and P-521.")
 	}
-	signer, ok := key.(interface{ Public() any })
+	signer, ok := key.(crypto.Signer)
 	if !ok {
 		return nil, validation("The private key is not supported.")
 	}

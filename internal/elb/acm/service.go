@@ -567,7 +567,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *acm.DescribeCerti
 			IssuedAt:                timeOrNil(c.IssuedAt),
 			ImportedAt:              timeOrNil(c.ImportedAt),
 			RenewalEligibility:      renewalEligibility(c, len(users) > 0),
-			Options:                 &types.CertificateOptions{CertificateTransparencyLoggingPreference: types.CertificateTransparencyLoggingPreferenceEnabled, Export: types.CertificateExportDisabled},
+			Options:                 &types.CertificateOptions{Export: types.CertificateExportDisabled},
 		}
 		if len(d.SubjectAlternativeNames) == 0 {
 			d.SubjectAlternativeNames = []string{c.DomainName}

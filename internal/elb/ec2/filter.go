@@ -220,16 +220,6 @@ func str(s *string) []string {
 	return []string{*s}
 }
 
-func strs(ss ...*string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	return out
-}
-
 func boolean(b *bool) []string {
 	if b == nil {
 		return nil

@@ -25,16 +25,15 @@ type idKind struct {
 }
 
 var (
-	vpcID       = idKind{"vpc", "InvalidVpcID.Malformed", "InvalidVpcID.NotFound", "vpc"}
-	subnetID    = idKind{"subnet", "InvalidSubnetID.Malformed", "InvalidSubnetID.NotFound", "subnet"}
-	groupID     = idKind{"sg", "InvalidGroupId.Malformed", "InvalidGroup.NotFound", "security group"}
-	ruleID      = idKind{"sgr", "InvalidSecurityGroupRuleId.Malformed", "InvalidSecurityGroupRuleId.NotFound", "security group rule"}
-	instanceID  = idKind{"i", "InvalidInstanceID.Malformed", "InvalidInstanceID.NotFound", "instance"}
-	eniID       = idKind{"eni", "InvalidNetworkInterfaceId.Malformed", "InvalidNetworkInterfaceID.NotFound", "networkInterface"}
-	routeID     = idKind{"rtb", "InvalidRouteTableId.Malformed", "InvalidRouteTableID.NotFound", "routeTable"}
-	igwID       = idKind{"igw", "InvalidInternetGatewayId.Malformed", "InvalidInternetGatewayID.NotFound", "internetGateway"}
-	allocID     = idKind{"eipalloc", "InvalidAllocationID.Malformed", "InvalidAllocationID.NotFound", "allocation"}
-	reservation = idKind{"r", "InvalidReservationID.Malformed", "InvalidReservationID.NotFound", "reservation"}
+	vpcID      = idKind{"vpc", "InvalidVpcID.Malformed", "InvalidVpcID.NotFound", "vpc"}
+	subnetID   = idKind{"subnet", "InvalidSubnetID.Malformed", "InvalidSubnetID.NotFound", "subnet"}
+	groupID    = idKind{"sg", "InvalidGroupId.Malformed", "InvalidGroup.NotFound", "security group"}
+	ruleID     = idKind{"sgr", "InvalidSecurityGroupRuleId.Malformed", "InvalidSecurityGroupRuleId.NotFound", "security group rule"}
+	instanceID = idKind{"i", "InvalidInstanceID.Malformed", "InvalidInstanceID.NotFound", "instance"}
+	eniID      = idKind{"eni", "InvalidNetworkInterfaceId.Malformed", "InvalidNetworkInterfaceID.NotFound", "networkInterface"}
+	routeID    = idKind{"rtb", "InvalidRouteTableId.Malformed", "InvalidRouteTableID.NotFound", "routeTable"}
+	igwID      = idKind{"igw", "InvalidInternetGatewayId.Malformed", "InvalidInternetGatewayID.NotFound", "internetGateway"}
+	allocID    = idKind{"eipalloc", "InvalidAllocationID.Malformed", "InvalidAllocationID.NotFound", "allocation"}
 )
 
 // taggable lists the kinds whose resources carry tags, by prefix.

@@ -32,7 +32,7 @@ type Env struct {
 	// URL is the endpoint.
 	URL string
 	// Config points SDK clients at the endpoint (region us-east-1, static
-	// credentials, no retries).
+	// credentials, the SDK's standard retries).
 	Config aws.Config
 }
 
@@ -73,7 +73,11 @@ func ServeStore(t testing.TB, st *state.Store, services ...api.Service) *Env {
 		Region:           facts.DefaultRegion,
 		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
+		// The standard retryer stays on: against a server this fast the
+		// SDK's transport sometimes closes a connection while a response
+		// body is read (aws/aws-sdk-go-v2#2737), which the SDK retries
+		// (net.ErrClosed, since aws/aws-sdk-go-v2#2949).
+		RetryMaxAttempts: 3,
 		HTTPClient:       srv.Client(),
 	}
 	return &Env{Store: st, URL: srv.URL, Config: cfg}

@@ -69,7 +69,7 @@ func nonexistent() error {
 
 // webACLARN matches a regional web ACL ARN:
 // arn:aws:wafv2:REGION:ACCOUNT:regional/webacl/NAME/ID.
-var webACLARN = regexp.MustCompile(`^arn:aws:wafv2:([a-z0-9-]+):(\d{12}):regional/webacl/([\w-]{1,128})/([0-9a-f-]{1,128})$`)
+var webACLARN = regexp.MustCompile(`^arn:aws:wafv2:([a-z0-9-]+):(\d{12}):regional/webacl/([\w-]{1,128})/([\w-]{1,128})$`)
 
 // checkResource validates a resource ARN and returns the load balancer it
 // names, answering WAFNonexistentItemException for an unknown one.
