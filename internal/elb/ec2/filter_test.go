@@ -1,6 +1,8 @@
 package ec2
 
 import (
+	"errors"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -229,4 +231,44 @@ func TestPaginate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRulesFromPermissions checks that any permission a client sends is
+// either refused with an AWS error or stored in canonical form.
+func FuzzRulesFromPermissions(f *testing.F) {
+	f.Add("tcp", int32(80), int32(80), "0.0.0.0/0", "::/0", "d")
+	f.Add("-1", int32(0), int32(0), "10.1.2.3/16", "", "")
+	f.Add("icmp", int32(-1), int32(3), "10.0.0.0/8", "", "x")
+	f.Add("58", int32(128), int32(0), "", "2001:db8::1/64", "ünïcode")
+	f.Add("sctp", int32(1), int32(2), "1.2.3.4", "", "")
+	f.Fuzz(func(t *testing.T, proto string, from, to int32, cidr4, cidr6, desc string) {
+		p := types.IpPermission{IpProtocol: aws.String(proto), FromPort: aws.Int32(from), ToPort: aws.Int32(to)}
+		if cidr4 != "" {
+			p.IpRanges = []types.IpRange{{CidrIp: aws.String(cidr4), Description: aws.String(desc)}}
+		}
+		if cidr6 != "" {
+			p.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String(cidr6)}}
+		}
+		rules, err := rulesFromPermissions([]types.IpPermission{p}, false, func(id, name string) (string, error) { return id, nil })
+		if err != nil {
+			var e *awserr.Error
+			if !errors.As(err, &e) || e.Code == "" {
+				t.Fatalf("not an AWS error: %v", err)
+			}
+			return
+		}
+		for _, r := range rules {
+			c := r.CIDRIPv4 + r.CIDRIPv6
+			pfx, err := netip.ParsePrefix(c)
+			if err != nil || pfx.Masked().String() != c {
+				t.Fatalf("stored CIDR %q is not canonical", c)
+			}
+			if hasPorts(r.Protocol) && r.Protocol != "icmp" && r.Protocol != "icmpv6" && (r.FromPort > r.ToPort || r.FromPort < 0 || r.ToPort > 65535) {
+				t.Fatalf("stored port range %d-%d", r.FromPort, r.ToPort)
+			}
+			if _, err := normProtocol(r.Protocol); err != nil {
+				t.Fatalf("stored protocol %q", r.Protocol)
+			}
+		}
+	})
 }

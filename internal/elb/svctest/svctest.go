@@ -70,9 +70,9 @@ func ServeStore(t testing.TB, st *state.Store, services ...api.Service) *Env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{
-		Region:           facts.DefaultRegion,
-		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
+		Region:       facts.DefaultRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(srv.URL),
 		// The standard retryer stays on: against a server this fast the
 		// SDK's transport sometimes closes a connection while a response
 		// body is read (aws/aws-sdk-go-v2#2737), which the SDK retries
