@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +64,16 @@ func newRequestID() string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{h: h, w: w, r: r, id: newRequestID(), start: time.Now()}
 	defer c.finish()
+	defer func() {
+		// operation panics are recovered in operation.call; this is the
+		// net for the handler's own code
+		if v := recover(); v != nil {
+			c.detail = fmt.Sprintf("panic in the handler: %v\n%s", v, debug.Stack())
+			if c.status == 0 {
+				c.fail(internalError(c.protocol()))
+			}
+		}
+	}()
 	c.serve()
 }
 
@@ -157,7 +169,9 @@ func (c *call) serve() {
 		return
 	}
 
-	ctx := WithInfo(r.Context(), RequestInfo{
+	// The operation runs to its end even if the client goes away, as on
+	// AWS: a write is applied or not, never abandoned half way.
+	ctx := WithInfo(context.WithoutCancel(r.Context()), RequestInfo{
 		RequestID:   c.id,
 		Service:     c.svc.Name,
 		Action:      c.action,
