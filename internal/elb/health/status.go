@@ -3,6 +3,8 @@
 // targets. The data planes read the checker's results to choose targets.
 package health
 
+import "strconv"
+
 // The target health states of ELBv2's TargetHealth.State.
 const (
 	StateInitial     = "initial"
@@ -50,3 +52,28 @@ var (
 	HealthCheckDisabled      = Status{StateUnavailable, ReasonHealthCheckDisabled, "Health checks are disabled"}
 	Healthy                  = Status{State: StateHealthy}
 )
+
+// More canned statuses, with AWS's wording.
+var (
+	// ZoneNotEnabled is a target in an Availability Zone that none of the
+	// load balancers using its target group is enabled in.
+	ZoneNotEnabled = Status{StateUnused, ReasonNotInUse, "Target is in an Availability Zone that is not enabled for the load balancer"}
+	// TargetInvalidState is a target that cannot be resolved to an address
+	// (for example an instance ID that EC2 does not know).
+	TargetInvalidState = Status{StateUnused, ReasonInvalidState, "Target is in an invalid state"}
+	// Unavailable is a target whose health the local ELB cannot determine
+	// (a Lambda function target with health checks enabled).
+	Unavailable = Status{StateUnavailable, ReasonInternalError, "Target health is unavailable"}
+	// TimedOut is a target whose health checks timed out (ALB).
+	TimedOut = Status{StateUnhealthy, ReasonTimeout, "Request timed out"}
+	// FailedHealthChecks is a target whose health checks failed: the
+	// connection was refused or reset, or the response was malformed; on
+	// a Network Load Balancer every failure reads so.
+	FailedHealthChecks = Status{StateUnhealthy, ReasonFailedHealthChecks, "Health checks failed"}
+)
+
+// ResponseCodeMismatch is a target whose health check answered with a code
+// (HTTP status, or gRPC status for gRPC health checks) outside the matcher.
+func ResponseCodeMismatch(code int) Status {
+	return Status{StateUnhealthy, ReasonResponseCodeMismatch, "Health checks failed with these codes: [" + strconv.Itoa(code) + "]"}
+}

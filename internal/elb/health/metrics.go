@@ -1,0 +1,74 @@
+package health
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the checker's Prometheus series. The host counts are named
+// after ELB's CloudWatch metrics HealthyHostCount and UnHealthyHostCount,
+// with the LoadBalancer and TargetGroup dimensions as labels.
+type metrics struct {
+	healthy   *prometheus.GaugeVec
+	unhealthy *prometheus.GaugeVec
+	checks    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	labels := []string{"load_balancer", "target_group"}
+	m := &metrics{
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbow_healthy_host_count",
+			Help: "Targets considered healthy, per load balancer and target group (CloudWatch HealthyHostCount).",
+		}, labels),
+		unhealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbow_unhealthy_host_count",
+			Help: "Targets considered unhealthy, per load balancer and target group (CloudWatch UnHealthyHostCount).",
+		}, labels),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbow_health_checks_total",
+			Help: "Health checks performed, by result (success, response_code_mismatch, timeout, failed).",
+		}, []string{"result"}),
+	}
+	if reg != nil {
+		m.healthy = register(reg, m.healthy)
+		m.unhealthy = register(reg, m.unhealthy)
+		m.checks = register(reg, m.checks)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name (a second checker on one registry shares the series).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+// lbDimension is a load balancer's CloudWatch dimension value: the part
+// of its ARN after "loadbalancer/" ("app/NAME/ID", "net/NAME/ID").
+func lbDimension(arn string) string {
+	const marker = ":loadbalancer/"
+	if i := strings.Index(arn, marker); i >= 0 {
+		return arn[i+len(marker):]
+	}
+	return arn
+}
+
+// tgDimension is a target group's CloudWatch dimension value: the last
+// part of its ARN ("targetgroup/NAME/ID").
+func tgDimension(arn string) string {
+	if i := strings.LastIndex(arn, ":"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
