@@ -20,11 +20,11 @@ import (
 )
 
 // TestAWSCLI drives the endpoint with the AWS CLI (botocore: another
-// signer and other serializers than the Go SDK's) when it is installed.
+// signer and other serializers than the Go SDK's).
 func TestAWSCLI(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("the AWS CLI is not installed; the Go SDK tests cover the same wire")
+		t.Fatal("the AWS CLI (`aws`) is not installed: .ci/run installs it (apt-get install awscli)")
 	}
 	e := start(t)
 	run := func(t *testing.T, args ...string) (string, string, error) {
@@ -123,11 +123,11 @@ func TestAWSCLI(t *testing.T) {
 }
 
 // TestCurlSigV4 signs a hand-written query request with curl's own SigV4
-// implementation when curl is installed.
+// implementation.
 func TestCurlSigV4(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		t.Fatal("curl is not installed: .ci/run installs it (apt-get install curl)")
 	}
 	e := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
