@@ -1,0 +1,834 @@
+package nlb_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pires/go-proxyproto"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/elbowlb/elbow/internal/elb/health"
+	"github.com/elbowlb/elbow/internal/elb/state"
+)
+
+func TestTCPEcho(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("tcp-echo", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("tcp-echo", "TCP", "ip", nil)
+	b1 := e.backendIn(privateA, "one", true, false)
+	b2 := e.backendIn(privateA, "two", true, false)
+	e.register(tg, b1, b2)
+	port := e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+
+	c, err := e.dial(netip.AddrPortFrom(l.addrs[zoneA], port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	name, err := hello(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "one" && name != "two" {
+		t.Fatalf("hello %q from an unknown backend", name)
+	}
+	for i := range 5 {
+		if err := echo(c, fmt.Sprintf("message %d through the NLB", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A larger transfer, both ways at once.
+	big := strings.Repeat("0123456789abcdef", 1<<16)
+	if err := echo(c, big); err != nil {
+		t.Fatal(err)
+	}
+	seen := e.spread(netip.AddrPortFrom(l.addrs[zoneA], port), 40)
+	if seen["one"] == 0 || seen["two"] == 0 {
+		t.Errorf("40 connections reached %v; want both targets", seen)
+	}
+}
+
+func TestTLSListener(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("tls", lbSpec{zones: []string{zoneA}})
+	cert := e.addCert("app.example.com")
+	other := e.addCert("other.example.com")
+	plain := e.createTG("tls-to-tcp", "TCP", "ip", nil)
+	b := e.backendIn(privateA, "plain", true, false)
+	e.register(plain, b)
+	bcert, bkey := selfSigned(t, "backend.internal")
+	kp, err := tls.X509KeyPair(bcert, bkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reenc := e.createTG("tls-to-tls", "TLS", "ip", nil)
+	bt := e.backendIn(privateA, "encrypted", true, false, withTLS(&tls.Config{Certificates: []tls.Certificate{kp}}))
+	e.register(reenc, bt)
+	p1 := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{plain}, certs: []string{cert, other}})
+	p2 := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{reenc}, certs: []string{cert}})
+
+	roots := x509.NewCertPool()
+	e.update(func(tx *state.Tx) error {
+		for _, arn := range []string{cert, other} {
+			c, _, err := state.Get(tx, state.Certificates, arn)
+			if err != nil {
+				return err
+			}
+			roots.AppendCertsFromPEM([]byte(c.CertificatePEM))
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		name, sni, want string
+		port            uint16
+	}{
+		{"terminate to TCP", "app.example.com", "plain", p1},
+		{"SNI certificate", "other.example.com", "plain", p1},
+		{"re-encrypt to TLS", "app.example.com", "encrypted", p2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := e.dial(netip.AddrPortFrom(l.addrs[zoneA], tc.port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tls.Client(raw, &tls.Config{ServerName: tc.sni, RootCAs: roots})
+			defer c.Close()
+			if err := c.Handshake(); err != nil {
+				t.Fatalf("handshake (the certificate for %s must verify): %v", tc.sni, err)
+			}
+			name, err := hello(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != tc.want {
+				t.Fatalf("reached %q, want %q", name, tc.want)
+			}
+			if err := echo(c, "over TLS "+tc.name); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTLSPolicyRefusesOldProtocol(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("tls-policy", lbSpec{zones: []string{zoneA}})
+	cert := e.addCert("app.example.com")
+	tg := e.createTG("tls-policy", "TCP", "ip", nil)
+	e.register(tg, e.backendIn(privateA, "b", true, false))
+	port := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{tg}, certs: []string{cert}, policy: "ELBSecurityPolicy-TLS13-1-2-2021-06"})
+	to := netip.AddrPortFrom(l.addrs[zoneA], port)
+	handshake := func(max uint16) error {
+		raw, err := e.dial(to)
+		if err != nil {
+			return err
+		}
+		c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: max})
+		defer c.Close()
+		return c.Handshake()
+	}
+	if err := handshake(tls.VersionTLS11); err == nil {
+		t.Error("a TLS 1.1 client completed a handshake under ELBSecurityPolicy-TLS13-1-2-2021-06")
+	}
+	if err := handshake(tls.VersionTLS12); err != nil {
+		t.Errorf("TLS 1.2 handshake: %v", err)
+	}
+}
+
+func TestALPNPolicies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("alpn", lbSpec{zones: []string{zoneA}})
+	cert := e.addCert("app.example.com")
+	tg := e.createTG("alpn", "TCP", "ip", nil)
+	e.register(tg, e.backendIn(privateA, "b", true, false))
+	for _, tc := range []struct {
+		policy string
+		offer  []string
+		want   string
+	}{
+		{"HTTP1Only", []string{"h2", "http/1.1"}, "http/1.1"},
+		{"HTTP2Only", []string{"h2", "http/1.1"}, "h2"},
+		{"HTTP2Optional", []string{"h2", "http/1.1"}, "http/1.1"},
+		{"HTTP2Preferred", []string{"http/1.1", "h2"}, "h2"},
+		{"HTTP2Preferred", []string{"http/1.1"}, "http/1.1"},
+		{"None", []string{"h2", "http/1.1"}, ""},
+	} {
+		port := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{tg}, certs: []string{cert}, alpn: tc.policy})
+		t.Run(tc.policy+"/"+strings.Join(tc.offer, ","), func(t *testing.T) {
+			raw, err := e.dial(netip.AddrPortFrom(l.addrs[zoneA], port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, NextProtos: tc.offer})
+			defer c.Close()
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ConnectionState().NegotiatedProtocol; got != tc.want {
+				t.Errorf("negotiated %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUDPFlowsPinned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("udp", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("udp", "UDP", "ip", nil)
+	var bs []*backend
+	for _, n := range []string{"u1", "u2", "u3"} {
+		bs = append(bs, e.backendIn(privateA, n, false, true))
+	}
+	e.register(tg, bs...)
+	port := e.createListener(l, listenerSpec{protocol: "UDP", tgs: []string{tg}})
+	to := netip.AddrPortFrom(l.addrs[zoneA], port)
+
+	used := map[string]int{}
+	for i := range 30 {
+		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.client, 0)), net.UDPAddrFromAddrPort(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := ""
+		for j := range 5 {
+			msg := fmt.Sprintf("flow %d datagram %d", i, j)
+			got := udpRoundTrip(t, c, msg)
+			name, payload, _ := strings.Cut(got, ":")
+			if payload != msg {
+				t.Fatalf("answer %q to %q", got, msg)
+			}
+			if first == "" {
+				first = name
+			} else if name != first {
+				t.Fatalf("flow %d moved from target %s to %s", i, first, name)
+			}
+		}
+		used[first]++
+		c.Close()
+	}
+	if len(used) < 2 {
+		t.Errorf("30 flows all went to %v; want a spread", used)
+	}
+}
+
+// udpRoundTrip sends msg and returns the answer, retrying a few times (UDP
+// may drop).
+func udpRoundTrip(t *testing.T, c *net.UDPConn, msg string) string {
+	t.Helper()
+	buf := make([]byte, 65536)
+	for range 5 {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(buf)
+		if err == nil {
+			return string(buf[:n])
+		}
+	}
+	t.Fatalf("no answer to %q", msg)
+	return ""
+}
+
+func TestTCPUDPOnOnePort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("tcpudp", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("tcpudp", "TCP_UDP", "ip", nil)
+	b := e.backendIn(privateA, "both", true, true)
+	e.register(tg, b)
+	port := e.createListener(l, listenerSpec{protocol: "TCP_UDP", tgs: []string{tg}})
+	to := netip.AddrPortFrom(l.addrs[zoneA], port)
+
+	c, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if name, err := hello(c); err != nil || name != "both" {
+		t.Fatalf("TCP hello = %q, %v", name, err)
+	}
+	if err := echo(c, "tcp half"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.client, 0)), net.UDPAddrFromAddrPort(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if got := udpRoundTrip(t, u, "udp half"); got != "both:udp half" {
+		t.Fatalf("UDP answer %q", got)
+	}
+}
+
+func TestClientAddressSeenByTarget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("client-ip", lbSpec{zones: []string{zoneA}})
+	node := e.addrs.ToHost(l.nodes[zoneA])
+	for _, tc := range []struct {
+		name       string
+		protocol   string
+		targetType string
+		attrs      map[string]string
+		preserved  bool
+	}{
+		{"ip target, TCP, default off", "TCP", "ip", nil, false},
+		{"ip target, TCP, preservation on", "TCP", "ip", map[string]string{"preserve_client_ip.enabled": "true"}, true},
+		{"instance target, TCP, default on", "TCP", "instance", nil, true},
+		{"instance target, TCP, preservation off", "TCP", "instance", map[string]string{"preserve_client_ip.enabled": "false"}, false},
+		{"ip target, UDP, always on", "UDP", "ip", map[string]string{"preserve_client_ip.enabled": "false"}, true},
+		{"ip target, TCP_UDP over TCP, default on", "TCP_UDP", "ip", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := e.createTG("cip"+strings.ReplaceAll(tc.name, " ", ""), tc.protocol, tc.targetType, tc.attrs)
+			udp := tc.protocol == "UDP"
+			b := e.backendIn(privateA, "b", !udp, udp)
+			if tc.targetType == "instance" {
+				e.addInstance(b, zoneA)
+			}
+			e.register(tg, b)
+			port := e.createListener(l, listenerSpec{protocol: tc.protocol, tgs: []string{tg}})
+			to := netip.AddrPortFrom(l.addrs[zoneA], port)
+			if udp {
+				u, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.client, 0)), net.UDPAddrFromAddrPort(to))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer u.Close()
+				udpRoundTrip(t, u, "hi")
+			} else if _, err := e.whoami(to); err != nil {
+				t.Fatal(err)
+			}
+			want := node
+			if tc.preserved {
+				want = e.client
+			}
+			if got := b.lastPeer().Addr(); got != want {
+				t.Errorf("target saw %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestProxyProtocolV2(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("proxy", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("proxy", "TCP", "ip", map[string]string{"proxy_protocol_v2.enabled": "true"})
+	b := e.backendIn(privateA, "pp", true, false, withProxy())
+	e.register(tg, b)
+	port := e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+	to := netip.AddrPortFrom(l.addrs[zoneA], port)
+	c, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if name, err := hello(c); err != nil || name != "pp" {
+		t.Fatalf("hello = %q, %v", name, err)
+	}
+	if err := echo(c, "after the header"); err != nil {
+		t.Fatal(err)
+	}
+	h := b.lastHeader()
+	if h == nil {
+		t.Fatal("backend parsed no PROXY header")
+	}
+	src, dst, ok := h.TCPAddrs()
+	if !ok || h.Version != 2 || h.Command != proxyproto.PROXY {
+		t.Fatalf("header %+v: want a v2 PROXY header over TCP", h)
+	}
+	client := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	if src.AddrPort() != netip.AddrPortFrom(client.Addr().Unmap(), client.Port()) {
+		t.Errorf("header source %s, want the client %s", src, client)
+	}
+	if dst.AddrPort() != netip.AddrPortFrom(to.Addr(), to.Port()) {
+		t.Errorf("header destination %s, want the listener %s", dst, to)
+	}
+	if tlvs, err := h.TLVs(); err != nil || len(tlvs) != 0 {
+		t.Errorf("TLVs %v (%v): AWS sends none outside PrivateLink", tlvs, err)
+	}
+
+	// UDP: the header leads every datagram.
+	utg := e.createTG("proxyudp", "UDP", "ip", map[string]string{"proxy_protocol_v2.enabled": "true"})
+	ub := e.backendIn(privateA, "ppu", false, true, withProxy())
+	e.register(utg, ub)
+	uport := e.createListener(l, listenerSpec{protocol: "UDP", tgs: []string{utg}})
+	u, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.client, 0)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.addrs[zoneA], uport)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if got := udpRoundTrip(t, u, "datagram"); got != "ppu:datagram" {
+		t.Fatalf("UDP answer %q", got)
+	}
+	uh := ub.lastHeader()
+	if uh == nil {
+		t.Fatal("UDP backend parsed no PROXY header")
+	}
+	usrc, _, ok := uh.UDPAddrs()
+	if !ok || usrc.AddrPort() != u.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Errorf("UDP header source %v, want %s", usrc, u.LocalAddr())
+	}
+}
+
+func TestHealthFailoverAndFailOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("health", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("health", "TCP", "ip", nil)
+	b1 := e.backendIn(privateA, "one", true, false)
+	b2 := e.backendIn(privateA, "two", true, false)
+	e.register(tg, b1, b2)
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+
+	// A connection racing a health change may be reset (flows to a target
+	// that turns unhealthy end), so a failed round is just polled again.
+	e.health.set(tg, b1, health.FailedHealthChecks)
+	eventually(t, "all connections to the healthy target", func() error {
+		seen, err := e.trySpread(to, 30)
+		if err == nil && seen["one"] > 0 {
+			err = fmt.Errorf("unhealthy target still chosen: %v", seen)
+		}
+		return err
+	})
+	e.health.set(tg, b2, health.FailedHealthChecks)
+	eventually(t, "fail-open to both unhealthy targets", func() error {
+		seen, err := e.trySpread(to, 30)
+		if err == nil && (seen["one"] == 0 || seen["two"] == 0) {
+			err = fmt.Errorf("with every target unhealthy, got %v; want both", seen)
+		}
+		return err
+	})
+	e.health.set(tg, b1, health.Healthy)
+	eventually(t, "back to the one healthy target", func() error {
+		seen, err := e.trySpread(to, 30)
+		if err == nil && seen["two"] > 0 {
+			err = fmt.Errorf("got %v", seen)
+		}
+		return err
+	})
+}
+
+func TestCrossZone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("zones", lbSpec{zones: []string{zoneA, zoneB}})
+	tg := e.createTG("zones", "TCP", "ip", nil)
+	ba := e.backendIn(privateA, "in-a", true, false)
+	bb := e.backendIn(privateB, "in-b", true, false)
+	e.register(tg, ba, bb)
+	port := e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+	toA := netip.AddrPortFrom(l.addrs[zoneA], port)
+	toB := netip.AddrPortFrom(l.addrs[zoneB], port)
+
+	if seen := e.spread(toA, 30); seen["in-a"] != 30 {
+		t.Errorf("cross-zone off (NLB default): zone a's address reached %v; want only in-a", seen)
+	}
+	if seen := e.spread(toB, 30); seen["in-b"] != 30 {
+		t.Errorf("cross-zone off: zone b's address reached %v; want only in-b", seen)
+	}
+	e.setLBAttr(l, attrCrossZone, "true")
+	if seen := e.spread(toA, 40); seen["in-a"] == 0 || seen["in-b"] == 0 {
+		t.Errorf("cross-zone on: zone a's address reached %v; want both zones", seen)
+	}
+	e.setTGAttr(tg, attrCrossZone, "false")
+	if seen := e.spread(toA, 30); seen["in-a"] != 30 {
+		t.Errorf("target group overrides cross-zone off: reached %v; want only in-a", seen)
+	}
+	e.setLBAttr(l, attrCrossZone, "false")
+	e.setTGAttr(tg, attrCrossZone, "true")
+	if seen := e.spread(toB, 40); seen["in-a"] == 0 || seen["in-b"] == 0 {
+		t.Errorf("target group overrides cross-zone on: reached %v; want both zones", seen)
+	}
+}
+
+func TestDraining(t *testing.T) {
+	t.Parallel()
+	for _, terminate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("connection_termination=%t", terminate), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			l := e.createLB("drain", lbSpec{zones: []string{zoneA}})
+			tg := e.createTG("drain", "TCP", "ip", map[string]string{"deregistration_delay.connection_termination.enabled": fmt.Sprint(terminate)})
+			b := e.backendIn(privateA, "only", true, false)
+			e.register(tg, b)
+			to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+			c, err := e.dial(to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := hello(c); err != nil {
+				t.Fatal(err)
+			}
+			e.deregister(tg, b, e.clock.Now().Add(300*time.Second))
+			// New connections are refused: the only target is draining.
+			if name, err := e.whoami(to); err == nil {
+				t.Fatalf("a new connection reached %q while the only target drains", name)
+			}
+			// The open one keeps working through the delay.
+			e.clock.Advance(299 * time.Second)
+			time.Sleep(3 * 200 * time.Millisecond) // let sweeps see the clock; the assertion is below
+			if err := echo(c, "still draining"); err != nil {
+				t.Fatalf("open connection during the deregistration delay: %v", err)
+			}
+			e.clock.Advance(2 * time.Second)
+			if terminate {
+				eventually(t, "connection closed at the end of the delay", func() error { return closedByPeer(c) })
+				return
+			}
+			time.Sleep(3 * 200 * time.Millisecond)
+			if err := echo(c, "delay over, no termination"); err != nil {
+				t.Fatalf("without connection termination the connection must stay: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnhealthyConnectionTermination(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		attrs  map[string]string
+		closes bool
+	}{
+		{"default terminates", nil, true},
+		{"termination off keeps", map[string]string{"target_health_state.unhealthy.connection_termination.enabled": "false"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			l := e.createLB("unhealthy", lbSpec{zones: []string{zoneA}})
+			tg := e.createTG("unhealthy", "TCP", "ip", tc.attrs)
+			b1 := e.backendIn(privateA, "one", true, false)
+			b2 := e.backendIn(privateA, "two", true, false)
+			e.register(tg, b1, b2)
+			to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+			// Open connections until one lands on each target.
+			conns := map[string]net.Conn{}
+			for range 100 {
+				if len(conns) == 2 {
+					break
+				}
+				c, err := e.dial(to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name, err := hello(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := conns[name]; ok {
+					c.Close()
+					continue
+				}
+				conns[name] = c
+				defer c.Close()
+			}
+			if len(conns) != 2 {
+				t.Fatalf("connections reached only %v", conns)
+			}
+			e.health.set(tg, b1, health.FailedHealthChecks)
+			if tc.closes {
+				eventually(t, "connection to the unhealthy target closed", func() error { return closedByPeer(conns["one"]) })
+			} else {
+				eventually(t, "new connections avoid the unhealthy target", func() error {
+					seen, err := e.trySpread(to, 20)
+					if err == nil && seen["one"] > 0 {
+						err = fmt.Errorf("got %v", seen)
+					}
+					return err
+				})
+				if err := echo(conns["one"], "kept"); err != nil {
+					t.Fatalf("connection to the unhealthy target with termination off: %v", err)
+				}
+			}
+			if err := echo(conns["two"], "healthy one untouched"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestSecurityGroupRefusesOutsideCIDR(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.update(func(tx *state.Tx) error {
+		return state.Put(tx, state.SecurityGroups, &state.SecurityGroup{ID: fmt.Sprintf("sg-%d", e.seq), VpcID: "vpc-1", Rules: []state.SGRule{
+			{ID: "sgr-1", Protocol: "tcp", FromPort: 1, ToPort: 65535, CIDRIPv4: e.client.String() + "/32"},
+			{ID: "sgr-2", Protocol: "udp", FromPort: 1, ToPort: 65535, CIDRIPv4: e.client.String() + "/32"},
+		}})
+	})
+	l := e.createLB("sg", lbSpec{zones: []string{zoneA}, sgs: []string{fmt.Sprintf("sg-%d", e.seq)}})
+	tg := e.createTG("sg", "TCP_UDP", "ip", nil)
+	b := e.backendIn(privateA, "b", true, true)
+	e.register(tg, b)
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP_UDP", tgs: []string{tg}}))
+	if name, err := e.whoami(to); err != nil || name != "b" {
+		t.Fatalf("allowed client: %q, %v", name, err)
+	}
+	outsider := netip.AddrFrom4([4]byte{127, 56, byte(e.seq), 1})
+	c, err := dialFrom(outsider, to)
+	if err == nil {
+		defer c.Close()
+		if name, err := hello(c); err == nil {
+			t.Fatalf("client %s outside the allowed CIDR reached %q", outsider, name)
+		}
+	}
+	u, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(outsider, 0)), net.UDPAddrFromAddrPort(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write([]byte("let me in"))
+	u.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := u.Read(make([]byte, 100)); err == nil {
+		t.Fatalf("UDP client outside the allowed CIDR got an answer (%d bytes)", n)
+	}
+	for _, p := range b.peersSnapshot() {
+		if p.Addr() == outsider {
+			t.Fatalf("the target saw the refused client %s", outsider)
+		}
+	}
+}
+
+func (b *backend) peersSnapshot() []netip.AddrPort {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]netip.AddrPort(nil), b.peers...)
+}
+
+// hostAddress returns a non-loopback address of this host.
+func hostAddress(t *testing.T) netip.Addr {
+	t.Helper()
+	ifaces, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ifaces {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			return p.Addr()
+		}
+	}
+	t.Skip("this host has no non-loopback IPv4 address to test public listening on")
+	return netip.Addr{}
+}
+
+func TestInternalNotReachableOutsideLoopback(t *testing.T) {
+	t.Parallel()
+	pub := hostAddress(t)
+	e := newEnv(t, withPublic(pub))
+	internal := e.createLB("internal", lbSpec{scheme: "internal", zones: []string{zoneA}})
+	facing := e.createLB("facing", lbSpec{scheme: "internet-facing", zones: []string{zoneB}})
+	tg := e.createTG("pub", "TCP", "ip", map[string]string{attrCrossZone: "true"})
+	e.register(tg, e.backendIn(privateA, "b", true, false))
+	ip := e.createListener(internal, listenerSpec{protocol: "TCP", tgs: []string{tg}, port: freePort(t, map[string]netip.Addr{"x": pub})})
+	if name, err := e.whoami(netip.AddrPortFrom(internal.addrs[zoneA], ip)); err != nil {
+		t.Fatalf("internal load balancer on its loopback address: %q, %v", name, err)
+	}
+	if c, err := dialFrom(pub, netip.AddrPortFrom(pub, ip)); err == nil {
+		c.Close()
+		t.Fatalf("internal load balancer reachable on %s:%d", pub, ip)
+	}
+	tg2 := e.createTG("pub2", "TCP", "ip", map[string]string{attrCrossZone: "true"})
+	e.register(tg2, e.backendIn(privateB, "b2", true, false))
+	fp := e.createListener(facing, listenerSpec{protocol: "TCP", tgs: []string{tg2}, port: freePort(t, map[string]netip.Addr{"x": pub})})
+	c, err := dialFrom(pub, netip.AddrPortFrom(pub, fp))
+	if err != nil {
+		t.Fatalf("internet-facing load balancer on the public address: %v", err)
+	}
+	defer c.Close()
+	if name, err := hello(c); err != nil || name != "b2" {
+		t.Fatalf("internet-facing hello = %q, %v", name, err)
+	}
+}
+
+func TestFlowsSurviveUnrelatedChanges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("stable", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("stable", "TCP", "ip", nil)
+	b := e.backendIn(privateA, "b", true, false)
+	e.register(tg, b)
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+	c, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := hello(c); err != nil {
+		t.Fatal(err)
+	}
+	// Another target, another listener, an attribute change.
+	e.register(tg, e.backendIn(privateA, "b2", true, false))
+	other := e.createTG("other", "TCP", "ip", nil)
+	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{other}})
+	e.setLBAttr(l, attrCrossZone, "true")
+	if err := echo(c, "still here"); err != nil {
+		t.Fatalf("established flow after unrelated changes: %v", err)
+	}
+	// Removing the listener ends its flows.
+	e.update(func(tx *state.Tx) error {
+		for _, ls := range mustListeners(t, tx, l.arn) {
+			if ls.Port == int32(to.Port()) {
+				_, err := state.Delete(tx, state.Listeners, ls.ARN)
+				return err
+			}
+		}
+		return nil
+	})
+	eventually(t, "flow of a deleted listener closed", func() error { return closedByPeer(c) })
+	if _, err := e.dial(to); err == nil {
+		t.Fatal("deleted listener still accepts connections")
+	}
+}
+
+func mustListeners(t *testing.T, tx *state.Tx, lbARN string) []*state.Listener {
+	all, err := state.List(tx, state.Listeners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*state.Listener
+	for _, l := range all {
+		if l.LoadBalancerARN == lbARN {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("idle", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("idle", "TCP", "ip", nil)
+	e.register(tg, e.backendIn(privateA, "b", true, false))
+	// The API keeps tcp.idle_timeout.seconds within 60-6000; the data
+	// plane honours what the state holds, so one second keeps this short.
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}, attrs: map[string]string{"tcp.idle_timeout.seconds": "1"}}))
+	idle, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, c := range []net.Conn{idle, busy} {
+		if _, err := hello(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The busy connection talks every 200 ms (in one direction at a time)
+	// while the idle one says nothing; poll until the idle one is gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for closedByPeer(idle) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("idle connection still open")
+		}
+		if err := echo(busy, "x"); err != nil {
+			t.Fatalf("busy connection closed: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := echo(busy, "after"); err != nil {
+		t.Fatalf("busy connection: %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("metrics", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("metrics", "TCP", "ip", nil)
+	b := e.backendIn(privateA, "b", true, false)
+	e.register(tg, b)
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+	open, err := e.dial(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if _, err := hello(open); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := e.whoami(to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lbDim := l.arn[strings.Index(l.arn, "loadbalancer/")+len("loadbalancer/"):]
+	tgDim := tg[strings.LastIndex(tg, ":")+1:]
+	eventually(t, "metrics", func() error {
+		got := gather(t, e, lbDim, tgDim)
+		want := map[string]func(float64) bool{
+			"elbow_nlb_NewFlowCount":    func(v float64) bool { return v == 4 },
+			"elbow_nlb_ActiveFlowCount": func(v float64) bool { return v == 1 },
+			// The three closed flows carried "b\n" each; bytes of an open
+			// flow are counted as its copy loop wakes up.
+			"elbow_nlb_ProcessedBytes":     func(v float64) bool { return v >= 3*2 },
+			"elbow_nlb_ProcessedPackets":   func(v float64) bool { return v > 0 },
+			"elbow_nlb_HealthyHostCount":   func(v float64) bool { return v == 1 },
+			"elbow_nlb_UnHealthyHostCount": func(v float64) bool { return v == 0 },
+		}
+		for name, ok := range want {
+			v, found := got[name]
+			if !found || !ok(v) {
+				return fmt.Errorf("%s = %v (found %t); all: %v", name, v, found, got)
+			}
+		}
+		return nil
+	})
+}
+
+// gather returns the values of the metrics labelled with a load balancer
+// and target group.
+func gather(t *testing.T, e *env, lbDim, tgDim string) map[string]float64 {
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if !hasLabels(m, lbDim, tgDim) {
+				continue
+			}
+			switch {
+			case m.GetCounter() != nil:
+				out[mf.GetName()] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[mf.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+func hasLabels(m *dto.Metric, lbDim, tgDim string) bool {
+	var lbOK, tgOK bool
+	for _, lp := range m.GetLabel() {
+		switch lp.GetName() {
+		case "load_balancer":
+			lbOK = lp.GetValue() == lbDim
+		case "target_group":
+			tgOK = lp.GetValue() == tgDim
+		}
+	}
+	return lbOK && tgOK
+}

@@ -1,0 +1,90 @@
+package nlb
+
+import (
+	"hash/maphash"
+	"net/netip"
+)
+
+// Transport numbers for the flow hash.
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+// fiveTuple is what a flow is hashed on.
+type fiveTuple struct {
+	client, listener netip.AddrPort
+	proto            uint8
+}
+
+// flowHash hashes a flow's 5-tuple (client address and port, listener
+// address and port, transport).
+func (p *Plane) flowHash(client, listener netip.AddrPort, proto uint8) uint64 {
+	return maphash.Comparable(p.seed, fiveTuple{client, listener, proto})
+}
+
+// sourceHash hashes a client's address alone, for source_ip stickiness.
+func (p *Plane) sourceHash(client netip.Addr) uint64 {
+	return maphash.Comparable(p.seed, client)
+}
+
+// mix is a 64-bit finaliser (splitmix64), so that rendezvous scores of
+// neighbouring hashes are independent.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// pickGroup chooses the target group of a flow by weight.
+func (r *route) pickGroup(h uint64) *groupRoute {
+	switch len(r.groups) {
+	case 0:
+		return nil
+	case 1:
+		return &r.groups[0]
+	}
+	if r.totalWeight == 0 {
+		return nil
+	}
+	n := mix(h^0x9e3779b97f4a7c15) % r.totalWeight
+	for i := range r.groups {
+		if n < r.groups[i].weight {
+			return &r.groups[i]
+		}
+		n -= r.groups[i].weight
+	}
+	return &r.groups[len(r.groups)-1]
+}
+
+// pick chooses a flow's target by rendezvous hashing among the healthy
+// candidates, or among all of them when none is healthy (fail-open, as
+// AWS routes to every target of a group whose targets are all unhealthy).
+// Rendezvous hashing moves only the flows of a target that comes or goes.
+// It returns nil when there is no candidate at all.
+func (g *groupRoute) pick(h uint64) *candidate {
+	var best *candidate
+	var bestScore uint64
+	for i := range g.cands {
+		c := &g.cands[i]
+		if !c.ts.healthy.Load() {
+			continue
+		}
+		if s := mix(h ^ c.ts.hash); best == nil || s > bestScore {
+			best, bestScore = c, s
+		}
+	}
+	if best != nil {
+		return best
+	}
+	for i := range g.cands {
+		c := &g.cands[i]
+		if s := mix(h ^ c.ts.hash); best == nil || s > bestScore {
+			best, bestScore = c, s
+		}
+	}
+	return best
+}

@@ -1,0 +1,218 @@
+package nlb
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// maxDatagram is the largest UDP payload.
+const maxDatagram = 65535
+
+// udpSocket is a listening UDP socket of a UDP or TCP_UDP listener. A flow
+// is a client address and port; its datagrams go to the target chosen for
+// its first one, through a socket connected to that target, until it is
+// idle for 120 s. Answers from the target go back to the client from the
+// listener's address.
+type udpSocket struct {
+	p     *Plane
+	key   sockKey
+	conn  *net.UDPConn
+	route atomic.Pointer[route]
+
+	mu     sync.Mutex
+	closed bool
+	flows  map[netip.AddrPort]*udpFlow
+}
+
+func (p *Plane) listenUDP(k sockKey, r *route) (socket, error) {
+	lc := net.ListenConfig{}
+	pc, err := lc.ListenPacket(p.ctx, "udp", k.addr.String())
+	if err != nil {
+		return nil, err
+	}
+	s := &udpSocket{p: p, key: k, conn: pc.(*net.UDPConn), flows: map[netip.AddrPort]*udpFlow{}}
+	s.route.Store(r)
+	p.log.Info("listening", "socket", k.String(), "loadBalancer", r.lbARN, "listener", r.listenerARN, "protocol", r.protocol, "zone", r.zone)
+	p.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+func (s *udpSocket) setRoute(r *route) { s.route.Store(r) }
+
+func (s *udpSocket) close(reason string) {
+	s.mu.Lock()
+	s.closed = true
+	flows := make([]*udpFlow, 0, len(s.flows))
+	for _, f := range s.flows {
+		flows = append(flows, f)
+	}
+	s.mu.Unlock()
+	s.conn.Close()
+	for _, f := range flows {
+		f.terminate(reason)
+	}
+}
+
+// serve reads client datagrams and forwards them. The buffer keeps room in
+// front of the payload for a PROXY header, so that header and payload go
+// out as one datagram without a copy of the payload.
+func (s *udpSocket) serve() {
+	defer s.p.wg.Done()
+	buf := make([]byte, maxProxyHeader+maxDatagram)
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf[maxProxyHeader:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		s.mu.Lock()
+		f := s.flows[from]
+		s.mu.Unlock()
+		if f == nil {
+			if f = s.newFlow(from); f == nil {
+				continue
+			}
+		}
+		out := buf[maxProxyHeader : maxProxyHeader+n]
+		if len(f.hdr) > 0 {
+			start := maxProxyHeader - len(f.hdr)
+			copy(buf[start:], f.hdr)
+			out = buf[start : maxProxyHeader+n]
+		}
+		f.last.Store(time.Now().UnixNano())
+		if _, err := f.up.Write(out); err == nil {
+			f.m.bytes.Add(float64(len(out)))
+			f.m.packets.Inc()
+		}
+	}
+}
+
+// newFlow admits a client's first datagram and starts its flow; nil drops
+// the datagram (refused by security groups, or no target).
+func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
+	p := s.p
+	r := s.route.Load()
+	if !r.policy.Allow("udp", r.port, client.Addr()) {
+		p.log.Debug("datagram refused by security groups", "socket", s.key.String(), "client", client)
+		return nil
+	}
+	h := p.flowHash(client, s.key.addr, protoUDP)
+	g := r.pickGroup(h)
+	if g == nil {
+		return nil
+	}
+	if g.tg.s.stickySourceIP {
+		h = p.sourceHash(client.Addr())
+	}
+	cand := g.pick(h)
+	if cand == nil {
+		p.log.Debug("no target for UDP flow", "socket", s.key.String(), "targetGroup", g.tg.arn, "zone", r.zone)
+		return nil
+	}
+	preserve := g.tg.s.preserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
+	c, _, err := p.dialTarget(p.ctx, "udp", cand.addr, client.Addr(), preserve, r.source)
+	if err != nil {
+		p.log.Debug("UDP flow to target failed", "target", cand.addr, "err", err)
+		return nil
+	}
+	f := &udpFlow{s: s, client: client, up: c.(*net.UDPConn), ts: cand.ts, m: g.m}
+	if g.tg.s.proxyV2 {
+		if f.hdr, err = p.proxyHeader("udp", client, s.key.addr); err != nil {
+			p.log.Debug("PROXY header not built", "err", err)
+			c.Close()
+			return nil
+		}
+	}
+	f.last.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return nil
+	}
+	s.flows[client] = f
+	s.mu.Unlock()
+	cand.ts.addFlow(f)
+	g.m.newFlows.Inc()
+	g.m.activeFlows.Inc()
+	p.wg.Add(1)
+	go f.replies()
+	return f
+}
+
+// expire ends flows idle for the UDP idle timeout.
+func (s *udpSocket) expire(now time.Time) {
+	limit := now.Add(-udpIdleTimeout).UnixNano()
+	s.mu.Lock()
+	var idle []*udpFlow
+	for _, f := range s.flows {
+		if f.last.Load() < limit {
+			idle = append(idle, f)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range idle {
+		f.terminate("idle timeout")
+	}
+}
+
+// udpFlow is one client's UDP flow to a target.
+type udpFlow struct {
+	s      *udpSocket
+	client netip.AddrPort
+	up     *net.UDPConn
+	ts     *targetState
+	m      *pairMetrics
+	hdr    []byte
+	last   atomic.Int64 // UnixNano of the last datagram either way
+	closed atomic.Bool
+}
+
+// replies forwards the target's datagrams to the client.
+func (f *udpFlow) replies() {
+	defer f.s.p.wg.Done()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, err := f.up.Read(buf)
+		if err != nil {
+			if f.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// The target's port is closed (ICMP); keep the flow.
+				continue
+			}
+			f.terminate("target socket failed: " + err.Error())
+			return
+		}
+		f.last.Store(time.Now().UnixNano())
+		if _, err := f.s.conn.WriteToUDPAddrPort(buf[:n], f.client); err == nil {
+			f.m.bytes.Add(float64(n))
+			f.m.packets.Inc()
+		}
+	}
+}
+
+func (f *udpFlow) terminate(reason string) {
+	if !f.closed.CompareAndSwap(false, true) {
+		return
+	}
+	f.s.mu.Lock()
+	if f.s.flows[f.client] == f {
+		delete(f.s.flows, f.client)
+	}
+	f.s.mu.Unlock()
+	f.up.Close()
+	f.ts.removeFlow(f)
+	f.m.activeFlows.Dec()
+	f.s.p.log.Debug("UDP flow ended", "client", f.client, "target", f.ts.key.id, "reason", reason)
+}
