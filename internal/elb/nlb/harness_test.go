@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -61,35 +62,6 @@ func nth(p netip.Prefix, i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// fakeHealth is a settable Health: the shared checker's own tests cover
-// probing; these tests need to decide health at will.
-type fakeHealth struct {
-	mu sync.Mutex
-	m  map[string]health.Status
-}
-
-func (h *fakeHealth) key(tg, id string, port int32) string {
-	return fmt.Sprintf("%s|%s|%d", tg, id, port)
-}
-
-func (h *fakeHealth) Status(tg, id string, port int32) health.Status {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s, ok := h.m[h.key(tg, id, port)]; ok {
-		return s
-	}
-	return health.Healthy
-}
-
-func (h *fakeHealth) set(tg string, b *backend, s health.Status) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = map[string]health.Status{}
-	}
-	h.m[h.key(tg, b.id, int32(b.port))] = s
-}
-
 // fakeClock is a settable clock for draining deadlines.
 type fakeClock struct {
 	mu sync.Mutex
@@ -111,23 +83,42 @@ func (c *fakeClock) Advance(d time.Duration) {
 // env is one test's local cloud: a state store, a data plane applying it,
 // and the addresses the test may use.
 type env struct {
-	t      *testing.T
-	seq    int
-	store  *state.Store
-	plane  *nlb.Plane
-	health *fakeHealth
-	clock  *fakeClock
-	reg    *prometheus.Registry
-	addrs  vpcaddr.Map
+	t       *testing.T
+	seq     int
+	store   *state.Store
+	plane   *nlb.Plane
+	checker *health.Checker
+	clock   *fakeClock
+	reg     *prometheus.Registry
+	addrs   vpcaddr.Map
 	// client is the test's client address.
 	client netip.Addr
 	nextIP map[string]int
 }
 
-type envOption func(*nlb.Config)
+type envOption func(*env, *nlb.Config)
 
 func withPublic(a ...netip.Addr) envOption {
-	return func(c *nlb.Config) { c.PublicAddrs = a }
+	return func(_ *env, c *nlb.Config) { c.PublicAddrs = a }
+}
+
+// withChecker runs the shared health checker on the test's state; without
+// it every target counts as healthy.
+func withChecker() envOption {
+	return func(e *env, c *nlb.Config) {
+		e.checker = health.New(health.Config{Addresses: e.addrs, Logger: c.Logger})
+		c.Health = e.checker
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			e.checker.Run(ctx)
+			close(done)
+		}()
+		e.t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+	}
 }
 
 func newEnv(t *testing.T, opts ...envOption) *env {
@@ -142,7 +133,6 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t:      t,
 		seq:    seq,
 		store:  st,
-		health: &fakeHealth{},
 		clock:  &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		reg:    prometheus.NewRegistry(),
 		addrs:  vpcaddr.Default(),
@@ -155,13 +145,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	cfg := nlb.Config{
 		Addresses:  e.addrs,
-		Health:     e.health,
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Registerer: e.reg,
 		Now:        e.clock.Now,
 	}
 	for _, o := range opts {
-		o(&cfg)
+		o(e, &cfg)
 	}
 	p, err := nlb.New(cfg)
 	if err != nil {
@@ -198,6 +187,9 @@ func (e *env) update(fn func(tx *state.Tx) error) {
 	snap, err := e.store.Snapshot()
 	if err != nil {
 		e.t.Fatalf("snapshot: %v", err)
+	}
+	if e.checker != nil {
+		e.checker.Sync(snap)
 	}
 	e.plane.Apply(snap)
 }
@@ -283,6 +275,64 @@ func (e *env) createTG(name, protocol, targetType string, attrs map[string]strin
 	}
 	e.update(func(tx *state.Tx) error { return state.Put(tx, state.TargetGroups, rec) })
 	return arn
+}
+
+// createCheckedTG creates a target group health-checked over HTTP on port
+// hcPort (path /health), every second, two checks to change state.
+func (e *env) createCheckedTG(name, protocol string, hcPort uint16, attrs map[string]string) string {
+	arn := e.createTG(name, protocol, "ip", attrs)
+	e.update(func(tx *state.Tx) error {
+		rec, _, err := state.Get(tx, state.TargetGroups, arn)
+		if err != nil {
+			return err
+		}
+		rec.HealthCheckProtocol, rec.HealthCheckPort, rec.HealthCheckPath = "HTTP", fmt.Sprint(hcPort), "/health"
+		rec.HealthCheckIntervalSeconds, rec.HealthCheckTimeoutSeconds = 1, 1
+		rec.HealthyThresholdCount, rec.UnhealthyThresholdCount = 2, 2
+		return state.Put(tx, state.TargetGroups, rec)
+	})
+	return arn
+}
+
+// serveHealth starts an HTTP health endpoint (/health) on one port of every
+// backend's address and returns the port. A backend answers 200 while
+// healthy and 503 after setHealthy(false).
+func (e *env) serveHealth(bs ...*backend) uint16 {
+	e.t.Helper()
+	for range 100 {
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(bs[0].host, 0).String())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		port := uint16(ln.Addr().(*net.TCPAddr).Port)
+		lns := []net.Listener{ln}
+		for _, b := range bs[1:] {
+			l, err := net.Listen("tcp", netip.AddrPortFrom(b.host, port).String())
+			if err != nil {
+				break
+			}
+			lns = append(lns, l)
+		}
+		if len(lns) != len(bs) {
+			for _, l := range lns {
+				l.Close()
+			}
+			continue
+		}
+		for i, b := range bs {
+			b.healthy.Store(true)
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !b.healthy.Load() {
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+			})}
+			go srv.Serve(lns[i])
+			e.t.Cleanup(func() { srv.Close() })
+		}
+		return port
+	}
+	e.t.Fatal("no health port free on every backend address")
+	return 0
 }
 
 func (e *env) setTGAttr(tg, k, v string) {
@@ -459,7 +509,10 @@ type backend struct {
 	peers   []netip.AddrPort
 	headers []*proxyproto.Header
 	conns   atomic.Int32
+	healthy atomic.Bool
 }
+
+func (b *backend) setHealthy(ok bool) { b.healthy.Store(ok) }
 
 type backendOpt func(*backend)
 

@@ -44,11 +44,18 @@ import (
 )
 
 // Health reports the health of targets: the shared health checker
-// (internal/elb/health) satisfies it.
+// (*health.Checker) satisfies it. When it also has a Subscribe method
+// like the checker's, health changes are read as soon as they are
+// announced instead of at the next sweep.
 type Health interface {
 	// Status returns the health of a registered target, as
 	// DescribeTargetHealth reports it.
 	Status(targetGroupARN, targetID string, port int32) health.Status
+}
+
+// healthNotifier is a Health that announces changes.
+type healthNotifier interface {
+	Subscribe() (changes <-chan struct{}, cancel func())
 }
 
 // Config configures a Plane.
@@ -379,17 +386,32 @@ func (p *Plane) Close(ctx context.Context) error {
 	}
 }
 
-// sweeper runs the periodic work until the plane closes.
+// sweeper runs the periodic work until the plane closes, and reads
+// health as soon as the checker announces a change.
 func (p *Plane) sweeper() {
 	defer p.wg.Done()
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	var changes <-chan struct{}
+	if n, ok := p.cfg.Health.(healthNotifier); ok {
+		var cancel func()
+		changes, cancel = n.Subscribe()
+		defer cancel()
+	}
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
 			p.sweep()
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			c := p.cur.Load()
+			p.refreshHealth(c)
+			p.enforce(c)
 		}
 	}
 }
@@ -448,7 +470,7 @@ func (p *Plane) refreshHealth(c *compiled) {
 // readHealth updates a target's health flags from the checker. A target
 // is healthy when the checker says healthy, or unavailable because health
 // checks are disabled; it is unhealthy only in the unhealthy state (a
-// target still in its initial checks is neither).
+// target still in its initial checks is neither, and takes no traffic).
 func (p *Plane) readHealth(ts *targetState) {
 	if p.cfg.Health == nil {
 		ts.healthy.Store(true)
@@ -465,7 +487,9 @@ func (p *Plane) readHealth(ts *targetState) {
 // deregistered targets whose delay ended with connection termination on,
 // and unhealthy targets per the target_health_state.unhealthy attributes.
 func (p *Plane) enforce(c *compiled) {
-	now := p.now()
+	// Draining deadlines come from the state's clock; how long a target
+	// has been unhealthy is measured here.
+	now, mono := p.now(), time.Now()
 	p.mu.Lock()
 	all := make([]*targetState, 0, len(p.targets))
 	for _, ts := range p.targets {
@@ -488,7 +512,7 @@ func (p *Plane) enforce(c *compiled) {
 		if !ts.unhealthy.Load() {
 			ts.unhealthySince = time.Time{}
 		} else if ts.unhealthySince.IsZero() {
-			ts.unhealthySince = now
+			ts.unhealthySince = mono
 		}
 		if len(ts.flows) == 0 {
 			ts.mu.Unlock()
@@ -509,7 +533,7 @@ func (p *Plane) enforce(c *compiled) {
 		case ts.unhealthy.Load() && groupHealthy[ts.key.tg]:
 			if info.tg.s.unhealthyTerminate {
 				reason = "target unhealthy (connection termination)"
-			} else if d := info.tg.s.unhealthyDraining; d > 0 && now.Sub(ts.unhealthySince) >= d {
+			} else if d := info.tg.s.unhealthyDraining; d > 0 && mono.Sub(ts.unhealthySince) >= d {
 				reason = "target unhealthy: draining interval ended"
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/pires/go-proxyproto"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/elbowlb/elbow/internal/elb/health"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -386,40 +385,38 @@ func TestProxyProtocolV2(t *testing.T) {
 
 func TestHealthFailoverAndFailOpen(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, withChecker())
 	l := e.createLB("health", lbSpec{zones: []string{zoneA}})
-	tg := e.createTG("health", "TCP", "ip", nil)
 	b1 := e.backendIn(privateA, "one", true, false)
 	b2 := e.backendIn(privateA, "two", true, false)
+	tg := e.createCheckedTG("health", "TCP", e.serveHealth(b1, b2), nil)
 	e.register(tg, b1, b2)
 	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
 
-	// A connection racing a health change may be reset (flows to a target
-	// that turns unhealthy end), so a failed round is just polled again.
-	e.health.set(tg, b1, health.FailedHealthChecks)
-	eventually(t, "all connections to the healthy target", func() error {
-		seen, err := e.trySpread(to, 30)
-		if err == nil && seen["one"] > 0 {
-			err = fmt.Errorf("unhealthy target still chosen: %v", seen)
-		}
-		return err
-	})
-	e.health.set(tg, b2, health.FailedHealthChecks)
-	eventually(t, "fail-open to both unhealthy targets", func() error {
-		seen, err := e.trySpread(to, 30)
-		if err == nil && (seen["one"] == 0 || seen["two"] == 0) {
-			err = fmt.Errorf("with every target unhealthy, got %v; want both", seen)
-		}
-		return err
-	})
-	e.health.set(tg, b1, health.Healthy)
-	eventually(t, "back to the one healthy target", func() error {
-		seen, err := e.trySpread(to, 30)
-		if err == nil && seen["two"] > 0 {
-			err = fmt.Errorf("got %v", seen)
-		}
-		return err
-	})
+	// While the checks decide (initial), no target takes traffic; then
+	// both do. A connection racing a health change may be reset (flows
+	// to a target that turns unhealthy end), so a failed round is just
+	// polled again.
+	rounds := []struct {
+		what   string
+		before func()
+		want   func(map[string]int) bool
+	}{
+		{"both targets healthy", func() {}, func(s map[string]int) bool { return s["one"] > 0 && s["two"] > 0 }},
+		{"failover to the healthy target", func() { b1.setHealthy(false) }, func(s map[string]int) bool { return s["one"] == 0 }},
+		{"fail-open to both unhealthy targets", func() { b2.setHealthy(false) }, func(s map[string]int) bool { return s["one"] > 0 && s["two"] > 0 }},
+		{"back to the one healthy target", func() { b1.setHealthy(true) }, func(s map[string]int) bool { return s["two"] == 0 }},
+	}
+	for _, r := range rounds {
+		r.before()
+		eventually(t, r.what, func() error {
+			seen, err := e.trySpread(to, 30)
+			if err == nil && !r.want(seen) {
+				err = fmt.Errorf("30 connections reached %v", seen)
+			}
+			return err
+		})
+	}
 }
 
 func TestCrossZone(t *testing.T) {
@@ -501,60 +498,68 @@ func TestDraining(t *testing.T) {
 func TestUnhealthyConnectionTermination(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name   string
-		attrs  map[string]string
-		closes bool
+		name     string
+		attrs    map[string]string
+		closes   bool
+		interval bool
 	}{
-		{"default terminates", nil, true},
-		{"termination off keeps", map[string]string{"target_health_state.unhealthy.connection_termination.enabled": "false"}, false},
+		{"default terminates", nil, true, false},
+		{"termination off keeps", map[string]string{"target_health_state.unhealthy.connection_termination.enabled": "false"}, false, false},
+		{"draining interval ends", map[string]string{
+			"target_health_state.unhealthy.connection_termination.enabled": "false",
+			"target_health_state.unhealthy.draining_interval_seconds":      "4",
+		}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			e := newEnv(t, withChecker())
 			l := e.createLB("unhealthy", lbSpec{zones: []string{zoneA}})
-			tg := e.createTG("unhealthy", "TCP", "ip", tc.attrs)
 			b1 := e.backendIn(privateA, "one", true, false)
 			b2 := e.backendIn(privateA, "two", true, false)
+			tg := e.createCheckedTG("unhealthy", "TCP", e.serveHealth(b1, b2), tc.attrs)
 			e.register(tg, b1, b2)
 			to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
 			// Open connections until one lands on each target.
 			conns := map[string]net.Conn{}
-			for range 100 {
-				if len(conns) == 2 {
-					break
-				}
+			eventually(t, "a connection to each target", func() error {
 				c, err := e.dial(to)
 				if err != nil {
-					t.Fatal(err)
+					return err
 				}
 				name, err := hello(c)
 				if err != nil {
-					t.Fatal(err)
+					c.Close()
+					return err
 				}
 				if _, ok := conns[name]; ok {
 					c.Close()
-					continue
+				} else {
+					conns[name] = c
+					t.Cleanup(func() { c.Close() })
 				}
-				conns[name] = c
-				defer c.Close()
+				if len(conns) < 2 {
+					return fmt.Errorf("connected to %d targets", len(conns))
+				}
+				return nil
+			})
+			b1.setHealthy(false)
+			eventually(t, "new connections avoid the unhealthy target", func() error {
+				seen, err := e.trySpread(to, 20)
+				if err == nil && seen["one"] > 0 {
+					err = fmt.Errorf("got %v", seen)
+				}
+				return err
+			})
+			if tc.interval {
+				// Within the unhealthy draining interval the flow stays.
+				if err := echo(conns["one"], "still draining"); err != nil {
+					t.Fatalf("connection during the unhealthy draining interval: %v", err)
+				}
 			}
-			if len(conns) != 2 {
-				t.Fatalf("connections reached only %v", conns)
-			}
-			e.health.set(tg, b1, health.FailedHealthChecks)
 			if tc.closes {
 				eventually(t, "connection to the unhealthy target closed", func() error { return closedByPeer(conns["one"]) })
-			} else {
-				eventually(t, "new connections avoid the unhealthy target", func() error {
-					seen, err := e.trySpread(to, 20)
-					if err == nil && seen["one"] > 0 {
-						err = fmt.Errorf("got %v", seen)
-					}
-					return err
-				})
-				if err := echo(conns["one"], "kept"); err != nil {
-					t.Fatalf("connection to the unhealthy target with termination off: %v", err)
-				}
+			} else if err := echo(conns["one"], "kept"); err != nil {
+				t.Fatalf("connection to the unhealthy target with termination off: %v", err)
 			}
 			if err := echo(conns["two"], "healthy one untouched"); err != nil {
 				t.Fatal(err)

@@ -61,30 +61,33 @@ func (r *route) pickGroup(h uint64) *groupRoute {
 }
 
 // pick chooses a flow's target by rendezvous hashing among the healthy
-// candidates, or among all of them when none is healthy (fail-open, as
-// AWS routes to every target of a group whose targets are all unhealthy).
-// Rendezvous hashing moves only the flows of a target that comes or goes.
-// It returns nil when there is no candidate at all.
+// candidates, or, when none is healthy, among the unhealthy ones (fail-open:
+// "If a target group contains only unhealthy registered targets, the load
+// balancer routes requests to all those targets"). Targets still in their
+// initial health checks are never chosen. Rendezvous hashing moves only
+// the flows of a target that comes or goes. It returns nil when no target
+// qualifies.
 func (g *groupRoute) pick(h uint64) *candidate {
+	if c := g.best(h, (*targetState).isHealthy); c != nil {
+		return c
+	}
+	return g.best(h, (*targetState).isUnhealthy)
+}
+
+func (g *groupRoute) best(h uint64, ok func(*targetState) bool) *candidate {
 	var best *candidate
 	var bestScore uint64
 	for i := range g.cands {
 		c := &g.cands[i]
-		if !c.ts.healthy.Load() {
+		if !ok(c.ts) {
 			continue
 		}
 		if s := mix(h ^ c.ts.hash); best == nil || s > bestScore {
 			best, bestScore = c, s
 		}
 	}
-	if best != nil {
-		return best
-	}
-	for i := range g.cands {
-		c := &g.cands[i]
-		if s := mix(h ^ c.ts.hash); best == nil || s > bestScore {
-			best, bestScore = c, s
-		}
-	}
 	return best
 }
+
+func (ts *targetState) isHealthy() bool   { return ts.healthy.Load() }
+func (ts *targetState) isUnhealthy() bool { return ts.unhealthy.Load() }

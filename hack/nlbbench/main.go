@@ -1,0 +1,437 @@
+// Command nlbbench measures elbow's network load balancer data plane
+// against the direct path and HAProxy (Debian's package, TCP mode), all on
+// loopback, in one run:
+//
+//   - bulk TCP throughput with iperf3 (one stream);
+//   - short-connection rate: connect, one byte each way, close;
+//   - UDP datagrams per second (64-byte payloads) delivered to a sink.
+//
+// It prints the figures and their ratios; it asserts nothing. hack/bench-nlb.sh
+// installs iperf3 and haproxy when missing and runs it.
+//
+// Usage: nlbbench [-d 5s] [-c 32]; nlbbench nlb -config FILE runs only the
+// load balancer (used by the benchmark as a separate process).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbowlb/elbow/internal/elb/nlb"
+	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/vpcaddr"
+)
+
+// The benchmark's addresses: a target at VPC address 10.0.130.10 (zone a's
+// private subnet, realised on 127.10.130.10), an NLB node in zone a at
+// 10.0.0.250 listening on 127.77.250.1, HAProxy on 127.0.0.1.
+var (
+	targetVPC  = netip.MustParseAddr("10.0.130.10")
+	targetHost = netip.MustParseAddr("127.10.130.10")
+	nlbAddr    = netip.MustParseAddr("127.77.250.1")
+	nodeVPC    = "10.0.0.250"
+	haAddr     = netip.MustParseAddr("127.0.0.1")
+)
+
+// Ports: the target's, and the same +10000 on the NLB, +20000 on HAProxy.
+const (
+	portIperf = 5201
+	portEcho  = 5300
+	portUDP   = 5400
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "nlb" {
+		if err := serveNLB(); err != nil {
+			fmt.Fprintln(os.Stderr, "nlb:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	d := flag.Duration("d", 5*time.Second, "duration of each measurement")
+	conc := flag.Int("c", 32, "concurrent connections of the short-connection test")
+	flag.Parse()
+	if err := run(*d, *conc); err != nil {
+		fmt.Fprintln(os.Stderr, "nlbbench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveNLB runs the load balancer until SIGTERM: a state in a temporary
+// directory with one network load balancer and three listeners, applied to
+// an nlb.Plane.
+func serveNLB() error {
+	dir, err := os.MkdirTemp("", "nlbbench-state-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := state.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := nlb.New(nlb.Config{Addresses: vpcaddr.Default(), Logger: log})
+	if err != nil {
+		return err
+	}
+	lbARN := "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/bench/0123456789abcdef"
+	err = st.Update(context.Background(), func(tx *state.Tx) error {
+		if err := state.Put(tx, state.Subnets, &state.Subnet{ID: "subnet-a", VpcID: "vpc-1", AvailabilityZone: "us-east-1a", CIDR: "10.0.128.0/19", State: "available"}); err != nil {
+			return err
+		}
+		if err := state.Put(tx, state.LoadBalancers, &state.LoadBalancer{
+			ARN: lbARN, Name: "bench", Type: "network", Scheme: "internal", State: "active", VpcID: "vpc-1",
+			Zones:      []state.LBZone{{ZoneName: "us-east-1a", Address: nlbAddr.String(), PrivateIPv4Address: nodeVPC}},
+			Attributes: map[string]string{"load_balancing.cross_zone.enabled": "false"},
+		}); err != nil {
+			return err
+		}
+		for _, l := range []struct {
+			proto string
+			port  int32
+		}{{"TCP", portIperf}, {"TCP", portEcho}, {"UDP", portUDP}} {
+			tgARN := fmt.Sprintf("arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench-%d/0123456789abcdef", l.port)
+			if err := state.Put(tx, state.TargetGroups, &state.TargetGroup{ARN: tgARN, Name: fmt.Sprintf("bench-%d", l.port), Protocol: l.proto, TargetType: "ip", Port: l.port, VpcID: "vpc-1", Attributes: map[string]string{}}); err != nil {
+				return err
+			}
+			if err := state.Put(tx, state.Targets, &state.Target{TargetGroupARN: tgARN, ID: targetVPC.String(), Port: l.port}); err != nil {
+				return err
+			}
+			if err := state.Put(tx, state.Listeners, &state.Listener{
+				ARN: fmt.Sprintf("%s/%d", lbARN, l.port), LoadBalancerARN: lbARN, Port: l.port + 10000, Protocol: l.proto,
+				DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}},
+				Attributes:     map[string]string{},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	snap, err := st.Snapshot()
+	if err != nil {
+		return err
+	}
+	p.Apply(snap)
+	fmt.Println("ready")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return p.Close(ctx)
+}
+
+// path is one way to the target.
+type path struct {
+	name string
+	addr netip.Addr
+	off  uint16
+}
+
+func run(d time.Duration, conc int) error {
+	for _, bin := range []string{"iperf3", "haproxy"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s not found: install Debian's package (hack/bench-nlb.sh does)", bin)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+			p.Wait()
+		}
+	}()
+
+	// Targets: iperf3, a TCP echo server, a UDP sink.
+	iperf := exec.CommandContext(ctx, "iperf3", "-s", "-B", targetHost.String(), "-p", fmt.Sprint(portIperf))
+	iperf.Stdout, iperf.Stderr = io.Discard, os.Stderr
+	if err := iperf.Start(); err != nil {
+		return err
+	}
+	procs = append(procs, iperf)
+	echoLn, err := net.Listen("tcp", netip.AddrPortFrom(targetHost, portEcho).String())
+	if err != nil {
+		return err
+	}
+	defer echoLn.Close()
+	go serveEcho(echoLn)
+	sink, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(targetHost, portUDP)))
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	sink.SetReadBuffer(8 << 20)
+	var received atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+
+	// The load balancer, as its own process.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	lb := exec.CommandContext(ctx, self, "nlb")
+	lb.Stderr = os.Stderr
+	out, err := lb.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := lb.Start(); err != nil {
+		return err
+	}
+	procs = append(procs, lb)
+	ready := make([]byte, 6)
+	if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
+		return fmt.Errorf("load balancer did not start: %q %v", ready, err)
+	}
+
+	// HAProxy in TCP mode.
+	dir, err := os.MkdirTemp("", "nlbbench-haproxy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(haproxyConfig()), 0o644); err != nil {
+		return err
+	}
+	ha := exec.CommandContext(ctx, "haproxy", "-db", "-f", cfgPath)
+	ha.Stdout, ha.Stderr = io.Discard, os.Stderr
+	if err := ha.Start(); err != nil {
+		return err
+	}
+	procs = append(procs, ha)
+	for _, a := range []netip.AddrPort{
+		netip.AddrPortFrom(nlbAddr, portEcho+10000), netip.AddrPortFrom(haAddr, portEcho+20000),
+		netip.AddrPortFrom(nlbAddr, portIperf+10000), netip.AddrPortFrom(haAddr, portIperf+20000),
+		netip.AddrPortFrom(targetHost, portIperf),
+	} {
+		if err := waitListening(a); err != nil {
+			return err
+		}
+	}
+
+	paths := []path{{"direct", targetHost, 0}, {"elbow NLB", nlbAddr, 10000}, {"HAProxy", haAddr, 20000}}
+	fmt.Printf("elbow NLB benchmark: %d CPUs, GOMAXPROCS %d, %s per measurement, loopback\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), d)
+
+	bulk := map[string]float64{}
+	for _, p := range paths {
+		bps, err := iperf3(ctx, netip.AddrPortFrom(p.addr, portIperf+p.off), d)
+		if err != nil {
+			return fmt.Errorf("iperf3 %s: %w", p.name, err)
+		}
+		bulk[p.name] = bps
+	}
+	rate := map[string]float64{}
+	for _, p := range paths {
+		r, err := connRate(netip.AddrPortFrom(p.addr, portEcho+p.off), conc, d)
+		if err != nil {
+			return fmt.Errorf("connection rate %s: %w", p.name, err)
+		}
+		rate[p.name] = r
+	}
+	pps := map[string]float64{}
+	for _, p := range paths[:2] {
+		pps[p.name] = udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d)
+	}
+
+	fmt.Printf("bulk TCP, iperf3 one stream (Gbit/s)\n")
+	for _, p := range paths {
+		fmt.Printf("  %-10s %8.2f  %5.2f × direct\n", p.name, bulk[p.name]/1e9, bulk[p.name]/bulk["direct"])
+	}
+	fmt.Printf("short connections, %d concurrent: connect, 1 byte each way, close (connections/s)\n", conc)
+	for _, p := range paths {
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct  %5.2f × HAProxy\n", p.name, rate[p.name], rate[p.name]/rate["direct"], rate[p.name]/rate["HAProxy"])
+	}
+	fmt.Printf("UDP, 64-byte datagrams delivered to the target (packets/s)\n")
+	for _, p := range paths[:2] {
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct\n", p.name, pps[p.name], pps[p.name]/pps["direct"])
+	}
+	fmt.Printf("\ntargets: bulk ≥ 0.90 × direct: %.2f (%s); connection rate ≥ 0.80 × HAProxy: %.2f (%s)\n",
+		bulk["elbow NLB"]/bulk["direct"], verdict(bulk["elbow NLB"]/bulk["direct"] >= 0.9),
+		rate["elbow NLB"]/rate["HAProxy"], verdict(rate["elbow NLB"]/rate["HAProxy"] >= 0.8))
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func haproxyConfig() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\n")
+	for _, port := range []int{portIperf, portEcho} {
+		fmt.Fprintf(&b, "listen p%d\n  bind %s:%d\n  server t %s:%d\n\n", port, haAddr, port+20000, targetHost, port)
+	}
+	return b.String()
+}
+
+func waitListening(a netip.AddrPort) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", a.String(), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening: %w", a, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// iperf3 runs one client and returns the received bits per second.
+func iperf3(ctx context.Context, to netip.AddrPort, d time.Duration) (float64, error) {
+	out, err := exec.CommandContext(ctx, "iperf3", "-c", to.Addr().String(), "-p", fmt.Sprint(to.Port()),
+		"-t", fmt.Sprint(int(d.Seconds())), "-J").Output()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", err, out)
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return 0, err
+	}
+	if r.Error != "" {
+		return 0, errors.New(r.Error)
+	}
+	return r.End.SumReceived.BitsPerSecond, nil
+}
+
+func serveEcho(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
+}
+
+// clientAddrs spread the load generator over source addresses, so that
+// ephemeral ports are not what limits the rate.
+func clientAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 56, 250, byte(1 + i%64)})
+}
+
+// connRate runs conc loops of connect, write a byte, read it back, close,
+// for d, and returns completed connections per second.
+func connRate(to netip.AddrPort, conc int, d time.Duration) (float64, error) {
+	var done atomic.Int64
+	var firstErr atomic.Value
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: clientAddr(i).AsSlice()}, Timeout: 5 * time.Second}
+			b := []byte{'x'}
+			for time.Now().Before(stop) {
+				c, err := dl.Dial("tcp", to.String())
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				_, err = c.Write(b)
+				if err == nil {
+					_, err = io.ReadFull(c, b)
+				}
+				c.Close()
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	n := done.Load()
+	if n == 0 {
+		if err, ok := firstErr.Load().(error); ok {
+			return 0, err
+		}
+		return 0, errors.New("no connection completed")
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// udpRate sends 64-byte datagrams from 8 sockets (flows) for d and returns
+// the datagrams per second the sink received.
+func udpRate(to netip.AddrPort, received *atomic.Int64, d time.Duration) float64 {
+	const flows = 8
+	payload := make([]byte, 64)
+	stop := time.Now().Add(d)
+	// Let the previous run's datagrams drain.
+	time.Sleep(200 * time.Millisecond)
+	before := received.Load()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range flows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(clientAddr(i), 0)), net.UDPAddrFromAddrPort(to))
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for time.Now().Before(stop) {
+				c.Write(payload)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	time.Sleep(100 * time.Millisecond)
+	return float64(received.Load()-before) / elapsed.Seconds()
+}
