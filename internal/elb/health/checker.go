@@ -75,7 +75,8 @@ type Checker struct {
 type group struct {
 	arn      string
 	slot     *slot
-	entries  []entry // every registered target, in the state's key order
+	entries  []entry           // every registered target, in the state's key order
+	index    map[targetKey]int // positions of entries
 	probes   map[targetKey]*probe
 	lbDims   []string // dimensions of the load balancers using the group
 	gaugeLBs []string // load balancer dimensions whose gauges are set
@@ -282,6 +283,9 @@ func (c *Checker) syncGroup(snap *state.Snapshot, g *group, tg *state.TargetGrou
 		}
 	}
 	dirty := g.slot.group.Load() == nil || !slices.Equal(g.entries, entries) || !slices.Equal(g.lbDims, dims)
+	if dirty {
+		g.index = indexOf(entries)
+	}
 	g.entries, g.lbDims = entries, dims
 	return dirty
 }
@@ -328,30 +332,32 @@ func (c *Checker) syncTarget(snap *state.Snapshot, g *group, tg *state.TargetGro
 		return e
 	}
 
-	s := *base
+	ck := base.check
 	hcPort := state.HealthCheckPort(tg, t)
-	s.addr = netip.AddrPortFrom(host, hcPort)
-	s.host = netip.AddrPortFrom(vpc, hcPort).String()
+	ck.addr = netip.AddrPortFrom(host, hcPort)
+	ck.host = netip.AddrPortFrom(vpc, hcPort)
 	nodeVPC := source(lbs[0], zone)
 	if nodeVPC.IsValid() && nodeVPC.Is4() == host.Is4() {
-		s.src = c.addrs.ToHost(nodeVPC)
+		ck.src = c.addrs.ToHost(nodeVPC)
 	}
-	if s.network && nodeVPC.IsValid() {
+	if ck.network && nodeVPC.IsValid() {
 		// An NLB's HTTP health checks carry the load balancer node's
 		// address and the listener port.
 		if lp := listenerPort(snap, lbs[0].ARN, g.arn); lp > 0 {
-			s.host = netip.AddrPortFrom(nodeVPC, uint16(lp)).String()
+			ck.host = netip.AddrPortFrom(nodeVPC, uint16(lp))
 		}
 	}
 
 	key := targetKey{t.ID, t.Port}
 	p := g.probes[key]
-	if p == nil {
-		p = &probe{group: g, key: key, spec: &s, status: InitialHealthChecking, index: -1}
+	switch {
+	case p == nil:
+		s := &spec{check: ck, timing: base.timing, codes: base.codes, uri: base.uri}
+		p = &probe{group: g, key: key, spec: s, status: InitialHealthChecking, index: -1}
 		g.probes[key] = p
 		c.schedule(p, now.Add(jitter(s.interval)))
-	} else {
-		c.update(p, &s, now)
+	case p.spec.check != ck || p.spec.timing != base.timing:
+		c.update(p, &spec{check: ck, timing: base.timing, codes: base.codes, uri: base.uri}, now)
 	}
 	p.seen = c.gen
 	e.probe = p
@@ -555,9 +561,6 @@ func jitter(interval time.Duration) time.Duration {
 // a changed interval or timeout reschedules it. The status is kept.
 func (c *Checker) update(p *probe, s *spec, now time.Time) {
 	old := p.spec
-	if old.check == s.check && old.timing == s.timing {
-		return
-	}
 	if old.check != s.check {
 		p.successes, p.failures = 0, 0
 	}
@@ -602,7 +605,7 @@ func (c *Checker) publish(g *group) {
 		}
 		ths[i] = TargetHealth{Target: e.target, Status: st}
 	}
-	g.slot.group.Store(newGroup(g.arn, ths))
+	g.slot.group.Store(newGroup(g.arn, ths, g.index))
 	c.setGauges(g, healthy, unhealthy)
 }
 
@@ -709,7 +712,7 @@ func advance(next, now time.Time, interval time.Duration) time.Time {
 
 // apply records a check's result.
 func (c *Checker) apply(ctx context.Context, j job, r result) {
-	c.metrics.checks.WithLabelValues(r.outcome.String()).Inc()
+	c.metrics.byOutcome[r.outcome].Inc()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := j.probe

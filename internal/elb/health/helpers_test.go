@@ -160,10 +160,15 @@ func (e *env) listen(lbARN, tgARN string) int32 {
 	e.update(func(tx *state.Tx) error {
 		return state.Put(tx, state.Listeners, &state.Listener{
 			ARN: fmt.Sprintf("%s/listener-%d", lbARN, port), LoadBalancerARN: lbARN, Port: port, Protocol: "HTTP",
-			DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}},
+			DefaultActions: forwardTo(tgARN),
 		})
 	})
 	return port
+}
+
+// forwardTo is a listener's forward action.
+func forwardTo(tgARN string) []elbv2types.Action {
+	return []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}}
 }
 
 func (e *env) register(tgARN, id string, port int) {
@@ -211,7 +216,9 @@ func (e *env) waitHistory(tgARN, id string, port, n int) []Status {
 	eventually(e.t, 20*time.Second, func() bool {
 		got = e.history.get(tgARN, id, port)
 		return len(got) >= n
-	}, func() string { return fmt.Sprintf("%s %s:%d: %d results, want %d: %v", tgARN, id, port, len(got), n, got) })
+	}, func() string {
+		return fmt.Sprintf("%s %s:%d: %d results, want %d: %v", tgARN, id, port, len(got), n, got)
+	})
 	return got
 }
 

@@ -14,6 +14,7 @@ type metrics struct {
 	healthy   *prometheus.GaugeVec
 	unhealthy *prometheus.GaugeVec
 	checks    *prometheus.CounterVec
+	byOutcome [outcomeFailed + 1]prometheus.Counter // checks, resolved per outcome
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,6 +37,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.healthy = register(reg, m.healthy)
 		m.unhealthy = register(reg, m.unhealthy)
 		m.checks = register(reg, m.checks)
+	}
+	for o := range m.byOutcome {
+		m.byOutcome[o] = m.checks.WithLabelValues(outcome(o).String())
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,9 +73,9 @@ type check struct {
 	path     string // request URI (path and query), or gRPC method path
 	matcher  string // success codes as configured
 	addr     netip.AddrPort
-	src      netip.Addr // host address to bind; invalid: let the kernel choose
-	host     string     // Host header / :authority
-	network  bool       // a Network Load Balancer's health check
+	src      netip.Addr     // host address to bind; invalid: let the kernel choose
+	host     netip.AddrPort // Host header / :authority
+	network  bool           // a Network Load Balancer's health check
 }
 
 // timing is when health checks run and how results count.
@@ -96,7 +98,7 @@ type spec struct {
 // prober runs health checks. Each check uses a new connection that is
 // closed afterwards, as ELB does.
 type prober struct {
-	http1 *http.Transport // HTTP/1.1 over TCP or TLS
+	tls   *tls.Config     // HTTP/1.1 over TLS
 	http2 *http.Transport // HTTP/2 with prior knowledge over TCP, or h2 over TLS
 }
 
@@ -104,31 +106,30 @@ type prober struct {
 type sourceKey struct{}
 
 func newProber() *prober {
-	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		src, _ := ctx.Value(sourceKey{}).(netip.Addr)
-		return dialFrom(ctx, src, addr)
+	// ELB does not verify target certificates. Connections to targets use
+	// ELBSecurityPolicy2016-08's protocols (TLS 1.0 to 1.2): a target that
+	// speaks only TLS 1.3 fails.
+	tlsConfig := &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // as ELB does
+		MinVersion:         tls.VersionTLS10,
+		MaxVersion:         tls.VersionTLS12,
 	}
-	transport := func(p http.Protocols) *http.Transport {
-		return &http.Transport{
-			DialContext: dial,
-			// ELB does not verify target certificates. Connections to
-			// targets use ELBSecurityPolicy2016-08's protocols (TLS 1.0
-			// to 1.2): a target that speaks only TLS 1.3 fails.
-			TLSClientConfig: &tls.Config{
-				InsecureSkipVerify: true, //nolint:gosec // as ELB does
-				MinVersion:         tls.VersionTLS10,
-				MaxVersion:         tls.VersionTLS12,
+	var h2 http.Protocols
+	h2.SetHTTP2(true)
+	h2.SetUnencryptedHTTP2(true)
+	return &prober{
+		tls: tlsConfig,
+		http2: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				src, _ := ctx.Value(sourceKey{}).(netip.Addr)
+				return dialFrom(ctx, src, addr)
 			},
+			TLSClientConfig:        tlsConfig.Clone(),
 			DisableCompression:     true,
 			MaxResponseHeaderBytes: 64 << 10,
-			Protocols:              &p,
-		}
+			Protocols:              &h2,
+		},
 	}
-	var p1, p2 http.Protocols
-	p1.SetHTTP1(true)
-	p2.SetHTTP2(true)
-	p2.SetUnencryptedHTTP2(true)
-	return &prober{http1: transport(p1), http2: transport(p2)}
 }
 
 // dialFrom opens a TCP connection to addr, bound to src when it is valid.
@@ -136,6 +137,7 @@ func dialFrom(ctx context.Context, src netip.Addr, addr string) (net.Conn, error
 	var d net.Dialer
 	if src.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		d.Control = bindNoPort
 	}
 	return d.DialContext(ctx, "tcp", addr)
 }
@@ -157,49 +159,36 @@ func (p *prober) run(ctx context.Context, s *spec) result {
 		return result{outcome: outcomeSuccess}
 	}
 
-	ctx = context.WithValue(ctx, sourceKey{}, s.src)
-	t := p.http1
+	req := s.request()
+	var resp *http.Response
 	if s.version == versionHTTP2 || s.version == versionGRPC {
-		t = p.http2
-	}
-	scheme := "http"
-	if s.protocol == protoHTTPS {
-		scheme = "https"
-	}
-	cc, err := t.NewClientConn(ctx, scheme, s.addr.String())
-	if err != nil {
-		return failure(ctx, err)
-	}
-	defer cc.Close()
-
-	u := *s.uri
-	u.Scheme, u.Host = scheme, s.addr.String()
-	req := &http.Request{
-		Method:     http.MethodGet,
-		URL:        &u,
-		Host:       s.host,
-		Header:     http.Header{"User-Agent": {UserAgent}},
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Close:      t == p.http1, // "Connection: close"; HTTP/2 has no such header
-	}
-	if s.version == versionGRPC {
-		req.Method = http.MethodPost
-		req.Header["Content-Type"] = []string{"application/grpc"}
-		req.Header["Te"] = []string{"trailers"}
-		req.Body = io.NopCloser(bytes.NewReader(emptyGRPCMessage[:]))
-		req.ContentLength = int64(len(emptyGRPCMessage))
-	}
-	req = req.WithContext(ctx)
-	resp, err := cc.RoundTrip(req)
-	if err != nil {
-		return failure(ctx, err)
+		scheme := req.URL.Scheme
+		cc, err := p.http2.NewClientConn(context.WithValue(ctx, sourceKey{}, s.src), scheme, s.addr.String())
+		if err != nil {
+			return failure(ctx, err)
+		}
+		defer cc.Close()
+		if resp, err = cc.RoundTrip(req.WithContext(ctx)); err != nil {
+			return failure(ctx, err)
+		}
+	} else {
+		conn, err := p.dialHTTP1(ctx, s)
+		if err != nil {
+			return failure(ctx, err)
+		}
+		defer conn.Close()
+		// Run ending interrupts a check in flight at once.
+		stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+		if resp, err = roundTripHTTP1(conn, req); err != nil {
+			return failure(ctx, err)
+		}
 	}
 	defer resp.Body.Close()
 
 	code := resp.StatusCode
 	if s.version == versionGRPC {
+		var err error
 		if code, err = grpcStatus(resp); err != nil {
 			return failure(ctx, err)
 		}
@@ -208,6 +197,94 @@ func (p *prober) run(ctx context.Context, s *spec) result {
 		return result{outcome: outcomeSuccess, code: code}
 	}
 	return result{outcome: outcomeMismatch, code: code}
+}
+
+// request builds a health check request.
+func (s *spec) request() *http.Request {
+	scheme := "http"
+	if s.protocol == protoHTTPS {
+		scheme = "https"
+	}
+	u := *s.uri
+	u.Scheme, u.Host = scheme, s.addr.String()
+	req := &http.Request{
+		Method:     http.MethodGet,
+		URL:        &u,
+		Host:       s.host.String(),
+		Header:     http.Header{"User-Agent": {UserAgent}},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+	}
+	switch s.version {
+	case versionGRPC:
+		req.Method = http.MethodPost
+		req.Header["Content-Type"] = []string{"application/grpc"}
+		req.Header["Te"] = []string{"trailers"}
+		req.Body = io.NopCloser(bytes.NewReader(emptyGRPCMessage[:]))
+		req.ContentLength = int64(len(emptyGRPCMessage))
+	case versionHTTP2:
+	default:
+		req.Close = true // "Connection: close": the connection serves one check
+	}
+	return req
+}
+
+// dialHTTP1 connects for an HTTP/1.1 check (over TLS for HTTPS), with the
+// check's deadline on the connection.
+func (p *prober) dialHTTP1(ctx context.Context, s *spec) (net.Conn, error) {
+	conn, err := dialFrom(ctx, s.src, s.addr.String())
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	if s.protocol != protoHTTPS {
+		return conn, nil
+	}
+	tc := tls.Client(conn, p.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+var (
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1024) }}
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+)
+
+// roundTripHTTP1 sends req on conn and reads the response head. The
+// response body is not read: the status decides, and the connection is
+// closed after the check.
+func roundTripHTTP1(conn net.Conn, req *http.Request) (*http.Response, error) {
+	w := writers.Get().(*bufio.Writer)
+	w.Reset(conn)
+	err := req.Write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	w.Reset(nil)
+	writers.Put(w)
+	if err != nil {
+		return nil, fmt.Errorf("send health check: %w", err)
+	}
+	r := readers.Get().(*bufio.Reader)
+	r.Reset(conn)
+	resp, err := http.ReadResponse(r, req)
+	if err != nil {
+		r.Reset(nil)
+		readers.Put(r)
+		return nil, fmt.Errorf("read health check response: %w", err)
+	}
+	// The body is left unread (the status decides and the connection is
+	// closed) and dropped, so that the buffer can go back to the pool.
+	resp.Body = http.NoBody
+	r.Reset(nil)
+	readers.Put(r)
+	return resp, nil
 }
 
 // failure classifies an error of a health check: a timeout, or any other

@@ -47,7 +47,7 @@ type Group struct {
 	Unhealthy []Target
 
 	healthyByZone map[string][]Target // zone -> healthy targets there or in "all"
-	index         map[targetKey]int   // into Targets
+	index         map[targetKey]int   // into Targets; shared by pictures of the same targets
 }
 
 // targetKey identifies a target within its target group.
@@ -105,12 +105,20 @@ func routable(s Status) bool {
 	return s.State == StateHealthy || s == HealthCheckDisabled
 }
 
-// newGroup builds a Group from a target group's entries.
-func newGroup(arn string, targets []TargetHealth) *Group {
-	g := &Group{ARN: arn, Targets: targets, index: make(map[targetKey]int, len(targets))}
+// indexOf maps targets' keys to their positions.
+func indexOf(entries []entry) map[targetKey]int {
+	m := make(map[targetKey]int, len(entries))
+	for i, e := range entries {
+		m[targetKey{e.target.ID, e.target.Port}] = i
+	}
+	return m
+}
+
+// newGroup builds a Group from a target group's targets and their index.
+func newGroup(arn string, targets []TargetHealth, index map[targetKey]int) *Group {
+	g := &Group{ARN: arn, Targets: targets, index: index}
 	zones := map[string]bool{}
-	for i, t := range targets {
-		g.index[targetKey{t.ID, t.Port}] = i
+	for _, t := range targets {
 		switch {
 		case routable(t.Status):
 			g.Healthy = append(g.Healthy, t.Target)
