@@ -1,0 +1,75 @@
+package translate
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Workload is a pod template (of a Deployment, DaemonSet, StatefulSet, Job
+// or bare Pod), known for the pitfall checks: pods a load balancer targets.
+type Workload struct {
+	Object      ObjectRef
+	Labels      map[string]string
+	HostNetwork bool
+}
+
+// LookupServicePort finds a Service port by number or name.
+func LookupServicePort(svc *corev1.Service, port intstr.IntOrString) (corev1.ServicePort, error) {
+	for _, p := range svc.Spec.Ports {
+		if (port.Type == intstr.String && p.Name == port.StrVal) || (port.Type == intstr.Int && p.Port == port.IntVal) {
+			return p, nil
+		}
+	}
+	var have []string
+	for _, p := range svc.Spec.Ports {
+		if p.Name != "" {
+			have = append(have, fmt.Sprintf("%d (%s)", p.Port, p.Name))
+		} else {
+			have = append(have, fmt.Sprint(p.Port))
+		}
+	}
+	return corev1.ServicePort{}, fmt.Errorf("Service %s/%s has no port %s (it has %v)", svc.Namespace, svc.Name, port.String(), have)
+}
+
+// HostNetworkPods returns the workloads in a namespace whose pods a Service
+// selector picks and that run with hostNetwork: true.
+func HostNetworkPods(workloads []Workload, namespace string, selector map[string]string) []ObjectRef {
+	if len(selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(selector)
+	var out []ObjectRef
+	for _, w := range workloads {
+		if w.HostNetwork && w.Object.Namespace == namespace && sel.Matches(labels.Set(w.Labels)) {
+			out = append(out, w.Object)
+		}
+	}
+	return out
+}
+
+// ServiceRef returns the ObjectRef of a Service.
+func ServiceRef(svc *corev1.Service) ObjectRef {
+	return ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name}
+}
+
+// ServicePitfalls warns about the Service settings that do nothing for a
+// target group of the given target type: externalTrafficPolicy and
+// healthCheckNodePort in IP mode, hostNetwork pods behind IP targets.
+func ServicePitfalls(svc *corev1.Service, targetType string, workloads []Workload, tr *Trace) {
+	ref := ServiceRef(svc)
+	if targetType != "ip" {
+		return
+	}
+	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
+		tr.Add(Warning, ref, "externalTrafficPolicy: Local has no effect with IP targets: the load balancer sends traffic to pod IPs directly, and the pods see the client address only as the target type allows (preserve_client_ip, PROXY protocol, X-Forwarded-For)")
+	}
+	if svc.Spec.HealthCheckNodePort != 0 {
+		tr.Add(Warning, ref, "healthCheckNodePort %d is ignored with IP targets: the load balancer health-checks the pods themselves", svc.Spec.HealthCheckNodePort)
+	}
+	for _, w := range HostNetworkPods(workloads, svc.Namespace, svc.Spec.Selector) {
+		tr.Add(Warning, ref, "selects pods of %s, which use hostNetwork: true; IP targets do not need it (the load balancer reaches pod IPs directly), and it costs isolation and one pod per node per port", w)
+	}
+}

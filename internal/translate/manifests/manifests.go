@@ -1,0 +1,315 @@
+// Package manifests reads Kubernetes manifests (multi-document YAML or JSON,
+// and Lists) into the typed objects translation takes, applying the
+// defaults the API server would (namespace, Service type, port protocol and
+// targetPort, externalTrafficPolicy, IP families).
+package manifests
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networking "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/translate"
+)
+
+// Objects are the objects of a set of manifests, by kind.
+type Objects struct {
+	Ingresses           []networking.Ingress
+	IngressClasses      []networking.IngressClass
+	IngressClassParams  []elbv2api.IngressClassParams
+	TargetGroupBindings []elbv2api.TargetGroupBinding
+	Services            []corev1.Service
+	Secrets             []corev1.Secret
+	Namespaces          []corev1.Namespace
+	Workloads           []translate.Workload
+	// Diagnostics are notes about objects elbow reads but does not
+	// translate (Gateway API objects, unknown kinds) and warnings about
+	// fields it does not know.
+	Diagnostics []translate.Diagnostic
+}
+
+// LoadPaths reads files and directories (recursively, *.yaml, *.yml and
+// *.json, in name order).
+func LoadPaths(paths []string) (*Objects, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".yaml", ".yml", ".json":
+				if !d.IsDir() {
+					files = append(files, path)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	out := &Objects{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := out.Add(f, b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Add decodes the documents of one file.
+func (o *Objects) Add(name string, data []byte) error {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 1; ; i++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		if err := o.addDoc(doc); err != nil {
+			return fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+	}
+}
+
+func stripComments(doc []byte) []byte {
+	var out []byte
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			out = append(out, line...)
+			out = append(out, '\n')
+		}
+	}
+	return out
+}
+
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Items []yamlRaw `json:"items"`
+}
+
+type yamlRaw struct{ raw []byte }
+
+func (y *yamlRaw) UnmarshalJSON(b []byte) error {
+	y.raw = append([]byte(nil), b...)
+	return nil
+}
+
+func (o *Objects) addDoc(doc []byte) error {
+	var h header
+	if err := yaml.Unmarshal(doc, &h); err != nil {
+		return err
+	}
+	if h.Kind == "" {
+		return fmt.Errorf("no kind")
+	}
+	if strings.HasSuffix(h.Kind, "List") && h.Kind != "List" && len(h.Items) == 0 {
+		return nil
+	}
+	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") {
+		for i, it := range h.Items {
+			if err := o.addDoc(it.raw); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	ref := translate.ObjectRef{Kind: h.Kind, Namespace: h.Metadata.Namespace, Name: h.Metadata.Name}
+	group, _, _ := strings.Cut(h.APIVersion, "/")
+	if !strings.Contains(h.APIVersion, "/") {
+		group = ""
+	}
+	decode := func(v any) error {
+		if err := yaml.UnmarshalStrict(doc, v); err != nil {
+			if err2 := yaml.Unmarshal(doc, v); err2 != nil {
+				return fmt.Errorf("%s: %w", ref, err2)
+			}
+			o.Diagnostics = append(o.Diagnostics, translate.Diagnostic{Severity: translate.Warning, Object: ref, Message: "unknown or malformed fields: " + err.Error()})
+		}
+		return nil
+	}
+	ns := func(n *string) {
+		if *n == "" {
+			*n = "default"
+		}
+	}
+	switch {
+	case group == "networking.k8s.io" && h.Kind == "Ingress":
+		var x networking.Ingress
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.Ingresses = append(o.Ingresses, x)
+	case group == "networking.k8s.io" && h.Kind == "IngressClass":
+		var x networking.IngressClass
+		if err := decode(&x); err != nil {
+			return err
+		}
+		o.IngressClasses = append(o.IngressClasses, x)
+	case group == "elbv2.k8s.aws" && h.Kind == "IngressClassParams":
+		var x elbv2api.IngressClassParams
+		if err := decode(&x); err != nil {
+			return err
+		}
+		o.IngressClassParams = append(o.IngressClassParams, x)
+	case group == "elbv2.k8s.aws" && h.Kind == "TargetGroupBinding":
+		var x elbv2api.TargetGroupBinding
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.TargetGroupBindings = append(o.TargetGroupBindings, x)
+		o.note(ref, "TargetGroupBinding: read, not planned (the controller binds it to its existing target group)")
+	case group == "" && h.Kind == "Service":
+		var x corev1.Service
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		DefaultService(&x)
+		o.Services = append(o.Services, x)
+	case group == "" && h.Kind == "Secret":
+		var x corev1.Secret
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.Secrets = append(o.Secrets, x)
+	case group == "" && h.Kind == "Namespace":
+		var x corev1.Namespace
+		if err := decode(&x); err != nil {
+			return err
+		}
+		if x.Labels == nil {
+			x.Labels = map[string]string{}
+		}
+		x.Labels["kubernetes.io/metadata.name"] = x.Name
+		o.Namespaces = append(o.Namespaces, x)
+	case group == "" && h.Kind == "Pod":
+		var x corev1.Pod
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: "Pod", Namespace: x.Namespace, Name: x.Name}, x.Labels, x.Spec)
+	case group == "apps" && h.Kind == "Deployment":
+		var x appsv1.Deployment
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+	case group == "apps" && h.Kind == "DaemonSet":
+		var x appsv1.DaemonSet
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+	case group == "apps" && h.Kind == "StatefulSet":
+		var x appsv1.StatefulSet
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+	case group == "apps" && h.Kind == "ReplicaSet":
+		var x appsv1.ReplicaSet
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+	case group == "batch" && h.Kind == "Job":
+		var x batchv1.Job
+		if err := decode(&x); err != nil {
+			return err
+		}
+		ns(&x.Namespace)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+	case group == "gateway.networking.k8s.io" || group == "gateway.k8s.aws":
+		if ref.Namespace == "" && h.Kind != "GatewayClass" {
+			ref.Namespace = "default"
+		}
+		o.note(ref, "Gateway API objects are not translated yet: ignored (their Services and workloads are still planned)")
+	default:
+		o.note(ref, fmt.Sprintf("%s %s: not used by translation", h.APIVersion, h.Kind))
+	}
+	return nil
+}
+
+func (o *Objects) note(ref translate.ObjectRef, msg string) {
+	o.Diagnostics = append(o.Diagnostics, translate.Diagnostic{Severity: translate.Note, Object: ref, Message: msg})
+}
+
+func (o *Objects) workload(ref translate.ObjectRef, labels map[string]string, spec corev1.PodSpec) {
+	o.Workloads = append(o.Workloads, translate.Workload{Object: ref, Labels: labels, HostNetwork: spec.HostNetwork})
+}
+
+// DefaultService applies the API server's defaults to a Service: type
+// ClusterIP, port protocol TCP, targetPort = port, externalTrafficPolicy
+// Cluster for NodePort and LoadBalancer Services, IP families [IPv4],
+// sessionAffinity None.
+func DefaultService(s *corev1.Service) {
+	if s.Spec.Type == "" {
+		s.Spec.Type = corev1.ServiceTypeClusterIP
+	}
+	for i := range s.Spec.Ports {
+		p := &s.Spec.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = corev1.ProtocolTCP
+		}
+		if p.TargetPort.Type == intstr.Int && p.TargetPort.IntVal == 0 && p.TargetPort.StrVal == "" {
+			p.TargetPort = intstr.FromInt32(p.Port)
+		}
+	}
+	if (s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer) && s.Spec.ExternalTrafficPolicy == "" {
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	}
+	if s.Spec.Type != corev1.ServiceTypeExternalName && len(s.Spec.IPFamilies) == 0 {
+		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol}
+	}
+	if s.Spec.SessionAffinity == "" {
+		s.Spec.SessionAffinity = corev1.ServiceAffinityNone
+	}
+}
