@@ -236,16 +236,18 @@ func jsonErr(err error) error {
 
 func goTypeName(t string) string {
 	switch {
-	case strings.Contains(t, "int"):
-		return "a number"
-	case t == "string", strings.HasSuffix(t, ".IntOrString"):
-		return "a string"
-	case t == "bool":
-		return "true or false"
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
 	case strings.HasPrefix(t, "map["):
 		return "an object"
+	case strings.HasSuffix(t, ".IntOrString"):
+		return "a number or a string"
+	case strings.Contains(t, "int"):
+		return "a number"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
 	default:
 		return "an object"
 	}

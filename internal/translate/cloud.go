@@ -469,6 +469,7 @@ func (c *Cloud) CheckElasticIPs(allocs []string, src Source, tr *Trace) error {
 // error. The result is sorted by ARN, as the reference returns it.
 func (c *Cloud) DiscoverCertificates(hosts []string) ([]string, error) {
 	set := map[string]bool{}
+	var missing []string
 	for _, h := range hosts {
 		n := 0
 		for _, cert := range c.facts.Certificates {
@@ -485,8 +486,11 @@ func (c *Cloud) DiscoverCertificates(hosts []string) ([]string, error) {
 			}
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("no certificate found for host: %s", h)
+			missing = append(missing, h)
 		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no issued certificate found for host: %s", strings.Join(missing, ", "))
 	}
 	return SortedKeys(set), nil
 }

@@ -130,6 +130,8 @@ type member struct {
 	params *elbv2api.IngressClassParams
 	ann    annotations.Set
 	order  int32
+	// notOurs says why an Ingress is not handled.
+	notOurs string
 }
 
 var groupNameRE = regexp.MustCompile(`^([a-z0-9][-a-z0-9.]*)?[a-z0-9]$`)
@@ -194,6 +196,9 @@ func (x *index) classify(ing *networking.Ingress) (m *member, ours bool, err err
 		if want == "" {
 			want = "alb"
 		}
+		if cls != want {
+			m.notOurs = fmt.Sprintf("annotation %s is %q, not %q", annotations.IngressClass, cls, want)
+		}
 		return m, cls == want, nil
 	}
 	name := ""
@@ -209,6 +214,7 @@ func (x *index) classify(ing *networking.Ingress) (m *member, ours bool, err err
 		sort.Strings(defaults)
 		switch len(defaults) {
 		case 0:
+			m.notOurs = "no ingressClassName, no kubernetes.io/ingress.class annotation and no default IngressClass"
 			return m, x.in.Options.IngressClass == "", nil
 		case 1:
 			name = defaults[0]
@@ -349,9 +355,12 @@ func BuildGroups(in Input) Result {
 				}
 				diag(translate.Note, ref, "not handled: %v", err)
 			case !ours:
-				if mm.class != nil {
+				switch {
+				case mm.notOurs != "":
+					diag(translate.Note, ref, "not handled: %s", mm.notOurs)
+				case mm.class != nil:
 					diag(translate.Note, ref, "not handled: IngressClass %s belongs to controller %q", mm.class.Name, mm.class.Spec.Controller)
-				} else {
+				default:
 					diag(translate.Note, ref, "not handled: no IngressClass of controller %s selects it", ControllerName)
 				}
 			default:
@@ -488,7 +497,7 @@ func memberDiagnostics(id stack.ID, failed []MemberError, groupErr error, tr *tr
 	var ds []translate.Diagnostic
 	for _, f := range failed {
 		msg := f.Err.Error()
-		if groupErr == nil {
+		if groupErr == nil && id.Namespace == "" {
 			msg = fmt.Sprintf("left out of IngressGroup %s: %s", id, msg)
 		}
 		ds = append(ds, translate.Diagnostic{Severity: translate.Error, Object: f.Member, Stack: id.String(), Message: msg})

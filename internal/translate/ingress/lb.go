@@ -85,7 +85,16 @@ func (b *builder) buildLoadBalancer() error {
 		ipType = stack.IPAddressType(ipt.value)
 	}
 	spec := stack.LoadBalancerSpec{Type: stack.LoadBalancerTypeApplication, Scheme: sch, IPAddressType: ipType}
-	if spec.SubnetMappings, err = b.subnets(sch, ipType); err != nil {
+	// A discovery failure is blamed on the member whose setting asked for
+	// it (dual-stack needs IPv6 subnets; a scheme needs subnets of its
+	// kind), so that the members that did not ask still build.
+	var culprit *member
+	if ipt != nil && ipType != stack.IPAddressTypeIPv4 {
+		culprit = ipt.m
+	} else if scheme != nil {
+		culprit = scheme.m
+	}
+	if spec.SubnetMappings, err = b.subnets(sch, ipType, culprit); err != nil {
 		return err
 	}
 	if spec.SecurityGroups, err = b.securityGroups(ipType); err != nil {
@@ -127,7 +136,7 @@ func (b *builder) buildLoadBalancer() error {
 	return b.stack.Add(b.lb)
 }
 
-func (b *builder) subnets(sch stack.Scheme, ipType stack.IPAddressType) ([]stack.SubnetMapping, error) {
+func (b *builder) subnets(sch stack.Scheme, ipType stack.IPAddressType, culprit *member) ([]stack.SubnetMapping, error) {
 	q := translate.SubnetQuery{LBType: stack.LoadBalancerTypeApplication, Scheme: sch, IPAddressType: ipType}
 	var selBy, listBy *member
 	var list []string
@@ -194,7 +203,11 @@ func (b *builder) subnets(sch stack.Scheme, ipType stack.IPAddressType) ([]stack
 		var src string
 		chosen, src, err = b.cloud.DiscoverSubnets(q, nil)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't auto-discover subnets: %w", err)
+			err = fmt.Errorf("couldn't auto-discover subnets for a %s %s load balancer: %w", sch, ipType, err)
+			if culprit != nil {
+				return nil, blame(culprit, err)
+			}
+			return nil, err
 		}
 		b.decide("subnets", subnetIDs(chosen), "%s in %s, one per zone (cluster-tagged first, then lowest ID)", src, b.cloud.VPCID())
 	}
