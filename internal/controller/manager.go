@@ -1,0 +1,237 @@
+// Package controller is `elbow controller`: controller-runtime reconcilers
+// that load Ingresses, Services and TargetGroupBindings from the
+// Kubernetes API, translate them into stacks, deploy those through the
+// ELBv2 and EC2 APIs (AWS or a local ELB), keep targets registered, and
+// write status, conditions and Events where users look.
+//
+// The sub-packages each do one job: targets (TargetGroupBindings and
+// readiness gates), webhooks (admission), cloudfacts (the cloud facts
+// reader), kube (shared reconciler helpers).
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/controller/kube"
+	"github.com/elbowlb/elbow/internal/controller/targets"
+	"github.com/elbowlb/elbow/internal/controller/webhooks"
+)
+
+// NewScheme returns the scheme of every type the controller reads.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := elbv2api.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// inCluster reports whether the process runs in a pod.
+func inCluster() bool {
+	_, err := rest.InClusterConfig()
+	return err == nil
+}
+
+// NewManager builds the controller-runtime manager the options describe:
+// cache (optionally one namespace), leader election, /metrics, /healthz,
+// /readyz and, unless disabled, the webhook server with its certificate.
+func NewManager(cfg *rest.Config, o Options, log *slog.Logger) (manager.Manager, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	mo := ctrl.Options{
+		Scheme: scheme,
+		Logger: logr.FromSlogHandler(log.Handler()),
+		Cache: cache.Options{
+			SyncPeriod:       &o.SyncPeriod,
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddr},
+		HealthProbeBindAddress:        o.HealthProbeBindAddr,
+		LeaderElection:                o.EnableLeaderElection,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.LeaderElection() && mo.LeaderElectionNamespace == "" && !inCluster() {
+		mo.LeaderElectionNamespace = "kube-system"
+	}
+	if o.WatchNamespace != "" {
+		mo.Cache.DefaultNamespaces = map[string]cache.Config{o.WatchNamespace: {}}
+		// Nodes and cluster-scoped objects are read cluster-wide regardless.
+	}
+	if !o.DisableWebhooks {
+		mo.WebhookServer = webhook.NewServer(webhook.Options{
+			Host:     o.WebhookBindHost,
+			Port:     o.WebhookBindPort,
+			CertDir:  o.WebhookCertDir,
+			CertName: o.WebhookCertFile,
+			KeyName:  o.WebhookKeyFile,
+		})
+	}
+	mgr, err := ctrl.NewManager(cfg, mo)
+	if err != nil {
+		return nil, fmt.Errorf("manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	ready := healthz.Checker(healthz.Ping)
+	if !o.DisableWebhooks {
+		ready = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("ready", ready); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// LeaderElection reports whether leader election is on.
+func (o *Options) LeaderElection() bool { return o.EnableLeaderElection }
+
+// Deps are the collaborators of the reconcilers.
+type Deps struct {
+	// ELBV2 is the ELBv2 client (the SDK's).
+	ELBV2 targets.ELBV2
+	// Logger is the process's logger.
+	Logger *slog.Logger
+}
+
+// Setup adds every reconciler and webhook to the manager.
+func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
+	tgb := &targets.Reconciler{
+		Client:     mgr.GetClient(),
+		ELBV2:      d.ELBV2,
+		Events:     recorder(mgr, "targetGroupBinding"),
+		PollMax:    o.TargetGroupBindingRequeueDuration,
+		MaxTargets: o.MaxTargetsPerTargetGroup,
+	}
+	if err := tgb.SetupWithManager(ctx, mgr, o.TargetGroupBindingMaxConcurrentReconciles); err != nil {
+		return fmt.Errorf("targetGroupBinding controller: %w", err)
+	}
+	if !o.DisableWebhooks {
+		webhooks.Setup(mgr, webhooks.Config{
+			Client:                        mgr.GetClient(),
+			ELBV2:                         d.ELBV2,
+			VpcID:                         o.AWSVpcID,
+			IngressClass:                  o.IngressClass,
+			DisableIngressClassAnnotation: o.DisableIngressClassAnnotation,
+			DisableGroupNameAnnotation:    o.DisableIngressGroupNameAnnotation,
+		})
+	}
+	return nil
+}
+
+// PrepareWebhooks generates the serving certificate when the directory has
+// none and, with --webhook-url, registers the webhook configurations
+// pointing there. It runs before the manager starts.
+func PrepareWebhooks(ctx context.Context, cfg *rest.Config, o Options, log *slog.Logger) error {
+	if o.DisableWebhooks {
+		return nil
+	}
+	hosts := o.WebhookHosts
+	if o.WebhookURL != "" {
+		if h, _, err := net.SplitHostPort(hostOf(o.WebhookURL)); err == nil {
+			hosts = append([]string{h}, hosts...)
+		} else {
+			hosts = append([]string{hostOf(o.WebhookURL)}, hosts...)
+		}
+	}
+	ca, err := webhooks.EnsureCert(o.WebhookCertDir, dedupe(hosts), time.Now())
+	if err != nil {
+		return err
+	}
+	if o.WebhookURL == "" {
+		return nil
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	if err := webhooks.Register(ctx, c, o.WebhookURL, ca); err != nil {
+		return err
+	}
+	log.Info("registered webhook configurations", "url", o.WebhookURL, "name", webhooks.ConfigurationName)
+	return nil
+}
+
+func hostOf(u string) string {
+	for _, p := range []string{"https://", "http://"} {
+		if len(u) > len(p) && u[:len(p)] == p {
+			u = u[len(p):]
+		}
+	}
+	for i := 0; i < len(u); i++ {
+		if u[i] == '/' {
+			return u[:i]
+		}
+	}
+	return u
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// recorder returns an Event recorder of the events.k8s.io API for a
+// controller.
+func recorder(mgr manager.Manager, name string) kube.Recorder {
+	return kube.Recorder{Events: mgr.GetEventRecorder("elbow-" + name)}
+}
+
+// Run runs the controller against the cluster cfg points at until ctx
+// ends: it prepares the webhooks, builds the manager, adds the
+// reconcilers and starts them.
+func Run(ctx context.Context, cfg *rest.Config, o Options, d Deps) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := PrepareWebhooks(ctx, cfg, o, d.Logger); err != nil {
+		return err
+	}
+	mgr, err := NewManager(cfg, o, d.Logger)
+	if err != nil {
+		return err
+	}
+	if err := Setup(ctx, mgr, o, d); err != nil {
+		return err
+	}
+	d.Logger.Info("starting controller", "cluster", o.ClusterName, "leaderElection", o.EnableLeaderElection, "webhooks", !o.DisableWebhooks)
+	return mgr.Start(ctx)
+}

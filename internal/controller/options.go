@@ -1,0 +1,218 @@
+package controller
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are the flags of `elbow controller`. Where they overlap with the
+// AWS Load Balancer Controller's, names and defaults are the same.
+type Options struct {
+	// Kubeconfig is --kubeconfig; empty: in-cluster config, then $KUBECONFIG, then ~/.kube/config.
+	Kubeconfig string
+
+	ClusterName     string
+	AWSRegion       string
+	AWSVpcID        string
+	AWSAPIEndpoints string
+	AWSMaxRetries   int
+	AWSAPIThrottle  string
+	// ELBEndpoint points every AWS client at one endpoint (a local ELB).
+	ELBEndpoint  string
+	EnableShield bool
+	EnableWAF    bool
+	EnableWAFv2  bool
+
+	IngressClass              string
+	LoadBalancerClass         string
+	DefaultTargetType         string
+	DefaultLoadBalancerScheme string
+	DefaultSSLPolicy          string
+	DefaultTags               string
+	ExternalManagedTags       []string
+	WatchNamespace            string
+	FeatureGates              string
+	SyncPeriod                time.Duration
+
+	DisableIngressClassAnnotation     bool
+	DisableIngressGroupNameAnnotation bool
+
+	EnableLeaderElection    bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	MetricsBindAddr         string
+	HealthProbeBindAddr     string
+
+	WebhookBindPort int
+	WebhookBindHost string
+	WebhookCertDir  string
+	WebhookCertFile string
+	WebhookKeyFile  string
+	// WebhookHosts are the names the generated certificate covers.
+	WebhookHosts []string
+	// WebhookURL, when set, makes the controller register the webhook
+	// configurations pointing there (a controller outside the cluster).
+	WebhookURL      string
+	DisableWebhooks bool
+
+	IngressMaxConcurrentReconciles            int
+	ServiceMaxConcurrentReconciles            int
+	TargetGroupBindingMaxConcurrentReconciles int
+	TargetGroupBindingRequeueDuration         time.Duration
+	TargetGroupBindingMaxBackoff              time.Duration
+	MaxTargetsPerTargetGroup                  int
+	// FactsRefresh is how often cloud facts (subnets, security groups,
+	// certificates) are read again.
+	FactsRefresh time.Duration
+}
+
+// DefaultOptions returns the reference controller's defaults.
+func DefaultOptions() Options {
+	return Options{
+		AWSMaxRetries:             10,
+		EnableShield:              true,
+		EnableWAF:                 true,
+		EnableWAFv2:               true,
+		IngressClass:              "alb",
+		LoadBalancerClass:         "service.k8s.aws/nlb",
+		DefaultTargetType:         "instance",
+		DefaultLoadBalancerScheme: "internal",
+		DefaultSSLPolicy:          "ELBSecurityPolicy-2016-08",
+		SyncPeriod:                10 * time.Hour,
+		EnableLeaderElection:      true,
+		LeaderElectionID:          "aws-load-balancer-controller-leader",
+		MetricsBindAddr:           ":8080",
+		HealthProbeBindAddr:       ":61779",
+		WebhookBindPort:           9443,
+		WebhookCertDir:            "/tmp/k8s-webhook-server/serving-certs",
+		WebhookCertFile:           "tls.crt",
+		WebhookKeyFile:            "tls.key",
+		WebhookHosts:              []string{"localhost", "127.0.0.1"},
+
+		IngressMaxConcurrentReconciles:            3,
+		ServiceMaxConcurrentReconciles:            3,
+		TargetGroupBindingMaxConcurrentReconciles: 3,
+		TargetGroupBindingRequeueDuration:         15 * time.Second,
+		TargetGroupBindingMaxBackoff:              1000 * time.Second,
+		FactsRefresh:                              10 * time.Minute,
+	}
+}
+
+// AddFlags registers the flags on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "path to a kubeconfig; empty: in-cluster, then $KUBECONFIG, then ~/.kube/config")
+	fs.StringVar(&o.ClusterName, "cluster-name", o.ClusterName, "name of the Kubernetes cluster (required): goes into tags, names and subnet discovery")
+	fs.StringVar(&o.AWSRegion, "aws-region", o.AWSRegion, "AWS region; default from AWS_REGION / AWS_DEFAULT_REGION")
+	fs.StringVar(&o.AWSVpcID, "aws-vpc-id", o.AWSVpcID, "the cluster's VPC ID; default: the only VPC the subnets tagged for the cluster are in")
+	fs.StringVar(&o.AWSAPIEndpoints, "aws-api-endpoints", o.AWSAPIEndpoints, `custom AWS endpoints, "ServiceID=URL,…" (IDs: EC2, Elastic Load Balancing v2, ACM, WAFV2, WAF Regional, Shield, STS, Resource Groups Tagging API)`)
+	fs.IntVar(&o.AWSMaxRetries, "aws-max-retries", o.AWSMaxRetries, "maximum retries of an AWS API call")
+	fs.StringVar(&o.AWSAPIThrottle, "aws-api-throttle", o.AWSAPIThrottle, `client-side AWS API rate limits, "ServiceID:operationRegex=rate:burst,…"`)
+	fs.StringVar(&o.ELBEndpoint, "elb-endpoint", o.ELBEndpoint, "URL of a local ELB (elbow elb); every AWS client is pointed at it")
+	fs.BoolVar(&o.EnableShield, "enable-shield", o.EnableShield, "manage Shield Advanced protections")
+	fs.BoolVar(&o.EnableWAF, "enable-waf", o.EnableWAF, "manage WAF Regional web ACL associations")
+	fs.BoolVar(&o.EnableWAFv2, "enable-wafv2", o.EnableWAFv2, "manage WAFv2 web ACL associations")
+	fs.StringVar(&o.IngressClass, "ingress-class", o.IngressClass, "the kubernetes.io/ingress.class value this controller serves")
+	fs.StringVar(&o.LoadBalancerClass, "load-balancer-class", o.LoadBalancerClass, "the Service spec.loadBalancerClass this controller serves")
+	fs.StringVar(&o.DefaultTargetType, "default-target-type", o.DefaultTargetType, "default target type of Ingresses and Services: instance or ip")
+	fs.StringVar(&o.DefaultLoadBalancerScheme, "default-load-balancer-scheme", o.DefaultLoadBalancerScheme, "default scheme: internal or internet-facing")
+	fs.StringVar(&o.DefaultSSLPolicy, "default-ssl-policy", o.DefaultSSLPolicy, "default SSL policy of HTTPS and TLS listeners")
+	fs.StringVar(&o.DefaultTags, "default-tags", o.DefaultTags, `tags on every AWS resource, "key=value,…"`)
+	fs.StringSliceVar(&o.ExternalManagedTags, "external-managed-tags", o.ExternalManagedTags, "tag keys managed outside the controller (never changed, refused in annotations)")
+	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "watch only this namespace (empty: all)")
+	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, `feature gates, "Name=true|false,…"`)
+	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "period of full resyncs")
+	fs.BoolVar(&o.DisableIngressClassAnnotation, "disable-ingress-class-annotation", o.DisableIngressClassAnnotation, "refuse new uses of the kubernetes.io/ingress.class annotation")
+	fs.BoolVar(&o.DisableIngressGroupNameAnnotation, "disable-ingress-group-name-annotation", o.DisableIngressGroupNameAnnotation, "refuse new uses of the group.name annotation")
+	fs.BoolVar(&o.EnableLeaderElection, "enable-leader-election", o.EnableLeaderElection, "elect a leader among controller replicas")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the leader election Lease (default: the pod's namespace, or kube-system outside a cluster)")
+	fs.StringVar(&o.MetricsBindAddr, "metrics-bind-addr", o.MetricsBindAddr, `address of /metrics ("0" disables)`)
+	fs.StringVar(&o.HealthProbeBindAddr, "health-probe-bind-addr", o.HealthProbeBindAddr, `address of /healthz and /readyz ("0" disables)`)
+	fs.IntVar(&o.WebhookBindPort, "webhook-bind-port", o.WebhookBindPort, "port of the webhook server")
+	fs.StringVar(&o.WebhookBindHost, "webhook-bind-host", o.WebhookBindHost, "host address of the webhook server (empty: all)")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "directory of the webhook serving certificate; a self-signed one is generated there when none exists")
+	fs.StringVar(&o.WebhookCertFile, "webhook-cert-file", o.WebhookCertFile, "certificate file name in --webhook-cert-dir")
+	fs.StringVar(&o.WebhookKeyFile, "webhook-key-file", o.WebhookKeyFile, "key file name in --webhook-cert-dir")
+	fs.StringSliceVar(&o.WebhookHosts, "webhook-cert-hosts", o.WebhookHosts, "DNS names and IPs of a generated webhook certificate")
+	fs.StringVar(&o.WebhookURL, "webhook-url", o.WebhookURL, "register the webhook configurations with this base URL (https://host:port), for a controller outside the cluster")
+	fs.BoolVar(&o.DisableWebhooks, "disable-webhooks", o.DisableWebhooks, "run without the webhook server (no readiness gate injection, no admission checks)")
+	fs.IntVar(&o.IngressMaxConcurrentReconciles, "ingress-max-concurrent-reconciles", o.IngressMaxConcurrentReconciles, "concurrent Ingress group reconciles")
+	fs.IntVar(&o.ServiceMaxConcurrentReconciles, "service-max-concurrent-reconciles", o.ServiceMaxConcurrentReconciles, "concurrent Service reconciles")
+	fs.IntVar(&o.TargetGroupBindingMaxConcurrentReconciles, "targetgroupbinding-max-concurrent-reconciles", o.TargetGroupBindingMaxConcurrentReconciles, "concurrent TargetGroupBinding reconciles")
+	fs.DurationVar(&o.TargetGroupBindingRequeueDuration, "targetgroupbinding-requeue-duration", o.TargetGroupBindingRequeueDuration, "longest pause between target health reads while some target is not healthy")
+	fs.DurationVar(&o.TargetGroupBindingMaxBackoff, "targetgroupbinding-max-exponential-backoff-delay", o.TargetGroupBindingMaxBackoff, "longest retry delay after a failed TargetGroupBinding reconcile")
+	fs.IntVar(&o.MaxTargetsPerTargetGroup, "max-targets-per-target-group", o.MaxTargetsPerTargetGroup, "cap on the targets of one target group (0: none)")
+	fs.DurationVar(&o.FactsRefresh, "cloud-facts-refresh", o.FactsRefresh, "how often subnets, security groups and certificates are read again")
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.ClusterName == "" {
+		return fmt.Errorf("--cluster-name is required")
+	}
+	switch o.DefaultTargetType {
+	case "instance", "ip":
+	default:
+		return fmt.Errorf("--default-target-type %q: want instance or ip", o.DefaultTargetType)
+	}
+	switch o.DefaultLoadBalancerScheme {
+	case "internal", "internet-facing":
+	default:
+		return fmt.Errorf("--default-load-balancer-scheme %q: want internal or internet-facing", o.DefaultLoadBalancerScheme)
+	}
+	if o.ELBEndpoint != "" {
+		u, err := url.Parse(o.ELBEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--elb-endpoint %q: want an http:// or https:// URL such as http://127.0.0.1:4566", o.ELBEndpoint)
+		}
+	}
+	if o.WebhookURL != "" {
+		u, err := url.Parse(o.WebhookURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("--webhook-url %q: want an https:// URL such as https://127.0.0.1:9443", o.WebhookURL)
+		}
+	}
+	if _, err := ParseStringMap(o.DefaultTags); err != nil {
+		return fmt.Errorf("--default-tags: %w", err)
+	}
+	if o.WebhookBindPort <= 0 || o.WebhookBindPort > 65535 {
+		return fmt.Errorf("--webhook-bind-port %d: want 1-65535", o.WebhookBindPort)
+	}
+	return nil
+}
+
+// ParseStringMap parses "k=v,k2=v2" (spaces around items trimmed).
+func ParseStringMap(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q: want key=value", part)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
