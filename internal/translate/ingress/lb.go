@@ -315,7 +315,12 @@ func (b *builder) managedSecurityGroup(ipType stack.IPAddressType) *stack.Securi
 		for _, pl := range cfg.prefixLists {
 			perms = append(perms, stack.IPPermission{IPProtocol: "tcp", FromPort: &p, ToPort: &p, PrefixLists: []stack.PrefixList{{ListID: pl}}})
 		}
-		b.decide(fmt.Sprintf("inbound sources of port %d", port), strings.Join(append(append(append([]string{}, cfg.inboundV4...), cfg.inboundV6...), cfg.prefixLists...), ", "), "%s", cfg.cidrSource)
+		sources := append([]string{}, cfg.inboundV4...)
+		if ipType == stack.IPAddressTypeDualStack || ipType == stack.IPAddressTypeDualStackWithoutPublicIPv4 {
+			sources = append(sources, cfg.inboundV6...)
+		}
+		sources = append(sources, cfg.prefixLists...)
+		b.decide(fmt.Sprintf("inbound sources of port %d", port), strings.Join(sources, ", "), "%s", cfg.cidrSource)
 	}
 	return &stack.SecurityGroup{ResID: stack.IDManagedSecurityGroup, Spec: stack.SecurityGroupSpec{
 		GroupName: name, Description: managedSGDescription, Tags: b.opts.WithDefaultTags(tags), Ingress: perms,
