@@ -20,9 +20,9 @@ type compiled struct {
 	revision uint64
 	// routes is the route of every wanted socket.
 	routes map[sockKey]*route
-	// targets holds every target of a target group that a network load
-	// balancer's listener forwards to.
-	targets map[targetKey]*targetInfo
+	// targets holds the state of every target of a target group that a
+	// network load balancer's listener forwards to.
+	targets map[targetKey]*targetState
 	// groupTargets lists, per target group, its targets that take new
 	// flows somewhere (for fail-open decisions).
 	groupTargets map[string][]*targetState
@@ -93,7 +93,7 @@ func (p *Plane) compile(snap *state.Snapshot) *compiled {
 	c := &compiled{
 		revision:     snap.Revision,
 		routes:       map[sockKey]*route{},
-		targets:      map[targetKey]*targetInfo{},
+		targets:      map[targetKey]*targetState{},
 		groupTargets: map[string][]*targetState{},
 	}
 	lbARNs := make([]string, 0, len(snap.LoadBalancers))
@@ -256,12 +256,12 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			for _, w := range wgs {
 				cross := effectiveCrossZone(w.tg.s, crossLB) || pl.public
 				g := groupRoute{tg: w.tg, weight: w.weight, m: p.m.pair(lbLabel, dimension(w.tg.arn))}
-				g.cands = p.candidates(snap, w.tg, pl.zone.name, cross, enabled)
+				g.cands = p.candidates(snap, c, w.tg, pl.zone.name, cross, enabled)
 				r.groups = append(r.groups, g)
 				r.totalWeight += w.weight
 				if !counted[w.tg.arn] {
 					counted[w.tg.arn] = true
-					c.hostCounts = append(c.hostCounts, hostCount{m: g.m, targets: p.zoneTargets(snap, w.tg, enabled)})
+					c.hostCounts = append(c.hostCounts, hostCount{m: g.m, targets: p.zoneTargets(snap, c, w.tg, enabled)})
 				}
 			}
 			for _, n := range networks {
@@ -318,10 +318,9 @@ func forwardTargets(actions []elbv2types.Action) []forwardTarget {
 func (p *Plane) compileTargets(snap *state.Snapshot, tg *state.TargetGroup, tc *tgConf, c *compiled) {
 	for _, t := range snap.TargetsOf(tg.ARN) {
 		k := targetKey{tg: tg.ARN, id: t.ID, port: t.Port}
-		info := &targetInfo{tg: tc, drainUntil: t.DrainUntil}
-		c.targets[k] = info
 		ts := p.targetState(k)
-		ts.setInfo(info)
+		ts.setInfo(&targetInfo{tg: tc, drainUntil: t.DrainUntil})
+		c.targets[k] = ts
 		if !t.Draining() {
 			c.groupTargets[tg.ARN] = append(c.groupTargets[tg.ARN], ts)
 		}
@@ -329,7 +328,8 @@ func (p *Plane) compileTargets(snap *state.Snapshot, tg *state.TargetGroup, tc *
 }
 
 // targetState returns the plane's state for a target, creating it (with
-// its health read) when new.
+// its health read) when new. Called by compile, with applyMu held, so that
+// the sweeper does not forget a state being compiled in.
 func (p *Plane) targetState(k targetKey) *targetState {
 	p.mu.Lock()
 	ts, ok := p.targets[k]
@@ -378,7 +378,7 @@ func (p *Plane) resolve(snap *state.Snapshot, tg *state.TargetGroup, t *state.Ta
 // candidates returns the targets a node in zone sends new flows of a
 // target group to: registered and not draining, in one of the load
 // balancer's zones, and in the node's own zone unless cross is set.
-func (p *Plane) candidates(snap *state.Snapshot, tc *tgConf, zone string, cross bool, enabled map[string]bool) []candidate {
+func (p *Plane) candidates(snap *state.Snapshot, c *compiled, tc *tgConf, zone string, cross bool, enabled map[string]bool) []candidate {
 	tg := snap.TargetGroups[tc.arn]
 	var out []candidate
 	for _, t := range snap.TargetsOf(tc.arn) {
@@ -398,14 +398,18 @@ func (p *Plane) candidates(snap *state.Snapshot, tc *tgConf, zone string, cross 
 				continue
 			}
 		}
-		out = append(out, candidate{ts: p.targetState(targetKey{tg: tc.arn, id: t.ID, port: t.Port}), addr: addr})
+		ts, ok := c.targets[targetKey{tg: tc.arn, id: t.ID, port: t.Port}]
+		if !ok {
+			continue
+		}
+		out = append(out, candidate{ts: ts, addr: addr})
 	}
 	return out
 }
 
 // zoneTargets returns the targets a load balancer counts as hosts of a
 // target group: registered, not draining, in one of its zones.
-func (p *Plane) zoneTargets(snap *state.Snapshot, tc *tgConf, enabled map[string]bool) []*targetState {
+func (p *Plane) zoneTargets(snap *state.Snapshot, c *compiled, tc *tgConf, enabled map[string]bool) []*targetState {
 	tg := snap.TargetGroups[tc.arn]
 	var out []*targetState
 	for _, t := range snap.TargetsOf(tc.arn) {
@@ -416,7 +420,9 @@ func (p *Plane) zoneTargets(snap *state.Snapshot, tc *tgConf, enabled map[string
 		if err != nil || (tz != "all" && !enabled[tz]) {
 			continue
 		}
-		out = append(out, p.targetState(targetKey{tg: tc.arn, id: t.ID, port: t.Port}))
+		if ts, ok := c.targets[targetKey{tg: tc.arn, id: t.ID, port: t.Port}]; ok {
+			out = append(out, ts)
+		}
 	}
 	return out
 }

@@ -552,10 +552,13 @@ func (p *Plane) enforce(c *compiled) {
 			f.terminate(reason)
 		}
 	}
-	// Forget gone targets once their flows are over.
+	// Forget gone targets once their flows are over. applyMu keeps this
+	// from racing a compile that is bringing a target (back) in.
+	p.applyMu.Lock()
+	live := p.cur.Load().targets
 	p.mu.Lock()
 	for k, ts := range p.targets {
-		if ts.info.Load() != nil {
+		if _, ok := live[k]; ok {
 			continue
 		}
 		ts.mu.Lock()
@@ -566,4 +569,5 @@ func (p *Plane) enforce(c *compiled) {
 		}
 	}
 	p.mu.Unlock()
+	p.applyMu.Unlock()
 }

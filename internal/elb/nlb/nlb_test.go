@@ -521,16 +521,20 @@ func TestUnhealthyConnectionTermination(t *testing.T) {
 			to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
 			// Open connections until one lands on each target.
 			conns := map[string]net.Conn{}
+			tries := map[string]int{}
 			eventually(t, "a connection to each target", func() error {
 				c, err := e.dial(to)
 				if err != nil {
+					tries[err.Error()]++
 					return err
 				}
 				name, err := hello(c)
 				if err != nil {
+					tries[err.Error()]++
 					c.Close()
 					return err
 				}
+				tries[name]++
 				if _, ok := conns[name]; ok {
 					c.Close()
 				} else {
@@ -538,7 +542,7 @@ func TestUnhealthyConnectionTermination(t *testing.T) {
 					t.Cleanup(func() { c.Close() })
 				}
 				if len(conns) < 2 {
-					return fmt.Errorf("connected to %d targets", len(conns))
+					return fmt.Errorf("connected to %d targets; tries %v", len(conns), tries)
 				}
 				return nil
 			})
