@@ -7,14 +7,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	networking "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/elbowlb/elbow/internal/annotations"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/translate"
-	"github.com/elbowlb/elbow/internal/translate/ingress"
 	"github.com/elbowlb/elbow/internal/translate/manifests"
 	"github.com/elbowlb/elbow/internal/translate/plan"
 )
@@ -118,7 +115,7 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if err := o.opts.Validate(); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	addDefaultIngressClass(objs, o.opts.IngressClass)
+	plan.AddDefaultIngressClass(objs, o.opts.IngressClass)
 	p := plan.Build(plan.Input{Objects: objs, Facts: f, Options: o.opts})
 	report := p.Report(o.explain)
 	out := cmd.OutOrStdout()
@@ -159,34 +156,4 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 		return fmt.Errorf("plan: %d object(s) failed: %s", len(failed), strings.Join(failed, ", "))
 	}
 	return nil
-}
-
-// addDefaultIngressClass adds the IngressClass the reference's Helm chart
-// installs (name --ingress-class, controller ingress.k8s.aws/alb) when the
-// manifests do not define it, as a cluster with the controller has it.
-func addDefaultIngressClass(objs *manifests.Objects, name string) {
-	if name == "" {
-		return
-	}
-	for _, c := range objs.IngressClasses {
-		if c.Name == name {
-			return
-		}
-	}
-	used := false
-	for _, ing := range objs.Ingresses {
-		if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == name {
-			used = true
-		}
-	}
-	if !used {
-		return
-	}
-	objs.IngressClasses = append(objs.IngressClasses, networking.IngressClass{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       networking.IngressClassSpec{Controller: ingress.ControllerName},
-	})
-	objs.Diagnostics = append(objs.Diagnostics, translate.Diagnostic{Severity: translate.Note,
-		Object:  translate.ObjectRef{Kind: "IngressClass", Name: name},
-		Message: "not in the manifests: assumed as installed with the controller (controller " + ingress.ControllerName + ", no parameters)"})
 }

@@ -39,8 +39,31 @@ type Objects struct {
 	Workloads           []translate.Workload
 	// Diagnostics are notes about objects elbow reads but does not
 	// translate (Gateway API objects, unknown kinds) and warnings about
-	// fields it does not know.
+	// fields it does not know or objects defined twice.
 	Diagnostics []translate.Diagnostic
+
+	seen map[translate.ObjectRef]string
+}
+
+// replace appends v to *list, or replaces the object of the same key (a
+// later definition wins, as with kubectl apply), with a warning.
+func replace[T any](o *Objects, list *[]T, v T, ref translate.ObjectRef, source string, key func(T) translate.ObjectRef) {
+	if o.seen == nil {
+		o.seen = map[translate.ObjectRef]string{}
+	}
+	if prev, ok := o.seen[ref]; ok {
+		for i := range *list {
+			if key((*list)[i]) == ref {
+				(*list)[i] = v
+			}
+		}
+		o.Diagnostics = append(o.Diagnostics, translate.Diagnostic{Severity: translate.Warning, Object: ref,
+			Message: fmt.Sprintf("defined again in %s (first in %s): the later definition is used, as kubectl apply would", source, prev)})
+		o.seen[ref] = source
+		return
+	}
+	o.seen[ref] = source
+	*list = append(*list, v)
 }
 
 // LoadPaths reads files and directories (recursively, *.yaml, *.yml and
@@ -100,7 +123,7 @@ func (o *Objects) Add(name string, data []byte) error {
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
-		if err := o.addDoc(doc); err != nil {
+		if err := o.addDoc(doc, name); err != nil {
 			return fmt.Errorf("%s: document %d: %w", name, i, err)
 		}
 	}
@@ -134,7 +157,7 @@ func (y *yamlRaw) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (o *Objects) addDoc(doc []byte) error {
+func (o *Objects) addDoc(doc []byte, source string) error {
 	var h header
 	if err := yaml.Unmarshal(doc, &h); err != nil {
 		return err
@@ -147,7 +170,7 @@ func (o *Objects) addDoc(doc []byte) error {
 	}
 	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") {
 		for i, it := range h.Items {
-			if err := o.addDoc(it.raw); err != nil {
+			if err := o.addDoc(it.raw, source); err != nil {
 				return fmt.Errorf("item %d: %w", i, err)
 			}
 		}
@@ -179,19 +202,25 @@ func (o *Objects) addDoc(doc []byte) error {
 			return err
 		}
 		ns(&x.Namespace)
-		o.Ingresses = append(o.Ingresses, x)
+		replace(o, &o.Ingresses, x, translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, source, func(v networking.Ingress) translate.ObjectRef {
+			return translate.ObjectRef{Kind: h.Kind, Namespace: v.Namespace, Name: v.Name}
+		})
 	case group == "networking.k8s.io" && h.Kind == "IngressClass":
 		var x networking.IngressClass
 		if err := decode(&x); err != nil {
 			return err
 		}
-		o.IngressClasses = append(o.IngressClasses, x)
+		replace(o, &o.IngressClasses, x, translate.ObjectRef{Kind: h.Kind, Name: x.Name}, source, func(v networking.IngressClass) translate.ObjectRef {
+			return translate.ObjectRef{Kind: h.Kind, Name: v.Name}
+		})
 	case group == "elbv2.k8s.aws" && h.Kind == "IngressClassParams":
 		var x elbv2api.IngressClassParams
 		if err := decode(&x); err != nil {
 			return err
 		}
-		o.IngressClassParams = append(o.IngressClassParams, x)
+		replace(o, &o.IngressClassParams, x, translate.ObjectRef{Kind: h.Kind, Name: x.Name}, source, func(v elbv2api.IngressClassParams) translate.ObjectRef {
+			return translate.ObjectRef{Kind: h.Kind, Name: v.Name}
+		})
 	case group == "elbv2.k8s.aws" && h.Kind == "TargetGroupBinding":
 		var x elbv2api.TargetGroupBinding
 		if err := decode(&x); err != nil {
@@ -207,14 +236,18 @@ func (o *Objects) addDoc(doc []byte) error {
 		}
 		ns(&x.Namespace)
 		DefaultService(&x)
-		o.Services = append(o.Services, x)
+		replace(o, &o.Services, x, translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, source, func(v corev1.Service) translate.ObjectRef {
+			return translate.ObjectRef{Kind: h.Kind, Namespace: v.Namespace, Name: v.Name}
+		})
 	case group == "" && h.Kind == "Secret":
 		var x corev1.Secret
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.Secrets = append(o.Secrets, x)
+		replace(o, &o.Secrets, x, translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, source, func(v corev1.Secret) translate.ObjectRef {
+			return translate.ObjectRef{Kind: h.Kind, Namespace: v.Namespace, Name: v.Name}
+		})
 	case group == "" && h.Kind == "Namespace":
 		var x corev1.Namespace
 		if err := decode(&x); err != nil {
@@ -224,49 +257,49 @@ func (o *Objects) addDoc(doc []byte) error {
 			x.Labels = map[string]string{}
 		}
 		x.Labels["kubernetes.io/metadata.name"] = x.Name
-		o.Namespaces = append(o.Namespaces, x)
+		replace(o, &o.Namespaces, x, translate.ObjectRef{Kind: h.Kind, Name: x.Name}, source, func(v corev1.Namespace) translate.ObjectRef { return translate.ObjectRef{Kind: h.Kind, Name: v.Name} })
 	case group == "" && h.Kind == "Pod":
 		var x corev1.Pod
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: "Pod", Namespace: x.Namespace, Name: x.Name}, x.Labels, x.Spec)
+		o.workload(translate.ObjectRef{Kind: "Pod", Namespace: x.Namespace, Name: x.Name}, x.Labels, x.Spec, source)
 	case group == "apps" && h.Kind == "Deployment":
 		var x appsv1.Deployment
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "apps" && h.Kind == "DaemonSet":
 		var x appsv1.DaemonSet
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "apps" && h.Kind == "StatefulSet":
 		var x appsv1.StatefulSet
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "apps" && h.Kind == "ReplicaSet":
 		var x appsv1.ReplicaSet
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "batch" && h.Kind == "Job":
 		var x batchv1.Job
 		if err := decode(&x); err != nil {
 			return err
 		}
 		ns(&x.Namespace)
-		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec)
+		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "gateway.networking.k8s.io" || group == "gateway.k8s.aws":
 		if ref.Namespace == "" && h.Kind != "GatewayClass" {
 			ref.Namespace = "default"
@@ -282,8 +315,8 @@ func (o *Objects) note(ref translate.ObjectRef, msg string) {
 	o.Diagnostics = append(o.Diagnostics, translate.Diagnostic{Severity: translate.Note, Object: ref, Message: msg})
 }
 
-func (o *Objects) workload(ref translate.ObjectRef, labels map[string]string, spec corev1.PodSpec) {
-	o.Workloads = append(o.Workloads, translate.Workload{Object: ref, Labels: labels, HostNetwork: spec.HostNetwork})
+func (o *Objects) workload(ref translate.ObjectRef, labels map[string]string, spec corev1.PodSpec, source string) {
+	replace(o, &o.Workloads, translate.Workload{Object: ref, Labels: labels, HostNetwork: spec.HostNetwork}, ref, source, func(w translate.Workload) translate.ObjectRef { return w.Object })
 }
 
 // DefaultService applies the API server's defaults to a Service: type
