@@ -57,6 +57,8 @@ type route struct {
 	// tls terminates TLS listeners; tlsErr says why it is missing.
 	tls    *tls.Config
 	tlsErr error
+	// targetTLS re-encrypts to TLS target groups, by negotiated ALPN.
+	targetTLS map[string]*tls.Config
 
 	groups      []groupRoute
 	totalWeight uint64
@@ -195,9 +197,12 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 		}
 		var tlsConf *tls.Config
 		var tlsErr error
+		var targetTLS map[string]*tls.Config
 		if proto == "TLS" {
 			usedTLS[l.ARN] = true
-			tlsConf, tlsErr = p.serverTLS(snap, l)
+			var e *tlsCacheEntry
+			e, tlsErr = p.serverTLS(snap, l)
+			tlsConf, targetTLS = e.cfg, e.target
 			if tlsErr != nil {
 				log.Warn("TLS listener cannot terminate TLS; its connections are reset", "listener", l.ARN, "err", tlsErr)
 			}
@@ -251,6 +256,7 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 				idle:        idle,
 				tls:         tlsConf,
 				tlsErr:      tlsErr,
+				targetTLS:   targetTLS,
 				lbm:         lbm,
 			}
 			for _, w := range wgs {

@@ -3,37 +3,47 @@ package nlb
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
+
+	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 )
 
-// defaultSSLPolicy is the policy of a TLS listener created without one.
-const defaultSSLPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
-
-// policyConfig returns a server configuration with the protocol versions of
-// a security policy.
-//
-// TODO(nlb): use internal/elb/sslpolicy (ciphers and groups too) once it
-// lands; until then only the minimum protocol version is read from the
-// policy's name, which encodes it.
+// policyConfig returns a server configuration restricted to a security
+// policy (protocol versions, ciphers, key exchange groups). A listener
+// without a policy gets the API's default, as AWS gives it.
 func policyConfig(name string) (*tls.Config, error) {
 	if name == "" {
-		name = defaultSSLPolicy
+		name = sslpolicy.Default
 	}
-	if !strings.HasPrefix(name, "ELBSecurityPolicy-") {
-		return nil, fmt.Errorf("security policy %q: not an ELB security policy", name)
+	p, ok := sslpolicy.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("security policy %q: no such policy", name)
 	}
-	min := uint16(tls.VersionTLS10)
-	switch {
-	case strings.Contains(name, "TLS13-1-3"):
-		min = tls.VersionTLS13
-	case strings.Contains(name, "TLS13-1-2"), strings.Contains(name, "TLS-1-2"):
-		min = tls.VersionTLS12
-	case strings.Contains(name, "TLS13-1-1"), strings.Contains(name, "TLS-1-1"):
-		min = tls.VersionTLS11
+	if !p.SupportsType(sslpolicy.TypeNetwork) {
+		return nil, fmt.Errorf("security policy %q: not supported by network load balancers", name)
 	}
-	max := uint16(tls.VersionTLS13)
-	if !strings.Contains(name, "TLS13") {
-		max = tls.VersionTLS12
+	return p.TLSConfig(nil), nil
+}
+
+// targetTLSConfigs returns the client configurations for re-encrypting to
+// TLS target groups, by negotiated ALPN protocol: the load balancer offers
+// the target the protocol it agreed with the client (or none), uses the
+// policy AWS uses towards targets for the listener's policy, and, as AWS
+// does, does not verify the target's certificate.
+func targetTLSConfigs(listenerPolicy string) map[string]*tls.Config {
+	if listenerPolicy == "" {
+		listenerPolicy = sslpolicy.Default
 	}
-	return &tls.Config{MinVersion: min, MaxVersion: max}, nil
+	base := &tls.Config{InsecureSkipVerify: true}
+	if p, ok := sslpolicy.Lookup(sslpolicy.BackendPolicy(listenerPolicy)); ok {
+		base = p.TLSConfig(base)
+	}
+	m := map[string]*tls.Config{}
+	for _, proto := range []string{"", "h2", "http/1.1", "http/1.0"} {
+		c := base.Clone()
+		if proto != "" {
+			c.NextProtos = []string{proto}
+		}
+		m[proto] = c
+	}
+	return m
 }

@@ -177,7 +177,7 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 	}
 	var backConn net.Conn = back
 	if g.tg.tls {
-		tlsc := tls.Client(back, targetTLS(alpn))
+		tlsc := tls.Client(back, r.targetTLSConfig(alpn))
 		ctx, cancel := context.WithTimeout(p.ctx, handshakeTimeout)
 		err := tlsc.HandshakeContext(ctx)
 		cancel()
@@ -231,6 +231,24 @@ func (s *tcpSocket) remove(f *tcpFlow) {
 	delete(s.flows, f)
 	s.mu.Unlock()
 }
+
+// targetTLSConfig returns the configuration towards TLS targets for a
+// negotiated ALPN protocol.
+func (r *route) targetTLSConfig(alpn string) *tls.Config {
+	if c, ok := r.targetTLS[alpn]; ok {
+		return c
+	}
+	if c, ok := r.targetTLS[""]; ok {
+		return c
+	}
+	// A TCP listener forwarding to a TLS target group (the API refuses
+	// this; the state may still hold it).
+	return fallbackTargetTLS
+}
+
+// fallbackTargetTLS is the configuration towards TLS targets of a listener
+// that is not TLS.
+var fallbackTargetTLS = targetTLSConfigs("")[""]
 
 // checkInterval is how often each direction of a flow wakes up to count
 // its bytes and look for idleness: a quarter of the idle timeout (so a flow

@@ -42,23 +42,26 @@ type tlsCacheEntry struct {
 	fingerprint string
 	cfg         *tls.Config
 	err         error
+	// target holds the configurations towards TLS targets, by ALPN.
+	target map[string]*tls.Config
 }
 
 // serverTLS returns the TLS configuration of a TLS listener, reusing the
 // previous one while its certificates, policy and ALPN policy are
 // unchanged (so that session tickets survive unrelated state changes).
 // Called with applyMu held.
-func (p *Plane) serverTLS(snap *state.Snapshot, l *state.Listener) (*tls.Config, error) {
+func (p *Plane) serverTLS(snap *state.Snapshot, l *state.Listener) (*tlsCacheEntry, error) {
 	fp := tlsFingerprint(snap, l)
 	if e, ok := p.tlsCache[l.ARN]; ok && e.fingerprint == fp {
-		return e.cfg, e.err
+		return e, e.err
 	}
 	cfg, warnings, err := buildServerTLS(snap, l)
 	for _, w := range warnings {
 		p.log.Warn("TLS listener certificate", "listener", l.ARN, "err", w)
 	}
-	p.tlsCache[l.ARN] = &tlsCacheEntry{fingerprint: fp, cfg: cfg, err: err}
-	return cfg, err
+	e := &tlsCacheEntry{fingerprint: fp, cfg: cfg, err: err, target: targetTLSConfigs(l.SSLPolicy)}
+	p.tlsCache[l.ARN] = e
+	return e, err
 }
 
 func tlsFingerprint(snap *state.Snapshot, l *state.Listener) string {
@@ -122,27 +125,4 @@ func keyPair(snap *state.Snapshot, arn string) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("certificate %s: %w", arn, err)
 	}
 	return kp, nil
-}
-
-// targetTLSConfigs are the client configurations for re-encrypting to TLS
-// target groups, by negotiated ALPN protocol: the load balancer offers the
-// target the protocol it agreed with the client (or none), and, as AWS
-// does, does not verify the target's certificate.
-var targetTLSConfigs = func() map[string]*tls.Config {
-	m := map[string]*tls.Config{}
-	for _, p := range []string{"", "h2", "http/1.1", "http/1.0"} {
-		c := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}
-		if p != "" {
-			c.NextProtos = []string{p}
-		}
-		m[p] = c
-	}
-	return m
-}()
-
-func targetTLS(alpn string) *tls.Config {
-	if c, ok := targetTLSConfigs[alpn]; ok {
-		return c
-	}
-	return targetTLSConfigs[""]
 }
