@@ -31,7 +31,7 @@ func LookupServicePort(svc *corev1.Service, port intstr.IntOrString) (corev1.Ser
 			have = append(have, fmt.Sprint(p.Port))
 		}
 	}
-	return corev1.ServicePort{}, fmt.Errorf("Service %s/%s has no port %s (it has %v)", svc.Namespace, svc.Name, port.String(), have)
+	return corev1.ServicePort{}, fmt.Errorf("the Service %s/%s has no port %s (it has %v)", svc.Namespace, svc.Name, port.String(), have)
 }
 
 // HostNetworkPods returns the workloads in a namespace whose pods a Service

@@ -270,15 +270,6 @@ func groupID(m *member) (stack.ID, string, error) {
 	return stack.ID{Namespace: m.ing.Namespace, Name: m.ing.Name}, "implicit (the Ingress alone)", nil
 }
 
-func hasFinalizer(ing *networking.Ingress, f string) bool {
-	for _, x := range ing.Finalizers {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
-
 // groupFinalizers returns the groups an Ingress holds finalizers for.
 func groupFinalizers(ing *networking.Ingress) []stack.ID {
 	var out []stack.ID

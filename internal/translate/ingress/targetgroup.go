@@ -84,7 +84,7 @@ func (b *builder) targetGroup(m *member, svc *corev1.Service, port intstr.IntOrS
 	for _, f := range svc.Spec.IPFamilies {
 		if f == corev1.IPv6Protocol {
 			if b.lb.Spec.IPAddressType != stack.IPAddressTypeDualStack && b.lb.Spec.IPAddressType != stack.IPAddressTypeDualStackWithoutPublicIPv4 {
-				return nil, fmt.Errorf("Service %s is IPv6 but the load balancer is not dual-stack (set %s)", svcRef.Key(), annotations.IngressIPAddressType)
+				return nil, fmt.Errorf("backend Service %s is IPv6 but the load balancer is not dual-stack (set %s)", svcRef.Key(), annotations.IngressIPAddressType)
 			}
 			ipType = stack.TargetGroupIPv6
 		}
@@ -146,7 +146,7 @@ func (b *builder) unallocatedNodePort(m *member, svc *corev1.Service, sp corev1.
 			b.trace.Add(translate.Note, translate.ServiceRef(svc), "port %d has no nodePort yet: the API server allocates one on create (shown as 0)", sp.Port)
 			return nil
 		}
-		return fmt.Errorf("Service %s/%s port %d has no nodePort allocated", svc.Namespace, svc.Name, sp.Port)
+		return fmt.Errorf("backend Service %s/%s port %d has no nodePort allocated", svc.Namespace, svc.Name, sp.Port)
 	}
 	return fmt.Errorf("instance targets need a NodePort: Service %s/%s is %s, so it has no node port; make it type NodePort, or use %s: ip (pods are reached directly)",
 		svc.Namespace, svc.Name, svc.Spec.Type, annotations.IngressTargetType)
@@ -270,7 +270,7 @@ func joinSources(s []string) string { return translate.JoinKeys(s) }
 func (b *builder) backendTags(m *member, svc *corev1.Service) (map[string]string, error) {
 	svcTags, _, err := annotations.Set(svc.Annotations).StringMap(annotations.IngressTags)
 	if err != nil {
-		return nil, fmt.Errorf("Service %s/%s: %w", svc.Namespace, svc.Name, err)
+		return nil, fmt.Errorf("backend Service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	ingTags, _, err := m.ann.StringMap(annotations.IngressTags)
 	if err != nil {
@@ -311,7 +311,7 @@ func (b *builder) binding(m *member, tg *stack.TargetGroup, svc *corev1.Service,
 	}
 	if !multi {
 		if multi, _, err = annotations.Set(svc.Annotations).Bool(annotations.IngressMultiClusterTargetGroup); err != nil {
-			return fmt.Errorf("Service %s/%s: %w", svc.Namespace, svc.Name, err)
+			return fmt.Errorf("backend Service %s/%s: %w", svc.Namespace, svc.Name, err)
 		}
 	}
 	proto := tg.Spec.Protocol

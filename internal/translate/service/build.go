@@ -467,7 +467,7 @@ func (b *builder) subnetMappings(scheme stack.Scheme, ipType stack.IPAddressType
 	eips, eipSet := b.ann.StringList(annotations.ServiceEIPAllocations)
 	if eipSet {
 		if scheme != stack.SchemeInternetFacing {
-			return nil, &annotations.Error{Key: annotations.ServiceEIPAllocations, Value: b.ann[annotations.ServiceEIPAllocations], Err: fmt.Errorf("Elastic IPs can only be set for internet-facing load balancers (scheme is %s)", scheme)}
+			return nil, &annotations.Error{Key: annotations.ServiceEIPAllocations, Value: b.ann[annotations.ServiceEIPAllocations], Err: fmt.Errorf("elastic IPs can only be set for internet-facing load balancers (scheme is %s)", scheme)}
 		}
 		if len(eips) != n {
 			return nil, &annotations.Error{Key: annotations.ServiceEIPAllocations, Value: b.ann[annotations.ServiceEIPAllocations], Err: fmt.Errorf("count of EIP allocations (%d) and subnets (%d) must match: one per subnet (%s)", len(eips), n, subnetList(b.subnets))}

@@ -65,7 +65,7 @@ func (b *builder) targetGroup(base, svc *corev1.Service, p corev1.ServicePort, p
 	for _, f := range svc.Spec.IPFamilies {
 		if f == corev1.IPv6Protocol {
 			if b.lb.Spec.IPAddressType != stack.IPAddressTypeDualStack {
-				return nil, fmt.Errorf("Service %s/%s is IPv6 but the load balancer is not dualstack (set %s: dualstack)", svc.Namespace, svc.Name, annotations.ServiceIPAddressType)
+				return nil, fmt.Errorf("the Service %s/%s is IPv6 but the load balancer is not dualstack (set %s: dualstack)", svc.Namespace, svc.Name, annotations.ServiceIPAddressType)
 			}
 			ipType = stack.TargetGroupIPv6
 		}
