@@ -29,9 +29,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/controller/cloudfacts"
+	"github.com/elbowlb/elbow/internal/controller/ingress"
 	"github.com/elbowlb/elbow/internal/controller/kube"
+	"github.com/elbowlb/elbow/internal/controller/service"
 	"github.com/elbowlb/elbow/internal/controller/targets"
 	"github.com/elbowlb/elbow/internal/controller/webhooks"
+	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/stack"
+	"github.com/elbowlb/elbow/internal/translate"
 )
 
 // NewScheme returns the scheme of every type the controller reads.
@@ -74,6 +80,10 @@ func NewManager(cfg *rest.Config, o Options, log *slog.Logger) (manager.Manager,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 	}
+	if o.SkipNameValidation {
+		skip := true
+		mo.Controller.SkipNameValidation = &skip
+	}
 	if o.LeaderElection() && mo.LeaderElectionNamespace == "" && !inCluster() {
 		mo.LeaderElectionNamespace = "kube-system"
 	}
@@ -110,10 +120,34 @@ func NewManager(cfg *rest.Config, o Options, log *slog.Logger) (manager.Manager,
 // LeaderElection reports whether leader election is on.
 func (o *Options) LeaderElection() bool { return o.EnableLeaderElection }
 
+// Deployer deploys stacks (internal/deploy).
+type Deployer interface {
+	Deploy(ctx context.Context, s *stack.Stack) error
+}
+
+// FactsSource gives cloud facts (cloudfacts.Reader).
+type FactsSource interface {
+	Facts(ctx context.Context, force bool) (*facts.Facts, error)
+}
+
+// BackendSG finds or creates the shared backend security group
+// (cloudfacts.BackendSG).
+type BackendSG interface {
+	ID(ctx context.Context) (string, error)
+}
+
 // Deps are the collaborators of the reconcilers.
 type Deps struct {
 	// ELBV2 is the ELBv2 client (the SDK's).
 	ELBV2 targets.ELBV2
+	// Deployer deploys Ingress and Service stacks. Nil runs only the
+	// TargetGroupBinding controller and the webhooks.
+	Deployer Deployer
+	// Facts gives the cloud facts translation reads.
+	Facts FactsSource
+	// BackendSG creates the shared backend security group on first need;
+	// nil when --backend-security-group names it or it is disabled.
+	BackendSG BackendSG
 	// Logger is the process's logger.
 	Logger *slog.Logger
 }
@@ -129,6 +163,43 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 	}
 	if err := tgb.SetupWithManager(ctx, mgr, o.TargetGroupBindingMaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("targetGroupBinding controller: %w", err)
+	}
+	if d.Deployer != nil {
+		topts, err := o.TranslateOptions()
+		if err != nil {
+			return err
+		}
+		var bsg BackendSG
+		if o.EnableBackendSG && o.BackendSecurityGroup == "" {
+			bsg = d.BackendSG
+		}
+		ing := &ingress.Reconciler{
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Deployer:  d.Deployer,
+			Facts:     d.Facts,
+			Options:   topts,
+			Events:    recorder(mgr, "ingress"),
+		}
+		if bsg != nil {
+			ing.BackendSG = bsg
+		}
+		if err := ing.SetupWithManager(ctx, mgr, o.IngressMaxConcurrentReconciles); err != nil {
+			return fmt.Errorf("ingress controller: %w", err)
+		}
+		svc := &service.Reconciler{
+			Client:   mgr.GetClient(),
+			Deployer: d.Deployer,
+			Facts:    d.Facts,
+			Options:  topts,
+			Events:   recorder(mgr, "service"),
+		}
+		if bsg != nil {
+			svc.BackendSG = bsg
+		}
+		if err := svc.SetupWithManager(mgr, o.ServiceMaxConcurrentReconciles); err != nil {
+			return fmt.Errorf("service controller: %w", err)
+		}
 	}
 	if !o.DisableWebhooks {
 		webhooks.Setup(mgr, webhooks.Config{
@@ -209,7 +280,7 @@ func dedupe(in []string) []string {
 // recorder returns an Event recorder of the events.k8s.io API for a
 // controller.
 func recorder(mgr manager.Manager, name string) kube.Recorder {
-	return kube.Recorder{Events: mgr.GetEventRecorder("elbow-" + name)}
+	return kube.Recorder{Events: mgr.GetEventRecorder(name)}
 }
 
 // Run runs the controller against the cluster cfg points at until ctx
@@ -234,4 +305,45 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, d Deps) error {
 	}
 	d.Logger.Info("starting controller", "cluster", o.ClusterName, "leaderElection", o.EnableLeaderElection, "webhooks", !o.DisableWebhooks)
 	return mgr.Start(ctx)
+}
+
+// LogrFromSlog adapts a slog.Logger for controller-runtime.
+func LogrFromSlog(l *slog.Logger) logr.Logger { return logr.FromSlogHandler(l.Handler()) }
+
+// NewDeps builds the AWS clients and the collaborators of the reconcilers
+// from the options.
+func NewDeps(ctx context.Context, o Options, log *slog.Logger) (Deps, error) {
+	if err := o.Validate(); err != nil {
+		return Deps{}, err
+	}
+	c, err := NewClients(ctx, o)
+	if err != nil {
+		return Deps{}, err
+	}
+	topts, err := o.TranslateOptions()
+	if err != nil {
+		return Deps{}, err
+	}
+	reader := &cloudfacts.Reader{
+		EC2: c.EC2, ACM: c.ACM,
+		Region: c.Config.Region, ClusterName: o.ClusterName, VpcID: o.AWSVpcID,
+		Refresh: o.FactsRefresh, Logger: log.With("component", "cloudfacts"),
+	}
+	d := Deps{ELBV2: c.ELBV2, Facts: reader, Logger: log}
+	if o.EnableBackendSG && o.BackendSecurityGroup == "" {
+		f, err := reader.Facts(ctx, false)
+		if err != nil {
+			return Deps{}, err
+		}
+		cloud, err := translate.NewCloud(f, &topts)
+		if err != nil {
+			return Deps{}, err
+		}
+		d.BackendSG = &cloudfacts.BackendSG{EC2: c.EC2, VpcID: cloud.VPCID(), ClusterName: o.ClusterName, Name: cloud.BackendSecurityGroupName()}
+	}
+	d.Deployer = newDeployer(c, o, log)
+	if d.Deployer == nil {
+		log.Warn("no deployer: only TargetGroupBindings and webhooks are served")
+	}
+	return d, nil
 }

@@ -3,11 +3,12 @@ package controller
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/elbowlb/elbow/internal/translate"
 )
 
 // Options are the flags of `elbow controller`. Where they overlap with the
@@ -42,6 +43,14 @@ type Options struct {
 	DisableIngressClassAnnotation     bool
 	DisableIngressGroupNameAnnotation bool
 
+	EnableBackendSG                   bool
+	BackendSecurityGroup              string
+	EnableManageBackendSGRules        bool
+	DisableRestrictedSGRules          bool
+	TolerateNonExistentBackendService bool
+	TolerateNonExistentBackendAction  bool
+	DefaultPCAArn                     string
+
 	EnableLeaderElection    bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
@@ -66,6 +75,8 @@ type Options struct {
 	TargetGroupBindingRequeueDuration         time.Duration
 	TargetGroupBindingMaxBackoff              time.Duration
 	MaxTargetsPerTargetGroup                  int
+	// SkipNameValidation lets several controllers run in one process (tests).
+	SkipNameValidation bool
 	// FactsRefresh is how often cloud facts (subnets, security groups,
 	// certificates) are read again.
 	FactsRefresh time.Duration
@@ -84,15 +95,19 @@ func DefaultOptions() Options {
 		DefaultLoadBalancerScheme: "internal",
 		DefaultSSLPolicy:          "ELBSecurityPolicy-2016-08",
 		SyncPeriod:                10 * time.Hour,
-		EnableLeaderElection:      true,
-		LeaderElectionID:          "aws-load-balancer-controller-leader",
-		MetricsBindAddr:           ":8080",
-		HealthProbeBindAddr:       ":61779",
-		WebhookBindPort:           9443,
-		WebhookCertDir:            "/tmp/k8s-webhook-server/serving-certs",
-		WebhookCertFile:           "tls.crt",
-		WebhookKeyFile:            "tls.key",
-		WebhookHosts:              []string{"localhost", "127.0.0.1"},
+		EnableBackendSG:           true,
+
+		TolerateNonExistentBackendService: true,
+		TolerateNonExistentBackendAction:  true,
+		EnableLeaderElection:              true,
+		LeaderElectionID:                  "aws-load-balancer-controller-leader",
+		MetricsBindAddr:                   ":8080",
+		HealthProbeBindAddr:               ":61779",
+		WebhookBindPort:                   9443,
+		WebhookCertDir:                    "/tmp/k8s-webhook-server/serving-certs",
+		WebhookCertFile:                   "tls.crt",
+		WebhookKeyFile:                    "tls.key",
+		WebhookHosts:                      []string{"localhost", "127.0.0.1"},
 
 		IngressMaxConcurrentReconciles:            3,
 		ServiceMaxConcurrentReconciles:            3,
@@ -128,6 +143,13 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "period of full resyncs")
 	fs.BoolVar(&o.DisableIngressClassAnnotation, "disable-ingress-class-annotation", o.DisableIngressClassAnnotation, "refuse new uses of the kubernetes.io/ingress.class annotation")
 	fs.BoolVar(&o.DisableIngressGroupNameAnnotation, "disable-ingress-group-name-annotation", o.DisableIngressGroupNameAnnotation, "refuse new uses of the group.name annotation")
+	fs.BoolVar(&o.EnableBackendSG, "enable-backend-security-group", o.EnableBackendSG, "use one shared backend security group for the load balancers (created on first need)")
+	fs.StringVar(&o.BackendSecurityGroup, "backend-security-group", o.BackendSecurityGroup, "ID of the shared backend security group to use instead of creating one")
+	fs.BoolVar(&o.EnableManageBackendSGRules, "enable-manage-backend-security-group-rules", o.EnableManageBackendSGRules, "manage the backend security group rules by default")
+	fs.BoolVar(&o.DisableRestrictedSGRules, "disable-restricted-sg-rules", o.DisableRestrictedSGRules, "open all ports from the backend security group instead of the target ports")
+	fs.BoolVar(&o.TolerateNonExistentBackendService, "tolerate-non-existent-backend-service", o.TolerateNonExistentBackendService, "a rule forwarding to a missing Service answers 503 instead of failing its Ingress")
+	fs.BoolVar(&o.TolerateNonExistentBackendAction, "tolerate-non-existent-backend-action", o.TolerateNonExistentBackendAction, "a rule naming a missing actions.* annotation answers 503 instead of failing its Ingress")
+	fs.StringVar(&o.DefaultPCAArn, "default-pca-arn", o.DefaultPCAArn, "ACM private CA for certificates the controller requests")
 	fs.BoolVar(&o.EnableLeaderElection, "enable-leader-election", o.EnableLeaderElection, "elect a leader among controller replicas")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the leader election Lease (default: the pod's namespace, or kube-system outside a cluster)")
@@ -177,13 +199,47 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--webhook-url %q: want an https:// URL such as https://127.0.0.1:9443", o.WebhookURL)
 		}
 	}
-	if _, err := ParseStringMap(o.DefaultTags); err != nil {
-		return fmt.Errorf("--default-tags: %w", err)
+	if _, err := o.TranslateOptions(); err != nil {
+		return err
 	}
 	if o.WebhookBindPort <= 0 || o.WebhookBindPort > 65535 {
 		return fmt.Errorf("--webhook-bind-port %d: want 1-65535", o.WebhookBindPort)
 	}
 	return nil
+}
+
+// TranslateOptions returns the translation settings the flags make.
+func (o *Options) TranslateOptions() (translate.Options, error) {
+	t := translate.DefaultOptions()
+	t.ClusterName = o.ClusterName
+	t.VPCID = o.AWSVpcID
+	t.IngressClass = o.IngressClass
+	t.LoadBalancerClass = o.LoadBalancerClass
+	t.DefaultTargetType = o.DefaultTargetType
+	t.DefaultScheme = o.DefaultLoadBalancerScheme
+	t.DefaultSSLPolicy = o.DefaultSSLPolicy
+	tags, err := ParseStringMap(o.DefaultTags)
+	if err != nil {
+		return t, fmt.Errorf("--default-tags: %w", err)
+	}
+	t.DefaultTags = tags
+	t.ExternalManagedTags = o.ExternalManagedTags
+	gates, err := translate.ParseFeatureGates(o.FeatureGates)
+	if err != nil {
+		return t, err
+	}
+	t.FeatureGates = gates
+	t.EnableBackendSG = o.EnableBackendSG
+	t.BackendSecurityGroupID = o.BackendSecurityGroup
+	t.EnableManageBackendSGRules = o.EnableManageBackendSGRules
+	t.DisableRestrictedSGRules = o.DisableRestrictedSGRules
+	t.TolerateNonExistentBackendService = o.TolerateNonExistentBackendService
+	t.TolerateNonExistentBackendAction = o.TolerateNonExistentBackendAction
+	t.DefaultPCAArn = o.DefaultPCAArn
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	return t, nil
 }
 
 // ParseStringMap parses "k=v,k2=v2" (spaces around items trimmed).
@@ -205,14 +261,4 @@ func ParseStringMap(s string) (map[string]string, error) {
 		return nil, nil
 	}
 	return out, nil
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

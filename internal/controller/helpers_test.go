@@ -1,0 +1,76 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/elbowlb/elbow/internal/controller"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+)
+
+// testOptions returns controller options for a test: no leader election,
+// metrics and probes on free loopback ports, webhooks on a free port with
+// a certificate generated into a temporary directory and registered with
+// the API server.
+func testOptions(t testing.TB) controller.Options {
+	o := controller.DefaultOptions()
+	o.ClusterName = "test"
+	o.AWSVpcID = ""
+	o.EnableLeaderElection = false
+	o.MetricsBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
+	o.HealthProbeBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
+	port := ctrltest.FreePort(t)
+	o.WebhookBindHost = "127.0.0.1"
+	o.WebhookBindPort = port
+	o.WebhookCertDir = t.TempDir()
+	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	o.TargetGroupBindingRequeueDuration = 2 * time.Second
+	o.SkipNameValidation = true
+	return o
+}
+
+// Controller is a controller running in the test process.
+type Controller struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startController runs the controller until Stop or the end of the test.
+func startController(t testing.TB, cfg *rest.Config, o controller.Options, d controller.Deps) *Controller {
+	t.Helper()
+	if d.Logger == nil {
+		d.Logger = ctrltest.Logger(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Controller{cancel: cancel, done: make(chan error, 1)}
+	go func() { c.done <- controller.Run(ctx, cfg, o, d) }()
+	t.Cleanup(func() { c.Stop(t) })
+	return c
+}
+
+// Stop stops the controller and waits for it to end.
+func (c *Controller) Stop(t testing.TB) {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	c.cancel = nil
+	select {
+	case err := <-c.done:
+		if err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("controller did not stop within 30s")
+	}
+}
+
+// deps returns the collaborators of a controller without AWS.
+func deps(t *testing.T) controller.Deps {
+	return controller.Deps{Logger: ctrltest.Logger(t)}
+}
