@@ -190,7 +190,13 @@ func (b *builder) buildListenPortConfigs() error {
 		}
 	}
 	b.portConfigs = map[int32]*listenPortConfig{}
-	for port, ms := range b.portMembers {
+	ports := make([]int32, 0, len(b.portMembers))
+	for port := range b.portMembers {
+		ports = append(ports, port)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
+	for _, port := range ports {
+		ms := b.portMembers[port]
 		merged := &listenPortConfig{}
 		var protoBy, cidrBy, plBy, sslBy, mtlsBy *member
 		var v4, v6, pls []string
@@ -377,4 +383,3 @@ func sortedListenerAttrs(m map[string]string) []stack.ListenerAttribute {
 	return out
 }
 
-var _ = sort.Strings
