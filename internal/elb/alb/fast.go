@@ -57,7 +57,7 @@ type clientConn struct {
 	vpc    netip.Addr // the VPC address the client stands for, if any
 	// seen is the client as the VPC sees it: its VPC address when its
 	// host address realises one. X-Forwarded-For and access logs carry it.
-	seen netip.AddrPort
+	seen   netip.AddrPort
 	idle   atomic.Bool
 	opened time.Time
 
