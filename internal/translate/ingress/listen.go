@@ -382,4 +382,3 @@ func sortedListenerAttrs(m map[string]string) []stack.ListenerAttribute {
 	}
 	return out
 }
-
