@@ -19,51 +19,10 @@ import (
 	"github.com/elbowlb/elbow/internal/stack"
 )
 
-// StackLabels returns the labels that mark a stack's Kubernetes objects:
-// <prefix>/stack for an explicit IngressGroup, <prefix>/stack-namespace and
-// <prefix>/stack-name otherwise.
-func StackLabels(s *stack.Stack) map[string]string {
-	if s.ID.Namespace == "" {
-		return map[string]string{s.TagPrefix + "/stack": s.ID.Name}
-	}
-	return map[string]string{
-		s.TagPrefix + "/stack-namespace": s.ID.Namespace,
-		s.TagPrefix + "/stack-name":      s.ID.Name,
-	}
-}
-
-// Resolve returns a token's value once the stack is deployed: a literal,
-// or the status field of a target group or security group it refers to.
-func Resolve(s *stack.Stack, t stack.Token) (string, error) {
-	if !t.IsRef() {
-		return t.Value, nil
-	}
-	switch t.Ref.Type {
-	case stack.TypeTargetGroup:
-		if tg := s.TargetGroups[t.Ref.ID]; tg != nil && tg.Status != nil && tg.Status.TargetGroupARN != "" {
-			return tg.Status.TargetGroupARN, nil
-		}
-	case stack.TypeSecurityGroup:
-		if sg := s.SecurityGroups[t.Ref.ID]; sg != nil && sg.Status != nil && sg.Status.GroupID != "" {
-			return sg.Status.GroupID, nil
-		}
-	case stack.TypeLoadBalancer:
-		if lb := s.LoadBalancers[t.Ref.ID]; lb != nil && lb.Status != nil {
-			switch t.Ref.Field {
-			case "loadBalancerARN":
-				return lb.Status.LoadBalancerARN, nil
-			case "dnsName":
-				return lb.Status.DNSName, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("stack %s: %s is not resolved (not deployed?)", s.ID, t.Ref.Pointer())
-}
-
 // desired renders a stack binding as the object to write.
 func desired(s *stack.Stack, b *stack.TargetGroupBinding) (*elbv2api.TargetGroupBinding, error) {
 	t := b.Spec.Template
-	arn, err := Resolve(s, t.Spec.TargetGroupARN)
+	arn, err := s.Resolve(t.Spec.TargetGroupARN)
 	if err != nil {
 		return nil, fmt.Errorf("binding %s/%s: %w", t.Namespace, t.Name, err)
 	}
@@ -71,7 +30,7 @@ func desired(s *stack.Stack, b *stack.TargetGroupBinding) (*elbv2api.TargetGroup
 	for k, v := range t.Labels {
 		labels[k] = v
 	}
-	for k, v := range StackLabels(s) {
+	for k, v := range s.StackLabels() {
 		labels[k] = v
 	}
 	out := &elbv2api.TargetGroupBinding{
@@ -105,7 +64,7 @@ func desired(s *stack.Stack, b *stack.TargetGroupBinding) (*elbv2api.TargetGroup
 			for _, peer := range rule.From {
 				p := elbv2api.NetworkingPeer{IPBlock: peer.IPBlock}
 				if peer.SecurityGroup != nil {
-					id, err := Resolve(s, peer.SecurityGroup.GroupID)
+					id, err := s.Resolve(peer.SecurityGroup.GroupID)
 					if err != nil {
 						return nil, fmt.Errorf("binding %s/%s: networking: %w", t.Namespace, t.Name, err)
 					}
@@ -134,7 +93,7 @@ func (r Result) Changed() bool { return len(r.Created)+len(r.Updated)+len(r.Dele
 func Apply(ctx context.Context, c client.Client, s *stack.Stack) (Result, error) {
 	var res Result
 	var list elbv2api.TargetGroupBindingList
-	if err := c.List(ctx, &list, client.MatchingLabels(StackLabels(s))); err != nil {
+	if err := c.List(ctx, &list, client.MatchingLabels(s.StackLabels())); err != nil {
 		return res, fmt.Errorf("target group bindings of stack %s: %w", s.ID, err)
 	}
 	existing := map[string]*elbv2api.TargetGroupBinding{}
@@ -194,7 +153,7 @@ func Apply(ctx context.Context, c client.Client, s *stack.Stack) (Result, error)
 // deleted or not).
 func Remaining(ctx context.Context, c client.Reader, s *stack.Stack) ([]string, error) {
 	var list elbv2api.TargetGroupBindingList
-	if err := c.List(ctx, &list, client.MatchingLabels(StackLabels(s))); err != nil {
+	if err := c.List(ctx, &list, client.MatchingLabels(s.StackLabels())); err != nil {
 		return nil, fmt.Errorf("target group bindings of stack %s: %w", s.ID, err)
 	}
 	var out []string

@@ -82,7 +82,7 @@ func TestApply(t *testing.T) {
 	if diff := cmp.Diff(wantLabels, got.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
-	if got := StackLabels(b); !cmp.Equal(got, map[string]string{"ingress.k8s.aws/stack": "shared"}) {
+	if got := b.StackLabels(); !cmp.Equal(got, map[string]string{"ingress.k8s.aws/stack": "shared"}) {
 		t.Errorf("explicit group labels: %v", got)
 	}
 
