@@ -28,6 +28,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,17 +63,39 @@ const (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "nlb" {
-		if err := serveNLB(); err != nil {
-			fmt.Fprintln(os.Stderr, "nlb:", err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "nlb":
+			if err := serveNLB(); err != nil {
+				fmt.Fprintln(os.Stderr, "nlb:", err)
+				os.Exit(1)
+			}
+			return
+		case "connrate":
+			// nlbbench connrate ADDR:PORT [concurrency] [seconds]: one
+			// short-connection measurement, for experiments.
+			to := netip.MustParseAddrPort(os.Args[2])
+			c, secs := 32, 5
+			if len(os.Args) > 3 {
+				fmt.Sscan(os.Args[3], &c)
+			}
+			if len(os.Args) > 4 {
+				fmt.Sscan(os.Args[4], &secs)
+			}
+			r, err := connRate(to, c, time.Duration(secs)*time.Second)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "connrate:", err)
+				os.Exit(1)
+			}
+			fmt.Printf("%.0f connections/s\n", r)
+			return
 		}
-		return
 	}
-	d := flag.Duration("d", 5*time.Second, "duration of each measurement")
+	d := flag.Duration("d", 4*time.Second, "duration of each measurement")
 	conc := flag.Int("c", 32, "concurrent connections of the short-connection test")
+	rounds := flag.Int("rounds", 3, "measurements per path, interleaved across paths; the median is reported")
 	flag.Parse()
-	if err := run(*d, *conc); err != nil {
+	if err := run(*d, *conc, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "nlbbench:", err)
 		os.Exit(1)
 	}
@@ -137,6 +161,16 @@ func serveNLB() error {
 		return err
 	}
 	p.Apply(snap)
+	if f := os.Getenv("NLBBENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Println("ready")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
@@ -153,7 +187,7 @@ type path struct {
 	off  uint16
 }
 
-func run(d time.Duration, conc int) error {
+func run(d time.Duration, conc, rounds int) error {
 	for _, bin := range []string{"iperf3", "haproxy"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found: install Debian's package (hack/bench-nlb.sh does)", bin)
@@ -235,10 +269,10 @@ func run(d time.Duration, conc int) error {
 		return err
 	}
 	procs = append(procs, ha)
+	// (iperf3's port is not probed: a bare connection makes it log an
+	// error; iperf3 runs are retried instead.)
 	for _, a := range []netip.AddrPort{
 		netip.AddrPortFrom(nlbAddr, portEcho+10000), netip.AddrPortFrom(haAddr, portEcho+20000),
-		netip.AddrPortFrom(nlbAddr, portIperf+10000), netip.AddrPortFrom(haAddr, portIperf+20000),
-		netip.AddrPortFrom(targetHost, portIperf),
 	} {
 		if err := waitListening(a); err != nil {
 			return err
@@ -246,45 +280,74 @@ func run(d time.Duration, conc int) error {
 	}
 
 	paths := []path{{"direct", targetHost, 0}, {"elbow NLB", nlbAddr, 10000}, {"HAProxy", haAddr, 20000}}
-	fmt.Printf("elbow NLB benchmark: %d CPUs, GOMAXPROCS %d, %s per measurement, loopback\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), d)
+	fmt.Printf("elbow NLB benchmark: %d CPUs, GOMAXPROCS %d, %s per measurement, median of %d interleaved rounds, loopback\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), d, rounds)
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average before the run: %s", la)
+	}
+	fmt.Println()
 
-	bulk := map[string]float64{}
-	for _, p := range paths {
-		bps, err := iperf3(ctx, netip.AddrPortFrom(p.addr, portIperf+p.off), d)
-		if err != nil {
-			return fmt.Errorf("iperf3 %s: %w", p.name, err)
+	bulk, rate, pps := samples{}, samples{}, samples{}
+	for range rounds {
+		for _, p := range paths {
+			bps, err := iperf3(ctx, netip.AddrPortFrom(p.addr, portIperf+p.off), d)
+			if err != nil {
+				return fmt.Errorf("iperf3 %s: %w", p.name, err)
+			}
+			bulk.add(p.name, bps)
 		}
-		bulk[p.name] = bps
 	}
-	rate := map[string]float64{}
-	for _, p := range paths {
-		r, err := connRate(netip.AddrPortFrom(p.addr, portEcho+p.off), conc, d)
-		if err != nil {
-			return fmt.Errorf("connection rate %s: %w", p.name, err)
+	for range rounds {
+		for _, p := range paths {
+			r, err := connRate(netip.AddrPortFrom(p.addr, portEcho+p.off), conc, d)
+			if err != nil {
+				return fmt.Errorf("connection rate %s: %w", p.name, err)
+			}
+			rate.add(p.name, r)
 		}
-		rate[p.name] = r
 	}
-	pps := map[string]float64{}
-	for _, p := range paths[:2] {
-		pps[p.name] = udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d)
+	for range rounds {
+		for _, p := range paths[:2] {
+			pps.add(p.name, udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d))
+		}
 	}
 
 	fmt.Printf("bulk TCP, iperf3 one stream (Gbit/s)\n")
 	for _, p := range paths {
-		fmt.Printf("  %-10s %8.2f  %5.2f × direct\n", p.name, bulk[p.name]/1e9, bulk[p.name]/bulk["direct"])
+		fmt.Printf("  %-10s %8.2f  %5.2f × direct   (runs: %s)\n", p.name, bulk.median(p.name)/1e9, bulk.median(p.name)/bulk.median("direct"), bulk.list(p.name, 1e9, "%.2f"))
 	}
 	fmt.Printf("short connections, %d concurrent: connect, 1 byte each way, close (connections/s)\n", conc)
 	for _, p := range paths {
-		fmt.Printf("  %-10s %8.0f  %5.2f × direct  %5.2f × HAProxy\n", p.name, rate[p.name], rate[p.name]/rate["direct"], rate[p.name]/rate["HAProxy"])
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct  %5.2f × HAProxy   (runs: %s)\n", p.name, rate.median(p.name), rate.median(p.name)/rate.median("direct"), rate.median(p.name)/rate.median("HAProxy"), rate.list(p.name, 1, "%.0f"))
 	}
-	fmt.Printf("UDP, 64-byte datagrams delivered to the target (packets/s)\n")
+	fmt.Printf("UDP, 64-byte datagrams from 8 flows delivered to the target (packets/s)\n")
 	for _, p := range paths[:2] {
-		fmt.Printf("  %-10s %8.0f  %5.2f × direct\n", p.name, pps[p.name], pps[p.name]/pps["direct"])
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct   (runs: %s)\n", p.name, pps.median(p.name), pps.median(p.name)/pps.median("direct"), pps.list(p.name, 1, "%.0f"))
 	}
-	fmt.Printf("\ntargets: bulk ≥ 0.90 × direct: %.2f (%s); connection rate ≥ 0.80 × HAProxy: %.2f (%s)\n",
-		bulk["elbow NLB"]/bulk["direct"], verdict(bulk["elbow NLB"]/bulk["direct"] >= 0.9),
-		rate["elbow NLB"]/rate["HAProxy"], verdict(rate["elbow NLB"]/rate["HAProxy"] >= 0.8))
+	b, c := bulk.median("elbow NLB")/bulk.median("direct"), rate.median("elbow NLB")/rate.median("HAProxy")
+	fmt.Printf("\ntargets: bulk ≥ 0.90 × direct: %.2f (%s); connection rate ≥ 0.80 × HAProxy: %.2f (%s)\n", b, verdict(b >= 0.9), c, verdict(c >= 0.8))
 	return nil
+}
+
+// samples are measurements by path.
+type samples map[string][]float64
+
+func (s samples) add(path string, v float64) { s[path] = append(s[path], v) }
+
+func (s samples) median(path string) float64 {
+	v := append([]float64(nil), s[path]...)
+	if len(v) == 0 {
+		return 0
+	}
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+func (s samples) list(path string, unit float64, format string) string {
+	var parts []string
+	for _, v := range s[path] {
+		parts = append(parts, fmt.Sprintf(format, v/unit))
+	}
+	return strings.Join(parts, " ")
 }
 
 func verdict(ok bool) string {
@@ -296,7 +359,7 @@ func verdict(ok bool) string {
 
 func haproxyConfig() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\n")
+	fmt.Fprintf(&b, "global\n  maxconn 4000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\n")
 	for _, port := range []int{portIperf, portEcho} {
 		fmt.Fprintf(&b, "listen p%d\n  bind %s:%d\n  server t %s:%d\n\n", port, haAddr, port+20000, targetHost, port)
 	}
@@ -318,10 +381,19 @@ func waitListening(a netip.AddrPort) error {
 	}
 }
 
-// iperf3 runs one client and returns the received bits per second.
+// iperf3 runs one client and returns the received bits per second. A run
+// that fails to start (the server still busy or starting) is retried.
 func iperf3(ctx context.Context, to netip.AddrPort, d time.Duration) (float64, error) {
-	out, err := exec.CommandContext(ctx, "iperf3", "-c", to.Addr().String(), "-p", fmt.Sprint(to.Port()),
-		"-t", fmt.Sprint(int(d.Seconds())), "-J").Output()
+	var out []byte
+	var err error
+	for try := 0; try < 10; try++ {
+		out, err = exec.CommandContext(ctx, "iperf3", "-c", to.Addr().String(), "-p", fmt.Sprint(to.Port()),
+			"-t", fmt.Sprint(int(d.Seconds())), "-J").Output()
+		if err == nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s", err, out)
 	}
