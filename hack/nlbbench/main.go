@@ -89,6 +89,24 @@ func main() {
 			}
 			fmt.Printf("%.0f connections/s\n", r)
 			return
+		case "udprate":
+			// nlbbench udprate ADDR:PORT [seconds]: datagrams per second
+			// delivered to a sink on the benchmark's target address.
+			to := netip.MustParseAddrPort(os.Args[2])
+			secs := 4
+			if len(os.Args) > 3 {
+				fmt.Sscan(os.Args[3], &secs)
+			}
+			sink, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(targetHost, portUDP)))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "udprate:", err)
+				os.Exit(1)
+			}
+			sink.SetReadBuffer(8 << 20)
+			var received atomic.Int64
+			go countDatagrams(sink, &received)
+			fmt.Printf("%.0f datagrams/s\n", udpRate(to, &received, time.Duration(secs)*time.Second))
+			return
 		}
 	}
 	d := flag.Duration("d", 4*time.Second, "duration of each measurement")
@@ -223,15 +241,7 @@ func run(d time.Duration, conc, rounds int) error {
 	defer sink.Close()
 	sink.SetReadBuffer(8 << 20)
 	var received atomic.Int64
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
-				return
-			}
-			received.Add(1)
-		}
-	}()
+	go countDatagrams(sink, &received)
 
 	// The load balancer, as its own process.
 	self, err := os.Executable()
@@ -412,6 +422,17 @@ func iperf3(ctx context.Context, to netip.AddrPort, d time.Duration) (float64, e
 		return 0, errors.New(r.Error)
 	}
 	return r.End.SumReceived.BitsPerSecond, nil
+}
+
+// countDatagrams counts what a sink receives.
+func countDatagrams(sink *net.UDPConn, received *atomic.Int64) {
+	buf := make([]byte, 2048)
+	for {
+		if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
+			return
+		}
+		received.Add(1)
+	}
 }
 
 func serveEcho(ln net.Listener) {

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // maxDatagram is the largest UDP payload.
@@ -59,40 +62,110 @@ func (s *udpSocket) close(reason string) {
 	}
 }
 
-// serve reads client datagrams and forwards them. The buffer keeps room in
-// front of the payload for a PROXY header, so that header and payload go
-// out as one datagram without a copy of the payload.
+// udpBatch is how many datagrams one recvmmsg/sendmmsg moves at most.
+const udpBatch = 16
+
+// batchConn reads and writes several datagrams per system call
+// (recvmmsg, sendmmsg).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func newBatchConn(c *net.UDPConn, v4 bool) batchConn {
+	if v4 {
+		return ipv4.NewPacketConn(c)
+	}
+	return ipv6.NewPacketConn(c)
+}
+
+// serve reads client datagrams in batches and forwards them, a run of
+// datagrams of one flow in one sendmmsg. Each buffer keeps room in front
+// of the payload for a PROXY header, so that header and payload go out as
+// one datagram without a copy of the payload.
 func (s *udpSocket) serve() {
 	defer s.p.wg.Done()
-	buf := make([]byte, maxProxyHeader+maxDatagram)
+	in := newBatchConn(s.conn, s.key.addr.Addr().Is4())
+	msgs := make([]ipv4.Message, udpBatch)
+	bufs := make([][]byte, udpBatch)
+	for i := range msgs {
+		bufs[i] = make([]byte, maxProxyHeader+maxDatagram)
+		msgs[i].Buffers = [][]byte{bufs[i][maxProxyHeader:]}
+	}
+	out := make([]ipv4.Message, 0, udpBatch)
+	outBufs := make([][1][]byte, udpBatch)
 	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(buf[maxProxyHeader:])
+		n, err := in.ReadBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return
+			}
 			continue
 		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		s.mu.Lock()
-		f := s.flows[from]
-		s.mu.Unlock()
-		if f == nil {
-			if f = s.newFlow(from); f == nil {
+		now := time.Now().UnixNano()
+		var cur *udpFlow
+		out = out[:0]
+		for i := range n {
+			ua, ok := msgs[i].Addr.(*net.UDPAddr)
+			if !ok {
 				continue
 			}
+			from := ua.AddrPort()
+			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			s.mu.Lock()
+			f := s.flows[from]
+			s.mu.Unlock()
+			if f == nil {
+				if f = s.newFlow(from); f == nil {
+					continue
+				}
+			}
+			if f != cur {
+				cur.send(out)
+				out, cur = out[:0], f
+			}
+			b := bufs[i]
+			start := maxProxyHeader
+			if len(f.hdr) > 0 {
+				start -= len(f.hdr)
+				copy(b[start:], f.hdr)
+			}
+			outBufs[len(out)][0] = b[start : maxProxyHeader+msgs[i].N]
+			out = append(out, ipv4.Message{Buffers: outBufs[len(out)][:]})
+			f.last.Store(now)
 		}
-		out := buf[maxProxyHeader : maxProxyHeader+n]
-		if len(f.hdr) > 0 {
-			start := maxProxyHeader - len(f.hdr)
-			copy(buf[start:], f.hdr)
-			out = buf[start : maxProxyHeader+n]
+		cur.send(out)
+	}
+}
+
+// send forwards a run of a flow's datagrams to its target.
+func (f *udpFlow) send(ms []ipv4.Message) {
+	if f == nil || len(ms) == 0 {
+		return
+	}
+	var bytes, packets int
+	for len(ms) > 0 {
+		n, err := f.out.WriteBatch(ms, 0)
+		for i := range n {
+			bytes += ms[i].N
 		}
-		f.last.Store(time.Now().UnixNano())
-		if _, err := f.up.Write(out); err == nil {
-			f.m.bytes.Add(float64(len(out)))
-			f.m.packets.Inc()
+		packets += n
+		if err != nil || n == 0 {
+			// The target's port is closed (ICMP) or the socket is gone:
+			// the datagrams are dropped, as the network would.
+			break
 		}
+		ms = ms[n:]
+	}
+	if packets > 0 {
+		f.m.bytes.Add(float64(bytes))
+		f.m.packets.Add(float64(packets))
 	}
 }
 
@@ -124,7 +197,8 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		p.log.Debug("UDP flow to target failed", "target", cand.addr, "err", err)
 		return nil
 	}
-	f := &udpFlow{s: s, client: client, up: c.(*net.UDPConn), ts: cand.ts, m: g.m}
+	up := c.(*net.UDPConn)
+	f := &udpFlow{s: s, client: client, up: up, out: newBatchConn(up, cand.addr.Addr().Is4()), ts: cand.ts, m: g.m}
 	if g.tg.s.proxyV2 {
 		if f.hdr, err = p.proxyHeader("udp", client, s.key.addr); err != nil {
 			p.log.Debug("PROXY header not built", "err", err)
@@ -170,6 +244,7 @@ type udpFlow struct {
 	s      *udpSocket
 	client netip.AddrPort
 	up     *net.UDPConn
+	out    batchConn // up, for sendmmsg
 	ts     *targetState
 	m      *pairMetrics
 	hdr    []byte
