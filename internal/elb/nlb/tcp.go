@@ -403,7 +403,13 @@ func (f *tcpFlow) note(i int, active bool) bool {
 func (f *tcpFlow) endDirection(i int) {
 	f.mu.Lock()
 	f.dirs[i].done = true
+	last := f.dirs[1-i].done
 	f.mu.Unlock()
+	if last {
+		// Both directions are over: finish closes the connections, which
+		// sends the same FIN (or close_notify) without another syscall.
+		return
+	}
 	dst, raw := f.target, f.targetRaw
 	if i == 1 {
 		dst, raw = f.client, f.clientRaw
