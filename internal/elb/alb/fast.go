@@ -76,6 +76,7 @@ type clientConn struct {
 	idleFor  time.Duration
 	tgSticky time.Duration
 	watch    *watcher
+	h2n      atomic.Int32 // HTTP/2 streams in flight
 	lastR    int64
 	lastW    int64
 }
@@ -164,6 +165,12 @@ func (c *clientConn) loop(sc *sockCfg, conn net.Conn) {
 		err := readRequest(c.br, &c.req)
 		c.idle.Store(false)
 		start := time.Now()
+		// The request runs on the configuration current when it arrived.
+		if cur := c.s.cur.Load(); cur != nil && cur.protocol == proto {
+			sc = cur
+		} else if err == nil {
+			return
+		}
 		if err != nil {
 			var he *httpError
 			switch {

@@ -31,7 +31,6 @@ func (c *clientConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 		// with GOAWAY; the decoded limit here is ALB's 64K head.
 		MaxDecoderHeaderTableSize: 4096,
 	}
-	c.idle.Store(false)
 	srv.ServeConn(tc, &http2.ServeConnOpts{
 		Context:    c.p.ctx,
 		BaseConfig: &http.Server{MaxHeaderBytes: maxHeadBytes},
@@ -47,6 +46,18 @@ func isGRPC(r *http.Request) bool {
 // serveH2Request routes and serves one HTTP/2 request.
 func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The connection is idle when no stream is in flight; an idle
+	// connection of a listener that is gone closes.
+	c.idle.Store(false)
+	c.h2n.Add(1)
+	defer func() {
+		if c.h2n.Add(-1) == 0 {
+			c.idle.Store(true)
+			if c.s.isClosing() {
+				c.nc.Close()
+			}
+		}
+	}()
 	sc := c.s.cur.Load()
 	grpc := isGRPC(r)
 	if sc == nil {

@@ -484,3 +484,13 @@ func (e *env) metric(name string, labels map[string]string) float64 {
 
 var _ = sync.Mutex{}
 var _ = strconv.Itoa
+
+// decodeID returns the backend id of an echo body.
+func decodeID(t *testing.T, body string) string {
+	t.Helper()
+	var ec echo
+	if err := json.Unmarshal([]byte(body), &ec); err != nil {
+		t.Fatalf("not an echo: %q", body)
+	}
+	return ec.ID
+}
