@@ -110,4 +110,3 @@ func TestForwardedHeaders(t *testing.T) {
 		t.Errorf("client port: %s", resp)
 	}
 }
-

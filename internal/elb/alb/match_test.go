@@ -298,9 +298,9 @@ func TestXFF(t *testing.T) {
 
 func TestRedirectLocation(t *testing.T) {
 	cases := []struct {
-		cfg                      redirectConfig
-		scheme                   string
-		port                     int32
+		cfg                     redirectConfig
+		scheme                  string
+		port                    int32
 		host, path, query, want string
 	}{
 		{redirectConfig{protocol: "HTTPS", host: "#{host}", port: "443", path: "/#{path}", query: "#{query}"}, "http", 80, "example.com", "/a/b", "x=1", "https://example.com/a/b?x=1"},

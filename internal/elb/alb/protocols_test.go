@@ -298,5 +298,3 @@ func TestWebSocket(t *testing.T) {
 	}
 	c.Close(websocket.StatusNormalClosure, "")
 }
-
-
