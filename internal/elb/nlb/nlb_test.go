@@ -726,26 +726,27 @@ func TestIdleTimeout(t *testing.T) {
 	tg := e.createTG("idle", "TCP", "ip", nil)
 	e.register(tg, e.backendIn(privateA, "b", true, false))
 	// The API keeps tcp.idle_timeout.seconds within 60-6000; the data
-	// plane honours what the state holds, so one second keeps this short.
-	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}, attrs: map[string]string{"tcp.idle_timeout.seconds": "1"}}))
-	idle, err := e.dial(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	busy, err := e.dial(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	for _, c := range []net.Conn{idle, busy} {
-		if _, err := hello(c); err != nil {
+	// plane honours what the state holds, so a few seconds keep this short
+	// (TCP keepalive probes come at most once a second).
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}, attrs: map[string]string{"tcp.idle_timeout.seconds": "3"}}))
+	var idle, busy, keepalive *net.TCPConn
+	for _, c := range []**net.TCPConn{&idle, &busy, &keepalive} {
+		var err error
+		if *c, err = e.dial(to); err != nil {
+			t.Fatal(err)
+		}
+		defer (*c).Close()
+		if _, err := hello(*c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The busy connection talks every 200 ms (in one direction at a time)
-	// while the idle one says nothing; poll until the idle one is gone.
-	deadline := time.Now().Add(10 * time.Second)
+	// Keepalive probes carry no data but count as traffic, as on AWS.
+	if err := keepalive.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 9}); err != nil {
+		t.Fatal(err)
+	}
+	// The busy connection talks every 200 ms while the idle one says
+	// nothing; poll until the idle one is gone.
+	deadline := time.Now().Add(20 * time.Second)
 	for closedByPeer(idle) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("idle connection still open")
@@ -757,6 +758,9 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if err := echo(busy, "after"); err != nil {
 		t.Fatalf("busy connection: %v", err)
+	}
+	if err := echo(keepalive, "kept alive by keepalive probes"); err != nil {
+		t.Fatalf("connection with TCP keepalive probes: %v", err)
 	}
 }
 

@@ -285,6 +285,9 @@ type tcpFlow struct {
 	closed atomic.Bool
 	mu     sync.Mutex
 	dirs   [2]dirState // 0: client to target, 1: target to client
+	// segs is the sockets' received-segment count at the last idle look.
+	segs      uint64
+	segsKnown bool
 }
 
 // dirState is what one direction of a flow knows about its traffic.
@@ -374,7 +377,10 @@ func (f *tcpFlow) pipe(i int) {
 // note records a return of direction i's copy loop and reports whether the
 // whole flow has been idle for the idle timeout: no byte in either
 // direction over one common window of that length (a direction that ended
-// counts as quiet).
+// counts as quiet), and no segment at all from either peer since the last
+// look. AWS counts any packet, TCP keepalive probes included, as activity;
+// keepalives never reach user space, so the sockets' received-segment
+// counters (TCP_INFO) stand for them.
 func (f *tcpFlow) note(i int, active bool) bool {
 	now := time.Now()
 	f.mu.Lock()
@@ -395,7 +401,46 @@ func (f *tcpFlow) note(i int, active bool) bool {
 			end = o.lastReturn
 		}
 	}
-	return end.Sub(start) >= f.idle
+	if end.Sub(start) < f.idle {
+		return false
+	}
+	segs, ok := f.segmentsIn()
+	if !ok {
+		return true
+	}
+	if f.segsKnown && segs == f.segs {
+		return true
+	}
+	// First look, or the peers sent something (keepalives): the flow is
+	// alive as of now.
+	f.segs, f.segsKnown = segs, true
+	f.dirs[0].quietSince, f.dirs[1].quietSince = now, now
+	return false
+}
+
+// segmentsIn returns how many segments both sockets have received.
+func (f *tcpFlow) segmentsIn() (uint64, bool) {
+	if f.clientRaw == nil || f.targetRaw == nil {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range []*net.TCPConn{f.clientRaw, f.targetRaw} {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return 0, false
+		}
+		var ierr error = errors.New("no TCP_INFO")
+		rc.Control(func(fd uintptr) {
+			var ti *unix.TCPInfo
+			if ti, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
+				n += uint64(ti.Segs_in)
+			}
+		})
+		if ierr != nil {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // endDirection half-closes the destination of direction i after its source
