@@ -381,7 +381,11 @@ func (t *textWriter) targetGroup(st *stack.Stack, tg *stack.TargetGroup) {
 		if hc.Path != nil {
 			h += " " + *hc.Path
 		}
-		h += " on " + hc.Port.String()
+		if hc.Port != nil && hc.Port.Type == 0 && hc.Port.IntVal == 0 {
+			h += " on port 0 (allocated on create)"
+		} else {
+			h += " on " + hc.Port.String()
+		}
 		if hc.Matcher != nil {
 			if hc.Matcher.HTTPCode != nil {
 				h += ", codes " + *hc.Matcher.HTTPCode
