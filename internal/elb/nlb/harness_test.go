@@ -510,6 +510,7 @@ type backend struct {
 	headers []*proxyproto.Header
 	conns   atomic.Int32
 	healthy atomic.Bool
+	alpn    []string // protocols negotiated by TLS connections
 }
 
 func (b *backend) setHealthy(ok bool) { b.healthy.Store(ok) }
@@ -619,6 +620,12 @@ func (b *backend) serveTCP(ln net.Listener) {
 				tc := tls.Server(bufConn{c, r}, b.tls)
 				rw = tc
 				defer tc.Close()
+				if err := tc.Handshake(); err != nil {
+					return
+				}
+				b.mu.Lock()
+				b.alpn = append(b.alpn, tc.ConnectionState().NegotiatedProtocol)
+				b.mu.Unlock()
 			}
 			if _, err := io.WriteString(rw, b.name+"\n"); err != nil {
 				return

@@ -69,10 +69,10 @@ func TestTLSListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	reenc := e.createTG("tls-to-tls", "TLS", "ip", nil)
-	bt := e.backendIn(privateA, "encrypted", true, false, withTLS(&tls.Config{Certificates: []tls.Certificate{kp}}))
+	bt := e.backendIn(privateA, "encrypted", true, false, withTLS(&tls.Config{Certificates: []tls.Certificate{kp}, NextProtos: []string{"h2", "http/1.1"}}))
 	e.register(reenc, bt)
 	p1 := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{plain}, certs: []string{cert, other}})
-	p2 := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{reenc}, certs: []string{cert}})
+	p2 := e.createListener(l, listenerSpec{protocol: "TLS", tgs: []string{reenc}, certs: []string{cert}, alpn: "HTTP2Preferred"})
 
 	roots := x509.NewCertPool()
 	e.update(func(tx *state.Tx) error {
@@ -98,7 +98,7 @@ func TestTLSListener(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := tls.Client(raw, &tls.Config{ServerName: tc.sni, RootCAs: roots})
+			c := tls.Client(raw, &tls.Config{ServerName: tc.sni, RootCAs: roots, NextProtos: []string{"h2", "http/1.1"}})
 			defer c.Close()
 			if err := c.Handshake(); err != nil {
 				t.Fatalf("handshake (the certificate for %s must verify): %v", tc.sni, err)
@@ -114,6 +114,13 @@ func TestTLSListener(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	// The re-encrypted connection offered the target what the client and
+	// the listener agreed on.
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if len(bt.alpn) != 1 || bt.alpn[0] != "h2" {
+		t.Errorf("target negotiated %q; want [h2], the protocol agreed with the client", bt.alpn)
 	}
 }
 
@@ -177,6 +184,35 @@ func TestALPNPolicies(t *testing.T) {
 				t.Errorf("negotiated %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSourceIPStickiness(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("sticky", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("sticky", "TCP", "ip", map[string]string{"stickiness.enabled": "true", "stickiness.type": "source_ip"})
+	e.register(tg, e.backendIn(privateA, "one", true, false), e.backendIn(privateA, "two", true, false), e.backendIn(privateA, "three", true, false))
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+	if seen := e.spread(to, 20); len(seen) != 1 {
+		t.Errorf("one client address reached %v; want one target", seen)
+	}
+	// Other client addresses spread.
+	targets := map[string]bool{}
+	for i := range 20 {
+		c, err := dialFrom(netip.AddrFrom4([4]byte{127, 57, byte(e.seq), byte(i + 1)}), to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, err := hello(c)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets[name] = true
+	}
+	if len(targets) < 2 {
+		t.Errorf("20 client addresses all reached %v", targets)
 	}
 }
 
