@@ -146,7 +146,7 @@ func (v *BindingValidator) ValidateCreate(ctx context.Context, tgb *elbv2api.Tar
 	}
 	if tgb.Spec.VpcID != "" {
 		if !vpcIDPattern.MatchString(tgb.Spec.VpcID) {
-			return nil, fmt.Errorf("ValidationError: vpcID %v failed to satisfy constraint: VPC Id must begin with 'vpc-' followed by 8, 17 or 32 lowercase letters (a-f) or numbers.", tgb.Spec.VpcID)
+			return nil, fmt.Errorf("ValidationError: vpcID %v failed to satisfy constraint: VPC Id must begin with 'vpc-' followed by 8, 17 or 32 lowercase letters (a-f) or numbers", tgb.Spec.VpcID)
 		}
 		if got := aws.ToString(tg.VpcId); got != tgb.Spec.VpcID {
 			return nil, fmt.Errorf("invalid VpcID %v doesnt match VpcID from TargetGroup %v", tgb.Spec.VpcID, tgb.Spec.TargetGroupARN)
@@ -160,7 +160,7 @@ func (v *BindingValidator) ValidateCreate(ctx context.Context, tgb *elbv2api.Tar
 			return nil, fmt.Errorf("TargetGroup %v protocol differs (got %v, expected %v)", tgb.Spec.TargetGroupARN, *tgb.Spec.TargetGroupProtocol, tg.Protocol)
 		}
 		if (tg.Protocol == elbv2types.ProtocolEnumQuic || tg.Protocol == elbv2types.ProtocolEnumTcpQuic) && *tgb.Spec.TargetType == elbv2api.TargetTypeInstance {
-			return nil, errors.New("QUIC protocol is not supported for Instance target types.")
+			return nil, errors.New("QUIC protocol is not supported for Instance target types")
 		}
 	}
 	return nil, nil
@@ -264,7 +264,7 @@ func (v *BindingValidator) checkDuplicates(ctx context.Context, tgb *elbv2api.Ta
 	}
 	if len(dups) > 0 && !multi {
 		sort.Strings(dups)
-		return fmt.Errorf("TargetGroup %v is already bound to following TargetGroupBindings [%s]. Please enable MultiCluster mode on all TargetGroupBindings referencing %v or choose a different Target Group ARN.",
+		return fmt.Errorf("TargetGroup %v is already bound to following TargetGroupBindings [%s]. Please enable MultiCluster mode on all TargetGroupBindings referencing %v or choose a different Target Group ARN",
 			tgb.Spec.TargetGroupARN, strings.Join(dups, " "), tgb.Spec.TargetGroupARN)
 	}
 	return nil
@@ -279,7 +279,7 @@ func checkNodeSelector(tgb *elbv2api.TargetGroupBinding) error {
 
 func checkAssumeRole(tgb *elbv2api.TargetGroupBinding) error {
 	if tgb.Spec.IamRoleArnToAssume != "" && tgb.Spec.TargetType != nil && *tgb.Spec.TargetType == elbv2api.TargetTypeInstance {
-		return errors.New("Unable to use instance target type while using assume role")
+		return errors.New("unable to use instance target type while using assume role")
 	}
 	return nil
 }
