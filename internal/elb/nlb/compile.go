@@ -115,6 +115,14 @@ func (p *Plane) compile(snap *state.Snapshot) *compiled {
 			delete(p.tlsCache, arn)
 		}
 	}
+	used := map[[2]string]bool{}
+	for _, r := range c.routes {
+		used[[2]string{dimension(r.lbARN), ""}] = true
+		for _, g := range r.groups {
+			used[[2]string{dimension(r.lbARN), dimension(g.tg.arn)}] = true
+		}
+	}
+	p.m.keep(used)
 	return c
 }
 

@@ -113,6 +113,26 @@ func (m *metrics) pair(lb, tg string) *pairMetrics {
 	return p
 }
 
+// keep forgets the metric children of load balancer and target group pairs
+// not in used, so that deleted load balancers and target groups leave no
+// series behind. Flows still counting on a forgotten pair keep a detached
+// child.
+func (m *metrics) keep(used map[[2]string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.pairs {
+		if used[k] {
+			continue
+		}
+		delete(m.pairs, k)
+		for _, v := range []interface {
+			DeleteLabelValues(...string) bool
+		}{m.activeFlows, m.newFlows, m.bytes, m.packets, m.clientResets, m.targetResets, m.elbResets, m.healthy, m.unhealthy, m.clientTLSErr, m.targetTLSErr} {
+			v.DeleteLabelValues(k[0], k[1])
+		}
+	}
+}
+
 // dimension turns an ARN into CloudWatch's dimension value: the part after
 // "loadbalancer/" for load balancers (net/NAME/ID) and after the resource
 // type's colon for target groups (targetgroup/NAME/ID).

@@ -843,6 +843,20 @@ func TestMetrics(t *testing.T) {
 		}
 		return nil
 	})
+	// A deleted load balancer leaves no series behind.
+	open.Close()
+	e.update(func(tx *state.Tx) error {
+		for _, ls := range mustListeners(t, tx, l.arn) {
+			if _, err := state.Delete(tx, state.Listeners, ls.ARN); err != nil {
+				return err
+			}
+		}
+		_, err := state.Delete(tx, state.LoadBalancers, l.arn)
+		return err
+	})
+	if got := gather(t, e, lbDim, tgDim); len(got) != 0 {
+		t.Errorf("series of a deleted load balancer: %v", got)
+	}
 }
 
 // gather returns the values of the metrics labelled with a load balancer
