@@ -35,7 +35,7 @@ type logEntry struct {
 	reqProc      time.Duration // -1: not measured
 	targetProc   time.Duration
 	respProc     time.Duration
-	elbStatus    int
+	elbStatus    int // a status the load balancer generated (0: relayed)
 	targetStatus int // 0: none
 	received     int64
 	sent         int64
@@ -69,7 +69,7 @@ type accessLog struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	ch     chan []byte
+	ch     chan *[]byte
 	done   chan struct{}
 	closed sync.Once
 	pool   sync.Pool
@@ -105,7 +105,7 @@ func (p *Plane) accessLogFor(rt *lbRuntime, c *lbCfg) *accessLog {
 		nodeIP:  "127.0.0.1",
 		now:     p.now,
 		log:     p.log,
-		ch:      make(chan []byte, 4096),
+		ch:      make(chan *[]byte, 4096),
 		done:    make(chan struct{}),
 	}
 	if lb := p.lastSnapLB(rt.arn); lb != "" {
@@ -152,13 +152,16 @@ func (l *accessLog) close() {
 // write queues one entry; when the writer falls behind, entries are
 // dropped rather than slowing requests.
 func (l *accessLog) write(e *logEntry, lbDim string) {
-	b, _ := l.pool.Get().([]byte)
-	b = e.appendTo(b[:0], lbDim)
+	bp, _ := l.pool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	*bp = e.appendTo((*bp)[:0], lbDim)
 	defer func() { recover() }() // the log may close concurrently with a late request
 	select {
-	case l.ch <- b:
+	case l.ch <- bp:
 	default:
-		l.pool.Put(b[:0])
+		l.pool.Put(bp)
 	}
 }
 
@@ -179,7 +182,7 @@ func (l *accessLog) run() {
 	defer closeFile()
 	for {
 		select {
-		case b, ok := <-l.ch:
+		case bp, ok := <-l.ch:
 			if !ok {
 				return
 			}
@@ -192,13 +195,13 @@ func (l *accessLog) run() {
 				if err != nil {
 					l.log.Warn("ALB access log not written", "dir", l.dir, "err", err)
 					f = nil
-					l.pool.Put(b[:0])
+					l.pool.Put(bp)
 					continue
 				}
 				w = bufio.NewWriterSize(f, 64<<10)
 			}
-			w.Write(b)
-			l.pool.Put(b[:0])
+			w.Write(*bp)
+			l.pool.Put(bp)
 		case <-tick.C:
 			if w != nil {
 				w.Flush()
@@ -239,7 +242,13 @@ func (e *logEntry) appendTo(b []byte, lbDim string) []byte {
 		}
 	}
 	b = append(b, ' ')
-	b = appendCode(b, e.elbStatus)
+	if e.elbStatus > 0 {
+		b = appendCode(b, e.elbStatus)
+	} else {
+		// A response relayed from the target: the load balancer sent
+		// the target's status.
+		b = appendCode(b, e.targetStatus)
+	}
 	b = append(b, ' ')
 	b = appendCode(b, e.targetStatus)
 	b = append(b, ' ')

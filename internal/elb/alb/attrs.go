@@ -76,13 +76,12 @@ const (
 
 // tgAttrs are the target group attributes the data plane reads.
 type tgAttrs struct {
-	algorithm   algorithm     // load_balancing.algorithm.type (round_robin)
-	slowStart   time.Duration // slow_start.duration_seconds (0: off)
-	sticky      stickyType    // stickiness.enabled + stickiness.type
-	stickyFor   time.Duration // lb_cookie / app_cookie duration (86400 s)
-	appCookie   string        // stickiness.app_cookie.cookie_name
-	crossZone   bool          // load_balancing.cross_zone.enabled (use_load_balancer_configuration: on)
-	lambdaMulti bool          // lambda.multi_value_headers.enabled
+	algorithm algorithm     // load_balancing.algorithm.type (round_robin)
+	slowStart time.Duration // slow_start.duration_seconds (0: off)
+	sticky    stickyType    // stickiness.enabled + stickiness.type
+	stickyFor time.Duration // lb_cookie / app_cookie duration (86400 s)
+	appCookie string        // stickiness.app_cookie.cookie_name
+	crossZone bool          // load_balancing.cross_zone.enabled (use_load_balancer_configuration: on)
 }
 
 func parseTGAttrs(m map[string]string) tgAttrs {

@@ -364,6 +364,7 @@ func (p *Plane) syncTargetGroup(snap *state.Snapshot, arn string) (*tgRuntime, [
 		if err != nil {
 			continue
 		}
+		vpcAddr, _, _ := snap.TargetVPCAddress(t)
 		var b *backend
 		if old != nil {
 			if ob := old.byKey[key]; ob != nil && ob.addr == addr && ob.tls == isTLS && ob.zone == zone {
@@ -371,7 +372,7 @@ func (p *Plane) syncTargetGroup(snap *state.Snapshot, arn string) (*tgRuntime, [
 			}
 		}
 		if b == nil {
-			b = &backend{tg: tg, id: t.ID, port: t.Port, addr: addr, zone: zone, tls: isTLS}
+			b = &backend{tg: tg, id: t.ID, port: t.Port, addr: addr, vpc: netip.AddrPortFrom(vpcAddr, uint16(t.Port)), zone: zone, tls: isTLS}
 			b.cookie = p.cookieFor(arn, key)
 		}
 		st.targets = append(st.targets, b)

@@ -76,13 +76,15 @@ type clientConn struct {
 	idleFor  time.Duration
 	tgSticky time.Duration
 	watch    *watcher
-	h2n      atomic.Int32 // HTTP/2 streams in flight
+	h2n      atomic.Int32  // HTTP/2 streams in flight
+	h2done   chan struct{} // closed when the HTTP/2 connection ends
+	h2idle   *time.Timer   // closes an idle HTTP/2 connection
 	lastR    int64
 	lastW    int64
 }
 
 func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *clientConn {
-	c := &clientConn{s: s, p: s.p, nc: nc, remote: remote, opened: time.Now()}
+	c := &clientConn{s: s, p: s.p, nc: nc, remote: remote, opened: s.p.now()}
 	c.idle.Store(true)
 	c.seen = remote
 	if v, ok := s.p.addrs.FromHost(remote.Addr()); ok {
@@ -177,7 +179,9 @@ func (c *clientConn) loop(sc *sockCfg, conn net.Conn) {
 			case err == errClientGone:
 			case errors.As(err, &he):
 				c.refuse(sc, start, he.status, he.reason)
-			case isTimeout(err):
+			case isTimeout(err) && len(c.req.buf) > 0:
+				// A request begun but not finished within the idle
+				// timeout; an idle connection just closes.
 				c.refuse(sc, start, 408, "client did not send the whole request before the idle timeout")
 			}
 			return
@@ -236,7 +240,9 @@ func (c *clientConn) handle(sc *sockCfg, start time.Time) bool {
 	req := &c.req
 	c.scratch = c.scratch[:0]
 	e := c.beginLog(sc, start)
-	closeAfter := req.close || c.s.isClosing() || start.Sub(c.opened) >= sc.lb.attrs.clientKeepAlive
+	// client_keep_alive.seconds: past it, the connection closes after
+	// the request (measured on the plane's clock).
+	closeAfter := req.close || c.s.isClosing() || c.p.now().Sub(c.opened) >= sc.lb.attrs.clientKeepAlive
 	if sc.lb.attrs.desyncStrictest && req.ambiguous {
 		c.writeELB(sc, e, 400, "text/html", pageFor(400), nil, true)
 		c.finish(sc, e, nil)
@@ -532,7 +538,7 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 	pool := b.pool(sc.src)
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
-	e.target = b.addr
+	e.target = b.vpc
 	ws := req.upgrade != nil && asciiEqualFold(req.upgrade, "websocket")
 	if ws {
 		if c.tlsState != nil {

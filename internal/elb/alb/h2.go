@@ -5,14 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // The HTTP/2 path: clients that negotiate h2 on an HTTPS listener are
@@ -21,21 +21,96 @@ import (
 // HTTP1, as ALB converts them), HTTP/2 (HTTP2) or HTTP/2 with trailers
 // (GRPC), through net/http clients kept per target.
 
-// serveH2 serves an HTTP/2 client connection.
+// h2Server serves the HTTP/2 client connections of every listener: one
+// net/http server fed the connections that negotiated h2.
+type h2Server struct {
+	srv   *http.Server
+	queue chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	conns sync.Map // net.Conn -> *clientConn
+}
+
+type ctxKey struct{}
+
+func newH2Server() *h2Server {
+	h := &h2Server{queue: make(chan net.Conn), done: make(chan struct{})}
+	protos := new(http.Protocols)
+	protos.SetHTTP2(true)
+	h.srv = &http.Server{
+		Protocols:      protos,
+		MaxHeaderBytes: maxHeadBytes,
+		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: 128},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Context().Value(ctxKey{}).(*clientConn).serveH2Request(w, r)
+		}),
+		ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
+			c, _ := h.conns.Load(nc)
+			return context.WithValue(ctx, ctxKey{}, c)
+		},
+		ConnState: func(nc net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				if c, ok := h.conns.LoadAndDelete(nc); ok {
+					close(c.(*clientConn).h2done)
+				}
+			}
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go h.srv.Serve(h)
+	return h
+}
+
+// Accept, Close and Addr make the server's listener: connections come
+// from the plane's sockets.
+func (h *h2Server) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.queue:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *h2Server) Close() error {
+	h.once.Do(func() { close(h.done) })
+	return nil
+}
+
+func (h *h2Server) Addr() net.Addr { return &net.TCPAddr{} }
+
+// shutdown closes every HTTP/2 connection.
+func (h *h2Server) shutdown() {
+	h.Close()
+	h.srv.Close()
+}
+
+// serveH2 serves an HTTP/2 client connection until it closes. An idle
+// connection (no stream in flight) closes after the idle timeout.
 func (c *clientConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.conn = tc
-	srv := &http2.Server{
-		IdleTimeout:          sc.lb.attrs.idleTimeout,
-		MaxConcurrentStreams: 128,
-		// ALB answers HTTP/2 requests whose compressed headers exceed 8K
-		// with GOAWAY; the decoded limit here is ALB's 64K head.
-		MaxDecoderHeaderTableSize: 4096,
+	c.h2done = make(chan struct{})
+	h := c.p.h2srv()
+	if h == nil {
+		return
 	}
-	srv.ServeConn(tc, &http2.ServeConnOpts{
-		Context:    c.p.ctx,
-		BaseConfig: &http.Server{MaxHeaderBytes: maxHeadBytes},
-		Handler:    http.HandlerFunc(c.serveH2Request),
-	})
+	c.h2idle = time.AfterFunc(sc.lb.attrs.idleTimeout, c.h2IdleCheck)
+	h.conns.Store(tc, c)
+	select {
+	case h.queue <- tc:
+	case <-h.done:
+		h.conns.Delete(tc)
+		return
+	}
+	<-c.h2done
+	c.h2idle.Stop()
+}
+
+// h2IdleCheck closes an HTTP/2 connection that has stayed idle.
+func (c *clientConn) h2IdleCheck() {
+	if c.h2n.Load() == 0 {
+		c.nc.Close()
+	}
 }
 
 // isGRPC reports whether a request is a gRPC call.
@@ -55,6 +130,8 @@ func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 			c.idle.Store(true)
 			if c.s.isClosing() {
 				c.nc.Close()
+			} else if sc := c.s.cur.Load(); sc != nil {
+				c.h2idle.Reset(sc.lb.attrs.idleTimeout)
 			}
 		}
 	}()
@@ -178,7 +255,7 @@ func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 		h2Error(w, grpc, 503, sc)
 		return
 	}
-	e.target = b.addr
+	e.target = b.vpc
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	c.forwardH2(w, r, sc, e, pm, st, b, string(hostOut), string(target), tgCookie, grpc)
@@ -448,11 +525,13 @@ func (c *clientConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 // slowClient forwards requests of the HTTP/2 path to one target.
 type slowClient struct {
 	h1 *http.Transport
-	h2 *http2.Transport
+	h2 *http.Transport
 }
 
 // slowClient returns the pool's net/http client for a protocol version,
-// creating it on first use.
+// creating it on first use: HTTP/1.1 for HTTP1 target groups, HTTP/2 (in
+// clear text, or over TLS with ALPN h2 for HTTPS target groups) for HTTP2
+// and GRPC ones.
 func (p *pool) slowClient(version string) http.RoundTripper {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -466,41 +545,34 @@ func (p *pool) slowClient(version string) http.RoundTripper {
 		}
 		return d.DialContext(ctx, "tcp", p.b.addr.String())
 	}
+	newTransport := func(h2 bool) *http.Transport {
+		protos := new(http.Protocols)
+		switch {
+		case !h2:
+			protos.SetHTTP1(true)
+		case p.b.tls:
+			protos.SetHTTP2(true)
+		default:
+			protos.SetUnencryptedHTTP2(true)
+		}
+		return &http.Transport{
+			DialContext:         dial,
+			TLSClientConfig:     backendTLS,
+			TLSHandshakeTimeout: connectTimeout,
+			Protocols:           protos,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     60 * time.Second,
+			DisableCompression:  true,
+		}
+	}
 	if version == "HTTP1" {
 		if p.slow.h1 == nil {
-			p.slow.h1 = &http.Transport{
-				DialContext:         dial,
-				TLSClientConfig:     backendTLS,
-				MaxIdleConnsPerHost: 64,
-				IdleConnTimeout:     60 * time.Second,
-				DisableCompression:  true,
-				ForceAttemptHTTP2:   false,
-			}
+			p.slow.h1 = newTransport(false)
 		}
 		return p.slow.h1
 	}
 	if p.slow.h2 == nil {
-		isTLS := p.b.tls
-		p.slow.h2 = &http2.Transport{
-			AllowHTTP:          true,
-			DisableCompression: true,
-			DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
-				nc, err := dial(ctx, network, addr)
-				if err != nil || !isTLS {
-					return nc, err
-				}
-				tcfg := backendTLS.Clone()
-				tcfg.NextProtos = []string{"h2"}
-				tc := tls.Client(nc, tcfg)
-				hctx, cancel := context.WithTimeout(ctx, connectTimeout)
-				defer cancel()
-				if err := tc.HandshakeContext(hctx); err != nil {
-					nc.Close()
-					return nil, &tlsError{err}
-				}
-				return tc, nil
-			},
-		}
+		p.slow.h2 = newTransport(true)
 	}
 	return p.slow.h2
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +52,34 @@ type env struct {
 }
 
 type envOption func(*env, *alb.Config)
+
+// fakeClock is a settable clock for slow start and keep-alive durations.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// withClock gives the plane a clock the test moves.
+func withClock(c *fakeClock) envOption {
+	return func(_ *env, cfg *alb.Config) { cfg.Now = c.Now }
+}
+
+// withPublic makes internet-facing load balancers also listen on addrs.
+func withPublic(addrs ...netip.Addr) envOption {
+	return func(_ *env, cfg *alb.Config) { cfg.PublicAddrs = addrs }
+}
 
 // withChecker runs the shared health checker on the test's state; without
 // it every registered target that is not draining counts as healthy.
@@ -481,9 +508,6 @@ func (e *env) metric(name string, labels map[string]string) float64 {
 	}
 	return total
 }
-
-var _ = sync.Mutex{}
-var _ = strconv.Itoa
 
 // decodeID returns the backend id of an echo body.
 func decodeID(t *testing.T, body string) string {

@@ -130,7 +130,7 @@ func (h *head) read(br *bufio.Reader, firstTooLong error) ([]byte, error) {
 			if _, ok := err.(*httpError); ok {
 				return nil, err
 			}
-			if len(h.buf) == 0 && (err == io.EOF || isTimeout(err)) {
+			if len(h.buf) == 0 && err == io.EOF {
 				return nil, errClientGone
 			}
 			if err == io.EOF {

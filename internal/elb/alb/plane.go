@@ -115,6 +115,9 @@ type Plane struct {
 	lastSnap atomic.Pointer[state.Snapshot]
 	// applying is the snapshot Apply is compiling (applyMu held).
 	applying *state.Snapshot
+
+	h2mu sync.Mutex
+	h2   *h2Server
 }
 
 // New returns a Plane that serves nothing until Apply hands it a state.
@@ -330,6 +333,11 @@ func (p *Plane) Close(ctx context.Context) error {
 	for _, s := range socks {
 		s.closeAll()
 	}
+	p.h2mu.Lock()
+	if p.h2 != nil {
+		p.h2.shutdown()
+	}
+	p.h2mu.Unlock()
 	p.cancel()
 	p.applyMu.Lock()
 	for _, tg := range p.tgs {
@@ -448,3 +456,17 @@ func (s *listenSock) remove(c *clientConn) {
 
 // isClosing reports whether the socket is shutting down.
 func (s *listenSock) isClosing() bool { return s.shut.Load() }
+
+// h2srv returns the HTTP/2 server, starting it on first use; nil once the
+// plane is closed.
+func (p *Plane) h2srv() *h2Server {
+	p.h2mu.Lock()
+	defer p.h2mu.Unlock()
+	if p.ctx.Err() != nil {
+		return nil
+	}
+	if p.h2 == nil {
+		p.h2 = newH2Server()
+	}
+	return p.h2
+}

@@ -22,7 +22,6 @@ import (
 
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/coder/websocket"
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -120,7 +119,9 @@ func TestHTTPSListener(t *testing.T) {
 	}
 	// HTTP/2 is negotiated with ALPN; the request reaches an HTTP/1.1
 	// target group as HTTP/1.1.
-	h2c := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	h2only := new(http.Protocols)
+	h2only.SetHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2only, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := h2c.Get(base + "/h2")
 	if err != nil {
 		t.Fatal(err)

@@ -215,9 +215,6 @@ func anyWarm(bs []*backend, now int64, d time.Duration) bool {
 // an HMAC over the target group and target with the target's key, so that
 // a forged or stale cookie is ignored.
 
-// stickyValue returns the value of a stickiness cookie naming b.
-func (p *Plane) stickyValue(b *backend) string { return b.cookie }
-
 func (p *Plane) cookieFor(tgARN, key string) string {
 	m := hmac.New(sha256.New, p.cookieKey[:])
 	m.Write([]byte(tgARN))

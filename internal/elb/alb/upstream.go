@@ -179,7 +179,8 @@ type backend struct {
 	tg   *tgRuntime
 	id   string
 	port int32
-	addr netip.AddrPort
+	addr netip.AddrPort // where to connect (host address)
+	vpc  netip.AddrPort // the target's VPC address, as logs report it
 	zone string
 	tls  bool
 	// cookie is the target's opaque identity in stickiness cookies.

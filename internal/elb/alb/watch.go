@@ -63,13 +63,23 @@ func (w *watcher) start() {
 	w.mu.Unlock()
 	go func() {
 		defer close(w.done)
-		_, err := w.c.br.Peek(1)
-		w.mu.Lock()
-		stopping := w.stopping
-		w.mu.Unlock()
-		if err != nil && !stopping {
+		// While the request waits, the target side's idle timeout
+		// applies (HTTP 504), not the client's: no deadline here.
+		w.c.conn.SetReadDeadline(time.Time{})
+		for {
+			_, err := w.c.br.Peek(1)
+			w.mu.Lock()
+			stopping := w.stopping
+			w.mu.Unlock()
+			if err == nil || stopping {
+				return
+			}
+			if isTimeout(err) {
+				continue
+			}
 			w.gone.Store(true)
 			uc.nc.Close()
+			return
 		}
 	}()
 }
