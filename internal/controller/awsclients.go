@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 )
 
 // Clients are the AWS API clients the controller calls.
@@ -18,6 +19,7 @@ type Clients struct {
 	ELBV2  *elbv2sdk.Client
 	EC2    *ec2.Client
 	ACM    *acm.Client
+	WAFv2  *wafv2.Client
 }
 
 // ParseEndpoints parses --aws-api-endpoints ("ServiceID=URL,…").
@@ -80,6 +82,9 @@ func NewClients(ctx context.Context, o Options) (Clients, error) {
 		}),
 		ACM: acm.NewFromConfig(cfg, func(op *acm.Options) {
 			op.BaseEndpoint = endpoint(acm.ServiceID)
+		}),
+		WAFv2: wafv2.NewFromConfig(cfg, func(op *wafv2.Options) {
+			op.BaseEndpoint = endpoint(wafv2.ServiceID)
 		}),
 	}, nil
 }

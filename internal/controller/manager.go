@@ -148,6 +148,9 @@ type Deps struct {
 	// BackendSG creates the shared backend security group on first need;
 	// nil when --backend-security-group names it or it is disabled.
 	BackendSG BackendSG
+	// Lookup resolves names the facts do not hold (target groups, trust
+	// stores, web ACLs); nil leaves them to translation's errors.
+	Lookup ingress.Lookup
 	// Logger is the process's logger.
 	Logger *slog.Logger
 }
@@ -183,6 +186,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 		}
 		if bsg != nil {
 			ing.BackendSG = bsg
+		}
+		if d.Lookup != nil {
+			ing.Lookup = d.Lookup
 		}
 		if err := ing.SetupWithManager(ctx, mgr, o.IngressMaxConcurrentReconciles); err != nil {
 			return fmt.Errorf("ingress controller: %w", err)
@@ -329,7 +335,11 @@ func NewDeps(ctx context.Context, o Options, log *slog.Logger) (Deps, error) {
 		Region: c.Config.Region, ClusterName: o.ClusterName, VpcID: o.AWSVpcID,
 		Refresh: o.FactsRefresh, Logger: log.With("component", "cloudfacts"),
 	}
-	d := Deps{ELBV2: c.ELBV2, Facts: reader, Logger: log}
+	lookup := &nameLookup{elbv2: c.ELBV2}
+	if o.EnableWAFv2 {
+		lookup.wafv2 = c.WAFv2
+	}
+	d := Deps{ELBV2: c.ELBV2, Facts: reader, Lookup: lookup, Logger: log}
 	if o.EnableBackendSG && o.BackendSecurityGroup == "" {
 		f, err := reader.Facts(ctx, false)
 		if err != nil {

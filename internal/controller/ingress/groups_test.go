@@ -78,3 +78,24 @@ func TestBackendServices(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestReferencedNames(t *testing.T) {
+	ings := []networking.Ingress{{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+		"alb.ingress.kubernetes.io/actions.a":             `{"type":"forward","targetGroupName":"legacy-tg"}`,
+		"alb.ingress.kubernetes.io/actions.b":             `{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"blue-tg","weight":1},{"targetGroupARN":"arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1","weight":1}]}}`,
+		"alb.ingress.kubernetes.io/mutual-authentication": `[{"port":443,"mode":"verify","trustStore":"my-store"},{"port":8443,"mode":"verify","trustStore":"arn:aws:elasticloadbalancing:us-east-1:1:truststore/s/1"}]`,
+		"alb.ingress.kubernetes.io/wafv2-acl-name":        "web-acl",
+		"alb.ingress.kubernetes.io/actions.broken":        `{`,
+	}}}}
+	params := []elbv2api.IngressClassParams{{Spec: elbv2api.IngressClassParamsSpec{WAFv2ACLName: "class-acl"}}}
+	tgs, tss, acls := referencedNames(ings, params)
+	if diff := cmp.Diff([]string{"blue-tg", "legacy-tg"}, tgs); diff != "" {
+		t.Errorf("target groups (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"my-store"}, tss); diff != "" {
+		t.Errorf("trust stores (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"class-acl", "web-acl"}, acls); diff != "" {
+		t.Errorf("web ACLs (-want +got):\n%s", diff)
+	}
+}

@@ -75,6 +75,9 @@ type Reconciler struct {
 	// on first need; nil when --enable-backend-security-group is off or
 	// --backend-security-group names it.
 	BackendSG BackendSG
+	// Lookup resolves target group, trust store and web ACL names; nil
+	// leaves them unresolved (translation reports them).
+	Lookup Lookup
 }
 
 // BackendSG finds or creates the shared backend security group.
@@ -100,6 +103,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	in.Facts = f
 	in.Options = r.Options
+	if r.Lookup != nil {
+		refs, err := resolveReferences(ctx, r.Lookup, in.Ingresses, in.IngressClassParams)
+		if err != nil {
+			r.failAll(ctx, candidates, ReasonFailedBuildModel, err)
+			return reconcile.Result{}, err
+		}
+		in.Options.References.TargetGroups = refs.TargetGroups
+		in.Options.References.TrustStores = refs.TrustStores
+		in.Options.References.WebACLs = refs.WebACLs
+	}
 	res := tring.BuildGroups(in)
 	if r.BackendSG != nil && in.Options.BackendSecurityGroupID == "" && needsBackendSG(res, id) {
 		sg, err := r.BackendSG.ID(ctx)
