@@ -164,7 +164,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 		PollMax:    o.TargetGroupBindingRequeueDuration,
 		MaxTargets: o.MaxTargetsPerTargetGroup,
 	}
-	if err := tgb.SetupWithManager(ctx, mgr, o.TargetGroupBindingMaxConcurrentReconciles); err != nil {
+	if err := tgb.SetupWithManager(ctx, mgr, o.TargetGroupBindingMaxConcurrentReconciles, o.TargetGroupBindingMaxBackoff); err != nil {
 		return fmt.Errorf("targetGroupBinding controller: %w", err)
 	}
 	if d.Deployer != nil {
