@@ -2,14 +2,12 @@ package alb
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,73 +24,56 @@ var (
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 )
 
-// countConn counts the bytes read from and written to a connection.
+// countConn counts the bytes read from and written to a client
+// connection into its exchange.
 type countConn struct {
 	net.Conn
-	r, w int64
+	x *exchange
 }
 
 func (c *countConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	c.r += int64(n)
+	c.x.rx += int64(n)
 	return n, err
 }
 
 func (c *countConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	c.w += int64(n)
+	c.x.tx += int64(n)
 	return n, err
 }
 
-// clientConn is one client connection and its request loop.
+// clientConn is one client connection served by a goroutine of its own:
+// HTTPS, HTTP/2, WebSocket and request bodies in chunked encoding, and
+// every HTTP/1.1 connection where the event loop does not run.
 type clientConn struct {
-	s      *listenSock
-	p      *Plane
-	nc     net.Conn // the TCP connection
-	cc     *countConn
-	conn   net.Conn // what br and bw read and write: cc, or TLS over it
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	remote netip.AddrPort
-	vpc    netip.Addr // the VPC address the client stands for, if any
-	// seen is the client as the VPC sees it: its VPC address when its
-	// host address realises one. X-Forwarded-For and access logs carry it.
-	seen   netip.AddrPort
-	idle   atomic.Bool
-	opened time.Time
-
-	tlsState *tls.ConnectionState
-	tlsProto string
-	tlsCiph  string
-
-	req     request
-	resp    response
-	in      routeInput
-	scratch []byte
-	date    httpDate
-	log     logEntry
+	exchange
+	nc   net.Conn // the TCP connection
+	cc   *countConn
+	conn net.Conn // what br and bw read and write: cc, or TLS over it
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	idle atomic.Bool
 
 	deadline time.Time
 	idleFor  time.Duration
-	tgSticky time.Duration
 	watch    *watcher
+	dec      decision
 	h2n      atomic.Int32  // HTTP/2 streams in flight
 	h2done   chan struct{} // closed when the HTTP/2 connection ends
 	h2idle   *time.Timer   // closes an idle HTTP/2 connection
-	lastR    int64
-	lastW    int64
 }
 
 func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *clientConn {
-	c := &clientConn{s: s, p: s.p, nc: nc, remote: remote, opened: s.p.now()}
+	c := &clientConn{nc: nc}
+	c.init(s.p, s, remote)
 	c.idle.Store(true)
-	c.seen = remote
-	if v, ok := s.p.addrs.FromHost(remote.Addr()); ok {
-		c.vpc = v
-		c.seen = netip.AddrPortFrom(v, remote.Port())
-	}
 	return c
 }
+
+// isIdle and closeNow let the socket close idle connections.
+func (c *clientConn) isIdle() bool { return c.idle.Load() }
+func (c *clientConn) closeNow()    { c.nc.Close() }
 
 // serve runs the connection until it closes.
 func (c *clientConn) serve(sc *sockCfg) {
@@ -108,7 +89,7 @@ func (c *clientConn) serve(sc *sockCfg) {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	c.cc = &countConn{Conn: c.nc}
+	c.cc = &countConn{Conn: c.nc, x: &c.exchange}
 	var conn net.Conn = c.cc
 	if sc.protocol == "HTTPS" {
 		tc := tls.Server(c.cc, sc.tls)
@@ -178,11 +159,11 @@ func (c *clientConn) loop(sc *sockCfg, conn net.Conn) {
 			switch {
 			case err == errClientGone:
 			case errors.As(err, &he):
-				c.refuse(sc, start, he.status, he.reason)
+				c.refuse(sc, start, he.status)
 			case isTimeout(err) && len(c.req.buf) > 0:
 				// A request begun but not finished within the idle
 				// timeout; an idle connection just closes.
-				c.refuse(sc, start, 408, "client did not send the whole request before the idle timeout")
+				c.refuse(sc, start, 408)
 			}
 			return
 		}
@@ -194,257 +175,37 @@ func (c *clientConn) loop(sc *sockCfg, conn net.Conn) {
 
 // refuse answers a request the load balancer could not read, then the
 // connection closes.
-func (c *clientConn) refuse(sc *sockCfg, start time.Time, code int, reason string) {
-	e := c.beginLog(sc, start)
-	e.errReason = reasonCode(code)
-	c.writeELB(sc, e, code, "text/html", pageFor(code), nil, true)
-	c.finish(sc, e, nil)
-	_ = reason
-}
-
-// reasonCode is the access log error_reason of an ELB-generated status.
-func reasonCode(code int) string {
-	switch code {
-	case 400, 414:
-		return "ClientRequestError"
-	case 408:
-		return "ClientRequestTimeout"
-	case 463:
-		return "ClientXFFTooManyAddresses"
-	case 501:
-		return "UnsupportedTransferEncoding"
-	}
-	return ""
-}
-
-// beginLog starts a request's log entry.
-func (c *clientConn) beginLog(sc *sockCfg, start time.Time) *logEntry {
-	e := &c.log
-	e.reset()
-	e.start = start
-	e.client = c.seen
-	switch {
-	case c.tlsState != nil:
-		e.typ = "https"
-		e.cipher, e.tlsProto = c.tlsCiph, c.tlsProto
-		e.domain = c.tlsState.ServerName
-		e.cert = sc.certForName(e.domain)
-	default:
-		e.typ = "http"
-	}
-	return e
+func (c *clientConn) refuse(sc *sockCfg, start time.Time, code int) {
+	d := c.refusal(sc, start, code, &c.dec)
+	c.writeELB(sc, d)
+	c.finish(sc, d.e, nil)
 }
 
 // handle serves one request; it reports whether the connection stays.
 func (c *clientConn) handle(sc *sockCfg, start time.Time) bool {
-	req := &c.req
-	c.scratch = c.scratch[:0]
-	e := c.beginLog(sc, start)
-	// client_keep_alive.seconds: past it, the connection closes after
-	// the request (measured on the plane's clock).
-	closeAfter := req.close || c.s.isClosing() || c.p.now().Sub(c.opened) >= sc.lb.attrs.clientKeepAlive
-	if sc.lb.attrs.desyncStrictest && req.ambiguous {
-		c.writeELB(sc, e, 400, "text/html", pageFor(400), nil, true)
-		c.finish(sc, e, nil)
-		return false
+	d := c.decide(sc, start, &c.dec)
+	if d.kind == decForward {
+		return c.proxy(sc, d)
 	}
-	// Absolute-form targets (GET http://host/path) are forwarded in
-	// origin form.
-	target := req.target
-	host := req.host
-	if len(target) > 0 && target[0] != '/' && target[0] != '*' {
-		if i := bytes.Index(target, []byte("://")); i > 0 {
-			rest := target[i+3:]
-			j := bytes.IndexByte(rest, '/')
-			if j < 0 {
-				if host == nil {
-					host = rest
-				}
-				target = []byte("/")
-			} else {
-				if host == nil {
-					host = rest[:j]
-				}
-				target = rest[j:]
-			}
-		}
+	if d.discard && !c.discardBody(sc) {
+		d.closeAfter = true
 	}
-	if host == nil {
-		host = []byte(c.s.addr.Addr().String())
-	}
-	path, query := splitTarget(target)
-	e.method = append(e.method[:0], req.method...)
-	if sc.lb.rt != nil && sc.lb.alog != nil {
-		e.url = sc.scheme + "://" + string(hostOnly(host)) + ":" + sc.portStr + string(target)
-		e.proto = "HTTP/1." + strconv.Itoa(req.minor)
-		e.userAgent = headerValue(req.headers, "user-agent")
-	}
-	if string(req.method) == "TRACE" {
-		c.writeELB(sc, e, 405, "text/html", pageFor(405), nil, closeAfter)
-		c.finish(sc, e, nil)
-		return !closeAfter
-	}
-	in := &c.in
-	in.method, in.host, in.path, in.query, in.headers = req.method, hostOnly(host), path, query, req.headers
-	in.src, in.srcVPC = c.remote.Addr().Unmap(), c.vpc
-	in.pairs, in.parsed = in.pairs[:0], false
-	r := sc.route(in)
-	if r == nil {
-		// Unreachable: the default rule matches everything.
-		c.writeELB(sc, e, 500, "text/html", pageFor(500), nil, true)
-		c.finish(sc, e, nil)
-		return false
-	}
-	e.priority = r.priority
-	e.actions = r.act.names
-	act := r.act
-	switch act.kind {
-	case actFixed:
-		if req.hasBody() && !c.discardBody(sc) {
-			closeAfter = true
-		}
-		ct := act.contentType
-		if ct == "" {
-			ct = "text/plain; charset=utf-8"
-		}
-		c.writeELB(sc, e, act.status, ct, act.body, nil, closeAfter)
-		c.finish(sc, e, nil)
-		return !closeAfter
-	case actRedirect:
-		if req.hasBody() && !c.discardBody(sc) {
-			closeAfter = true
-		}
-		loc := act.redirect.location(sc.scheme, sc.port, hostOnly(host), path, query)
-		e.redirect = loc
-		c.writeELB(sc, e, act.redirect.code, "text/html", pageFor(act.redirect.code), [][2]string{{"Location", loc}}, closeAfter)
-		c.finish(sc, e, nil)
-		return !closeAfter
-	case actUnsupported:
-		e.errReason = "UnsupportedAction"
-		c.writeELB(sc, e, 501, "text/plain; charset=utf-8", []byte(act.message+"\n"), nil, true)
-		c.finish(sc, e, nil)
-		return false
-	}
-	// forward
-	wt, tgCookieV := c.p.chooseTargetGroup(act, req.headers)
-	var tgCookie []byte
-	if tgCookieV != "" {
-		tgCookie = []byte(tgCookieV)
-	}
-	tg := wt.tg
-	st := tg.st.Load()
-	e.tgARN = tg.arn
-	pm := tg.metrics(sc.lb.rt.m)
-	if st.version != "HTTP1" {
-		e.errReason = "IncompatibleProtocol"
-		c.writeELB(sc, e, 464, "text/html", pageFor(464), nil, closeAfter)
-		c.finish(sc, e, pm)
-		return !closeAfter
-	}
-	if st.targetType == "lambda" {
-		code := 502
-		if req.contentLength > 1<<20 {
-			code = 413
-		}
-		e.errReason = "LambdaUnsupported"
-		c.writeELB(sc, e, code, "text/html", pageFor(code), nil, true)
-		c.finish(sc, e, pm)
-		return false
-	}
-	// Transforms, after routing.
-	hostOut := host
-	rewroteHost := false
-	if r.hostRewrite != nil {
-		if out, ok := r.hostRewrite.apply(hostOnly(host)); ok {
-			if !validHost(out) {
-				e.errReason = "TransformFailed"
-				c.writeELB(sc, e, 500, "text/html", pageFor(500), nil, closeAfter)
-				c.finish(sc, e, pm)
-				return !closeAfter
-			}
-			hostOut, rewroteHost = out, true
-		}
-	}
-	if r.urlRewrite != nil {
-		if out, ok := r.urlRewrite.apply(target); ok {
-			if len(out) == 0 || out[0] != '/' || bytes.ContainsAny(out, " \r\n\x00") {
-				e.errReason = "TransformFailed"
-				c.writeELB(sc, e, 500, "text/html", pageFor(500), nil, closeAfter)
-				c.finish(sc, e, pm)
-				return !closeAfter
-			}
-			target = out
-		}
-	}
-	if !rewroteHost {
-		hostOut = c.forwardHost(sc, host)
-	}
-	// Target.
-	b := tg.chooseTarget(st, sc.zone, req.headers)
-	if b == nil {
-		e.errReason = "NoHealthyTargets"
-		if len(st.targets) == 0 {
-			e.errReason = "NoRegisteredTargets"
-		}
-		if req.hasBody() && !c.discardBody(sc) {
-			closeAfter = true
-		}
-		c.writeELB(sc, e, 503, "text/html", pageFor(503), nil, closeAfter)
-		c.finish(sc, e, pm)
-		return !closeAfter
-	}
-	c.tgSticky = act.tgSticky
-	return c.proxy(sc, e, pm, st, b, hostOut, target, tgCookie, closeAfter)
+	c.writeELB(sc, d)
+	c.finish(sc, d.e, d.pm)
+	return !d.closeAfter
 }
 
-// validHost reports whether a rewritten host is usable in a Host header.
-func validHost(h []byte) bool {
-	if len(h) == 0 || len(h) > 255 {
-		return false
-	}
-	for _, c := range h {
-		if c <= ' ' || c >= 0x7f || c == '/' || c == '\\' || c == '@' {
-			return false
-		}
-	}
-	return true
+// writeELB writes and flushes a response generated by the load balancer.
+func (c *clientConn) writeELB(sc *sockCfg, d *decision) {
+	c.appendELB(c.bw, sc, d)
+	c.bw.Flush()
 }
 
-// forwardHost is the Host header sent to targets: as received when
-// routing.http.preserve_host_header.enabled; otherwise ALB adds the
-// listener port when the listener is not on 80 or 443 and the host has
-// none, and removes a port from the host on 80 and 443.
-func (c *clientConn) forwardHost(sc *sockCfg, host []byte) []byte {
-	if sc.lb.attrs.preserveHost {
-		return host
-	}
-	h := hostOnly(host)
-	hasPort := len(h) != len(host) && !(len(host) > 0 && host[0] == '[' && host[len(host)-1] == ']')
-	if sc.port == 80 || sc.port == 443 {
-		if !hasPort {
-			return host
-		}
-		if len(host) > 0 && host[0] == '[' {
-			return host[:len(h)+2]
-		}
-		return h
-	}
-	if hasPort {
-		return host
-	}
-	c.scratch = append(append(append(c.scratch[:0], host...), ':'), sc.portStr...)
-	return c.scratch
-}
 
-// headerValue returns the first value of a header.
-func headerValue(hs []header, lower string) []byte {
-	for i := range hs {
-		if asciiEqualFold(hs[i].name, lower) {
-			return hs[i].value
-		}
-	}
-	return nil
-}
+
+
+
+
 
 // discardBody reads and drops a request body the load balancer answers
 // itself; it reports whether the connection can carry on.
@@ -460,85 +221,17 @@ func (c *clientConn) discardBody(sc *sockCfg) bool {
 	return err == nil
 }
 
-// writeELB writes a response generated by the load balancer.
-func (c *clientConn) writeELB(sc *sockCfg, e *logEntry, code int, ctype string, body []byte, extra [][2]string, closeAfter bool) {
-	e.elbStatus = code
-	w := c.bw
-	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(code))
-	w.WriteByte(' ')
-	w.WriteString(statusText(code))
-	w.WriteString("\r\n")
-	if sc.serverHeader {
-		w.WriteString("Server: awselb/2.0\r\n")
-	}
-	w.WriteString("Date: ")
-	w.Write(c.date.get(time.Now()))
-	w.WriteString("\r\nContent-Type: ")
-	w.WriteString(ctype)
-	w.WriteString("\r\nContent-Length: ")
-	w.WriteString(strconv.Itoa(len(body)))
-	w.WriteString("\r\n")
-	for _, h := range extra {
-		w.WriteString(h[0])
-		w.WriteString(": ")
-		w.WriteString(h[1])
-		w.WriteString("\r\n")
-	}
-	for _, h := range sc.respHeaders {
-		w.Write(h.name)
-		w.WriteString(": ")
-		w.Write(h.value)
-		w.WriteString("\r\n")
-	}
-	if closeAfter {
-		w.WriteString("Connection: close\r\n\r\n")
-	} else {
-		w.WriteString("Connection: keep-alive\r\n\r\n")
-	}
-	if string(c.req.method) != "HEAD" {
-		w.Write(body)
-	}
-	w.Flush()
-}
 
-// finish records a request's metrics and access log entry.
-func (c *clientConn) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
-	e.end = time.Now()
-	lbm := sc.lb.rt.m
-	if pm != nil {
-		pm.requests.Inc()
-	} else {
-		lbm.requests.Inc()
-	}
-	if e.elbStatus > 0 {
-		lbm.elbCode(e.elbStatus)
-	}
-	if c.cc != nil {
-		e.received, e.sent = c.cc.r-c.lastR, c.cc.w-c.lastW
-		c.lastR, c.lastW = c.cc.r, c.cc.w
-	}
-	lbm.bytes.Add(float64(e.received + e.sent))
-	if sc.lb.alog != nil {
-		if e.reqProc < 0 && e.elbStatus == 0 {
-			e.reqProc = 0
-		}
-		if len(e.trace) == 0 {
-			e.trace = append(e.trace[:0], headerValue(c.req.headers, "x-amzn-trace-id")...)
-		}
-		sc.lb.alog.write(e, sc.lb.rt.dim)
-	}
-}
 
 // proxy forwards the request to a target over HTTP/1.1 and relays the
 // response; it reports whether the client connection stays.
-func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgState, b *backend, hostOut, target, tgCookie []byte, closeAfter bool) bool {
+func (c *clientConn) proxy(sc *sockCfg, d *decision) bool {
 	req := &c.req
+	e, pm, b, closeAfter := d.e, d.pm, d.b, d.closeAfter
 	idle := sc.lb.attrs.idleTimeout
 	pool := b.pool(sc.src)
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
-	e.target = b.vpc
 	ws := req.upgrade != nil && asciiEqualFold(req.upgrade, "websocket")
 	if ws {
 		if c.tlsState != nil {
@@ -547,10 +240,6 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 			e.typ = "ws"
 		}
 	}
-	// The trace header is built once; a retry sends the same request.
-	traceStart := len(c.scratch)
-	c.scratch = appendTraceHeader(c.scratch, headerValue(req.headers, "x-amzn-trace-id"), len(req.buf), e.start)
-	e.trace = append(e.trace[:0], c.scratch[traceStart:]...)
 	var uc *upConn
 	var sentAt time.Time
 	for attempt := 0; ; attempt++ {
@@ -570,10 +259,10 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 			if errors.As(err, &te) {
 				e.errReason = "TargetTLSNegotiationError"
 			}
-			return c.fail(sc, e, pm, code, closeAfter || req.hasBody())
+			return c.fail(sc, d, code, closeAfter || req.hasBody())
 		}
 		e.reqProc = time.Since(e.start)
-		c.writeUpstreamHead(uc.bw, sc, hostOut, target, e.trace, ws)
+		c.writeUpstreamHead(uc.bw, sc, d, ws)
 		if req.hasBody() {
 			if req.expect100 {
 				c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -591,7 +280,7 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 				var we *writeError
 				if errors.As(err, &we) {
 					e.errReason = "TargetConnectionError"
-					return c.fail(sc, e, pm, 502, true)
+					return c.fail(sc, d, 502, true)
 				}
 				// The client stopped sending its body.
 				e.elbStatus = 460
@@ -608,7 +297,7 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 				continue
 			}
 			e.errReason = "TargetConnectionError"
-			return c.fail(sc, e, pm, 502, closeAfter || req.hasBody())
+			return c.fail(sc, d, 502, closeAfter || req.hasBody())
 		}
 		sentAt = time.Now()
 		uc.setReadDeadline(sentAt.Add(idle))
@@ -631,7 +320,7 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 		if isTimeout(err) {
 			code, e.errReason = 504, "TargetResponseTimeout"
 		}
-		return c.fail(sc, e, pm, code, closeAfter || req.hasBody())
+		return c.fail(sc, d, code, closeAfter || req.hasBody())
 	}
 	resp := &c.resp
 	got := time.Now()
@@ -643,9 +332,9 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 		if !ws {
 			uc.close()
 			e.targetStatus, e.errReason = resp.status, "TargetResponseError"
-			return c.fail(sc, e, pm, 502, true)
+			return c.fail(sc, d, 502, true)
 		}
-		c.writeResponseHead(sc, st, b, tgCookie, false, true)
+		c.writeResponseHead(c.bw, sc, d, false, true)
 		if err := c.bw.Flush(); err != nil {
 			uc.close()
 			c.finish(sc, e, pm)
@@ -666,7 +355,7 @@ func (c *clientConn) proxy(sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgStat
 			clientClose = true
 		}
 	}
-	c.writeResponseHead(sc, st, b, tgCookie, clientClose, false)
+	c.writeResponseHead(c.bw, sc, d, clientClose, false)
 	if chunkOut {
 		c.bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
@@ -724,9 +413,11 @@ func retryable(err error) bool {
 }
 
 // fail answers with an ELB-generated error after a target failure.
-func (c *clientConn) fail(sc *sockCfg, e *logEntry, pm *pairMetrics, code int, closeAfter bool) bool {
-	c.writeELB(sc, e, code, "text/html", pageFor(code), nil, closeAfter)
-	c.finish(sc, e, pm)
+func (c *clientConn) fail(sc *sockCfg, d *decision, code int, closeAfter bool) bool {
+	d.closeAfter = closeAfter
+	d.page(code)
+	c.writeELB(sc, d)
+	c.finish(sc, d.e, d.pm)
 	return !closeAfter
 }
 
@@ -749,57 +440,6 @@ func (c *clientConn) readUpstreamResponse(sc *sockCfg, uc *upConn) error {
 	}
 }
 
-// hdrKind classifies request header names the proxy handles itself.
-type hdrKind uint8
-
-const (
-	hdrOther hdrKind = iota
-	hdrSkip
-	hdrXFF
-)
-
-func (c *clientConn) classify(sc *sockCfg, name []byte) hdrKind {
-	if hopByHop(name) || listed(name, c.req.hopByHop) {
-		return hdrSkip
-	}
-	switch len(name) {
-	case 4:
-		if asciiEqualFold(name, "host") {
-			return hdrSkip
-		}
-	case 6:
-		if asciiEqualFold(name, "expect") && c.req.expect100 {
-			return hdrSkip
-		}
-	case 14:
-		if asciiEqualFold(name, "content-length") {
-			return hdrSkip
-		}
-	case 15:
-		if asciiEqualFold(name, "x-forwarded-for") {
-			return hdrXFF
-		}
-		if asciiEqualFold(name, "x-amzn-trace-id") {
-			return hdrSkip
-		}
-	case 16:
-		if asciiEqualFold(name, "x-forwarded-port") {
-			return hdrSkip
-		}
-	case 17:
-		if asciiEqualFold(name, "x-forwarded-proto") {
-			return hdrSkip
-		}
-	}
-	if sc.lb.attrs.tlsHeaders && (equalFoldString(name, sc.tlsVersionH) || equalFoldString(name, sc.tlsCipherH)) {
-		return hdrSkip
-	}
-	if sc.lb.attrs.dropInvalid && !validName(name) {
-		return hdrSkip
-	}
-	return hdrOther
-}
-
 func equalFoldString(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
@@ -812,183 +452,13 @@ func equalFoldString(b []byte, s string) bool {
 	return true
 }
 
-// writeUpstreamHead writes the request head sent to the target.
-func (c *clientConn) writeUpstreamHead(w *bufio.Writer, sc *sockCfg, host, target, trace []byte, ws bool) {
-	req := &c.req
-	w.Write(req.method)
-	w.WriteByte(' ')
-	w.Write(target)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.Write(host)
-	w.WriteString("\r\n")
-	var xff []byte
-	nxff := 0
-	for i := range req.headers {
-		h := &req.headers[i]
-		switch c.classify(sc, h.name) {
-		case hdrSkip:
-			continue
-		case hdrXFF:
-			if sc.lb.attrs.xffMode == xffPreserve {
-				break
-			}
-			if nxff == 0 {
-				xff = h.value
-			} else {
-				// Several X-Forwarded-For headers: join them.
-				start := len(c.scratch)
-				c.scratch = append(append(append(c.scratch, xff...), ", "...), h.value...)
-				xff = c.scratch[start:]
-			}
-			nxff++
-			continue
-		}
-		w.Write(h.name)
-		w.WriteString(": ")
-		w.Write(h.value)
-		w.WriteString("\r\n")
-	}
-	if sc.lb.attrs.xffMode == xffAppend {
-		w.WriteString("X-Forwarded-For: ")
-		var buf [64]byte
-		w.Write(appendXFF(buf[:0], xff, c.seen, sc.lb.attrs.xffClientPort))
-		w.WriteString("\r\n")
-	}
-	w.WriteString("X-Forwarded-Proto: ")
-	w.WriteString(sc.scheme)
-	w.WriteString("\r\nX-Forwarded-Port: ")
-	w.WriteString(sc.portStr)
-	w.WriteString("\r\nX-Amzn-Trace-Id: ")
-	w.Write(trace)
-	w.WriteString("\r\n")
-	if sc.lb.attrs.tlsHeaders && c.tlsState != nil {
-		w.WriteString(sc.tlsVersionH)
-		w.WriteString(": ")
-		w.WriteString(c.tlsProto)
-		w.WriteString("\r\n")
-		w.WriteString(sc.tlsCipherH)
-		w.WriteString(": ")
-		w.WriteString(c.tlsCiph)
-		w.WriteString("\r\n")
-	}
-	switch {
-	case req.chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case req.contentLength >= 0:
-		if req.contentLength > 0 || !bodylessMethod(req.method) {
-			w.WriteString("Content-Length: ")
-			var buf [20]byte
-			w.Write(strconv.AppendInt(buf[:0], req.contentLength, 10))
-			w.WriteString("\r\n")
-		}
-	}
-	if ws {
-		w.WriteString("Connection: Upgrade\r\nUpgrade: ")
-		w.Write(req.upgrade)
-		w.WriteString("\r\n")
-	}
-	w.WriteString("\r\n")
-}
 
 func bodylessMethod(m []byte) bool {
 	s := string(m)
 	return s == "GET" || s == "HEAD" || s == "DELETE" || s == "OPTIONS"
 }
 
-// writeResponseHead writes the target's status line and headers to the
-// client (without the final empty line unless upgrade is set).
-func (c *clientConn) writeResponseHead(sc *sockCfg, st *tgState, b *backend, tgCookie []byte, closeAfter, upgrade bool) {
-	resp := &c.resp
-	w := c.bw
-	w.WriteString("HTTP/1.1 ")
-	var buf [8]byte
-	w.Write(strconv.AppendInt(buf[:0], int64(resp.status), 10))
-	w.WriteByte(' ')
-	w.Write(resp.reason)
-	w.WriteString("\r\n")
-	appCookieSet := false
-	for i := range resp.headers {
-		h := &resp.headers[i]
-		if !upgrade && (hopByHop(h.name) || listed(h.name, resp.hopByHop)) {
-			continue
-		}
-		if upgrade && (asciiEqualFold(h.name, "transfer-encoding") || asciiEqualFold(h.name, "content-length")) {
-			continue
-		}
-		if !upgrade && asciiEqualFold(h.name, "content-length") {
-			continue
-		}
-		if overridden(h.name, sc.respHeaders) {
-			continue
-		}
-		if st.attrs.sticky == stickyAppCookie && asciiEqualFold(h.name, "set-cookie") && setsCookie(h.value, st.attrs.appCookie) {
-			appCookieSet = true
-		}
-		w.Write(h.name)
-		w.WriteString(": ")
-		w.Write(h.value)
-		w.WriteString("\r\n")
-	}
-	if !upgrade && resp.contentLength >= 0 && resp.status != 204 && resp.status != 304 && resp.status >= 200 {
-		w.WriteString("Content-Length: ")
-		var nb [20]byte
-		w.Write(strconv.AppendInt(nb[:0], resp.contentLength, 10))
-		w.WriteString("\r\n")
-	}
-	now := c.p.now()
-	switch st.attrs.sticky {
-	case stickyLBCookie:
-		c.writeStickyCookie(w, "AWSALB", b.cookie, now.Add(st.attrs.stickyFor))
-	case stickyAppCookie:
-		if appCookieSet {
-			c.writeStickyCookie(w, "AWSALBAPP-0", b.cookie, now.Add(st.attrs.stickyFor))
-		}
-	}
-	if tgCookie != nil {
-		if r := c.tgSticky; r > 0 {
-			c.writeStickyCookie(w, "AWSALBTG", string(tgCookie), now.Add(r))
-		}
-	}
-	for _, h := range sc.respHeaders {
-		w.Write(h.name)
-		w.WriteString(": ")
-		w.Write(h.value)
-		w.WriteString("\r\n")
-	}
-	if upgrade {
-		w.WriteString("\r\n")
-		return
-	}
-	if closeAfter {
-		w.WriteString("Connection: close\r\n")
-	} else if c.req.minor == 0 {
-		w.WriteString("Connection: keep-alive\r\n")
-	}
-}
 
-// writeStickyCookie writes a stickiness cookie and its CORS twin, as ALB
-// sets them (NAME=…; Expires=…; Path=/ and NAMECORS=…; …; SameSite=None;
-// Secure).
-func (c *clientConn) writeStickyCookie(w *bufio.Writer, name, value string, exp time.Time) {
-	var buf [64]byte
-	date := exp.UTC().AppendFormat(buf[:0], "Mon, 02 Jan 2006 15:04:05 GMT")
-	for _, cors := range []bool{false, true} {
-		w.WriteString("Set-Cookie: ")
-		w.WriteString(name)
-		if cors {
-			w.WriteString("CORS")
-		}
-		w.WriteByte('=')
-		w.WriteString(value)
-		w.WriteString("; Expires=")
-		w.Write(date)
-		w.WriteString("; Path=/")
-		if cors {
-			w.WriteString("; SameSite=None; Secure")
-		}
-		w.WriteString("\r\n")
-	}
-}
 
 // setsCookie reports whether a Set-Cookie value sets the named cookie.
 func setsCookie(v []byte, name string) bool {
