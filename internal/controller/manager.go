@@ -159,6 +159,7 @@ type Deps struct {
 func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 	tgb := &targets.Reconciler{
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		ELBV2:      d.ELBV2,
 		Events:     recorder(mgr, "targetGroupBinding"),
 		PollMax:    o.TargetGroupBindingRequeueDuration,

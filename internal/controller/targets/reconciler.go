@@ -81,6 +81,9 @@ type ELBV2 interface {
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
+	// APIReader reads what is not cached (multi-cluster target records);
+	// nil uses Client.
+	APIReader client.Reader
 	// ELBV2 is the ELBv2 API client.
 	ELBV2 ELBV2
 	// Events records Events on bindings.
@@ -105,6 +108,9 @@ type bindingState struct {
 	targets map[Target]elbv2types.TargetHealth
 	read    time.Time
 	backoff time.Duration
+	// tracked are the targets a multi-cluster binding registered (nil:
+	// not loaded).
+	tracked map[Target]bool
 }
 
 func (r *Reconciler) stateOf(key types.NamespacedName) *bindingState {
@@ -210,8 +216,17 @@ func (r *Reconciler) reconcile(ctx context.Context, tgb *elbv2api.TargetGroupBin
 		return reconcile.Result{}, false, err
 	}
 	var add, remove []Target
+	multi := tgb.Spec.MultiClusterTargetGroup
+	var owned map[Target]bool
+	hasRecord := true
+	if multi {
+		if owned, hasRecord, err = r.tracked(ctx, tgb, st); err != nil {
+			return reconcile.Result{}, false, err
+		}
+	}
 	for t := range st.targets {
-		if !want[t] {
+		// A shared target group's other targets belong to other clusters.
+		if !want[t] && (!multi || (hasRecord && owned[t])) {
 			remove = append(remove, t)
 		}
 	}
@@ -223,6 +238,13 @@ func (r *Reconciler) reconcile(ctx context.Context, tgb *elbv2api.TargetGroupBin
 	sortTargets(remove)
 	sortTargets(add)
 	changed := len(add)+len(remove) > 0
+	if multi {
+		// Record before registering, so that a crash never leaves a
+		// registered target unrecorded.
+		if err := r.saveTracked(ctx, tgb, st, union(owned, want)); err != nil {
+			return reconcile.Result{}, false, err
+		}
+	}
 	if len(remove) > 0 {
 		if err := r.deregister(ctx, st, remove); err != nil {
 			return reconcile.Result{}, false, err
@@ -234,6 +256,11 @@ func (r *Reconciler) reconcile(ctx context.Context, tgb *elbv2api.TargetGroupBin
 			return reconcile.Result{}, true, err
 		}
 		log.Info("registered targets", "targetGroupARN", st.arn, "targets", targetList(add))
+	}
+	if multi {
+		if err := r.saveTracked(ctx, tgb, st, want); err != nil {
+			return reconcile.Result{}, changed, err
+		}
 	}
 
 	allHealthy := true
@@ -418,10 +445,16 @@ func (r *Reconciler) cleanup(ctx context.Context, tgb *elbv2api.TargetGroupBindi
 	if err == nil {
 		err = r.refresh(ctx, st, nil, true)
 	}
+	var owned map[Target]bool
+	if err == nil && tgb.Spec.MultiClusterTargetGroup {
+		owned, _, err = r.tracked(ctx, tgb, st)
+	}
 	if err == nil {
 		var all []Target
 		for t := range st.targets {
-			all = append(all, t)
+			if !tgb.Spec.MultiClusterTargetGroup || owned[t] {
+				all = append(all, t)
+			}
 		}
 		sortTargets(all)
 		if len(all) > 0 {
@@ -440,6 +473,11 @@ func (r *Reconciler) cleanup(ctx context.Context, tgb *elbv2api.TargetGroupBindi
 	}
 	if err := r.releaseReadinessGates(ctx, tgb); err != nil {
 		return err
+	}
+	if tgb.Spec.MultiClusterTargetGroup {
+		if err := r.deleteTracked(ctx, tgb); err != nil {
+			return err
+		}
 	}
 	if _, err := kube.RemoveFinalizer(ctx, r.Client, tgb, Finalizer); err != nil {
 		r.Events.Warning(tgb, ReasonFailedRemoveFinalizer, "RemoveFinalizer", fmt.Sprintf("Failed remove finalizer due to %v", err))
@@ -481,6 +519,17 @@ func (r *Reconciler) setStatus(ctx context.Context, tgb *elbv2api.TargetGroupBin
 		return fmt.Errorf("status: %w", client.IgnoreNotFound(err))
 	}
 	return nil
+}
+
+func union(a, b map[Target]bool) map[Target]bool {
+	out := make(map[Target]bool, len(a)+len(b))
+	for t := range a {
+		out[t] = true
+	}
+	for t := range b {
+		out[t] = true
+	}
+	return out
 }
 
 func descriptions(ts []Target) []elbv2types.TargetDescription {

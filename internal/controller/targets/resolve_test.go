@@ -322,3 +322,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestTrackedTargetsFormat(t *testing.T) {
+	set := map[Target]bool{{"10.0.0.1", 80}: true, {"i-0abc", 31000}: true}
+	s := formatTargets(set)
+	if s != "10.0.0.1:80,i-0abc:31000" {
+		t.Errorf("formatTargets = %q", s)
+	}
+	if got := parseTargets(s); !sameSet(got, set) {
+		t.Errorf("parseTargets(%q) = %v", s, got)
+	}
+	if got := parseTargets("junk,:80,x:y,2001:db8::1:443"); !sameSet(got, map[Target]bool{{"2001:db8::1", 443}: true}) {
+		t.Errorf("parseTargets(junk) = %v", got)
+	}
+}
+
+func FuzzParseTargets(f *testing.F) {
+	for _, s := range []string{"", "10.0.0.1:80", "a:1,b:2", ":", "x:99999999999", "::1:80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		set := parseTargets(s)
+		if again := parseTargets(formatTargets(set)); !sameSet(set, again) {
+			t.Fatalf("round trip of %q: %v != %v", s, set, again)
+		}
+	})
+}
