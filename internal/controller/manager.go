@@ -216,6 +216,8 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 			IngressClass:                  o.IngressClass,
 			DisableIngressClassAnnotation: o.DisableIngressClassAnnotation,
 			DisableGroupNameAnnotation:    o.DisableIngressGroupNameAnnotation,
+			LoadBalancerClass:             o.LoadBalancerClass,
+			ServiceMutator:                o.EnableServiceMutatorWebhook,
 		})
 	}
 	return nil
@@ -251,7 +253,7 @@ func PrepareWebhooks(ctx context.Context, cfg *rest.Config, o Options, log *slog
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	if err := webhooks.Register(ctx, c, o.WebhookURL, ca); err != nil {
+	if err := webhooks.Register(ctx, c, o.WebhookURL, ca, o.EnableServiceMutatorWebhook); err != nil {
 		return err
 	}
 	log.Info("registered webhook configurations", "url", o.WebhookURL, "name", webhooks.ConfigurationName)

@@ -68,6 +68,10 @@ type Options struct {
 	// configurations pointing there (a controller outside the cluster).
 	WebhookURL      string
 	DisableWebhooks bool
+	// EnableServiceMutatorWebhook serves (and, with WebhookURL, registers)
+	// the Service mutator that sets loadBalancerClass on new LoadBalancer
+	// Services.
+	EnableServiceMutatorWebhook bool
 
 	IngressMaxConcurrentReconciles            int
 	ServiceMaxConcurrentReconciles            int
@@ -108,6 +112,7 @@ func DefaultOptions() Options {
 		WebhookCertFile:                   "tls.crt",
 		WebhookKeyFile:                    "tls.key",
 		WebhookHosts:                      []string{"localhost", "127.0.0.1"},
+		EnableServiceMutatorWebhook:       true,
 
 		IngressMaxConcurrentReconciles:            3,
 		ServiceMaxConcurrentReconciles:            3,
@@ -162,6 +167,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.WebhookKeyFile, "webhook-key-file", o.WebhookKeyFile, "key file name in --webhook-cert-dir")
 	fs.StringSliceVar(&o.WebhookHosts, "webhook-cert-hosts", o.WebhookHosts, "DNS names and IPs of a generated webhook certificate")
 	fs.StringVar(&o.WebhookURL, "webhook-url", o.WebhookURL, "register the webhook configurations with this base URL (https://host:port), for a controller outside the cluster")
+	fs.BoolVar(&o.EnableServiceMutatorWebhook, "enable-service-mutator-webhook", o.EnableServiceMutatorWebhook, "set spec.loadBalancerClass (--load-balancer-class) on new type LoadBalancer Services without one, as the reference chart's default")
 	fs.BoolVar(&o.DisableWebhooks, "disable-webhooks", o.DisableWebhooks, "run without the webhook server (no readiness gate injection, no admission checks)")
 	fs.IntVar(&o.IngressMaxConcurrentReconciles, "ingress-max-concurrent-reconciles", o.IngressMaxConcurrentReconciles, "concurrent Ingress group reconciles")
 	fs.IntVar(&o.ServiceMaxConcurrentReconciles, "service-max-concurrent-reconciles", o.ServiceMaxConcurrentReconciles, "concurrent Service reconciles")

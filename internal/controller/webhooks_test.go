@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networking "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -119,6 +120,30 @@ func TestWebhooksOutOfCluster(t *testing.T) {
 	good.Annotations = badCond
 	if err := c.Update(ctx, good); err == nil || !strings.Contains(err.Error(), "conditions.web") {
 		t.Errorf("update with bad conditions: %v", err)
+	}
+
+	// New LoadBalancer Services get the class; others are left alone; an
+	// update that drops the class keeps it.
+	lb := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "lb"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}}}
+	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "plain"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	for _, svc := range []*corev1.Service{lb, plain} {
+		if err := c.Create(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lb.Spec.LoadBalancerClass == nil || *lb.Spec.LoadBalancerClass != "service.k8s.aws/nlb" {
+		t.Errorf("LoadBalancer Service class %v", lb.Spec.LoadBalancerClass)
+	}
+	if plain.Spec.LoadBalancerClass != nil {
+		t.Errorf("ClusterIP Service class %v", *plain.Spec.LoadBalancerClass)
+	}
+	lb.Spec.LoadBalancerClass = nil
+	if err := c.Update(ctx, lb); err != nil {
+		t.Errorf("update without class: %v", err)
+	} else if lb.Spec.LoadBalancerClass == nil || *lb.Spec.LoadBalancerClass != "service.k8s.aws/nlb" {
+		t.Errorf("class after update %v", lb.Spec.LoadBalancerClass)
 	}
 
 	// Operations endpoints.

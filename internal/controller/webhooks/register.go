@@ -30,6 +30,10 @@ type Config struct {
 	IngressClass                  string
 	DisableIngressClassAnnotation bool
 	DisableGroupNameAnnotation    bool
+	// LoadBalancerClass is --load-balancer-class, set by the Service mutator.
+	LoadBalancerClass string
+	// ServiceMutator serves the Service mutator (--enable-service-mutator-webhook).
+	ServiceMutator bool
 }
 
 // Setup registers every webhook on the manager's webhook server.
@@ -39,6 +43,9 @@ func Setup(mgr ctrl.Manager, cfg Config) {
 	s.Register(PathMutatePod, admission.WithDefaulter[*corev1.Pod](scheme, &PodReadinessGate{Client: cfg.Client}))
 	s.Register(PathMutateTargetGroupBinding, admission.WithDefaulter[*elbv2api.TargetGroupBinding](scheme, &BindingDefaulter{ELBV2: cfg.ELBV2}))
 	s.Register(PathValidateTargetGroupBinding, admission.WithValidator[*elbv2api.TargetGroupBinding](scheme, &BindingValidator{Client: cfg.Client, ELBV2: cfg.ELBV2, VpcID: cfg.VpcID}))
+	if cfg.ServiceMutator {
+		s.Register(PathMutateService, admission.WithDefaulter[*corev1.Service](scheme, &ServiceClass{LoadBalancerClass: cfg.LoadBalancerClass}))
+	}
 	s.Register(PathValidateIngressClassParams, admission.WithValidator[*elbv2api.IngressClassParams](scheme, ParamsValidator{}))
 	s.Register(PathValidateIngress, admission.WithValidator[*networking.Ingress](scheme, &IngressValidator{
 		Client:                        cfg.Client,
@@ -54,7 +61,7 @@ const ConfigurationName = "elbow-webhook"
 // Configurations returns the MutatingWebhookConfiguration and the
 // ValidatingWebhookConfiguration of elbow's webhooks, reached at baseURL
 // (https://host:port) and trusted through caBundle.
-func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
+func Configurations(baseURL string, caBundle []byte, serviceMutator bool) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
 	baseURL = strings.TrimRight(baseURL, "/")
 	cc := func(path string) admissionregistrationv1.WebhookClientConfig {
 		u := baseURL + path
@@ -96,6 +103,16 @@ func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.M
 			},
 		},
 	}
+	if serviceMutator {
+		m.Webhooks = append(m.Webhooks, admissionregistrationv1.MutatingWebhook{
+			Name:                    "mservice.elbv2.k8s.aws",
+			ClientConfig:            cc(PathMutateService),
+			Rules:                   rule("", "v1", "services", create, update),
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			AdmissionReviewVersions: v1,
+		})
+	}
 	v := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{
@@ -131,8 +148,8 @@ func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.M
 
 // Register creates or updates the webhook configurations so that the API
 // server calls a controller running outside the cluster at baseURL.
-func Register(ctx context.Context, c client.Client, baseURL string, caBundle []byte) error {
-	m, v := Configurations(baseURL, caBundle)
+func Register(ctx context.Context, c client.Client, baseURL string, caBundle []byte, serviceMutator bool) error {
+	m, v := Configurations(baseURL, caBundle, serviceMutator)
 	curM := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: m.Name}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, c, curM, func() error {
 		curM.Webhooks = m.Webhooks
