@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/elbowlb/elbow/internal/cli"
 	"github.com/elbowlb/elbow/internal/controller"
@@ -40,9 +41,11 @@ TargetGroupBindings with the ELBv2 and EC2 APIs of AWS, or of a local ELB
 			if err != nil {
 				return fmt.Errorf("kubernetes config: %w", err)
 			}
-			// controller-runtime's own packages log through its global logger.
+			// controller-runtime's own packages log through its global
+			// logger; its /metrics serves its registry, where the AWS call
+			// metrics go too.
 			ctrl.SetLogger(controller.LogrFromSlog(log))
-			deps, err := controller.NewDeps(ctx, opts, log)
+			deps, err := controller.NewDeps(ctx, opts, log, metrics.Registry)
 			if err != nil {
 				return err
 			}

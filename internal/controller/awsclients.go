@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Clients are the AWS API clients the controller calls.
@@ -43,8 +44,11 @@ func ParseEndpoints(s string) (map[string]string, error) {
 // NewClients builds the SDK clients from the default credential chain,
 // --aws-region, --aws-max-retries, and the endpoints of --elb-endpoint
 // (every service) or --aws-api-endpoints (per service ID).
-func NewClients(ctx context.Context, o Options) (Clients, error) {
+func NewClients(ctx context.Context, o Options, metrics *AWSMetrics) (Clients, error) {
 	var opts []func(*config.LoadOptions) error
+	if metrics != nil {
+		opts = append(opts, config.WithAPIOptions([]func(*middleware.Stack) error{metrics.Middleware()}))
+	}
 	if o.AWSRegion != "" {
 		opts = append(opts, config.WithRegion(o.AWSRegion))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -321,11 +322,15 @@ func LogrFromSlog(l *slog.Logger) logr.Logger { return logr.FromSlogHandler(l.Ha
 
 // NewDeps builds the AWS clients and the collaborators of the reconcilers
 // from the options.
-func NewDeps(ctx context.Context, o Options, log *slog.Logger) (Deps, error) {
+func NewDeps(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Registerer) (Deps, error) {
 	if err := o.Validate(); err != nil {
 		return Deps{}, err
 	}
-	c, err := NewClients(ctx, o)
+	metrics, err := NewAWSMetrics(reg)
+	if err != nil {
+		return Deps{}, err
+	}
+	c, err := NewClients(ctx, o, metrics)
 	if err != nil {
 		return Deps{}, err
 	}
