@@ -139,9 +139,10 @@ func TestWeightedForwardAndGroupStickiness(t *testing.T) {
 	}
 }
 
-func TestTransforms(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestTransforms(t *testing.T) { bothLoops(t, testTransforms) }
+
+func testTransforms(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	a := e.startBackend("A", nil)
 	tg := e.targetGroup("HTTP", "HTTP1", nil)
 	e.register(tg, a.vpc)

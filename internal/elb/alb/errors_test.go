@@ -68,9 +68,10 @@ func (e *env) closedPort() netip.AddrPort {
 
 // TestELBErrors checks each status the load balancer generates, its
 // ALB-style page and its access log line.
-func TestELBErrors(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestELBErrors(t *testing.T) { bothLoops(t, testELBErrors) }
+
+func testELBErrors(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	lb := e.newLB("internet-facing", map[string]string{
 		"idle_timeout.timeout_seconds": "1",
 		"access_logs.s3.enabled":       "true",

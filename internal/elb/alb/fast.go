@@ -123,6 +123,30 @@ func (c *clientConn) serve(sc *sockCfg) {
 	c.loop(sc, conn)
 }
 
+// serveHandedOff serves a connection an event loop handed over.
+func (c *clientConn) serveHandedOff(sc *sockCfg) {
+	lbm := sc.lb.rt.m
+	defer func() {
+		lbm.active.Dec()
+		c.nc.Close()
+		c.s.remove(c)
+		c.p.wg.Done()
+	}()
+	c.cc = &countConn{Conn: c.nc, x: &c.exchange}
+	c.conn = c.cc
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.br.Reset(c.conn)
+	c.bw.Reset(c.conn)
+	defer func() {
+		c.br.Reset(nil)
+		c.bw.Reset(nil)
+		readerPool.Put(c.br)
+		writerPool.Put(c.bw)
+	}()
+	c.loop(sc, c.conn)
+}
+
 // setReadDeadline moves the client connection's read deadline when it
 // differs from the one set by more than the slack.
 func (c *clientConn) setReadDeadline(conn net.Conn, t time.Time) {
@@ -201,12 +225,6 @@ func (c *clientConn) writeELB(sc *sockCfg, d *decision) {
 	c.bw.Flush()
 }
 
-
-
-
-
-
-
 // discardBody reads and drops a request body the load balancer answers
 // itself; it reports whether the connection can carry on.
 func (c *clientConn) discardBody(sc *sockCfg) bool {
@@ -220,8 +238,6 @@ func (c *clientConn) discardBody(sc *sockCfg) bool {
 	_, err := c.br.Discard(int(c.req.contentLength))
 	return err == nil
 }
-
-
 
 // proxy forwards the request to a target over HTTP/1.1 and relays the
 // response; it reports whether the client connection stays.
@@ -452,13 +468,10 @@ func equalFoldString(b []byte, s string) bool {
 	return true
 }
 
-
 func bodylessMethod(m []byte) bool {
 	s := string(m)
 	return s == "GET" || s == "HEAD" || s == "DELETE" || s == "OPTIONS"
 }
-
-
 
 // setsCookie reports whether a Set-Cookie value sets the named cookie.
 func setsCookie(v []byte, name string) bool {

@@ -76,6 +76,26 @@ func withClock(c *fakeClock) envOption {
 	return func(_ *env, cfg *alb.Config) { cfg.Now = c.Now }
 }
 
+// withGoroutines serves every connection with a goroutine instead of the
+// event loops.
+func withGoroutines() envOption {
+	return func(_ *env, cfg *alb.Config) { cfg.GoroutinePerConnection = true }
+}
+
+// bothLoops runs a test against the event loops and against the
+// goroutine-per-connection loop.
+func bothLoops(t *testing.T, f func(t *testing.T, opts ...envOption)) {
+	for _, c := range []struct {
+		name string
+		opts []envOption
+	}{{"eventloop", nil}, {"goroutines", []envOption{withGoroutines()}}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, c.opts...)
+		})
+	}
+}
+
 // withPublic makes internet-facing load balancers also listen on addrs.
 func withPublic(addrs ...netip.Addr) envOption {
 	return func(_ *env, cfg *alb.Config) { cfg.PublicAddrs = addrs }

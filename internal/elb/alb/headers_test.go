@@ -27,9 +27,10 @@ func rawRequest(t *testing.T, src, addr, req string) string {
 	return string(b)
 }
 
-func TestForwardedHeaders(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestForwardedHeaders(t *testing.T) { bothLoops(t, testForwardedHeaders) }
+
+func testForwardedHeaders(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	a := e.startBackend("A", nil)
 	tg := e.targetGroup("HTTP", "HTTP1", nil)
 	e.register(tg, a.vpc)

@@ -22,9 +22,10 @@ import (
 
 // TestChangesUnderLoad changes rules, targets, attributes and weights
 // while 2,000 requests run over 4 kept-alive connections: none fails.
-func TestChangesUnderLoad(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestChangesUnderLoad(t *testing.T) { bothLoops(t, testChangesUnderLoad) }
+
+func testChangesUnderLoad(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	var backends []*backend
 	for i := 0; i < 4; i++ {
 		backends = append(backends, e.startBackend(fmt.Sprintf("T%d", i), nil))
@@ -112,9 +113,10 @@ func TestChangesUnderLoad(t *testing.T) {
 // kept-alive connections; other changes keep them; an address already in
 // use is reported and bound once free; idle client connections close
 // after the idle timeout.
-func TestListenerLifecycle(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestListenerLifecycle(t *testing.T) { bothLoops(t, testListenerLifecycle) }
+
+func testListenerLifecycle(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	lb := e.newLB("internet-facing", nil)
 	l, base := lb.listener("HTTP", fixed("200", "one"))
 	addr := base[len("http://"):]
@@ -268,9 +270,10 @@ func TestAddresses(t *testing.T) {
 
 // TestAccessLogAndMetrics checks an access log line field by field and the
 // CloudWatch-named metrics.
-func TestAccessLogAndMetrics(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestAccessLogAndMetrics(t *testing.T) { bothLoops(t, testAccessLogAndMetrics) }
+
+func testAccessLogAndMetrics(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	a := e.startBackend("A", nil)
 	tg := e.targetGroup("HTTP", "HTTP1", nil)
 	e.register(tg, a.vpc)

@@ -87,9 +87,34 @@ func (r *request) reset() {
 	r.xffCount = 0
 }
 
+// lineReader is where heads are read from: a bufio.Reader, or a
+// sliceReader over bytes an event loop has received.
+type lineReader interface {
+	ReadSlice(delim byte) ([]byte, error)
+}
+
+// sliceReader reads lines from a byte slice; the end of the slice reads
+// as io.EOF.
+type sliceReader struct {
+	b   []byte
+	pos int
+}
+
+func (r *sliceReader) ReadSlice(delim byte) ([]byte, error) {
+	i := bytes.IndexByte(r.b[r.pos:], delim)
+	if i < 0 {
+		rest := r.b[r.pos:]
+		r.pos = len(r.b)
+		return rest, io.EOF
+	}
+	line := r.b[r.pos : r.pos+i+1]
+	r.pos += i + 1
+	return line, nil
+}
+
 // readLine appends one line (CRLF or LF terminated; the terminator is not
 // kept) to h.buf and returns its start offset. limit bounds the line.
-func (h *head) readLine(br *bufio.Reader, limit int, tooLong error) (int, error) {
+func (h *head) readLine(br lineReader, limit int, tooLong error) (int, error) {
 	start := len(h.buf)
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -120,7 +145,7 @@ func (h *head) readLine(br *bufio.Reader, limit int, tooLong error) (int, error)
 // skipped. It returns the first line, errClientGone when the connection
 // ended before anything was read, an *httpError for a head to refuse, or
 // the connection's error.
-func (h *head) read(br *bufio.Reader, firstTooLong error) ([]byte, error) {
+func (h *head) read(br lineReader, firstTooLong error) ([]byte, error) {
 	h.buf = h.buf[:0]
 	h.headers = h.headers[:0]
 	var lineStart int
@@ -205,7 +230,7 @@ func (h *head) read(br *bufio.Reader, firstTooLong error) ([]byte, error) {
 // readRequest reads and parses a request head. It returns errClientGone
 // when the connection ended before a request began, an *httpError for a
 // request to refuse, or another error for a broken connection.
-func readRequest(br *bufio.Reader, r *request) error {
+func readRequest(br lineReader, r *request) error {
 	r.reset()
 	line, err := r.head.read(br, errLineTooLong)
 	if err != nil {
@@ -485,7 +510,7 @@ type response struct {
 var errBadResponse = errors.New("malformed response from target")
 
 // readResponse reads and parses a response head.
-func readResponse(br *bufio.Reader, r *response) error {
+func readResponse(br lineReader, r *response) error {
 	r.contentLength = -1
 	r.chunked, r.close = false, false
 	r.hopByHop = r.hopByHop[:0]
@@ -577,4 +602,22 @@ func readResponse(br *bufio.Reader, r *response) error {
 // bodyless reports whether a response to method carries no body.
 func (r *response) bodyless(method []byte) bool {
 	return r.status < 200 || r.status == 204 || r.status == 304 || string(method) == "HEAD"
+}
+
+// headEnd returns the length of the message head at the start of b (up
+// to and including its empty line), or -1 when b does not hold a whole
+// head yet.
+func headEnd(b []byte, from int) int {
+	for i := max(from, 1); i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if b[i-1] == '\n' {
+			return i + 1
+		}
+		if i >= 2 && b[i-1] == '\r' && b[i-2] == '\n' {
+			return i + 1
+		}
+	}
+	return -1
 }

@@ -83,6 +83,10 @@ type Config struct {
 	// Now is the clock of slow start, stickiness expiry and access log
 	// rotation; nil means time.Now.
 	Now func() time.Time
+	// GoroutinePerConnection serves every connection with a goroutine of
+	// its own instead of event loops (the default on Linux for plain
+	// HTTP/1.1). Slower; for comparison and for platforms without epoll.
+	GoroutinePerConnection bool
 }
 
 // Plane is the running data plane of every Application Load Balancer in
@@ -118,6 +122,13 @@ type Plane struct {
 
 	h2mu sync.Mutex
 	h2   *h2Server
+
+	// The event loops serving plain HTTP/1.1 connections, started on
+	// first use.
+	loopMu   sync.Mutex
+	loops    []*evLoop
+	loopsOff bool
+	nextLoop atomic.Uint32
 }
 
 // New returns a Plane that serves nothing until Apply hands it a state.
@@ -338,6 +349,14 @@ func (p *Plane) Close(ctx context.Context) error {
 		p.h2.shutdown()
 	}
 	p.h2mu.Unlock()
+	p.loopMu.Lock()
+	loops := p.loops
+	p.loops = nil
+	p.loopsOff = true
+	p.loopMu.Unlock()
+	for _, l := range loops {
+		l.stop()
+	}
 	p.cancel()
 	p.applyMu.Lock()
 	for _, tg := range p.tgs {
@@ -367,6 +386,23 @@ type listenSock struct {
 	conns   map[*clientConn]struct{}
 	closing bool
 	shut    atomic.Bool // closing, readable without the lock
+
+	// loopConns counts the socket's connections served by event loops;
+	// loopActive those with a request in flight.
+	loopConns  atomic.Int32
+	loopActive atomic.Int32
+}
+
+// addConn tracks a connection served by a goroutine; false when the
+// socket is shutting down.
+func (s *listenSock) addConn(c *clientConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
 }
 
 func (s *listenSock) acceptLoop() {
@@ -398,15 +434,14 @@ func (s *listenSock) acceptLoop() {
 			nc.Close()
 			continue
 		}
+		if lc.protocol == "HTTP" && s.p.loopConn(s, lc, nc, remote) {
+			continue
+		}
 		c := newClientConn(s, nc, remote)
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
+		if !s.addConn(c) {
 			nc.Close()
 			continue
 		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.p.wg.Add(1)
 		go c.serve(lc)
 	}
@@ -431,7 +466,7 @@ func (s *listenSock) shutdown() {
 func (s *listenSock) active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	n := int(s.loopActive.Load())
 	for c := range s.conns {
 		if !c.idle.Load() {
 			n++
@@ -469,4 +504,24 @@ func (p *Plane) h2srv() *h2Server {
 		p.h2 = newH2Server()
 	}
 	return p.h2
+}
+
+// eventLoops returns the event loops, starting them on first use; nil
+// when connections are served by goroutines.
+func (p *Plane) eventLoops() []*evLoop {
+	p.loopMu.Lock()
+	defer p.loopMu.Unlock()
+	if p.loopsOff || p.cfg.GoroutinePerConnection {
+		return nil
+	}
+	if p.loops == nil {
+		loops, err := startLoops(p)
+		if err != nil {
+			p.log.Warn("ALB event loops not started; serving connections with goroutines", "err", err)
+			p.loopsOff = true
+			return nil
+		}
+		p.loops = loops
+	}
+	return p.loops
 }

@@ -11,9 +11,10 @@ import (
 // TestRuleConditions routes requests by every condition type and
 // combination, wildcards and regular expressions, in priority order, with
 // the default action last.
-func TestRuleConditions(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestRuleConditions(t *testing.T) { bothLoops(t, testRuleConditions) }
+
+func testRuleConditions(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	a := e.startBackend("A", nil)
 	b := e.startBackend("B", nil)
 	tgA := e.targetGroup("HTTP", "HTTP1", nil)

@@ -129,9 +129,10 @@ func TestDraining(t *testing.T) {
 	}
 }
 
-func TestLBCookieStickiness(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestLBCookieStickiness(t *testing.T) { bothLoops(t, testLBCookieStickiness) }
+
+func testLBCookieStickiness(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	a := e.startBackend("A", nil)
 	b := e.startBackend("B", nil)
 	tg := e.targetGroup("HTTP", "HTTP1", map[string]string{"stickiness.enabled": "true", "stickiness.type": "lb_cookie", "stickiness.lb_cookie.duration_seconds": "120"})
@@ -218,9 +219,10 @@ func TestAppCookieStickiness(t *testing.T) {
 	}
 }
 
-func TestAlgorithms(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func TestAlgorithms(t *testing.T) { bothLoops(t, testAlgorithms) }
+
+func testAlgorithms(t *testing.T, opts ...envOption) {
+	e := newEnv(t, opts...)
 	release := make(chan struct{})
 	started := make(chan struct{}, 8)
 	slowEcho := echoHandler("S")

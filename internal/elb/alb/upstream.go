@@ -42,6 +42,8 @@ type pool struct {
 	mu     sync.Mutex
 	idle   []*upConn
 	closed bool
+	// shut is closed, readable without the lock (by event loops).
+	shut atomic.Bool
 	// slow is the net/http client of HTTP/2 requests from clients and of
 	// HTTP/2 and gRPC target groups, made on first use.
 	slow *slowClient
@@ -143,6 +145,7 @@ const maxIdlePerPool = 512
 // close closes the pool's idle connections; connections in use are closed
 // when they are returned.
 func (p *pool) close() {
+	p.shut.Store(true)
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle
@@ -206,6 +209,7 @@ func (b *backend) pool(src netip.Addr) *pool {
 		}
 	}
 	p := &pool{b: b, src: src, closed: b.closed}
+	p.shut.Store(b.closed)
 	b.pools = append(b.pools, p)
 	return p
 }
@@ -220,3 +224,6 @@ func (b *backend) close() {
 		p.close()
 	}
 }
+
+// isClosed reports whether the pool was closed (its target is gone).
+func (p *pool) isClosed() bool { return p.shut.Load() }
