@@ -67,6 +67,9 @@ type LoadBalancer struct {
 	// MinimumCapacityUnits is the capacity reservation (0: none).
 	MinimumCapacityUnits int32     `json:"minimumCapacityUnits,omitempty"`
 	CapacityModifiedAt   time.Time `json:"capacityModifiedAt,omitempty"`
+	// CapacityDecreases are when the capacity reservation was lowered
+	// (or reset) in the last day: AWS allows two decreases a day.
+	CapacityDecreases []time.Time `json:"capacityDecreases,omitempty"`
 }
 
 // LBZone is the load balancer's presence in one availability zone.
