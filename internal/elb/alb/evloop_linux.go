@@ -388,7 +388,7 @@ func (c *evClient) onReadable() {
 	case evIdle:
 		c.process()
 	case evReqBody:
-		c.forwardBody()
+		c.pump()
 	case evWait, evRespBody, evSend:
 		if c.peerEOF {
 			// The client went away with its request in flight (HTTP
@@ -561,52 +561,60 @@ func (c *evClient) send() {
 		c.deadline = c.l.now.Add(connectTimeout)
 		return
 	}
-	up.flush()
+	c.pump()
 }
 
-// sent is called when the target took what was written to it.
-func (c *evClient) sent() {
-	if c.reqLeft > 0 {
-		c.state = evReqBody
-		c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
-		c.forwardBody()
-		return
-	}
-	c.state = evWait
-	c.sentAt = time.Now()
-	c.deadline = c.sentAt.Add(c.sc.lb.attrs.idleTimeout)
-	if c.peerEOF {
-		c.onReadable()
-		return
-	}
-	if c.up.inW > c.up.inR || c.up.eof {
-		c.onUpData()
-	}
-}
-
-// forwardBody passes request body bytes from the client to the target.
-func (c *evClient) forwardBody() {
+// pump writes the request to the target: the head, then the body as the
+// client sends it. When the whole request is sent it waits for the
+// response.
+func (c *evClient) pump() {
 	up := c.up
-	if up == nil || up.outPos < len(up.out) {
-		return // the target has not taken the previous part yet
-	}
-	n := min(c.reqLeft, int64(c.inW-c.inR))
-	if n == 0 {
+	for up != nil && c.up == up {
+		if up.outPos < len(up.out) {
+			done, err := up.write()
+			if err != nil {
+				c.upFailed(up, err)
+				return
+			}
+			if !done {
+				return // the target's window is full: wait for EPOLLOUT
+			}
+		}
+		if c.reqLeft > 0 {
+			c.state = evReqBody
+			c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
+			if c.inR == c.inW && !c.drained && !c.peerEOF {
+				c.readIn()
+			}
+			n := min(c.reqLeft, int64(c.inW-c.inR))
+			if n == 0 {
+				if c.peerEOF {
+					// The client stopped sending its body.
+					c.d.e.elbStatus = 460
+					c.abortUp()
+					c.finish(c.sc, c.d.e, c.d.pm)
+					c.close()
+				}
+				return // wait for the client
+			}
+			up.out = append(up.out[:0], c.in[c.inR:c.inR+int(n)]...)
+			up.outPos = 0
+			c.inR += int(n)
+			c.reqLeft -= n
+			continue
+		}
+		c.state = evWait
+		c.sentAt = time.Now()
+		c.deadline = c.sentAt.Add(c.sc.lb.attrs.idleTimeout)
 		if c.peerEOF {
-			c.d.e.elbStatus = 460
-			c.abortUp()
-			c.finish(c.sc, c.d.e, c.d.pm)
-			c.close()
+			c.onReadable()
+			return
+		}
+		if up.inW > up.inR || up.eof {
+			c.onUpData()
 		}
 		return
 	}
-	up.out = append(up.out[:0], c.in[c.inR:c.inR+int(n)]...)
-	up.outPos = 0
-	c.inR += int(n)
-	c.reqLeft -= n
-	c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
-	c.state = evSend
-	up.flush()
 }
 
 // upFailed handles a target connection that failed before the response
@@ -1135,7 +1143,12 @@ func (u *evUp) onEvent(ev uint32) {
 			return
 		}
 		u.connecting = false
-		u.flush()
+		ev |= syscall.EPOLLOUT
+	}
+	if ev&syscall.EPOLLOUT != 0 {
+		if c := u.owner; c != nil && (c.state == evSend || c.state == evReqBody) {
+			c.pump()
+		}
 		if u.fd < 0 {
 			return
 		}
@@ -1158,8 +1171,6 @@ func (u *evUp) onEvent(ev uint32) {
 		} else if u.eof && (c.state == evSend || c.state == evReqBody) {
 			c.upFailed(u, errUpstreamEOF)
 		}
-	} else if ev&syscall.EPOLLOUT != 0 && u.outPos < len(u.out) {
-		u.flush()
 	}
 }
 
@@ -1200,31 +1211,23 @@ func (u *evUp) readIn() {
 	}
 }
 
-// flush writes the request bytes to the target.
-func (u *evUp) flush() {
+// write writes pending request bytes; done reports that all were taken.
+func (u *evUp) write() (done bool, err error) {
 	for u.outPos < len(u.out) {
 		n, err := rawWrite(u.fd, u.out[u.outPos:])
 		if n > 0 {
 			u.outPos += n
 		}
-		if err == syscall.EAGAIN {
-			return
-		}
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			if c := u.owner; c != nil {
-				c.upFailed(u, err)
-			} else {
-				u.close()
-			}
-			return
+		switch err {
+		case nil:
+		case syscall.EAGAIN:
+			return false, nil
+		case syscall.EINTR:
+		default:
+			return false, err
 		}
 	}
-	if c := u.owner; c != nil && (c.state == evSend) {
-		c.sent()
-	}
+	return true, nil
 }
 
 func (u *evUp) close() {

@@ -71,10 +71,6 @@ func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *clientCon
 	return c
 }
 
-// isIdle and closeNow let the socket close idle connections.
-func (c *clientConn) isIdle() bool { return c.idle.Load() }
-func (c *clientConn) closeNow()    { c.nc.Close() }
-
 // serve runs the connection until it closes.
 func (c *clientConn) serve(sc *sockCfg) {
 	lbm := sc.lb.rt.m
