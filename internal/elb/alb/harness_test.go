@@ -208,7 +208,7 @@ func (e *env) newLB(scheme string, attrs map[string]string, sgs ...string) *lbFi
 	lb := &lbFixture{
 		e:    e,
 		arn:  fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/%016x", region, account, name, e.seq),
-		addr: netip.AddrFrom4([4]byte{127, 78, byte(e.seq / 250), byte(1 + e.seq%250)}),
+		addr: netip.AddrFrom4([4]byte{127, 81, byte(e.seq / 250), byte(1 + e.seq%250)}),
 		node: netip.AddrFrom4([4]byte{10, 0, byte(e.seq / 250), byte(4 + e.seq%250)}),
 	}
 	all := map[string]string{"idle_timeout.timeout_seconds": "60"}

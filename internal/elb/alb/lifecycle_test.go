@@ -242,7 +242,7 @@ func roundTrip(t *testing.T, c net.Conn, req string) string {
 // internet-facing ones also on the public addresses.
 func TestAddresses(t *testing.T) {
 	t.Parallel()
-	pub := netip.AddrFrom4([4]byte{127, 79, byte(testSeq.Load() % 250), 9})
+	pub := netip.AddrFrom4([4]byte{127, 82, byte(testSeq.Load() % 250), 9})
 	e := newEnv(t, withPublic(pub))
 	internet := e.newLB("internet-facing", nil)
 	_, base := internet.listener("HTTP", fixed("200", "internet"))
