@@ -1,7 +1,6 @@
 package elbv2
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/elbowlb/elbow/internal/elb/awserr"
@@ -108,14 +107,6 @@ func ruleNotFound(arn string) error {
 
 func certNotFound(arn string) error {
 	return errf(codeCertificateNotFound, "Certificate '%s' not found", arn)
-}
-
-func quoted(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = fmt.Sprintf("'%s'", s)
-	}
-	return strings.Join(q, ", ")
 }
 
 // ptr returns a pointer to a copy of v.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbowlb/elbow/internal/elb/acm"
+	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -268,16 +269,15 @@ func (s *Service) resolveCert(tx *state.Tx, arn string) error {
 			return certNotFound(arn)
 		}
 		c, err = acm.Provision(tx, acm.Params{
-			ARN:                     arn,
-			DomainName:              "localhost",
-			SubjectAlternativeNames: []string{"*." + s.region + "." + s.dnsSuffix},
-			Now:                     s.now(),
+			ARN:        arn,
+			DomainName: "*." + s.region + "." + s.dnsSuffix,
+			Now:        s.now(),
 		})
 		if err != nil {
-			return fmt.Errorf("auto-provision certificate %s: %w", arn, err)
+			return awserr.Internal(fmt.Errorf("auto-provision certificate %s: %v", arn, err))
 		}
 		s.log.Warn("certificate auto-provisioned: ACM did not hold the certificate a listener names, so the local CA issued one under that ARN",
-			"certificate", arn, "domains", "localhost, *."+s.region+"."+s.dnsSuffix)
+			"certificate", arn, "domain", "*."+s.region+"."+s.dnsSuffix)
 	}
 	if c.Status != "ISSUED" {
 		return errf(codeInvalidConfiguration, "Certificate '%s' is not issued (status %s)", arn, c.Status)
