@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
@@ -46,6 +48,9 @@ func startController(t testing.TB, cfg *rest.Config, o controller.Options, d con
 	if d.Logger == nil {
 		d.Logger = ctrltest.Logger(t)
 	}
+	// client-go's informers log through controller-runtime's global
+	// logger; it outlives any one test, so it discards.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Controller{cancel: cancel, done: make(chan error, 1)}
 	go func() { c.done <- controller.Run(ctx, cfg, o, d) }()

@@ -1,0 +1,302 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/controller"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+)
+
+// env is what the end-to-end tests run against: a real API server, a
+// local ELB with its data planes, and the controller in process.
+type env struct {
+	t    *testing.T
+	c    client.Client
+	elb  *ctrltest.LocalELB
+	opts controller.Options
+	cfg  *rest.Config
+	ctl  *Controller
+	node string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	cfg := ctrltest.APIServer(t)
+	e := &env{t: t, cfg: cfg, c: ctrltest.Client(t, cfg), elb: ctrltest.StartLocalELB(t, "test", nil)}
+	e.opts = testOptions(t)
+	e.ctl = startController(t, cfg, e.opts, e.deps())
+	e.node = "node-a"
+	ctrltest.Node(t, e.c, e.node, "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
+	return e
+}
+
+func (e *env) deps() controller.Deps {
+	return controller.Deps{ELBV2: elbv2sdk.NewFromConfig(e.elb.Config), Logger: ctrltest.Logger(e.t)}
+}
+
+func (e *env) namespace(name string, labels map[string]string) {
+	e.t.Helper()
+	if err := e.c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// albWithTargetGroup creates, outside Kubernetes, an internet-facing ALB
+// with an HTTP listener on a free port forwarding to a new ip target group
+// checked on /healthz every 5 s. It returns the target group's ARN and the
+// listener's URL.
+func (e *env) albWithTargetGroup(name string) (string, string) {
+	e.t.Helper()
+	ctx := context.Background()
+	var public []string
+	for _, s := range e.elb.Facts.Subnets {
+		if s.Public {
+			public = append(public, s.ID)
+		}
+	}
+	sg, err := e.elb.EC2.CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String("test"), VpcId: aws.String(e.elb.Facts.VPCs[0].ID)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.elb.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2sdk.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: []ec2types.IpPermission{{
+		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(0), ToPort: aws.Int32(65535), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}},
+	}}}); err != nil {
+		e.t.Fatal(err)
+	}
+	lb, err := e.elb.ELBV2.CreateLoadBalancer(ctx, &elbv2sdk.CreateLoadBalancerInput{Name: aws.String(name), Subnets: public, SecurityGroups: []string{*sg.GroupId}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tg, err := e.elb.ELBV2.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
+		Name: aws.String(name), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(e.elb.Facts.VPCs[0].ID),
+		TargetType: elbv2types.TargetTypeEnumIp, HealthCheckPath: aws.String("/healthz"),
+		HealthCheckIntervalSeconds: aws.Int32(5), HealthCheckTimeoutSeconds: aws.Int32(2), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	arn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
+	if _, err := e.elb.ELBV2.ModifyTargetGroupAttributes(ctx, &elbv2sdk.ModifyTargetGroupAttributesInput{TargetGroupArn: &arn,
+		Attributes: []elbv2types.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("5")}}}); err != nil {
+		e.t.Fatal(err)
+	}
+	addr := lbAddress(e.t, lb.LoadBalancers[0])
+	port := freePortOn(e.t, addr)
+	if _, err := e.elb.ELBV2.CreateListener(ctx, &elbv2sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
+		Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(port),
+		DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: &arn}}}); err != nil {
+		e.t.Fatal(err)
+	}
+	return arn, fmt.Sprintf("http://%s:%d", addr, port)
+}
+
+func lbAddress(t *testing.T, lb elbv2types.LoadBalancer) string {
+	t.Helper()
+	for _, az := range lb.AvailabilityZones {
+		for _, a := range az.LoadBalancerAddresses {
+			if a.IpAddress != nil {
+				return *a.IpAddress
+			}
+		}
+	}
+	t.Fatalf("load balancer %s has no address", aws.ToString(lb.LoadBalancerName))
+	return ""
+}
+
+func freePortOn(t *testing.T, addr string) int32 {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return int32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// targets returns the target group's targets and their states.
+func (e *env) targets(arn string) map[string]string {
+	e.t.Helper()
+	out, err := e.elb.ELBV2.DescribeTargetHealth(context.Background(), &elbv2sdk.DescribeTargetHealthInput{TargetGroupArn: &arn})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, d := range out.TargetHealthDescriptions {
+		m[fmt.Sprintf("%s:%d", aws.ToString(d.Target.Id), aws.ToInt32(d.Target.Port))] = string(d.TargetHealth.State)
+	}
+	return m
+}
+
+func podCondition(p *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
+	for _, c := range p.Status.Conditions {
+		if c.Type == t {
+			return c.Status
+		}
+	}
+	return ""
+}
+
+// get returns the backend that answered a GET, or an error.
+func get(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return resp.Header.Get("X-Backend"), nil
+}
+
+// TestTargetGroupBindingIP binds a Service to a target group made outside
+// Kubernetes, by name: the webhook fills in the ARN and target type; the
+// pods get the readiness gate, are registered, turn ready only once
+// healthy, serve through the load balancer; a pod whose deletion starts
+// is deregistered at once; deleting the binding deregisters everything.
+func TestTargetGroupBindingIP(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := "shop"
+	e.namespace(ns, map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"})
+	arn, url := e.albWithTargetGroup("shop-web")
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "web"},
+		Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
+	}}
+	if err := e.c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	tgb := &elbv2api.TargetGroupBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: elbv2api.TargetGroupBindingSpec{TargetGroupName: "shop-web", ServiceRef: elbv2api.ServiceReference{Name: "web", Port: intstr.FromInt32(80)}}}
+	ctrltest.Eventually(t, 30*time.Second, func() error { return e.c.Create(ctx, tgb) })
+	if tgb.Spec.TargetGroupARN != arn || tgb.Spec.TargetType == nil || *tgb.Spec.TargetType != elbv2api.TargetTypeIP || tgb.Spec.VpcID != e.elb.Facts.VPCs[0].ID {
+		t.Errorf("defaulted spec: %+v", tgb.Spec)
+	}
+
+	w := ctrltest.NewWorkload(t, e.c, ns, "web", map[string]string{"app": "web"}, "http", 8080, e.node)
+	w.Run()
+	b1, b2 := w.AddPod("web-1"), w.AddPod("web-2")
+	gate := corev1.PodConditionType("target-health.elbv2.k8s.aws/web")
+	p := &corev1.Pod{}
+	if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-1"}, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.ReadinessGates) != 1 || p.Spec.ReadinessGates[0].ConditionType != gate {
+		t.Fatalf("readiness gates %+v", p.Spec.ReadinessGates)
+	}
+	want1, want2 := b1.IP.String()+":8080", b2.IP.String()+":8080"
+	// Registered, then healthy; the gate is False (with the ELB's reason)
+	// until the target is healthy, then True.
+	sawFalse := false
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		got := e.targets(arn)
+		for _, name := range []string{"web-1", "web-2"} {
+			p := &corev1.Pod{}
+			if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+				return err
+			}
+			st := podCondition(p, gate)
+			if st == corev1.ConditionFalse {
+				sawFalse = true
+			}
+			if st == corev1.ConditionTrue {
+				for _, tgt := range []string{want1, want2} {
+					if strings.HasPrefix(tgt, p.Status.PodIP+":") && got[tgt] != "healthy" {
+						return fmt.Errorf("pod %s gate True while its target is %q", name, got[tgt])
+					}
+				}
+			}
+			if st != corev1.ConditionTrue || podCondition(p, corev1.PodReady) != corev1.ConditionTrue {
+				return fmt.Errorf("pod %s: gate %q, ready %q; targets %v", name, st, podCondition(p, corev1.PodReady), got)
+			}
+		}
+		if got[want1] != "healthy" || got[want2] != "healthy" || len(got) != 2 {
+			return fmt.Errorf("targets %v", got)
+		}
+		return nil
+	})
+	if !sawFalse {
+		t.Log("the gates turned True before a poll saw them False (targets turned healthy quickly)")
+	}
+	seen := map[string]bool{}
+	ctrltest.Eventually(t, 20*time.Second, func() error {
+		b, err := get(url + "/")
+		if err != nil {
+			return err
+		}
+		seen[b] = true
+		if !seen["web-1"] || !seen["web-2"] {
+			return fmt.Errorf("served by %v", seen)
+		}
+		return nil
+	})
+	cur := &elbv2api.TargetGroupBinding{}
+	if err := e.c.Get(ctx, client.ObjectKeyFromObject(tgb), cur); err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(cur.Status.Conditions, "Ready"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("binding status %+v", cur.Status)
+	}
+	if len(cur.Finalizers) != 1 || cur.Finalizers[0] != "elbv2.k8s.aws/resources" {
+		t.Errorf("binding finalizers %v", cur.Finalizers)
+	}
+
+	// A pod whose deletion starts leaves the target group during its
+	// preStop pause, while it still serves.
+	done := make(chan struct{})
+	go func() { w.DeletePod("web-1", 3*time.Second); close(done) }()
+	ctrltest.Eventually(t, 3*time.Second, func() error {
+		got := e.targets(arn)
+		if s, ok := got[want1]; ok && s != "draining" {
+			return fmt.Errorf("web-1 is %q during its preStop pause", s)
+		}
+		return nil
+	})
+	<-done
+	for i := 0; i < 20; i++ {
+		if b, err := get(url + "/"); err != nil || b != "web-2" {
+			t.Errorf("after web-1 left: %q, %v", b, err)
+			break
+		}
+	}
+
+	// Deleting the binding deregisters its targets, then the finalizer goes.
+	if err := e.c.Delete(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, 20*time.Second, func() error {
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(tgb), &elbv2api.TargetGroupBinding{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("binding still there: %v", err)
+		}
+		for tgt, s := range e.targets(arn) {
+			if s != "draining" {
+				return fmt.Errorf("target %s is %s", tgt, s)
+			}
+		}
+		return nil
+	})
+}
