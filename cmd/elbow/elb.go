@@ -2,15 +2,89 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/elbowlb/elbow/internal/cli"
+	"github.com/elbowlb/elbow/internal/elb/server"
+	"github.com/elbowlb/elbow/internal/facts"
 )
 
-// newELBCommand is wired in by the work on this subcommand.
+// newELBCommand is `elbow elb`, the local ELB.
 func newELBCommand() *cobra.Command {
-	return &cobra.Command{
+	var (
+		cfg       server.Config
+		factsFile string
+		logOpts   cli.LogOptions
+	)
+	cmd := &cobra.Command{
 		Use:   "elb",
-		Short: "(not built yet)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("elb: not built yet") },
+		Short: "Run the local ELB: the AWS ELBv2, EC2 and ACM APIs with real ALB and NLB data planes",
+		Long: `Run the local ELB, an AWS endpoint for ELBv2 (and the parts of EC2, ACM,
+WAFv2, Shield, Resource Groups Tagging and STS that load balancer clients
+use) that really carries traffic: each load balancer listens on loopback
+addresses of its own. Point the AWS CLI (--endpoint-url) or any AWS SDK at
+--listen. State persists in --state-dir. See docs/local-elb.md.
+
+Credentials come from --access-key-id/--secret-access-key or the
+environment (ELBOW_ACCESS_KEY_ID, ELBOW_SECRET_ACCESS_KEY); the development
+default test/test is refused when --listen is not a loopback address.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logOpts.Logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if cfg.StateDir == "" {
+				return errors.New("--state-dir is required")
+			}
+			if cfg.AccessKeyID == "" {
+				cfg.AccessKeyID = os.Getenv("ELBOW_ACCESS_KEY_ID")
+			}
+			if cfg.SecretAccessKey == "" {
+				cfg.SecretAccessKey = os.Getenv("ELBOW_SECRET_ACCESS_KEY")
+			}
+			if factsFile != "" {
+				if cmd.Flags().Changed("cluster-name") {
+					return errors.New("--cluster-name applies to the default facts; with --facts, set clusterName in the file")
+				}
+				if cfg.Facts, err = facts.Load(factsFile); err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("region") {
+					cfg.Region = ""
+				}
+			}
+			cfg.Logger = log
+			srv, err := server.New(cfg)
+			if err != nil {
+				return fmt.Errorf("elb: %w", err)
+			}
+			ctx, cancel := cli.SignalContext(cmd.Context())
+			defer cancel()
+			return srv.Run(ctx)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:4566", "address of the AWS API endpoint (all services)")
+	f.StringVar(&cfg.StateDir, "state-dir", "", "directory of the persistent state (required)")
+	f.StringVar(&cfg.Region, "region", facts.DefaultRegion, "region of the local cloud (with --facts: must match the file's)")
+	f.StringVar(&cfg.ClusterName, "cluster-name", "", "tag the default subnets kubernetes.io/cluster/NAME=shared")
+	f.StringVar(&factsFile, "facts", "", "YAML facts file describing VPCs, subnets, security groups, instances, certificates and Elastic IPs (default: one VPC, public and private subnets in three zones)")
+	f.StringVar(&cfg.DNSListen, "dns-listen", "", "serve DNS (UDP and TCP) for load balancer names on this address, e.g. 127.0.0.1:5353")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and /healthz on this address")
+	f.StringVar(&cfg.AccessKeyID, "access-key-id", "", "access key ID clients sign with (env ELBOW_ACCESS_KEY_ID; default test)")
+	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", "", "secret access key (env ELBOW_SECRET_ACCESS_KEY; default test)")
+	f.DurationVar(&cfg.ProvisioningDelay, "provisioning-delay", 2*time.Second, "how long new load balancers stay provisioning before they are active (0: at once)")
+	f.BoolVar(&cfg.AutoProvisionCertificates, "auto-provision-certificates", false, "issue from the local CA any ACM certificate a listener names that ACM does not hold (logged)")
+	logOpts.AddFlags(f)
+	cmd.PreRun = func(*cobra.Command, []string) {
+		if cfg.ProvisioningDelay == 0 {
+			cfg.ProvisioningDelay = -1
+		}
+	}
+	return cmd
 }

@@ -171,6 +171,10 @@ func (s *Service) API() api.Service { return api.ELBv2(s) }
 // Region returns the service's region.
 func (s *Service) Region() string { return s.region }
 
+// DNSDomain returns the domain load balancer DNS names are made under:
+// REGION.SUFFIX, e.g. us-east-1.elb.localhost.
+func (s *Service) DNSDomain() string { return s.region + "." + s.dnsSuffix }
+
 // randomID returns 16 random lowercase hex digits.
 func randomID() string {
 	var b [8]byte
