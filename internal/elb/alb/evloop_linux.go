@@ -1049,21 +1049,6 @@ func (c *evClient) handoff(headStart int) {
 	go cc.serveHandedOff(c.sc)
 }
 
-// prefixConn reads bytes already received before the connection's own.
-type prefixConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixConn) Read(b []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(b, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
-}
-
 // outBuf appends written bytes to a byte slice.
 type outBuf []byte
 
