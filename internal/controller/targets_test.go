@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,10 +267,12 @@ func TestTargetGroupBindingIP(t *testing.T) {
 	}
 
 	// A pod whose deletion starts leaves the target group during its
-	// preStop pause, while it still serves.
+	// preStop pause, while it still serves, even when the EndpointSlice
+	// controller has not caught up yet.
+	w.FreezeSlices(true)
 	done := make(chan struct{})
-	go func() { w.DeletePod("web-1", 3*time.Second); close(done) }()
-	ctrltest.Eventually(t, 3*time.Second, func() error {
+	go func() { w.DeletePod("web-1", 5*time.Second); close(done) }()
+	ctrltest.Eventually(t, 2*time.Second, func() error {
 		got := e.targets(arn)
 		if s, ok := got[want1]; ok && s != "draining" {
 			return fmt.Errorf("web-1 is %q during its preStop pause", s)
@@ -277,6 +280,7 @@ func TestTargetGroupBindingIP(t *testing.T) {
 		return nil
 	})
 	<-done
+	w.FreezeSlices(false)
 	for i := 0; i < 20; i++ {
 		if b, err := get(url + "/"); err != nil || b != "web-2" {
 			t.Errorf("after web-1 left: %q, %v", b, err)
@@ -299,4 +303,136 @@ func TestTargetGroupBindingIP(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// load sends requests from n clients until stop, counting answers by
+// backend and failures.
+type load struct {
+	mu       sync.Mutex
+	ok       int
+	failures []string
+	by       map[string]int
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func startLoad(url string, n int) *load {
+	l := &load{by: map[string]int{}, stop: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				var msg, backend string
+				if err != nil {
+					msg = err.Error()
+				} else {
+					body, rerr := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					backend = resp.Header.Get("X-Backend")
+					switch {
+					case rerr != nil:
+						msg = rerr.Error()
+					case resp.StatusCode != http.StatusOK:
+						msg = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+					}
+				}
+				l.mu.Lock()
+				if msg != "" {
+					l.failures = append(l.failures, msg)
+				} else {
+					l.ok++
+					l.by[backend]++
+				}
+				l.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) finish() (ok int, failures []string, by map[string]int) {
+	close(l.stop)
+	l.wg.Wait()
+	return l.ok, l.failures, l.by
+}
+
+// TestRollingUpdateNoFailedRequests replaces every pod of a Service, one
+// at a time as a Deployment with maxUnavailable 0 does (a new pod, wait
+// until it is Ready — which its readiness gate holds back until the load
+// balancer sees it healthy — then delete an old one with a preStop
+// pause), under constant load through the ALB: no request fails.
+func TestRollingUpdateNoFailedRequests(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := "roll"
+	e.namespace(ns, map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"})
+	arn, url := e.albWithTargetGroup("roll-web")
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "web"},
+		Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
+	}}
+	if err := e.c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	tgb := &elbv2api.TargetGroupBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: elbv2api.TargetGroupBindingSpec{TargetGroupARN: arn, ServiceRef: elbv2api.ServiceReference{Name: "web", Port: intstr.FromString("http")}}}
+	ctrltest.Eventually(t, 30*time.Second, func() error { return e.c.Create(ctx, tgb) })
+	w := ctrltest.NewWorkload(t, e.c, ns, "web", map[string]string{"app": "web"}, "http", 8080, e.node)
+	w.Run()
+	ready := func(name string) error {
+		p := &corev1.Pod{}
+		if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			return err
+		}
+		if podCondition(p, corev1.PodReady) != corev1.ConditionTrue {
+			return fmt.Errorf("pod %s not ready; targets %v", name, e.targets(arn))
+		}
+		return nil
+	}
+	old := []string{"v1-a", "v1-b", "v1-c"}
+	for _, name := range old {
+		w.AddPod(name)
+	}
+	for _, name := range old {
+		ctrltest.Eventually(t, 60*time.Second, func() error { return ready(name) })
+	}
+	ctrltest.Eventually(t, 20*time.Second, func() error { _, err := get(url + "/"); return err })
+
+	l := startLoad(url+"/", 4)
+	for i, name := range old {
+		next := fmt.Sprintf("v2-%c", 'a'+i)
+		w.AddPod(next)
+		ctrltest.Eventually(t, 60*time.Second, func() error { return ready(next) })
+		w.DeletePod(name, 2*time.Second)
+	}
+	time.Sleep(500 * time.Millisecond)
+	ok, failures, by := l.finish()
+	if len(failures) > 0 {
+		n := len(failures)
+		if n > 10 {
+			failures = failures[:10]
+		}
+		t.Errorf("%d of %d requests failed during the rollout, first: %q", n, ok+n, failures)
+	}
+	for _, name := range []string{"v2-a", "v2-b", "v2-c"} {
+		if by[name] == 0 {
+			t.Errorf("new pod %s served no request (served: %v)", name, by)
+		}
+	}
+	t.Logf("%d requests, by backend %v", ok, by)
+	got := e.targets(arn)
+	for tgt, s := range got {
+		if s != "healthy" && s != "draining" {
+			t.Errorf("target %s is %s after the rollout", tgt, s)
+		}
+	}
 }

@@ -122,6 +122,17 @@ type Workload struct {
 	mu       sync.Mutex
 	backends map[string]*Backend
 	ips      map[string]netip.Addr
+	// frozen stops EndpointSlice updates, as a lagging EndpointSlice
+	// controller would.
+	frozen bool
+}
+
+// FreezeSlices stops (or resumes) EndpointSlice updates: pods change, the
+// slice does not, as when the EndpointSlice controller lags.
+func (w *Workload) FreezeSlices(frozen bool) {
+	w.mu.Lock()
+	w.frozen = frozen
+	w.mu.Unlock()
 }
 
 // NewWorkload returns a workload for the Service; call Run to start
@@ -269,6 +280,9 @@ func (w *Workload) sync(ctx context.Context) error {
 			NodeName:   &node,
 			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID},
 		})
+	}
+	if w.frozen {
+		return nil
 	}
 	return w.writeSlice(ctx, eps)
 }
