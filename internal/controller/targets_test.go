@@ -53,7 +53,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) deps() controller.Deps {
-	return controller.Deps{ELBV2: elbv2sdk.NewFromConfig(e.elb.Config), Logger: ctrltest.Logger(e.t)}
+	return controller.Deps{ELBV2: e.elb.ELBv2, Logger: ctrltest.Logger(e.t)}
 }
 
 func (e *env) namespace(name string, labels map[string]string) {
@@ -85,11 +85,11 @@ func (e *env) albWithTargetGroup(name string) (string, string) {
 	}}}); err != nil {
 		e.t.Fatal(err)
 	}
-	lb, err := e.elb.ELBV2.CreateLoadBalancer(ctx, &elbv2sdk.CreateLoadBalancerInput{Name: aws.String(name), Subnets: public, SecurityGroups: []string{*sg.GroupId}})
+	lb, err := e.elb.ELBv2.CreateLoadBalancer(ctx, &elbv2sdk.CreateLoadBalancerInput{Name: aws.String(name), Subnets: public, SecurityGroups: []string{*sg.GroupId}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tg, err := e.elb.ELBV2.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
+	tg, err := e.elb.ELBv2.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
 		Name: aws.String(name), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(e.elb.Facts.VPCs[0].ID),
 		TargetType: elbv2types.TargetTypeEnumIp, HealthCheckPath: aws.String("/healthz"),
 		HealthCheckIntervalSeconds: aws.Int32(5), HealthCheckTimeoutSeconds: aws.Int32(2), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
@@ -98,13 +98,13 @@ func (e *env) albWithTargetGroup(name string) (string, string) {
 		e.t.Fatal(err)
 	}
 	arn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
-	if _, err := e.elb.ELBV2.ModifyTargetGroupAttributes(ctx, &elbv2sdk.ModifyTargetGroupAttributesInput{TargetGroupArn: &arn,
+	if _, err := e.elb.ELBv2.ModifyTargetGroupAttributes(ctx, &elbv2sdk.ModifyTargetGroupAttributesInput{TargetGroupArn: &arn,
 		Attributes: []elbv2types.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("5")}}}); err != nil {
 		e.t.Fatal(err)
 	}
 	addr := lbAddress(e.t, lb.LoadBalancers[0])
 	port := freePortOn(e.t, addr)
-	if _, err := e.elb.ELBV2.CreateListener(ctx, &elbv2sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
+	if _, err := e.elb.ELBv2.CreateListener(ctx, &elbv2sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
 		Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(port),
 		DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: &arn}}}); err != nil {
 		e.t.Fatal(err)
@@ -138,7 +138,7 @@ func freePortOn(t *testing.T, addr string) int32 {
 // targets returns the target group's targets and their states.
 func (e *env) targets(arn string) map[string]string {
 	e.t.Helper()
-	out, err := e.elb.ELBV2.DescribeTargetHealth(context.Background(), &elbv2sdk.DescribeTargetHealthInput{TargetGroupArn: &arn})
+	out, err := e.elb.ELBv2.DescribeTargetHealth(context.Background(), &elbv2sdk.DescribeTargetHealthInput{TargetGroupArn: &arn})
 	if err != nil {
 		e.t.Fatal(err)
 	}
