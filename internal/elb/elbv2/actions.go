@@ -275,7 +275,7 @@ func (ac *actionContext) checkTargetGroup(arn string) error {
 	}
 	for _, other := range ac.use[arn] {
 		if other != ac.lb.ARN {
-			return errf(codeTargetGroupAssociation, "You've reached the limit on the number of load balancers per target group: target group '%s' is used by load balancer '%s'", arn, other)
+			return errf(codeTargetGroupAssociation, "The following target groups cannot be associated with more than one load balancer: %s", arn)
 		}
 	}
 	return nil

@@ -299,8 +299,14 @@ func applyHealthCheck(tg *state.TargetGroup, in healthCheckInput) error {
 		}
 		tg.UnhealthyThresholdCount = *in.unhealthy
 	}
-	if tg.HealthCheckTimeoutSeconds >= tg.HealthCheckIntervalSeconds {
+	// ALB target groups need a timeout below the interval; NLB (and GWLB)
+	// ones accept a timeout equal to it (the AWS Load Balancer
+	// Controller's NLB default is 10 s for both).
+	switch iv, to := tg.HealthCheckIntervalSeconds, tg.HealthCheckTimeoutSeconds; {
+	case (family == typeApplication || family == "lambda") && to >= iv:
 		return validation("Health check interval must be greater than the timeout.")
+	case to > iv:
+		return validation("Health check timeout must not be greater than the interval.")
 	}
 	if m := in.matcher; m != nil {
 		if !httpCheck {

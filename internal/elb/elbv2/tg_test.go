@@ -148,7 +148,15 @@ func TestCreateTargetGroupErrors(t *testing.T) {
 			apiErr(t, err, "ValidationError")
 		})
 	}
-	// NLB target groups accept the NLB matcher range.
+	// NLB target groups accept a timeout equal to the interval (the AWS
+	// Load Balancer Controller's NLB default), and the NLB matcher range.
+	e.tg(t, "nlb10", types.ProtocolEnumTcp, 80, func(in *sdk.CreateTargetGroupInput) {
+		in.HealthCheckIntervalSeconds = aws.Int32(10)
+		in.HealthCheckTimeoutSeconds = aws.Int32(10)
+	})
+	_, err := e.elb.CreateTargetGroup(ctx, &sdk.CreateTargetGroupInput{Name: aws.String("nlb11"), Protocol: types.ProtocolEnumTcp, Port: aws.Int32(80),
+		VpcId: aws.String(e.vpc), HealthCheckIntervalSeconds: aws.Int32(10), HealthCheckTimeoutSeconds: aws.Int32(11)})
+	apiErr(t, err, "ValidationError")
 	e.tg(t, "nlbhttp", types.ProtocolEnumTcp, 80, func(in *sdk.CreateTargetGroupInput) {
 		in.HealthCheckProtocol = types.ProtocolEnumHttp
 		in.Matcher = &types.Matcher{HttpCode: aws.String("200-599")}
