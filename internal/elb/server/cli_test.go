@@ -40,7 +40,9 @@ func TestAWSCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws("ec2", "describe-subnets", "--filters", "Name=tag:kubernetes.io/role/elb,Values=1")), &subnets); err != nil || len(subnets.Subnets) != 3 {
 		t.Fatalf("public subnets %+v: %v", subnets, err)
 	}
-	var created struct{ LoadBalancers []struct{ LoadBalancerArn, DNSName string } }
+	var created struct {
+		LoadBalancers []struct{ LoadBalancerArn, DNSName string }
+	}
 	out := aws("elbv2", "create-load-balancer", "--name", "cli", "--subnets", subnets.Subnets[0].SubnetId, subnets.Subnets[1].SubnetId,
 		"--tags", "Key=team,Value=web")
 	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.LoadBalancers) != 1 {
@@ -49,12 +51,16 @@ func TestAWSCLI(t *testing.T) {
 	if !strings.HasSuffix(created.LoadBalancers[0].DNSName, ".us-east-1.elb.localhost") {
 		t.Errorf("DNS name %s", created.LoadBalancers[0].DNSName)
 	}
-	var described struct{ LoadBalancers []struct{ LoadBalancerArn string } }
+	var described struct {
+		LoadBalancers []struct{ LoadBalancerArn string }
+	}
 	if err := json.Unmarshal([]byte(aws("elbv2", "describe-load-balancers", "--names", "cli")), &described); err != nil ||
 		len(described.LoadBalancers) != 1 || described.LoadBalancers[0].LoadBalancerArn != created.LoadBalancers[0].LoadBalancerArn {
 		t.Errorf("describe-load-balancers %+v: %v", described, err)
 	}
-	var tags struct{ TagDescriptions []struct{ Tags []struct{ Key, Value string } } }
+	var tags struct {
+		TagDescriptions []struct{ Tags []struct{ Key, Value string } }
+	}
 	if err := json.Unmarshal([]byte(aws("elbv2", "describe-tags", "--resource-arns", created.LoadBalancers[0].LoadBalancerArn)), &tags); err != nil ||
 		len(tags.TagDescriptions[0].Tags) != 1 || tags.TagDescriptions[0].Tags[0].Value != "web" {
 		t.Errorf("describe-tags %+v: %v", tags, err)
