@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/facts"
 )
 
 // env is what the end-to-end tests run against: a real API server, a
@@ -435,4 +437,168 @@ func TestRollingUpdateNoFailedRequests(t *testing.T) {
 			t.Errorf("target %s is %s after the rollout", tgt, s)
 		}
 	}
+}
+
+func newEnvWith(t *testing.T, edit func(*facts.Facts)) *env {
+	t.Helper()
+	cfg := ctrltest.APIServer(t)
+	e := &env{t: t, cfg: cfg, c: ctrltest.Client(t, cfg), elb: ctrltest.StartLocalELB(t, "test", edit)}
+	e.opts = testOptions(t)
+	e.ctl = startController(t, cfg, e.opts, e.deps())
+	return e
+}
+
+// instances adds three nodes' instances to the facts, one per zone.
+func instances(f *facts.Facts) {
+	var private []facts.Subnet
+	for _, s := range f.Subnets {
+		if !s.Public {
+			private = append(private, s)
+		}
+	}
+	for i, id := range []string{"i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2", "i-0ccccccccccccccc3"} {
+		ip := netip.MustParsePrefix(private[i].CIDR).Addr().As4()
+		ip[3] = 10
+		f.Instances = append(f.Instances, facts.Instance{ID: id, SubnetID: private[i].ID, PrivateIP: netip.AddrFrom4(ip).String()})
+	}
+}
+
+// TestTargetGroupBindingInstance registers eligible nodes on the Service's
+// NodePort in an instance target group of an NLB made outside Kubernetes:
+// traffic reaches the nodes (their kube-proxy stands in as a server on the
+// node address and NodePort); a node excluded by label, tainted for
+// removal or not Ready is not a target.
+func TestTargetGroupBindingInstance(t *testing.T) {
+	e := newEnvWith(t, instances)
+	ctx := context.Background()
+	ins := e.elb.Facts.Instances
+	zones := []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+	nodes := []string{"node-a", "node-b", "node-c"}
+	for i, n := range nodes {
+		var labels map[string]string
+		if n == "node-c" {
+			labels = map[string]string{"node.kubernetes.io/exclude-from-external-load-balancers": "true"}
+		}
+		ctrltest.Node(t, e.c, n, zones[i], ins[i].ID, labels)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "game"}, Spec: corev1.ServiceSpec{
+		Type:     corev1.ServiceTypeNodePort,
+		Selector: map[string]string{"app": "game"},
+		Ports:    []corev1.ServicePort{{Name: "tcp", Port: 7000, TargetPort: intstr.FromInt32(7000)}},
+	}}
+	if err := e.c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	nodePort := svc.Spec.Ports[0].NodePort
+	// kube-proxy on node-a and node-b.
+	for i := 0; i < 2; i++ {
+		if _, err := ctrltest.StartBackend(t, nodes[i], netip.MustParseAddr(ins[i].PrivateIP), uint16(nodePort)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lb, err := e.elb.ELBv2.CreateLoadBalancer(ctx, &elbv2sdk.CreateLoadBalancerInput{Name: aws.String("game"), Type: elbv2types.LoadBalancerTypeEnumNetwork,
+		Scheme: elbv2types.LoadBalancerSchemeEnumInternetFacing, Subnets: e.elb.PublicSubnets()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One address serves every zone's targets.
+	if _, err := e.elb.ELBv2.ModifyLoadBalancerAttributes(ctx, &elbv2sdk.ModifyLoadBalancerAttributesInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
+		Attributes: []elbv2types.LoadBalancerAttribute{{Key: aws.String("load_balancing.cross_zone.enabled"), Value: aws.String("true")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := e.elb.ELBv2.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
+		Name: aws.String("game"), Protocol: elbv2types.ProtocolEnumTcp, Port: aws.Int32(7000), VpcId: aws.String(e.elb.VpcID()),
+		TargetType: elbv2types.TargetTypeEnumInstance, HealthCheckProtocol: elbv2types.ProtocolEnumTcp, HealthCheckTimeoutSeconds: aws.Int32(2),
+		HealthCheckIntervalSeconds: aws.Int32(5), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
+	addr := lbAddress(t, lb.LoadBalancers[0])
+	port := freePortOn(t, addr)
+	if _, err := e.elb.ELBv2.CreateListener(ctx, &elbv2sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
+		Protocol: elbv2types.ProtocolEnumTcp, Port: aws.Int32(port),
+		DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: &arn}}}); err != nil {
+		t.Fatal(err)
+	}
+	tgb := &elbv2api.TargetGroupBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "game"},
+		Spec: elbv2api.TargetGroupBindingSpec{TargetGroupARN: arn, ServiceRef: elbv2api.ServiceReference{Name: "game", Port: intstr.FromString("tcp")}}}
+	if err := e.c.Create(ctx, tgb); err != nil {
+		t.Fatal(err)
+	}
+	if tgb.Spec.TargetType == nil || *tgb.Spec.TargetType != elbv2api.TargetTypeInstance {
+		t.Fatalf("target type %v", tgb.Spec.TargetType)
+	}
+	np := fmt.Sprint(nodePort)
+	wantA, wantB := ins[0].ID+":"+np, ins[1].ID+":"+np
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		got := e.targets(arn)
+		if len(got) != 2 || got[wantA] != "healthy" || got[wantB] != "healthy" {
+			return fmt.Errorf("targets %v", got)
+		}
+		return nil
+	})
+	url := fmt.Sprintf("http://%s:%d/", addr, port)
+	seen := map[string]bool{}
+	ctrltest.Eventually(t, 20*time.Second, func() error {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		seen[resp.Header.Get("X-Backend")] = true
+		if !seen["node-a"] || !seen["node-b"] {
+			return fmt.Errorf("served by %v", seen)
+		}
+		return nil
+	})
+
+	// node-b is about to be removed by the cluster autoscaler.
+	nb := &corev1.Node{}
+	if err := e.c.Get(ctx, client.ObjectKey{Name: "node-b"}, nb); err != nil {
+		t.Fatal(err)
+	}
+	nb.Spec.Taints = append(nb.Spec.Taints, corev1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Effect: corev1.TaintEffectNoSchedule})
+	if err := e.c.Update(ctx, nb); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, 10*time.Second, func() error {
+		if s, ok := e.targets(arn)[wantB]; ok && s != "draining" {
+			return fmt.Errorf("tainted node-b is %s", s)
+		}
+		return nil
+	})
+	// node-c stops being excluded: it is registered.
+	nc := &corev1.Node{}
+	if err := e.c.Get(ctx, client.ObjectKey{Name: "node-c"}, nc); err != nil {
+		t.Fatal(err)
+	}
+	nc.Labels = nil
+	if err := e.c.Update(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	wantC := ins[2].ID + ":" + np
+	ctrltest.Eventually(t, 10*time.Second, func() error {
+		if _, ok := e.targets(arn)[wantC]; !ok {
+			return fmt.Errorf("node-c not registered: %v", e.targets(arn))
+		}
+		return nil
+	})
+	// node-a goes NotReady: deregistered.
+	na := &corev1.Node{}
+	if err := e.c.Get(ctx, client.ObjectKey{Name: "node-a"}, na); err != nil {
+		t.Fatal(err)
+	}
+	na.Status.Conditions[0].Status = corev1.ConditionFalse
+	if err := e.c.Status().Update(ctx, na); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, 10*time.Second, func() error {
+		if s, ok := e.targets(arn)[wantA]; ok && s != "draining" {
+			return fmt.Errorf("NotReady node-a is %s", s)
+		}
+		return nil
+	})
 }
