@@ -419,3 +419,25 @@ func TestLoadBalancerAttributes(t *testing.T) {
 		Attributes: []types.LoadBalancerAttribute{{Key: aws.String("secondary_ips.auto_assigned.per_subnet"), Value: aws.String("1")}}})
 	apiErr(t, err, "InvalidConfigurationRequest")
 }
+
+// TestIDSource makes IDs from the configured source: ARNs and DNS names
+// carry them.
+func TestIDSource(t *testing.T) {
+	n := 0
+	e := start(t, func(c *elbv2.Config) {
+		c.NewID = func() string { n++; return fmt.Sprintf("%016x", n) }
+		c.DNSSuffix = "elb.test"
+	})
+	lb := e.alb(t, "fixed", func(in *sdk.CreateLoadBalancerInput) { in.Scheme = types.LoadBalancerSchemeEnumInternal; in.Subnets = e.private[:2] })
+	if *lb.LoadBalancerArn != "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/fixed/0000000000000001" ||
+		*lb.DNSName != "internal-fixed-0000000000000001.us-east-1.elb.test" {
+		t.Errorf("ARN %s DNS %s", *lb.LoadBalancerArn, *lb.DNSName)
+	}
+	l := e.listener(t, lb.LoadBalancerArn, types.ProtocolEnumHttp, 80, fixed("200"))
+	if *l.ListenerArn != "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/fixed/0000000000000001/0000000000000002" {
+		t.Errorf("listener ARN %s", *l.ListenerArn)
+	}
+	if e.svc.DNSDomain() != "us-east-1.elb.test" {
+		t.Errorf("DNS domain %s", e.svc.DNSDomain())
+	}
+}

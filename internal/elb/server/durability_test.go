@@ -188,6 +188,20 @@ func TestDurabilityAfterKill(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(after["health "+*httpTG.TargetGroupArn]), "10.0.0.11:8080 draining") {
 		t.Errorf("the last write (a deregistration) is lost: %v", after["health "+*httpTG.TargetGroupArn])
 	}
+	// SIGTERM stops the server gracefully: exit status 0.
+	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- p2.cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("elbow elb after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("elbow elb did not stop within 20 s of SIGTERM")
+	}
 }
 
 // describeAll records what every Describe of the setup returns, as JSON

@@ -303,18 +303,21 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
-	var wg sync.WaitGroup
-	goRun := func(fn func()) {
+	// serving: the API and metrics servers, which end at shutdown;
+	// workers: the background work, which ends with ctx and must end
+	// before the data planes close.
+	var serving, workers sync.WaitGroup
+	goRun := func(wg *sync.WaitGroup, fn func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn() }()
 	}
-	goRun(func() {
+	goRun(&serving, func() {
 		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("API server: %w", err)
 		}
 	})
 	if s.metrics != nil {
-		goRun(func() {
+		goRun(&serving, func() {
 			if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics server: %w", err)
 			}
@@ -327,7 +330,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.checker != nil {
 		consumers = append(consumers, consumer{"health", s.checker.Sync})
-		goRun(func() { s.checker.Run(ctx) })
+		goRun(&workers, func() { s.checker.Run(ctx) })
 	}
 	if s.albPlane != nil {
 		consumers = append(consumers, consumer{"alb", s.albPlane.Apply})
@@ -335,8 +338,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.nlbPlane != nil {
 		consumers = append(consumers, consumer{"nlb", s.nlbPlane.Apply})
 	}
-	goRun(func() { s.elbv2.Run(ctx) })
-	goRun(func() { distribute(ctx, s.store, s.log, consumers) })
+	goRun(&workers, func() { s.elbv2.Run(ctx) })
+	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
 		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "dataPlanes", !s.cfg.NoDataPlanes)
 
@@ -347,8 +350,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("serving failed; shutting down", "error", runErr)
 	}
 	cancel()
+	workers.Wait()
 	s.shutdown()
-	wg.Wait()
+	serving.Wait()
 	if err := s.closeStore(); err != nil && runErr == nil {
 		runErr = err
 	}
