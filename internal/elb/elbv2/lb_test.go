@@ -428,7 +428,10 @@ func TestIDSource(t *testing.T) {
 		c.NewID = func() string { n++; return fmt.Sprintf("%016x", n) }
 		c.DNSSuffix = "elb.test"
 	})
-	lb := e.alb(t, "fixed", func(in *sdk.CreateLoadBalancerInput) { in.Scheme = types.LoadBalancerSchemeEnumInternal; in.Subnets = e.private[:2] })
+	lb := e.alb(t, "fixed", func(in *sdk.CreateLoadBalancerInput) {
+		in.Scheme = types.LoadBalancerSchemeEnumInternal
+		in.Subnets = e.private[:2]
+	})
 	if *lb.LoadBalancerArn != "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/fixed/0000000000000001" ||
 		*lb.DNSName != "internal-fixed-0000000000000001.us-east-1.elb.test" {
 		t.Errorf("ARN %s DNS %s", *lb.LoadBalancerArn, *lb.DNSName)
