@@ -17,6 +17,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -601,4 +602,81 @@ func TestTargetGroupBindingInstance(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRestartMakesNoWrites restarts the controller once its bindings are
+// in line: the new one reads the target groups and writes nothing, to AWS
+// or to the bindings.
+func TestRestartMakesNoWrites(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := "steady"
+	e.namespace(ns, map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"})
+	arn, _ := e.albWithTargetGroup("steady-web")
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "web"},
+		Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
+	}}
+	if err := e.c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	tgb := &elbv2api.TargetGroupBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: elbv2api.TargetGroupBindingSpec{TargetGroupARN: arn, ServiceRef: elbv2api.ServiceReference{Name: "web", Port: intstr.FromInt32(80)}}}
+	if err := e.c.Create(ctx, tgb); err != nil {
+		t.Fatal(err)
+	}
+	w := ctrltest.NewWorkload(t, e.c, ns, "web", map[string]string{"app": "web"}, "http", 8080, e.node)
+	w.Run()
+	w.AddPod("web-1")
+	w.AddPod("web-2")
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		got := e.targets(arn)
+		if len(got) != 2 {
+			return fmt.Errorf("targets %v", got)
+		}
+		for tgt, s := range got {
+			if s != "healthy" {
+				return fmt.Errorf("target %s is %s", tgt, s)
+			}
+		}
+		for _, name := range []string{"web-1", "web-2"} {
+			p := &corev1.Pod{}
+			if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+				return err
+			}
+			if podCondition(p, corev1.PodReady) != corev1.ConditionTrue {
+				return fmt.Errorf("pod %s not ready", name)
+			}
+		}
+		return nil
+	})
+	// Let the first controller settle (its last status writes).
+	time.Sleep(time.Second)
+	e.ctl.Stop(t)
+	before := &elbv2api.TargetGroupBinding{}
+	if err := e.c.Get(ctx, client.ObjectKeyFromObject(tgb), before); err != nil {
+		t.Fatal(err)
+	}
+	writes := e.elb.Calls(t, true)
+	reads := e.elb.Calls(t, false)["elasticloadbalancing/DescribeTargetHealth"]
+
+	o := testOptions(t)
+	e.ctl = startController(t, e.cfg, o, e.deps())
+	ctrltest.Eventually(t, 20*time.Second, func() error {
+		if n := e.elb.Calls(t, false)["elasticloadbalancing/DescribeTargetHealth"]; n <= reads {
+			return fmt.Errorf("the new controller has not read the target group yet (%d calls)", n)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	if diff := cmp.Diff(writes, e.elb.Calls(t, true)); diff != "" {
+		t.Errorf("write calls after the restart (-before +after):\n%s", diff)
+	}
+	after := &elbv2api.TargetGroupBinding{}
+	if err := e.c.Get(ctx, client.ObjectKeyFromObject(tgb), after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("the binding was written after the restart: %+v -> %+v", before.Status, after.Status)
+	}
 }
