@@ -80,10 +80,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// env is one test's local cloud: a state store, a data plane applying it,
-// and the addresses the test may use.
+// env is one test's view of a local cloud and the addresses the test may
+// use. newEnv builds load balancers through the AWS SDK against the shared
+// local ELB (cloud); newStateEnv writes records into a state of its own
+// and applies them to a data plane of its own, for what the API does not
+// allow (one-second health checks and idle timeouts, the health checker,
+// public addresses).
 type env struct {
 	t       *testing.T
+	c       *cloud // nil for a state env
+	names   int
 	seq     int
 	store   *state.Store
 	plane   *nlb.Plane
@@ -121,7 +127,27 @@ func withChecker() envOption {
 	}
 }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+// newEnv returns an env on the shared SDK-backed local ELB.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	seq := int(testSeq.Add(1))
+	c := shared
+	return &env{
+		t:      t,
+		c:      c,
+		seq:    seq,
+		store:  c.store,
+		plane:  c.plane,
+		clock:  c.clock,
+		reg:    c.reg,
+		addrs:  vpcaddr.Default(),
+		client: netip.AddrFrom4([4]byte{127, 55, byte(seq), 1}),
+		nextIP: map[string]int{},
+	}
+}
+
+// newStateEnv returns an env with its own state and data plane.
+func newStateEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	seq := int(testSeq.Add(1))
 	st, err := state.Open(t.TempDir())
@@ -178,9 +204,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	return e
 }
 
-// update writes to the state and applies the new snapshot.
+// update writes to a state env's state and applies the new snapshot.
 func (e *env) update(fn func(tx *state.Tx) error) {
 	e.t.Helper()
+	if e.c != nil {
+		e.t.Fatal("state writes in an SDK env")
+	}
 	if err := e.store.Update(context.Background(), fn); err != nil {
 		e.t.Fatalf("state update: %v", err)
 	}
@@ -224,6 +253,9 @@ func (e *env) createLB(name string, spec lbSpec) *lb {
 	if len(spec.zones) == 0 {
 		spec.zones = []string{zoneA, zoneB}
 	}
+	if e.c != nil {
+		return e.sdkCreateLB(name, spec)
+	}
 	l := &lb{
 		arn:   fmt.Sprintf("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/%s/%016x", name, e.seq),
 		addrs: map[string]netip.Addr{},
@@ -238,7 +270,9 @@ func (e *env) createLB(name string, spec lbSpec) *lb {
 		rec.Attributes[k] = v
 	}
 	for i, z := range spec.zones {
-		listen := netip.AddrFrom4([4]byte{127, 77, byte(e.seq), byte(i + 1)})
+		// Outside the load balancer pool (127.77/16) that the SDK env
+		// allocates from.
+		listen := netip.AddrFrom4([4]byte{127, 79, byte(e.seq), byte(i + 1)})
 		subnet := publicA
 		if z == zoneB {
 			subnet = publicB
@@ -256,6 +290,10 @@ const attrCrossZone = "load_balancing.cross_zone.enabled"
 
 // setLBAttr changes a load balancer attribute.
 func (e *env) setLBAttr(l *lb, k, v string) {
+	if e.c != nil {
+		e.sdkSetLBAttr(l, k, v)
+		return
+	}
 	e.update(func(tx *state.Tx) error {
 		rec, _, err := state.Get(tx, state.LoadBalancers, l.arn)
 		if err != nil {
@@ -268,6 +306,9 @@ func (e *env) setLBAttr(l *lb, k, v string) {
 
 // createTG creates a target group.
 func (e *env) createTG(name, protocol, targetType string, attrs map[string]string) string {
+	if e.c != nil {
+		return e.sdkCreateTG(name, protocol, targetType, attrs)
+	}
 	arn := fmt.Sprintf("arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/%s/%016x", name, e.seq)
 	rec := &state.TargetGroup{ARN: arn, Name: name, Protocol: protocol, TargetType: targetType, Port: 80, VpcID: "vpc-1", Attributes: map[string]string{}, HealthCheckEnabled: true}
 	for k, v := range attrs {
@@ -336,6 +377,10 @@ func (e *env) serveHealth(bs ...*backend) uint16 {
 }
 
 func (e *env) setTGAttr(tg, k, v string) {
+	if e.c != nil {
+		e.sdkSetTGAttr(tg, k, v)
+		return
+	}
 	e.update(func(tx *state.Tx) error {
 		rec, _, err := state.Get(tx, state.TargetGroups, tg)
 		if err != nil {
@@ -362,6 +407,9 @@ func (e *env) createListener(l *lb, spec listenerSpec) uint16 {
 	e.t.Helper()
 	if spec.port == 0 {
 		spec.port = freePort(e.t, l.addrs)
+	}
+	if e.c != nil {
+		return e.sdkCreateListener(l, spec)
 	}
 	arn := fmt.Sprintf("%s/%d", strings.Replace(l.arn, ":loadbalancer/", ":listener/", 1), spec.port)
 	act := elbv2types.Action{Type: elbv2types.ActionTypeEnumForward}
@@ -423,6 +471,10 @@ func freePort(t *testing.T, addrs map[string]netip.Addr) uint16 {
 // register registers backends as targets (IP targets by their VPC address,
 // instance targets by instance ID).
 func (e *env) register(tg string, bs ...*backend) {
+	if e.c != nil {
+		e.sdkRegister(tg, bs...)
+		return
+	}
 	e.update(func(tx *state.Tx) error {
 		for _, b := range bs {
 			if err := state.Put(tx, state.Targets, &state.Target{TargetGroupARN: tg, ID: b.id, Port: int32(b.port), RegisteredAt: e.clock.Now()}); err != nil {
@@ -435,6 +487,10 @@ func (e *env) register(tg string, bs ...*backend) {
 
 // deregister marks a target draining until the given time.
 func (e *env) deregister(tg string, b *backend, until time.Time) {
+	if e.c != nil {
+		e.sdkDeregister(tg, b, until)
+		return
+	}
 	e.update(func(tx *state.Tx) error {
 		rec, ok, err := state.Get(tx, state.Targets, state.TargetKey(tg, b.id, int32(b.port)))
 		if err != nil || !ok {
@@ -447,6 +503,10 @@ func (e *env) deregister(tg string, b *backend, until time.Time) {
 
 // addInstance records an EC2 instance holding a backend's VPC address.
 func (e *env) addInstance(b *backend, zone string) {
+	if e.c != nil {
+		e.sdkAddInstance(b, zone)
+		return
+	}
 	b.id = fmt.Sprintf("i-%08x%04x", e.seq, b.vpc.As4()[3])
 	e.update(func(tx *state.Tx) error {
 		return state.Put(tx, state.Instances, &state.Instance{ID: b.id, SubnetID: "subnet-i" + zone[len(zone)-1:], VpcID: "vpc-1", AvailabilityZone: zone, PrivateIP: b.vpc.String(), State: "running"})
@@ -456,12 +516,91 @@ func (e *env) addInstance(b *backend, zone string) {
 // addCert stores a certificate for names and returns its ARN.
 func (e *env) addCert(names ...string) string {
 	e.t.Helper()
+	if e.c != nil {
+		return e.sdkAddCert(names...)
+	}
 	certPEM, keyPEM := selfSigned(e.t, names...)
 	arn := fmt.Sprintf("arn:aws:acm:us-east-1:000000000000:certificate/%s-%d", names[0], e.seq)
 	e.update(func(tx *state.Tx) error {
 		return state.Put(tx, state.Certificates, &state.Certificate{ARN: arn, DomainName: names[0], SubjectAlternativeNames: names, Status: "ISSUED", Type: "IMPORTED", CertificatePEM: string(certPEM), PrivateKeyPEM: string(keyPEM)})
 	})
 	return arn
+}
+
+// certPEM returns a certificate of the state.
+func (e *env) certPEM(arn string) []byte {
+	e.t.Helper()
+	var pemText string
+	e.store.View(func(tx *state.Tx) error {
+		if c, ok, _ := state.Get(tx, state.Certificates, arn); ok {
+			pemText = c.CertificatePEM
+		}
+		return nil
+	})
+	if pemText == "" {
+		e.t.Fatalf("certificate %s not in the state", arn)
+	}
+	return []byte(pemText)
+}
+
+// createSG creates a security group admitting TCP and UDP from one address.
+func (e *env) createSG(from netip.Addr) string {
+	if e.c != nil {
+		return e.sdkCreateSG(from)
+	}
+	id := fmt.Sprintf("sg-%08x", e.seq)
+	e.update(func(tx *state.Tx) error {
+		return state.Put(tx, state.SecurityGroups, &state.SecurityGroup{ID: id, VpcID: "vpc-1", Rules: []state.SGRule{
+			{ID: "sgr-1", Protocol: "tcp", FromPort: 1, ToPort: 65535, CIDRIPv4: from.String() + "/32"},
+			{ID: "sgr-2", Protocol: "udp", FromPort: 1, ToPort: 65535, CIDRIPv4: from.String() + "/32"},
+		}})
+	})
+	return id
+}
+
+// deleteListener deletes a load balancer's listener on a port.
+func (e *env) deleteListener(l *lb, port uint16) {
+	if e.c != nil {
+		e.sdkDeleteListener(l, port)
+		return
+	}
+	e.update(func(tx *state.Tx) error {
+		all, err := state.List(tx, state.Listeners)
+		if err != nil {
+			return err
+		}
+		for _, ls := range all {
+			if ls.LoadBalancerARN == l.arn && ls.Port == int32(port) {
+				if _, err := state.Delete(tx, state.Listeners, ls.ARN); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// deleteLB deletes a load balancer and its listeners.
+func (e *env) deleteLB(l *lb) {
+	if e.c != nil {
+		e.sdkDeleteLB(l)
+		return
+	}
+	e.update(func(tx *state.Tx) error {
+		all, err := state.List(tx, state.Listeners)
+		if err != nil {
+			return err
+		}
+		for _, ls := range all {
+			if ls.LoadBalancerARN == l.arn {
+				if _, err := state.Delete(tx, state.Listeners, ls.ARN); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = state.Delete(tx, state.LoadBalancers, l.arn)
+		return err
+	})
 }
 
 func selfSigned(t *testing.T, names ...string) (certPEM, keyPEM []byte) {

@@ -98,6 +98,9 @@ type Plane struct {
 	// applyMu serialises Apply, the sweeper's socket retries and Close.
 	applyMu sync.Mutex
 	closed  bool
+	// applied and revision tell the state revision last applied.
+	applied  bool
+	revision uint64
 	// want is the desired route of every socket, from the last Apply.
 	want map[sockKey]*route
 	// bindErr holds the last bind error of wanted sockets not yet open.
@@ -236,16 +239,23 @@ func New(cfg Config) (*Plane, error) {
 
 // Apply realises every network load balancer of snap: it opens the sockets
 // of new listeners, closes those of removed ones, and swaps in the new
-// routes for the rest. It is called on every state change; flows that the
-// change does not concern keep going. Problems with one load balancer
-// (a port already taken, a certificate that does not parse) are logged
-// and do not affect the others.
+// routes for the rest. It is called on every state change, with snapshots
+// of one store; a snapshot no newer than the last one applied is ignored.
+// Flows that the change does not concern keep going. Problems with one
+// load balancer (a port already taken, a certificate that does not parse)
+// are logged and do not affect the others.
 func (p *Plane) Apply(snap *state.Snapshot) {
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
 	if p.closed || snap == nil {
 		return
 	}
+	// Snapshots read concurrently may arrive out of order: an older one
+	// than what is applied would undo newer changes.
+	if p.applied && snap.Revision <= p.revision {
+		return
+	}
+	p.applied, p.revision = true, snap.Revision
 	c := p.compile(snap)
 	p.cur.Store(c)
 
