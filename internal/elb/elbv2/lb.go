@@ -152,6 +152,9 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *sdk.CreateLoadBala
 	if err != nil {
 		return nil, err
 	}
+	if out.State == stateProvisioning {
+		s.noteDue(out.ActiveAt)
+	}
 	return &sdk.CreateLoadBalancerOutput{LoadBalancers: []types.LoadBalancer{s.renderLB(out)}}, nil
 }
 

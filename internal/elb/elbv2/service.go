@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
@@ -114,6 +115,9 @@ type Service struct {
 	autoProv  bool
 	reapEvery time.Duration
 	objects   fs.FS
+	// nextDue is when background work may next fall due (Unix
+	// nanoseconds; 0: unknown, read the state).
+	nextDue atomic.Int64
 }
 
 // New returns the ELBv2 service on cfg.Store.

@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -312,7 +313,10 @@ func (s *Service) DeregisterTargets(ctx context.Context, in *sdk.DeregisterTarge
 	if in.Targets == nil {
 		return nil, missing("targets")
 	}
+	var until time.Time
+	drained := false
 	err := s.update(ctx, "DeregisterTargets", in.TargetGroupArn, func(tx *state.Tx) error {
+		drained = false
 		tg, err := getTG(tx, *in.TargetGroupArn)
 		if err != nil {
 			return err
@@ -324,7 +328,7 @@ func (s *Service) DeregisterTargets(ctx context.Context, in *sdk.DeregisterTarge
 		if tg.TargetType == targetLambda {
 			delay = 0
 		}
-		until := s.now().UTC().Add(time.Duration(delay) * time.Second)
+		until = s.now().UTC().Add(time.Duration(delay) * time.Second)
 		for _, d := range in.Targets {
 			if d.Id == nil || *d.Id == "" {
 				return missing("targets.member.id")
@@ -357,11 +361,15 @@ func (s *Service) DeregisterTargets(ctx context.Context, in *sdk.DeregisterTarge
 			if err := state.Put(tx, state.Targets, t); err != nil {
 				return err
 			}
+			drained = true
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if drained {
+		s.noteDue(until)
 	}
 	return &sdk.DeregisterTargetsOutput{}, nil
 }
@@ -551,14 +559,24 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// Reap performs one round of Run's work now. It writes only when there is
-// something to change.
+// Reap performs one round of Run's work now. It reads the state only when
+// something may be due (the service notes the earliest deadline of what it
+// writes), and writes only when something is.
 func (s *Service) Reap(ctx context.Context) error {
 	now := s.now()
+	if due := s.nextDue.Load(); due != 0 && now.UnixNano() < due {
+		return nil
+	}
+	var next int64 = math.MaxInt64
 	due := func(tx *state.Tx) (targets []*state.Target, lbs []*state.LoadBalancer, err error) {
+		next = math.MaxInt64
 		err = state.ForEachPrefix(tx, state.Targets, "", func(t *state.Target) error {
-			if t.Draining() && !now.Before(t.DrainUntil) {
+			switch {
+			case !t.Draining():
+			case !now.Before(t.DrainUntil):
 				targets = append(targets, t)
+			default:
+				next = min(next, t.DrainUntil.UnixNano())
 			}
 			return nil
 		})
@@ -566,21 +584,33 @@ func (s *Service) Reap(ctx context.Context) error {
 			return nil, nil, err
 		}
 		err = state.ForEachPrefix(tx, state.LoadBalancers, "", func(lb *state.LoadBalancer) error {
-			if lb.State == stateProvisioning && !now.Before(lb.ActiveAt) {
+			switch {
+			case lb.State != stateProvisioning:
+			case !now.Before(lb.ActiveAt):
 				lbs = append(lbs, lb)
+			default:
+				next = min(next, lb.ActiveAt.UnixNano())
 			}
 			return nil
 		})
 		return targets, lbs, err
 	}
+	// Record the next deadline unless a write noted an earlier one
+	// meanwhile.
+	seen := s.nextDue.Load()
+	record := func() { s.nextDue.CompareAndSwap(seen, next) }
 	var pending bool
 	err := s.view(ctx, func(tx *state.Tx) error {
 		ts, lbs, err := due(tx)
 		pending = len(ts)+len(lbs) > 0
 		return err
 	})
-	if err != nil || !pending {
+	if err != nil {
 		return err
+	}
+	if !pending {
+		record()
+		return nil
 	}
 	var removed, activated int
 	err = s.store.Update(ctx, func(tx *state.Tx) error {
@@ -602,8 +632,24 @@ func (s *Service) Reap(ctx context.Context) error {
 		removed, activated = len(ts), len(lbs)
 		return nil
 	})
-	if err == nil {
-		s.log.LogAttrs(ctx, slog.LevelDebug, "elbv2 background work", slog.Int("targetsRemoved", removed), slog.Int("loadBalancersActive", activated))
+	if err != nil {
+		return err
 	}
-	return err
+	record()
+	s.log.LogAttrs(ctx, slog.LevelDebug, "elbv2 background work", slog.Int("targetsRemoved", removed), slog.Int("loadBalancersActive", activated))
+	return nil
+}
+
+// noteDue records that background work falls due at t.
+func (s *Service) noteDue(t time.Time) {
+	v := t.UnixNano()
+	for {
+		cur := s.nextDue.Load()
+		if cur != 0 && cur <= v {
+			return
+		}
+		if s.nextDue.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
