@@ -107,6 +107,34 @@ func TestEndToEnd(t *testing.T) {
 	must[*sdk.CreateListenerOutput](t)(env.ELBv2.CreateListener(ctx, &sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancerArn,
 		Protocol: types.ProtocolEnumHttp, Port: aws.Int32(port), DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroupArn}}}))
 
+	// An NLB in front of a TCP echo backend, checked at the same time.
+	echoVPC := netip.MustParseAddr("10.0.16.78")
+	echoLn, err := net.Listen("tcp", net.JoinHostPort(vpcaddr.Default().ToHost(echoVPC).String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echoLn.Close() })
+	go func() {
+		for {
+			c, err := echoLn.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	nlb := must[*sdk.CreateLoadBalancerOutput](t)(env.ELBv2.CreateLoadBalancer(ctx, &sdk.CreateLoadBalancerInput{Name: aws.String("e2e-tcp"),
+		Type: types.LoadBalancerTypeEnumNetwork, Subnets: env.PublicSubnets()[:2]})).LoadBalancers[0]
+	tcpTG := must[*sdk.CreateTargetGroupOutput](t)(env.ELBv2.CreateTargetGroup(ctx, &sdk.CreateTargetGroupInput{Name: aws.String("e2e-tcp"),
+		Protocol: types.ProtocolEnumTcp, Port: aws.Int32(int32(echoLn.Addr().(*net.TCPAddr).Port)), VpcId: aws.String(env.VpcID()), TargetType: types.TargetTypeEnumIp,
+		HealthCheckIntervalSeconds: aws.Int32(5), HealthCheckTimeoutSeconds: aws.Int32(2), HealthyThresholdCount: aws.Int32(2)})).TargetGroups[0]
+	must[*sdk.RegisterTargetsOutput](t)(env.ELBv2.RegisterTargets(ctx, &sdk.RegisterTargetsInput{TargetGroupArn: tcpTG.TargetGroupArn,
+		Targets: []types.TargetDescription{{Id: aws.String(echoVPC.String())}}}))
+	nlbAddr := *nlb.AvailabilityZones[1].LoadBalancerAddresses[0].IpAddress
+	nlbPort := freePort(t, nlbAddr)
+	must[*sdk.CreateListenerOutput](t)(env.ELBv2.CreateListener(ctx, &sdk.CreateListenerInput{LoadBalancerArn: nlb.LoadBalancerArn,
+		Protocol: types.ProtocolEnumTcp, Port: aws.Int32(nlbPort), DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: tcpTG.TargetGroupArn}}}))
+
 	// The checker finds the target healthy; DescribeTargetHealth says so.
 	poll(t, "target healthy", func() error {
 		h := must[*sdk.DescribeTargetHealthOutput](t)(env.ELBv2.DescribeTargetHealth(ctx, &sdk.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn}))
@@ -126,6 +154,24 @@ func TestEndToEnd(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || string(b) != "backend saw /hello" {
 			return fmt.Errorf("%d %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+
+	// The NLB carries a TCP stream to its target.
+	poll(t, "stream through the NLB", func() error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(nlbAddr, fmt.Sprint(nlbPort)), 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			return fmt.Errorf("echo %q: %v", buf, err)
 		}
 		return nil
 	})
@@ -164,7 +210,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`elbow_elb_api_requests_total{action="CreateLoadBalancer",code="OK",service="elasticloadbalancing"} 1`, "elbow_health_checks_total", "go_goroutines"} {
+	for _, want := range []string{`elbow_elb_api_requests_total{action="CreateLoadBalancer",code="OK",service="elasticloadbalancing"} 2`, "elbow_health_checks_total", "go_goroutines"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
