@@ -246,3 +246,18 @@ func TestWeightedForwardAndStickiness(t *testing.T) {
 		Actions: []types.Action{{Type: types.ActionTypeEnumForward, ForwardConfig: &types.ForwardActionConfig{TargetGroups: six}}}})
 	apiErr(t, err, "TooManyTargetGroups")
 }
+
+func TestTooManyUniqueTargetGroups(t *testing.T) {
+	e := start(t, withLimits(elbv2.Limits{TargetGroupsPerALB: 2}))
+	_, l, tg := e.ruleSetup(t)
+	other := e.tg(t, "other", types.ProtocolEnumHttp, 80)
+	third := e.tg(t, "third", types.ProtocolEnumHttp, 80)
+	must[*sdk.CreateRuleOutput](t)(e.elb.CreateRule(ctx, &sdk.CreateRuleInput{ListenerArn: l.ListenerArn, Priority: aws.Int32(1), Conditions: pathIs("/a"), Actions: forward(tg.TargetGroupArn)}))
+	must[*sdk.CreateRuleOutput](t)(e.elb.CreateRule(ctx, &sdk.CreateRuleInput{ListenerArn: l.ListenerArn, Priority: aws.Int32(2), Conditions: pathIs("/b"), Actions: forward(other.TargetGroupArn)}))
+	// The same target group again is no new one.
+	must[*sdk.CreateRuleOutput](t)(e.elb.CreateRule(ctx, &sdk.CreateRuleInput{ListenerArn: l.ListenerArn, Priority: aws.Int32(3), Conditions: pathIs("/c"), Actions: forward(tg.TargetGroupArn)}))
+	_, err := e.elb.CreateRule(ctx, &sdk.CreateRuleInput{ListenerArn: l.ListenerArn, Priority: aws.Int32(4), Conditions: pathIs("/d"), Actions: forward(third.TargetGroupArn)})
+	apiErr(t, err, "TooManyUniqueTargetGroupsPerLoadBalancer")
+	_, err = e.elb.ModifyListener(ctx, &sdk.ModifyListenerInput{ListenerArn: l.ListenerArn, DefaultActions: forward(third.TargetGroupArn)})
+	apiErr(t, err, "TooManyUniqueTargetGroupsPerLoadBalancer")
+}
