@@ -8,6 +8,10 @@
 //		Name: aws.String("web"), Subnets: env.PublicSubnets()[:2]})
 //
 // The server stops, and the state directory goes, when the test ends.
+// Every server hands out load balancer addresses from the same pool
+// (127.77.0.1 first), so servers of tests running at once share addresses:
+// give listeners ports that are free on the load balancer's address (bind
+// ADDRESS:0 and use the port) rather than fixed ones.
 // Load balancers are active at once (no provisioning delay) unless
 // Options.ProvisioningDelay says otherwise. Other SDK clients are made
 // from env.Config (for example wafv2.NewFromConfig(env.Config)).
