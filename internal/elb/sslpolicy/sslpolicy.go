@@ -261,3 +261,34 @@ var goSuite = map[string]uint16{
 	"AES256-SHA":                    tls.TLS_RSA_WITH_AES_256_CBC_SHA,
 	"DES-CBC3-SHA":                  tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
 }
+
+// CipherName returns the OpenSSL name of a crypto/tls cipher suite as ELB
+// reports it (access logs, x-amzn-tls-cipher-suite); TLS 1.3 suites keep
+// their IANA names. It returns "" for a suite outside every policy.
+func CipherName(id uint16) string {
+	switch id {
+	case tls.TLS_AES_128_GCM_SHA256:
+		return "TLS_AES_128_GCM_SHA256"
+	case tls.TLS_AES_256_GCM_SHA384:
+		return "TLS_AES_256_GCM_SHA384"
+	case tls.TLS_CHACHA20_POLY1305_SHA256:
+		return "TLS_CHACHA20_POLY1305_SHA256"
+	}
+	for name, sid := range goSuite {
+		if sid == id && sid != 0 {
+			return name
+		}
+	}
+	return ""
+}
+
+// ProtocolName returns the name of a crypto/tls protocol version as ELB
+// reports it ("TLSv1.2"), "" for an unknown version.
+func ProtocolName(v uint16) string {
+	for name, pv := range versionOf {
+		if pv == v {
+			return name
+		}
+	}
+	return ""
+}

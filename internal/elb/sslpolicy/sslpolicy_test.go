@@ -309,3 +309,18 @@ func TestPostQuantumHandshake(t *testing.T) {
 		t.Error("ML-KEM-only client accepted by a classical policy")
 	}
 }
+
+func TestNames(t *testing.T) {
+	if got := CipherName(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); got != "ECDHE-RSA-AES128-GCM-SHA256" {
+		t.Errorf("CipherName = %q", got)
+	}
+	if got := CipherName(tls.TLS_AES_256_GCM_SHA384); got != "TLS_AES_256_GCM_SHA384" {
+		t.Errorf("CipherName(TLS 1.3) = %q", got)
+	}
+	if got := ProtocolName(tls.VersionTLS10); got != "TLSv1" {
+		t.Errorf("ProtocolName(TLS 1.0) = %q", got)
+	}
+	if got := ProtocolName(tls.VersionTLS13); got != "TLSv1.3" {
+		t.Errorf("ProtocolName(TLS 1.3) = %q", got)
+	}
+}
