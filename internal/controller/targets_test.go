@@ -246,6 +246,38 @@ func TestTargetGroupBindingIP(t *testing.T) {
 	if !sawFalse {
 		t.Log("the gates turned True before a poll saw them False (targets turned healthy quickly)")
 	}
+	// A pod whose health check fails: registered, its gate False with the
+	// ELB's reason, not Ready; True once it passes.
+	b3 := w.AddFailingPod("web-3")
+	want3 := b3.IP.String() + ":8080"
+	gateOf := func(name string) (corev1.PodCondition, corev1.ConditionStatus) {
+		p := &corev1.Pod{}
+		if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == gate {
+				return c, podCondition(p, corev1.PodReady)
+			}
+		}
+		return corev1.PodCondition{}, podCondition(p, corev1.PodReady)
+	}
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		c, ready := gateOf("web-3")
+		if e.targets(arn)[want3] != "unhealthy" || c.Status != corev1.ConditionFalse || c.Reason != "Target.ResponseCodeMismatch" || ready == corev1.ConditionTrue {
+			return fmt.Errorf("web-3: target %q, gate %+v, ready %q", e.targets(arn)[want3], c, ready)
+		}
+		return nil
+	})
+	b3.SetFailing(false)
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		c, ready := gateOf("web-3")
+		if c.Status != corev1.ConditionTrue || ready != corev1.ConditionTrue {
+			return fmt.Errorf("web-3: target %q, gate %+v, ready %q", e.targets(arn)[want3], c, ready)
+		}
+		return nil
+	})
+	w.DeletePod("web-3", 0)
 	seen := map[string]bool{}
 	ctrltest.Eventually(t, 20*time.Second, func() error {
 		b, err := get(url + "/")

@@ -152,12 +152,25 @@ func randomPodIP() netip.Addr {
 // readiness gate webhook sees it), with containers ready.
 func (w *Workload) AddPod(name string) *Backend {
 	w.t.Helper()
+	return w.addPod(name, false)
+}
+
+// AddFailingPod is AddPod with a backend whose /healthz fails from the
+// start.
+func (w *Workload) AddFailingPod(name string) *Backend {
+	w.t.Helper()
+	return w.addPod(name, true)
+}
+
+func (w *Workload) addPod(name string, failing bool) *Backend {
+	w.t.Helper()
 	var b *Backend
 	var ip netip.Addr
 	for i := 0; ; i++ {
 		ip = randomPodIP()
 		var err error
 		if b, err = StartBackend(w.t, name, ip, w.Port); err == nil {
+			b.SetFailing(failing)
 			break
 		}
 		if i > 20 {
