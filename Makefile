@@ -3,7 +3,8 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 PKGS    := ./...
 
-.PHONY: all build test unit lint bench demo tools clean
+.PHONY: all build test unit lint bench demo tools deps clean
+STATICCHECK_VERSION := v0.8.2
 
 all: build
 
@@ -11,7 +12,11 @@ build:
 	$(GO) build -o $(BIN)/elbow ./cmd/elbow
 
 # The one test command (README, .ci/run).
-test: tools lint unit
+test: deps tools lint unit
+
+# Debian packages the tests drive (curl, the AWS CLI), installed when missing.
+deps:
+	hack/deps.sh
 
 # Kubernetes control-plane binaries (etcd, kube-apiserver,
 # kube-controller-manager) built from the Go module proxy into bin/, reused
@@ -22,12 +27,21 @@ tools:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@[ -x $(BIN)/staticcheck ] && [ "$$(cat $(BIN)/staticcheck.stamp 2>/dev/null)" = "$(STATICCHECK_VERSION)" ] || \
+		{ GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && echo $(STATICCHECK_VERSION) > $(BIN)/staticcheck.stamp; }
+	$(BIN)/staticcheck $(PKGS)
 
 unit:
 	$(GO) test -count=1 -timeout 60m $(PKGS)
 
-bench:
-	@echo "no benchmarks yet"
+# Speed and memory figures, each against a peer measured in the same run
+# (docs/alb.md, docs/nlb.md, docs/health.md, docs/local-elb.md, docs/deploy.md).
+bench: build
+	hack/bench-alb.sh
+	hack/bench-nlb.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/elb/health/
+	$(GO) test -run '^$$' -bench . ./internal/elb/server/
+	@if [ -d internal/deploy ]; then $(GO) test -run '^$$' -bench . ./internal/deploy/; fi
 
 clean:
 	rm -rf $(BIN)
