@@ -359,9 +359,10 @@ func NewDeps(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Re
 		}
 		d.BackendSG = &cloudfacts.BackendSG{EC2: c.EC2, VpcID: cloud.VPCID(), ClusterName: o.ClusterName, Name: cloud.BackendSecurityGroupName()}
 	}
-	d.Deployer = newDeployer(c, o, log)
-	if d.Deployer == nil {
-		log.Warn("no deployer: only TargetGroupBindings and webhooks are served")
+	dep, err := newDeployer(c, o, log, reg)
+	if err != nil {
+		return Deps{}, err
 	}
+	d.Deployer = dep
 	return d, nil
 }

@@ -1,0 +1,396 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbowlb/elbow/internal/stack"
+)
+
+// securityGroups creates or updates the stack's managed security groups and
+// dooms the owned ones it no longer has.
+func (r *run) securityGroups(ctx context.Context) error {
+	want := map[string]bool{}
+	for _, id := range sortedKeys(r.s.SecurityGroups) {
+		sg := r.s.SecurityGroups[id]
+		want[id] = true
+		if err := r.securityGroup(ctx, sg); err != nil {
+			return fmt.Errorf("security group %s (%s): %w", id, sg.Spec.GroupName, err)
+		}
+	}
+	for id, g := range r.sgs {
+		if !want[id] {
+			r.doomedSGs = append(r.doomedSGs, aws.ToString(g.GroupId))
+		}
+	}
+	return nil
+}
+
+func (r *run) securityGroup(ctx context.Context, sg *stack.SecurityGroup) error {
+	tags := r.desiredTags(sg, sg.Spec.Tags)
+	cur, ok := r.sgs[sg.ResID]
+	var gid string
+	var have map[string]ec2types.IpPermission
+	if !ok {
+		vpc, err := r.vpcID(ctx)
+		if err != nil {
+			return err
+		}
+		out, err := r.d.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+			GroupName:   aws.String(sg.Spec.GroupName),
+			Description: aws.String(sg.Spec.Description),
+			VpcId:       aws.String(vpc),
+			TagSpecifications: []ec2types.TagSpecification{{
+				ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2TagList(tags),
+			}},
+		})
+		if err != nil {
+			return r.fail(fmt.Errorf("CreateSecurityGroup: %w", err))
+		}
+		gid = aws.ToString(out.GroupId)
+		r.d.note(r.s, "sg", gid, true)
+		r.changed("SecurityGroup", "created", "id", gid, "name", sg.Spec.GroupName)
+		have = map[string]ec2types.IpPermission{}
+	} else {
+		gid = aws.ToString(cur.GroupId)
+		have = atoms(cur.IpPermissions)
+		if err := r.syncEC2Tags(ctx, gid, tags); err != nil {
+			return err
+		}
+	}
+	sg.Status = &stack.SecurityGroupStatus{GroupID: gid}
+
+	want := map[string]ec2types.IpPermission{}
+	for _, p := range sg.Spec.Ingress {
+		for k, v := range atoms([]ec2types.IpPermission{sdkPermission(p)}) {
+			want[k] = v
+		}
+	}
+	var add, revoke []ec2types.IpPermission
+	for _, k := range sortedKeys(want) {
+		if _, ok := have[k]; !ok {
+			add = append(add, want[k])
+		}
+	}
+	for _, k := range sortedKeys(have) {
+		if _, ok := want[k]; !ok {
+			revoke = append(revoke, have[k])
+		}
+	}
+	if len(add) > 0 {
+		if _, err := r.d.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: add}); err != nil && !isCode(err, "InvalidPermission.Duplicate") {
+			return r.fail(fmt.Errorf("AuthorizeSecurityGroupIngress: %w", err))
+		}
+	}
+	if len(revoke) > 0 {
+		if _, err := r.d.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: revoke}); err != nil && !isCode(err, "InvalidPermission.NotFound") {
+			return r.fail(fmt.Errorf("RevokeSecurityGroupIngress: %w", err))
+		}
+	}
+	if ok && len(add)+len(revoke) > 0 {
+		r.changed("SecurityGroup", "changed", "id", gid, "authorized", len(add), "revoked", len(revoke))
+	}
+	return nil
+}
+
+func sdkPermission(p stack.IPPermission) ec2types.IpPermission {
+	out := ec2types.IpPermission{IpProtocol: aws.String(p.IPProtocol), FromPort: p.FromPort, ToPort: p.ToPort}
+	for _, v := range p.IPRanges {
+		out.IpRanges = append(out.IpRanges, ec2types.IpRange{CidrIp: aws.String(v.CIDRIP), Description: optString(v.Description)})
+	}
+	for _, v := range p.IPv6Ranges {
+		out.Ipv6Ranges = append(out.Ipv6Ranges, ec2types.Ipv6Range{CidrIpv6: aws.String(v.CIDRIPv6), Description: optString(v.Description)})
+	}
+	for _, v := range p.UserIDGroupPairs {
+		out.UserIdGroupPairs = append(out.UserIdGroupPairs, ec2types.UserIdGroupPair{GroupId: aws.String(v.GroupID), Description: optString(v.Description)})
+	}
+	for _, v := range p.PrefixLists {
+		out.PrefixListIds = append(out.PrefixListIds, ec2types.PrefixListId{PrefixListId: aws.String(v.ListID), Description: optString(v.Description)})
+	}
+	return out
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+// atoms splits permissions into one permission per source, keyed by
+// protocol, ports and source (descriptions do not make a rule different).
+func atoms(perms []ec2types.IpPermission) map[string]ec2types.IpPermission {
+	out := map[string]ec2types.IpPermission{}
+	for _, p := range perms {
+		proto := aws.ToString(p.IpProtocol)
+		from, to := int32(-1), int32(-1)
+		if proto != "-1" && proto != "all" {
+			from, to = aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort)
+		} else {
+			proto = "-1"
+		}
+		base := func() ec2types.IpPermission {
+			q := ec2types.IpPermission{IpProtocol: aws.String(proto)}
+			if proto != "-1" {
+				q.FromPort, q.ToPort = aws.Int32(from), aws.Int32(to)
+			}
+			return q
+		}
+		key := proto + "|" + strconv.Itoa(int(from)) + "|" + strconv.Itoa(int(to)) + "|"
+		for _, v := range p.IpRanges {
+			q := base()
+			q.IpRanges = []ec2types.IpRange{v}
+			out[key+"cidr|"+aws.ToString(v.CidrIp)] = q
+		}
+		for _, v := range p.Ipv6Ranges {
+			q := base()
+			q.Ipv6Ranges = []ec2types.Ipv6Range{v}
+			out[key+"cidr6|"+aws.ToString(v.CidrIpv6)] = q
+		}
+		for _, v := range p.UserIdGroupPairs {
+			q := base()
+			q.UserIdGroupPairs = []ec2types.UserIdGroupPair{{GroupId: v.GroupId, Description: v.Description}}
+			out[key+"sg|"+aws.ToString(v.GroupId)] = q
+		}
+		for _, v := range p.PrefixListIds {
+			q := base()
+			q.PrefixListIds = []ec2types.PrefixListId{v}
+			out[key+"pl|"+aws.ToString(v.PrefixListId)] = q
+		}
+	}
+	return out
+}
+
+// vpcID is the VPC of the stack's target groups and security groups: the
+// configured one, or that of the load balancer's first subnet.
+func (r *run) vpcID(ctx context.Context) (string, error) {
+	if r.d.cfg.VPCID != "" {
+		return r.d.cfg.VPCID, nil
+	}
+	var subnet string
+	for _, id := range sortedKeys(r.s.LoadBalancers) {
+		if m := r.s.LoadBalancers[id].Spec.SubnetMappings; len(m) > 0 {
+			subnet = m[0].SubnetID
+		}
+	}
+	if subnet == "" {
+		for _, lb := range r.lbs {
+			return aws.ToString(lb.VpcId), nil
+		}
+		return "", fmt.Errorf("no VPC: the stack has no subnet to take it from; set the VPC ID (--aws-vpc-id)")
+	}
+	r.d.mu.Lock()
+	vpc, ok := r.d.vpcCache[subnet]
+	r.d.mu.Unlock()
+	if ok {
+		return vpc, nil
+	}
+	out, err := r.d.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{subnet}})
+	if err != nil {
+		return "", r.fail(fmt.Errorf("DescribeSubnets %s (to learn the VPC): %w", subnet, err))
+	}
+	if len(out.Subnets) == 0 {
+		return "", fmt.Errorf("subnet %s not found (to learn the VPC)", subnet)
+	}
+	vpc = aws.ToString(out.Subnets[0].VpcId)
+	r.d.mu.Lock()
+	r.d.vpcCache[subnet] = vpc
+	r.d.mu.Unlock()
+	return vpc, nil
+}
+
+// targetGroups creates or updates the stack's target groups and dooms the
+// owned ones it no longer has or must replace.
+func (r *run) targetGroups(ctx context.Context) error {
+	want := map[string]bool{}
+	for _, tg := range r.s.SortedTargetGroups() {
+		want[tg.ResID] = true
+		if err := r.targetGroup(ctx, tg); err != nil {
+			return fmt.Errorf("target group %s (%s): %w", tg.ResID, tg.Spec.Name, err)
+		}
+	}
+	for id, tg := range r.tgs {
+		if !want[id] {
+			r.doomedTGs = append(r.doomedTGs, aws.ToString(tg.TargetGroupArn))
+		}
+	}
+	return nil
+}
+
+func (r *run) targetGroup(ctx context.Context, tg *stack.TargetGroup) error {
+	spec := tg.Spec
+	tags := r.desiredTags(tg, spec.Tags)
+	cur, ok := r.tgs[tg.ResID]
+	if ok && !tgCompatible(cur, spec) {
+		// An immutable field changed: a new target group replaces it once
+		// the listeners point at the new one.
+		r.doomedTGs = append(r.doomedTGs, aws.ToString(cur.TargetGroupArn))
+		delete(r.tgs, tg.ResID)
+		ok = false
+	}
+	var arn string
+	if !ok {
+		in := &elbv2.CreateTargetGroupInput{
+			Name:              aws.String(spec.Name),
+			TargetType:        elbv2types.TargetTypeEnum(spec.TargetType),
+			Port:              spec.Port,
+			Protocol:          elbv2types.ProtocolEnum(spec.Protocol),
+			TargetControlPort: spec.TargetControlPort,
+			Tags:              elbv2TagList(tags),
+		}
+		if spec.ProtocolVersion != nil {
+			in.ProtocolVersion = aws.String(string(*spec.ProtocolVersion))
+		}
+		if spec.IPAddressType != "" {
+			in.IpAddressType = elbv2types.TargetGroupIpAddressTypeEnum(spec.IPAddressType)
+		}
+		if spec.TargetType != "lambda" {
+			vpc, err := r.vpcID(ctx)
+			if err != nil {
+				return err
+			}
+			in.VpcId = aws.String(vpc)
+		}
+		if hc := spec.HealthCheckConfig; hc != nil {
+			in.HealthCheckPort = hcPort(hc)
+			if hc.Protocol != "" {
+				in.HealthCheckProtocol = elbv2types.ProtocolEnum(hc.Protocol)
+			}
+			in.HealthCheckPath = hc.Path
+			in.HealthCheckIntervalSeconds = hc.IntervalSeconds
+			in.HealthCheckTimeoutSeconds = hc.TimeoutSeconds
+			in.HealthyThresholdCount = hc.HealthyThresholdCount
+			in.UnhealthyThresholdCount = hc.UnhealthyThresholdCount
+			in.Matcher = sdkMatcher(hc.Matcher)
+		}
+		out, err := r.d.elb.CreateTargetGroup(ctx, in)
+		if err != nil {
+			return r.fail(fmt.Errorf("CreateTargetGroup: %w", err))
+		}
+		arn = aws.ToString(out.TargetGroups[0].TargetGroupArn)
+		r.d.note(r.s, "tg", arn, true)
+		r.changed("TargetGroup", "created", "arn", arn)
+	} else {
+		arn = aws.ToString(cur.TargetGroupArn)
+		if in := healthCheckChange(cur, spec.HealthCheckConfig); in != nil {
+			in.TargetGroupArn = aws.String(arn)
+			if _, err := r.d.elb.ModifyTargetGroup(ctx, in); err != nil {
+				return r.fail(fmt.Errorf("ModifyTargetGroup: %w", err))
+			}
+			r.changed("TargetGroup", "changed", "arn", arn, "what", "health check")
+		}
+		if err := r.syncELBTags(ctx, arn, tags); err != nil {
+			return err
+		}
+	}
+	tg.Status = &stack.TargetGroupStatus{TargetGroupARN: arn}
+	if len(spec.TargetGroupAttributes) == 0 {
+		return nil
+	}
+	cur2, err := r.d.elb.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(arn)})
+	if err != nil {
+		return r.fail(fmt.Errorf("DescribeTargetGroupAttributes: %w", err))
+	}
+	have := map[string]string{}
+	for _, a := range cur2.Attributes {
+		have[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	diff := attrDiff(have, spec.TargetGroupAttributes)
+	if len(diff) == 0 {
+		return nil
+	}
+	var attrs []elbv2types.TargetGroupAttribute
+	for _, k := range sortedKeys(diff) {
+		attrs = append(attrs, elbv2types.TargetGroupAttribute{Key: aws.String(k), Value: aws.String(diff[k])})
+	}
+	if _, err := r.d.elb.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn), Attributes: attrs}); err != nil {
+		return r.fail(fmt.Errorf("ModifyTargetGroupAttributes: %w", err))
+	}
+	if ok {
+		r.changed("TargetGroup", "changed", "arn", arn, "what", "attributes "+fmt.Sprint(sortedKeys(diff)))
+	}
+	return nil
+}
+
+// tgCompatible reports whether the current target group can become spec
+// without replacement.
+func tgCompatible(cur elbv2types.TargetGroup, spec stack.TargetGroupSpec) bool {
+	if string(cur.TargetType) != string(spec.TargetType) || string(cur.Protocol) != string(spec.Protocol) {
+		return false
+	}
+	if spec.Port != nil && aws.ToInt32(cur.Port) != *spec.Port {
+		return false
+	}
+	if spec.ProtocolVersion != nil && aws.ToString(cur.ProtocolVersion) != string(*spec.ProtocolVersion) {
+		return false
+	}
+	if spec.IPAddressType != "" && string(cur.IpAddressType) != spec.IPAddressType {
+		return false
+	}
+	if aws.ToInt32(spec.TargetControlPort) != aws.ToInt32(cur.TargetControlPort) {
+		return false
+	}
+	return true
+}
+
+func hcPort(hc *stack.HealthCheck) *string {
+	if hc.Port == nil {
+		return nil
+	}
+	return aws.String(hc.Port.String())
+}
+
+func sdkMatcher(m *stack.Matcher) *elbv2types.Matcher {
+	if m == nil {
+		return nil
+	}
+	return &elbv2types.Matcher{HttpCode: m.HTTPCode, GrpcCode: m.GRPCCode}
+}
+
+// healthCheckChange returns the ModifyTargetGroup input that brings cur's
+// health check to want, or nil when every desired field already matches.
+func healthCheckChange(cur elbv2types.TargetGroup, want *stack.HealthCheck) *elbv2.ModifyTargetGroupInput {
+	if want == nil {
+		return nil
+	}
+	in := &elbv2.ModifyTargetGroupInput{}
+	differs := false
+	i32 := func(w, c *int32, set **int32) {
+		if w != nil && aws.ToInt32(c) != *w {
+			*set, differs = w, true
+		}
+	}
+	if p := hcPort(want); p != nil && *p != aws.ToString(cur.HealthCheckPort) {
+		in.HealthCheckPort, differs = p, true
+	}
+	if want.Protocol != "" && string(want.Protocol) != string(cur.HealthCheckProtocol) {
+		in.HealthCheckProtocol, differs = elbv2types.ProtocolEnum(want.Protocol), true
+	}
+	if want.Path != nil && *want.Path != aws.ToString(cur.HealthCheckPath) {
+		in.HealthCheckPath, differs = want.Path, true
+	}
+	i32(want.IntervalSeconds, cur.HealthCheckIntervalSeconds, &in.HealthCheckIntervalSeconds)
+	i32(want.TimeoutSeconds, cur.HealthCheckTimeoutSeconds, &in.HealthCheckTimeoutSeconds)
+	i32(want.HealthyThresholdCount, cur.HealthyThresholdCount, &in.HealthyThresholdCount)
+	i32(want.UnhealthyThresholdCount, cur.UnhealthyThresholdCount, &in.UnhealthyThresholdCount)
+	if m := want.Matcher; m != nil {
+		var ch, cg string
+		if cur.Matcher != nil {
+			ch, cg = aws.ToString(cur.Matcher.HttpCode), aws.ToString(cur.Matcher.GrpcCode)
+		}
+		if (m.HTTPCode != nil && *m.HTTPCode != ch) || (m.GRPCCode != nil && *m.GRPCCode != cg) {
+			in.Matcher, differs = sdkMatcher(m), true
+		}
+	}
+	if !differs {
+		return nil
+	}
+	return in
+}
