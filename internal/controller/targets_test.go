@@ -443,9 +443,11 @@ func TestRollingUpdateNoFailedRequests(t *testing.T) {
 	ctrltest.Eventually(t, 20*time.Second, func() error { _, err := get(url + "/"); return err })
 
 	l := startLoad(url+"/", 4)
+	fresh := map[string]bool{}
 	for i, name := range old {
 		next := fmt.Sprintf("v2-%c", 'a'+i)
-		w.AddPod(next)
+		b := w.AddPod(next)
+		fresh[b.IP.String()+":8080"] = true
 		ctrltest.Eventually(t, 60*time.Second, func() error { return ready(next) })
 		w.DeletePod(name, 2*time.Second)
 	}
@@ -464,10 +466,17 @@ func TestRollingUpdateNoFailedRequests(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests, by backend %v", ok, by)
+	// New pods' targets are healthy; old ones draining, or (their delay
+	// over, as AWS shows them until they leave) unused.
 	got := e.targets(arn)
 	for tgt, s := range got {
-		if s != "healthy" && s != "draining" {
-			t.Errorf("target %s is %s after the rollout", tgt, s)
+		if fresh[tgt] && s != "healthy" || !fresh[tgt] && s != "draining" && s != "unused" {
+			t.Errorf("target %s (new pod: %v) is %s after the rollout", tgt, fresh[tgt], s)
+		}
+	}
+	for tgt := range fresh {
+		if got[tgt] == "" {
+			t.Errorf("new pod's target %s is not registered", tgt)
 		}
 	}
 }
