@@ -34,9 +34,9 @@ import (
 const DefaultServiceCIDR = "172.20.0.0/16"
 
 // DefaultControllers are the kube-controller-manager controllers a
-// kubelet-less cluster needs for Deployments, Services and namespaces.
+// kubelet-less cluster needs for Deployments, DaemonSets, Services and namespaces.
 var DefaultControllers = []string{
-	"deployment-controller", "replicaset-controller", "endpointslice-controller",
+	"deployment-controller", "replicaset-controller", "daemonset-controller", "endpointslice-controller",
 	"endpointslice-mirroring-controller", "namespace-controller", "garbage-collector-controller",
 	"serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
 }
