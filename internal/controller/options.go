@@ -84,6 +84,11 @@ type Options struct {
 	// FactsRefresh is how often cloud facts (subnets, security groups,
 	// certificates) are read again.
 	FactsRefresh time.Duration
+	// AutoProvisionReferences takes subnets, security groups and Elastic
+	// IPs that manifests name and the cloud lacks as existing, for a local
+	// ELB that creates them on first use (elbow elb
+	// --auto-provision-references, as elbow dev runs it).
+	AutoProvisionReferences bool
 }
 
 // DefaultOptions returns the reference controller's defaults.
@@ -176,6 +181,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.TargetGroupBindingMaxBackoff, "targetgroupbinding-max-exponential-backoff-delay", o.TargetGroupBindingMaxBackoff, "longest retry delay after a failed TargetGroupBinding reconcile")
 	fs.IntVar(&o.MaxTargetsPerTargetGroup, "max-targets-per-target-group", o.MaxTargetsPerTargetGroup, "cap on the targets of one target group (0: none)")
 	fs.DurationVar(&o.FactsRefresh, "cloud-facts-refresh", o.FactsRefresh, "how often subnets, security groups and certificates are read again")
+	fs.BoolVar(&o.AutoProvisionReferences, "auto-provision-references", o.AutoProvisionReferences, "take subnets, security groups and Elastic IPs that manifests name and the cloud lacks as existing (only for a local ELB started with --auto-provision-references, which creates them on first use)")
 }
 
 // Validate checks the options.
@@ -198,6 +204,9 @@ func (o *Options) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--elb-endpoint %q: want an http:// or https:// URL such as http://127.0.0.1:4566", o.ELBEndpoint)
 		}
+	}
+	if o.AutoProvisionReferences && o.ELBEndpoint == "" {
+		return fmt.Errorf("--auto-provision-references needs --elb-endpoint: only a local ELB creates the resources it assumes")
 	}
 	if o.WebhookURL != "" {
 		u, err := url.Parse(o.WebhookURL)
@@ -242,6 +251,7 @@ func (o *Options) TranslateOptions() (translate.Options, error) {
 	t.TolerateNonExistentBackendService = o.TolerateNonExistentBackendService
 	t.TolerateNonExistentBackendAction = o.TolerateNonExistentBackendAction
 	t.DefaultPCAArn = o.DefaultPCAArn
+	t.AssumeMissingReferences = o.AutoProvisionReferences
 	if err := t.Validate(); err != nil {
 		return t, err
 	}

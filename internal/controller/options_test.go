@@ -59,6 +59,8 @@ func TestValidate(t *testing.T) {
 		{"reserved tag", func(o *Options) { o.DefaultTags = "elbv2.k8s.aws/cluster=x" }, "reserved"},
 		{"gates", func(o *Options) { o.FeatureGates = "NLBSecurityGroup=maybe" }, "want true or false"},
 		{"port", func(o *Options) { o.WebhookBindPort = 0 }, "--webhook-bind-port"},
+		{"assumed references on AWS", func(o *Options) { o.AutoProvisionReferences = true }, "--auto-provision-references needs --elb-endpoint"},
+		{"assumed references on a local ELB", func(o *Options) { o.AutoProvisionReferences = true; o.ELBEndpoint = "http://127.0.0.1:4566" }, ""},
 	} {
 		o := DefaultOptions()
 		o.ClusterName = "c"
@@ -86,8 +88,12 @@ func TestTranslateOptions(t *testing.T) {
 	if to.FeatureGates.Enabled("NLBSecurityGroup") || !to.FeatureGates.Enabled("ListenerRulesTagging") {
 		t.Errorf("gates: %v", to.FeatureGates)
 	}
-	if to.ClusterName != "prod" || to.DefaultTargetType != "ip" || to.IngressClass != "alb" || !to.EnableBackendSG {
+	if to.ClusterName != "prod" || to.DefaultTargetType != "ip" || to.IngressClass != "alb" || !to.EnableBackendSG || to.AssumeMissingReferences {
 		t.Errorf("options: %+v", to)
+	}
+	o.AutoProvisionReferences = true
+	if to, err = o.TranslateOptions(); err != nil || !to.AssumeMissingReferences {
+		t.Errorf("--auto-provision-references: AssumeMissingReferences = %v (%v), want true", to.AssumeMissingReferences, err)
 	}
 }
 
