@@ -55,6 +55,9 @@ func NewClients(ctx context.Context, o Options, metrics *AWSMetrics) (Clients, e
 	if o.AWSMaxRetries > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(o.AWSMaxRetries+1))
 	}
+	if o.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
+	}
 	opts = append(opts, config.WithAppID("elbow"))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/pflag"
 
 	"github.com/elbowlb/elbow/internal/translate"
@@ -89,6 +90,9 @@ type Options struct {
 	// ELB that creates them on first use (elbow elb
 	// --auto-provision-references, as elbow dev runs it).
 	AutoProvisionReferences bool
+	// Credentials, when set, replace the SDK's default credential chain
+	// (for a controller embedded next to a local ELB, as in elbow dev).
+	Credentials aws.CredentialsProvider
 }
 
 // DefaultOptions returns the reference controller's defaults.

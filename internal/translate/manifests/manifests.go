@@ -69,6 +69,26 @@ func replace[T any](o *Objects, list *[]T, v T, ref translate.ObjectRef, source 
 // LoadPaths reads files and directories (recursively, *.yaml, *.yml and
 // *.json, in name order).
 func LoadPaths(paths []string) (*Objects, error) {
+	files, err := Files(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := &Objects{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := out.Add(f, b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Files lists the manifest files that paths name: files as given, and the
+// *.yaml, *.yml and *.json files under directories (recursively), sorted.
+func Files(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -96,21 +116,17 @@ func LoadPaths(paths []string) (*Objects, error) {
 		}
 	}
 	sort.Strings(files)
-	out := &Objects{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if err := out.Add(f, b); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return files, nil
 }
 
 // Add decodes the documents of one file.
 func (o *Objects) Add(name string, data []byte) error {
+	return Documents(name, data, func(doc []byte) error { return o.addDoc(doc, name) })
+}
+
+// Documents calls fn with each non-empty document of a multi-document
+// YAML (or JSON) file, in order; errors name the file and the document.
+func Documents(name string, data []byte, fn func(doc []byte) error) error {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
 		doc, err := r.Read()
@@ -123,7 +139,7 @@ func (o *Objects) Add(name string, data []byte) error {
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
-		if err := o.addDoc(doc, name); err != nil {
+		if err := fn(doc); err != nil {
 			return fmt.Errorf("%s: document %d: %w", name, i, err)
 		}
 	}
