@@ -13,9 +13,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -62,6 +65,44 @@ func NewARN(region, account string) string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return fmt.Sprintf("arn:aws:acm:%s:%s:certificate/%s-%s-%s-%s-%s", region, account, h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+}
+
+// provisionableARN is the shape of the certificate ARNs that are
+// auto-provisioned: arn:PARTITION:acm:REGION:ACCOUNT:certificate/ID, in
+// any region and account.
+var provisionableARN = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+
+// ProvisionableARN reports whether arn has the shape of an ACM
+// certificate ARN, in any region and account: only such ARNs are
+// auto-provisioned.
+func ProvisionableARN(arn string) bool { return provisionableARN.MatchString(arn) }
+
+// AutoProvisionDomain returns the domain name of auto-provisioned
+// certificates for a load balancer DNS domain: *.REGION.elb.localhost for
+// us-east-1.elb.localhost.
+func AutoProvisionDomain(dnsDomain string) string { return "*." + dnsDomain }
+
+// ProvisionReference issues from the local CA, under arn and for domain,
+// a certificate that a request names and ACM does not hold
+// (--auto-provision-references), and notes it in req as named by
+// parameter. It is the one way certificates are auto-provisioned, for
+// ELBv2 listeners and ACM's own reads alike. A certificate ACM holds is
+// returned as it is; an ARN that is not of ACM's shape
+// (ProvisionableARN) returns nil.
+func ProvisionReference(tx *state.Tx, req *autoprovision.Request, arn, parameter, domain string, now time.Time) (c *state.Certificate, created bool, err error) {
+	if c, ok, err := state.Get(tx, state.Certificates, arn); err != nil || ok {
+		return c, false, err
+	}
+	if !ProvisionableARN(arn) {
+		return nil, false, nil
+	}
+	if c, err = Provision(tx, Params{ARN: arn, DomainName: domain, Now: now}); err != nil {
+		return nil, false, err
+	}
+	req.Add(autoprovision.KindCertificate, arn, parameter,
+		fmt.Sprintf("a certificate for %s issued by the local CA under the ARN named", domain),
+		slog.String("domain", domain), slog.String("serial", c.Serial))
+	return c, true, nil
 }
 
 // Provision creates a certificate with a given ARN inside a write

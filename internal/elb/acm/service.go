@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm/types"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -44,6 +45,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (time.Now when nil).
 	Now func() time.Time
+	// AutoProvisionReferences makes DescribeCertificate, GetCertificate
+	// and ListTagsForCertificate of a certificate ACM does not hold (an
+	// ARN of ACM's shape, in any region and account) issue it from the
+	// local CA first (ProvisionReference), logging a warning. Off by
+	// default: ResourceNotFoundException, as on AWS.
+	AutoProvisionReferences bool
+	// AutoProvisionDomain is the domain name of auto-provisioned
+	// certificates (AutoProvisionDomain("REGION.elb.localhost") when
+	// empty); the local ELB passes its load balancers' DNS domain.
+	AutoProvisionDomain string
 }
 
 // Service implements the ACM API operations. It is safe for concurrent use.
@@ -53,11 +64,15 @@ type Service struct {
 	account string
 	log     *slog.Logger
 	now     func() time.Time
+	// autoProv and autoDomain: AutoProvisionReferences.
+	autoProv   bool
+	autoDomain string
 }
 
 // New returns the ACM service on cfg.Store.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, region: cfg.Region, account: cfg.AccountID, log: cfg.Logger, now: cfg.Now}
+	s := &Service{store: cfg.Store, region: cfg.Region, account: cfg.AccountID, log: cfg.Logger, now: cfg.Now,
+		autoProv: cfg.AutoProvisionReferences, autoDomain: cfg.AutoProvisionDomain}
 	if s.region == "" {
 		s.region = facts.DefaultRegion
 	}
@@ -70,7 +85,34 @@ func New(cfg Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.autoDomain == "" {
+		s.autoDomain = AutoProvisionDomain(s.region + ".elb.localhost")
+	}
 	return s
+}
+
+// readCert runs fn, a read of the certificate arn, in a read transaction.
+// With AutoProvisionReferences, when ACM does not hold the certificate
+// and arn has ACM's shape, it is issued first (ProvisionReference) in a
+// write transaction that then runs fn; the warning is logged once that
+// has committed.
+func (s *Service) readCert(ctx context.Context, action, arn string, fn func(*state.Tx) error) error {
+	err := s.view(ctx, fn)
+	if !s.autoProv || !awserr.Is(err, "ResourceNotFoundException") || !ProvisionableARN(arn) {
+		return err
+	}
+	req := autoprovision.NewRequest(action)
+	err = s.update(ctx, action, arn, func(tx *state.Tx) error {
+		req.Reset()
+		if _, _, err := ProvisionReference(tx, req, arn, "CertificateArn", s.autoDomain, s.now()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err == nil {
+		req.Log(ctx, s.log)
+	}
+	return err
 }
 
 func (s *Service) update(ctx context.Context, action, arn string, fn func(*state.Tx) error) error {
@@ -539,7 +581,7 @@ func (s *Service) DescribeCertificate(ctx context.Context, in *acm.DescribeCerti
 		return nil, err
 	}
 	var d types.CertificateDetail
-	err = s.view(ctx, func(tx *state.Tx) error {
+	err = s.readCert(ctx, "DescribeCertificate", arn, func(tx *state.Tx) error {
 		c, err := get(tx, arn)
 		if err != nil {
 			return err
@@ -618,7 +660,7 @@ func (s *Service) GetCertificate(ctx context.Context, in *acm.GetCertificateInpu
 		return nil, err
 	}
 	var out acm.GetCertificateOutput
-	err = s.view(ctx, func(tx *state.Tx) error {
+	err = s.readCert(ctx, "GetCertificate", arn, func(tx *state.Tx) error {
 		c, err := get(tx, arn)
 		if err != nil {
 			return err
@@ -783,8 +825,9 @@ func (s *Service) ListTagsForCertificate(ctx context.Context, in *acm.ListTagsFo
 	if err != nil {
 		return nil, err
 	}
-	out := &acm.ListTagsForCertificateOutput{Tags: []types.Tag{}}
-	err = s.view(ctx, func(tx *state.Tx) error {
+	out := &acm.ListTagsForCertificateOutput{}
+	err = s.readCert(ctx, "ListTagsForCertificate", arn, func(tx *state.Tx) error {
+		out.Tags = []types.Tag{}
 		if _, err := get(tx, arn); err != nil {
 			return err
 		}

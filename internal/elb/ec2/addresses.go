@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -115,12 +116,8 @@ func (s *Service) AllocateAddress(ctx context.Context, in *ec2.AllocateAddressIn
 		if state.Count(tx, state.Addresses) >= s.maxElasticIPs {
 			return awserr.New("AddressLimitExceeded", "The maximum number of addresses has been reached.")
 		}
-		ip, err := state.AllocateLoopback(tx, state.ElasticIPPool, a.AllocationID)
-		if err != nil {
-			return err
-		}
-		a.PublicIP = ip.String()
-		if err := state.Put(tx, state.Addresses, a); err != nil {
+		var err error
+		if a, err = allocateAddress(tx, a.AllocationID); err != nil {
 			return err
 		}
 		return addTags(tx, a.AllocationID, tags)
@@ -135,6 +132,22 @@ func (s *Service) AllocateAddress(ctx context.Context, in *ec2.AllocateAddressIn
 		PublicIpv4Pool:     aws.String("amazon"),
 		NetworkBorderGroup: aws.String(s.region),
 	}, nil
+}
+
+// allocateAddress allocates an Elastic IP of the vpc domain with an
+// allocation ID: the next address of the Elastic IP pool, recorded as the
+// allocation's. AllocateAddress, Bootstrap (facts) and auto-provisioning
+// (Provisioner.ElasticIP) allocate through it.
+func allocateAddress(tx *state.Tx, allocationID string) (*state.Address, error) {
+	ip, err := state.AllocateLoopback(tx, state.ElasticIPPool, allocationID)
+	if err != nil {
+		return nil, err
+	}
+	a := &state.Address{AllocationID: allocationID, PublicIP: ip.String(), Domain: "vpc"}
+	if err := state.Put(tx, state.Addresses, a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // ReleaseAddress releases an Elastic IP by allocation ID. An address a
@@ -202,8 +215,9 @@ func (s *Service) DescribeAddresses(ctx context.Context, in *ec2.DescribeAddress
 	if err != nil {
 		return nil, err
 	}
-	out := []types.Address{}
-	err = s.view(ctx, func(tx *state.Tx) error {
+	var out []types.Address
+	read := func(tx *state.Tx) error {
+		out = []types.Address{}
 		recs, err := byIDs(tx, state.Addresses, allocID, in.AllocationIds)
 		if err != nil {
 			return err
@@ -251,7 +265,18 @@ func (s *Service) DescribeAddresses(ctx context.Context, in *ec2.DescribeAddress
 			}
 		}
 		return nil
-	})
+	}
+	err = s.view(ctx, read)
+	if s.prov != nil && awserr.Is(err, allocID.notFound) {
+		err = s.provision(ctx, "DescribeAddresses", func(tx *state.Tx, req *autoprovision.Request) error {
+			for _, id := range dedupe(in.AllocationIds) {
+				if _, _, err := s.prov.ElasticIP(tx, req, Ref{ID: id, Parameter: "AllocationIds"}); err != nil {
+					return provisionErr(err, allocID)
+				}
+			}
+			return read(tx)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func (b *bootstrap) vpcs() error {
 		if miss, err := absent(b.tx, state.RouteTables, rtb); err != nil {
 			return err
 		} else if miss {
-			rt := &state.RouteTable{ID: rtb, VpcID: v.ID, Main: true, Routes: localRoutes(v), OwnerID: b.account}
+			rt := &state.RouteTable{ID: rtb, VpcID: v.ID, Main: true, Routes: localRoutes(v.CIDR, v.IPv6CIDR), OwnerID: b.account}
 			if err := state.Put(b.tx, state.RouteTables, rt); err != nil {
 				return err
 			}
@@ -135,21 +135,13 @@ func (b *bootstrap) vpcs() error {
 	return nil
 }
 
-func localRoutes(v facts.VPC) []state.Route {
-	r := []state.Route{{DestinationCIDR: v.CIDR, GatewayID: "local"}}
-	if v.IPv6CIDR != "" {
-		r = append(r, state.Route{DestinationCIDR: v.IPv6CIDR, GatewayID: "local"})
+// localRoutes are the routes of a VPC's own CIDR blocks.
+func localRoutes(cidr, ipv6CIDR string) []state.Route {
+	r := []state.Route{{DestinationCIDR: cidr, GatewayID: "local"}}
+	if ipv6CIDR != "" {
+		r = append(r, state.Route{DestinationCIDR: ipv6CIDR, GatewayID: "local"})
 	}
 	return r
-}
-
-func (b *bootstrap) vpcOf(id string) facts.VPC {
-	for _, v := range b.f.VPCs {
-		if v.ID == id {
-			return v
-		}
-	}
-	return facts.VPC{ID: id}
 }
 
 func (b *bootstrap) subnets() error {
@@ -161,26 +153,35 @@ func (b *bootstrap) subnets() error {
 		if !miss {
 			continue
 		}
-		zoneID := sn.AvailabilityZoneID
-		if zoneID == "" {
-			zoneID = facts.ZoneID(sn.AvailabilityZone)
-		}
-		rec := &state.Subnet{
-			ID: sn.ID, VpcID: sn.VpcID, AvailabilityZone: sn.AvailabilityZone, AvailabilityZoneID: zoneID,
-			CIDR: sn.CIDR, IPv6CIDR: sn.IPv6CIDR, MapPublicIPOnLaunch: sn.Public, State: "available", OwnerID: b.account,
-		}
-		if err := state.Put(b.tx, state.Subnets, rec); err != nil {
+		if err := createSubnet(b.tx, b.account, sn); err != nil {
 			return err
-		}
-		if err := putStateTags(b.tx, sn.ID, sortedTags(sn.Tags)); err != nil {
-			return err
-		}
-		if sn.Public {
-			if err := b.routePublic(sn); err != nil {
-				return err
-			}
 		}
 		b.created = true
+	}
+	return nil
+}
+
+// createSubnet stores a subnet the state lacks, with its tags; a public
+// one is associated with its VPC's public route table. Bootstrap creates
+// the facts' subnets with it, and auto-provisioning the subnets requests
+// name (Provisioner.Subnets).
+func createSubnet(tx *state.Tx, account string, sn facts.Subnet) error {
+	zoneID := sn.AvailabilityZoneID
+	if zoneID == "" {
+		zoneID = facts.ZoneID(sn.AvailabilityZone)
+	}
+	rec := &state.Subnet{
+		ID: sn.ID, VpcID: sn.VpcID, AvailabilityZone: sn.AvailabilityZone, AvailabilityZoneID: zoneID,
+		CIDR: sn.CIDR, IPv6CIDR: sn.IPv6CIDR, MapPublicIPOnLaunch: sn.Public, State: "available", OwnerID: account,
+	}
+	if err := state.Put(tx, state.Subnets, rec); err != nil {
+		return err
+	}
+	if err := putStateTags(tx, sn.ID, sortedTags(sn.Tags)); err != nil {
+		return err
+	}
+	if sn.Public {
+		return routePublic(tx, account, sn)
 	}
 	return nil
 }
@@ -188,21 +189,27 @@ func (b *bootstrap) subnets() error {
 // routePublic associates a public subnet with its VPC's public route
 // table (0.0.0.0/0, and ::/0 for a dual-stack VPC, to the internet
 // gateway), creating the table on first use.
-func (b *bootstrap) routePublic(sn facts.Subnet) error {
+func routePublic(tx *state.Tx, account string, sn facts.Subnet) error {
 	id := publicRouteTableID(sn.VpcID)
-	rt, ok, err := state.Get(b.tx, state.RouteTables, id)
+	rt, ok, err := state.Get(tx, state.RouteTables, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		v := b.vpcOf(sn.VpcID)
-		routes := localRoutes(v)
+		v, _, err := state.Get(tx, state.VPCs, sn.VpcID)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("subnet %s: VPC %s does not exist", sn.ID, sn.VpcID)
+		}
+		routes := localRoutes(v.CIDR, v.IPv6CIDR)
 		routes = append(routes, state.Route{DestinationCIDR: "0.0.0.0/0", GatewayID: gatewayID(sn.VpcID)})
 		if v.IPv6CIDR != "" {
 			routes = append(routes, state.Route{DestinationCIDR: "::/0", GatewayID: gatewayID(sn.VpcID)})
 		}
-		rt = &state.RouteTable{ID: id, VpcID: sn.VpcID, Routes: routes, OwnerID: b.account}
-		if err := putStateTags(b.tx, id, []state.Tag{{Key: "Name", Value: "public"}}); err != nil {
+		rt = &state.RouteTable{ID: id, VpcID: sn.VpcID, Routes: routes, OwnerID: account}
+		if err := putStateTags(tx, id, []state.Tag{{Key: "Name", Value: "public"}}); err != nil {
 			return err
 		}
 	}
@@ -212,7 +219,7 @@ func (b *bootstrap) routePublic(sn facts.Subnet) error {
 		}
 	}
 	rt.Subnets = append(rt.Subnets, sn.ID)
-	return state.Put(b.tx, state.RouteTables, rt)
+	return state.Put(tx, state.RouteTables, rt)
 }
 
 // factsRule converts a facts inbound rule.
@@ -253,45 +260,57 @@ func (b *bootstrap) groups() error {
 		if !miss {
 			continue
 		}
-		other, err := groupByName(b.tx, g.VpcID, g.Name)
-		if err != nil {
-			return err
-		}
-		if other != nil {
-			return fmt.Errorf("security group %s: VPC %s already has a group named %q (%s)", g.ID, g.VpcID, g.Name, other.ID)
-		}
-		rec := &state.SecurityGroup{ID: g.ID, Name: g.Name, Description: g.Description, VpcID: g.VpcID, OwnerID: b.account}
-		if rec.Description == "" {
-			rec.Description = g.Name
-		}
-		for i, r := range g.Ingress {
-			if r.SourceGroupID != "" && !known[r.SourceGroupID] {
-				if miss, err := absent(b.tx, state.SecurityGroups, r.SourceGroupID); err != nil {
-					return err
-				} else if miss {
-					return fmt.Errorf("security group %s: ingress rule %d: source group %s is unknown", g.ID, i, r.SourceGroupID)
-				}
-			}
-			rule, err := factsRule(facts.StableID("sgr", g.ID+"/in/"+strconv.Itoa(i)), r)
-			if err != nil {
-				return fmt.Errorf("security group %s: ingress rule %d: %w", g.ID, i, err)
-			}
-			rec.Rules = append(rec.Rules, rule)
-		}
-		if g.Name == "default" && len(g.Ingress) == 0 {
-			// AWS's default group admits traffic from its own members.
-			rec.Rules = append(rec.Rules, state.SGRule{ID: facts.StableID("sgr", g.ID+"/default-in"), Protocol: "-1", FromPort: -1, ToPort: -1, SourceGroupID: g.ID})
-		}
-		rec.Rules = append(rec.Rules, defaultEgressRule(facts.StableID("sgr", g.ID+"/egress")))
-		if err := state.Put(b.tx, state.SecurityGroups, rec); err != nil {
-			return err
-		}
-		if err := putStateTags(b.tx, g.ID, sortedTags(g.Tags)); err != nil {
+		if _, err := createGroup(b.tx, b.account, g, known); err != nil {
 			return err
 		}
 		b.created = true
 	}
 	return nil
+}
+
+// createGroup stores a security group the state lacks: its inbound rules
+// (sources that are neither in known nor in the state are refused), the
+// default outbound rule, and its tags. Bootstrap creates the facts'
+// groups with it, and auto-provisioning the groups requests name
+// (Provisioner.SecurityGroup).
+func createGroup(tx *state.Tx, account string, g facts.SecurityGroup, known map[string]bool) (*state.SecurityGroup, error) {
+	other, err := groupByName(tx, g.VpcID, g.Name)
+	if err != nil {
+		return nil, err
+	}
+	if other != nil {
+		return nil, fmt.Errorf("security group %s: VPC %s already has a group named %q (%s)", g.ID, g.VpcID, g.Name, other.ID)
+	}
+	rec := &state.SecurityGroup{ID: g.ID, Name: g.Name, Description: g.Description, VpcID: g.VpcID, OwnerID: account}
+	if rec.Description == "" {
+		rec.Description = g.Name
+	}
+	for i, r := range g.Ingress {
+		if r.SourceGroupID != "" && !known[r.SourceGroupID] {
+			if miss, err := absent(tx, state.SecurityGroups, r.SourceGroupID); err != nil {
+				return nil, err
+			} else if miss {
+				return nil, fmt.Errorf("security group %s: ingress rule %d: source group %s is unknown", g.ID, i, r.SourceGroupID)
+			}
+		}
+		rule, err := factsRule(facts.StableID("sgr", g.ID+"/in/"+strconv.Itoa(i)), r)
+		if err != nil {
+			return nil, fmt.Errorf("security group %s: ingress rule %d: %w", g.ID, i, err)
+		}
+		rec.Rules = append(rec.Rules, rule)
+	}
+	if g.Name == "default" && len(g.Ingress) == 0 {
+		// AWS's default group admits traffic from its own members.
+		rec.Rules = append(rec.Rules, state.SGRule{ID: facts.StableID("sgr", g.ID+"/default-in"), Protocol: "-1", FromPort: -1, ToPort: -1, SourceGroupID: g.ID})
+	}
+	rec.Rules = append(rec.Rules, defaultEgressRule(facts.StableID("sgr", g.ID+"/egress")))
+	if err := state.Put(tx, state.SecurityGroups, rec); err != nil {
+		return nil, err
+	}
+	if err := putStateTags(tx, g.ID, sortedTags(g.Tags)); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // defaultGroups gives every VPC its "default" security group when the
@@ -420,12 +439,8 @@ func (b *bootstrap) elasticIPs() error {
 		if !miss {
 			continue
 		}
-		ip, err := state.AllocateLoopback(b.tx, state.ElasticIPPool, e.AllocationID)
-		if err != nil {
+		if _, err := allocateAddress(b.tx, e.AllocationID); err != nil {
 			return fmt.Errorf("elastic IP %s: %w", e.AllocationID, err)
-		}
-		if err := state.Put(b.tx, state.Addresses, &state.Address{AllocationID: e.AllocationID, PublicIP: ip.String(), Domain: "vpc"}); err != nil {
-			return err
 		}
 		if err := putStateTags(b.tx, e.AllocationID, sortedTags(e.Tags)); err != nil {
 			return err

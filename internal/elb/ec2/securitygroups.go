@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -372,7 +373,8 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSe
 		return nil, err
 	}
 	var all []types.SecurityGroup
-	err = s.view(ctx, func(tx *state.Tx) error {
+	read := func(tx *state.Tx) error {
+		all = nil
 		var recs []*state.SecurityGroup
 		if len(in.GroupIds) > 0 || len(in.GroupNames) > 0 {
 			if len(in.GroupIds) > 0 {
@@ -411,7 +413,19 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSe
 			}
 		}
 		return nil
-	})
+	}
+	err = s.view(ctx, read)
+	if s.prov != nil && awserr.Is(err, groupID.notFound) {
+		err = s.provision(ctx, "DescribeSecurityGroups", func(tx *state.Tx, req *autoprovision.Request) error {
+			vpc := filterValue(in.Filters, "vpc-id")
+			for _, id := range dedupe(in.GroupIds) {
+				if _, _, err := s.prov.SecurityGroup(tx, req, Ref{ID: id, Parameter: "GroupIds"}, vpc); err != nil {
+					return provisionErr(err, groupID)
+				}
+			}
+			return read(tx)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

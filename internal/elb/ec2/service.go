@@ -15,10 +15,16 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -37,6 +43,15 @@ type Config struct {
 	Zones []string
 	// MaxElasticIPs is the Elastic IP quota (AWS's default, 5, when 0).
 	MaxElasticIPs int
+	// AutoProvisionReferences makes DescribeSubnets, DescribeSecurityGroups
+	// and DescribeAddresses create the resources their explicit IDs name
+	// and the state lacks (Provisioner), logging a warning for each. Off
+	// by default: an unknown ID is InvalidSubnetID.NotFound,
+	// InvalidGroup.NotFound or InvalidAllocationID.NotFound, as on AWS.
+	AutoProvisionReferences bool
+	// ClusterName tags auto-provisioned subnets
+	// kubernetes.io/cluster/NAME=shared, as the default subnets are.
+	ClusterName string
 	// Logger receives a line per write; nil discards.
 	Logger *slog.Logger
 	// Now returns the current time (time.Now when nil).
@@ -52,6 +67,9 @@ type Service struct {
 	maxElasticIPs int
 	log           *slog.Logger
 	now           func() time.Time
+	// prov creates what Describe calls name; nil without
+	// AutoProvisionReferences.
+	prov *Provisioner
 }
 
 // AWS's default quotas.
@@ -90,7 +108,50 @@ func New(cfg Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if cfg.AutoProvisionReferences {
+		s.prov = &Provisioner{AccountID: s.account, Region: s.region, ClusterName: cfg.ClusterName}
+	}
 	return s
+}
+
+// provision runs fn, which auto-provisions what a Describe call names
+// and reads the answer, in a write transaction; the warnings are logged
+// once it has committed.
+func (s *Service) provision(ctx context.Context, action string, fn func(*state.Tx, *autoprovision.Request) error) error {
+	req := autoprovision.NewRequest(action)
+	err := s.update(ctx, action, func(tx *state.Tx) error {
+		req.Reset()
+		return fn(tx, req)
+	})
+	if err == nil {
+		req.Log(ctx, s.log)
+	}
+	return err
+}
+
+// provisionErr turns a reference that could not be auto-provisioned into
+// the kind's NotFound error, with the reason.
+func provisionErr(err error, k idKind) error {
+	var pe *ProvisionError
+	if errors.As(err, &pe) {
+		return awserr.New(k.notFound, "The %s ID '%s' does not exist (%s)", k.noun, pe.ID, pe.Reason)
+	}
+	return err
+}
+
+// filterValue returns the one value of a filter, "" when the filter is
+// absent or has several values.
+func filterValue(filters []types.Filter, name string) string {
+	v := ""
+	for _, f := range filters {
+		if aws.ToString(f.Name) == name {
+			if len(f.Values) != 1 || v != "" {
+				return ""
+			}
+			v = f.Values[0]
+		}
+	}
+	return v
 }
 
 // view runs fn in a read transaction.

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -199,7 +201,8 @@ func (s *Service) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsIn
 		return nil, err
 	}
 	var all []types.Subnet
-	err = s.view(ctx, func(tx *state.Tx) error {
+	read := func(tx *state.Tx) error {
+		all = nil
 		recs, err := byIDs(tx, state.Subnets, subnetID, in.SubnetIds)
 		if err != nil {
 			return err
@@ -218,7 +221,20 @@ func (s *Service) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsIn
 			}
 		}
 		return nil
-	})
+	}
+	err = s.view(ctx, read)
+	if s.prov != nil && awserr.Is(err, subnetID.notFound) {
+		err = s.provision(ctx, "DescribeSubnets", func(tx *state.Tx, req *autoprovision.Request) error {
+			refs := make([]Ref, len(in.SubnetIds))
+			for i, id := range in.SubnetIds {
+				refs[i] = Ref{ID: id, Parameter: "SubnetIds"}
+			}
+			if err := s.prov.Subnets(tx, req, refs, filterValue(in.Filters, "vpc-id"), false); err != nil {
+				return provisionErr(err, subnetID)
+			}
+			return read(tx)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

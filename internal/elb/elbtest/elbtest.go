@@ -50,6 +50,9 @@ type Options struct {
 	// AutoProvisionCertificates issues ACM certificates that listeners
 	// name and ACM does not hold.
 	AutoProvisionCertificates bool
+	// AutoProvisionReferences creates every reference requests name and
+	// the local cloud lacks (server.Config.AutoProvisionReferences).
+	AutoProvisionReferences bool
 	// NoDataPlanes starts the APIs only: no health checks, no listeners.
 	NoDataPlanes bool
 	// DNS starts the DNS server on a free loopback port (Env.DNSAddr).
@@ -110,7 +113,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 	cfg := server.Config{
 		Listen: "127.0.0.1:0", StateDir: dir, Facts: opts.Facts, ClusterName: cluster,
 		ProvisioningDelay: delay, AutoProvisionCertificates: opts.AutoProvisionCertificates,
-		NoDataPlanes: opts.NoDataPlanes, Logger: opts.Logger,
+		AutoProvisionReferences: opts.AutoProvisionReferences, NoDataPlanes: opts.NoDataPlanes, Logger: opts.Logger,
 	}
 	if opts.DNS {
 		cfg.DNSListen = "127.0.0.1:0"

@@ -89,7 +89,6 @@ var (
 	lisResRE    = regexp.MustCompile(`^listener/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}/[0-9a-f]{1,32}$`)
 	ruleResRE   = regexp.MustCompile(`^listener-rule/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}/[0-9a-f]{1,32}/[0-9a-f]{1,32}$`)
 	trustResRE  = regexp.MustCompile(`^truststore/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}$`)
-	acmARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
 	lambdaARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$`)
 )
 

@@ -1,9 +1,11 @@
 package elbv2
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/ec2"
 )
 
 // The error codes of the ELBv2 API (API reference, each operation's
@@ -126,4 +128,14 @@ func i32(p *int32) int32 {
 		return 0
 	}
 	return *p
+}
+
+// provisionErr answers a reference that could not be auto-provisioned
+// with the kind's NotFound code and the reason.
+func provisionErr(err error, code, noun string) error {
+	var pe *ec2.ProvisionError
+	if errors.As(err, &pe) {
+		return errf(code, "The %s '%s' is not valid and could not be auto-provisioned: %s", noun, pe.ID, pe.Reason)
+	}
+	return err
 }

@@ -11,6 +11,8 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/ec2"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -82,13 +84,13 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *sdk.CreateLoadBala
 	}
 
 	var out *state.LoadBalancer
-	err = s.update(ctx, "CreateLoadBalancer", in.Name, func(tx *state.Tx) error {
+	err = s.updateProvisioning(ctx, "CreateLoadBalancer", in.Name, func(tx *state.Tx, req *autoprovision.Request) error {
 		now := s.now()
-		zones, vpcID, err := s.resolveSubnets(tx, lbType, scheme, ipType, in.Subnets, in.SubnetMappings)
+		zones, vpcID, err := s.resolveSubnets(tx, req, lbType, scheme, ipType, "", in.Subnets, in.SubnetMappings)
 		if err != nil {
 			return err
 		}
-		sgs, err := s.resolveSecurityGroups(tx, lbType, vpcID, in.SecurityGroups, in.SecurityGroups != nil)
+		sgs, err := s.resolveSecurityGroups(tx, req, lbType, vpcID, in.SecurityGroups, in.SecurityGroups != nil)
 		if err != nil {
 			return err
 		}
@@ -222,22 +224,41 @@ type zoneRequest struct {
 // resolveSubnets checks the subnets or subnet mappings of a request: they
 // exist, are in one VPC, one per zone, in two zones at least for an
 // application load balancer; Elastic IPs and private addresses only where
-// the type and scheme allow them.
-func (s *Service) resolveSubnets(tx *state.Tx, lbType, scheme, ipType string, subnets []string, mappings []types.SubnetMapping) ([]zoneRequest, string, error) {
+// the type and scheme allow them. With AutoProvisionReferences, unknown
+// subnets (public for an internet-facing load balancer, in the VPC of the
+// request's known subnets, else vpcID, else the default VPC) and Elastic
+// IPs are created first.
+func (s *Service) resolveSubnets(tx *state.Tx, req *autoprovision.Request, lbType, scheme, ipType, vpcHint string, subnets []string, mappings []types.SubnetMapping) ([]zoneRequest, string, error) {
 	if len(subnets) > 0 && len(mappings) > 0 {
 		return nil, "", validation("You can specify subnets or subnet mappings, but not both")
 	}
+	byMapping := len(mappings) > 0
 	for _, id := range subnets {
 		mappings = append(mappings, types.SubnetMapping{SubnetId: ptr(id)})
 	}
 	if len(mappings) == 0 {
 		return nil, "", validation("At least one subnet must be specified")
 	}
+	param := func(i int, field string) string {
+		if byMapping {
+			return fmt.Sprintf("SubnetMappings[%d].%s", i, field)
+		}
+		return "Subnets"
+	}
+	if s.refs != nil {
+		refs := make([]ec2.Ref, len(mappings))
+		for i, m := range mappings {
+			refs[i] = ec2.Ref{ID: str(m.SubnetId), Parameter: param(i, "SubnetId")}
+		}
+		if err := s.refs.Subnets(tx, req, refs, vpcHint, scheme == schemeInternetFacing); err != nil {
+			return nil, "", provisionErr(err, codeSubnetNotFound, "subnet ID")
+		}
+	}
 	var out []zoneRequest
 	vpcID := ""
 	zones := map[string]string{}
 	eips := map[string]bool{}
-	for _, m := range mappings {
+	for i, m := range mappings {
 		id := str(m.SubnetId)
 		if id == "" {
 			return nil, "", missing("subnetMappings.member.subnetId")
@@ -280,6 +301,12 @@ func (s *Service) resolveSubnets(tx *state.Tx, lbType, scheme, ipType string, su
 			if err != nil {
 				return nil, "", err
 			}
+			if !ok && s.refs != nil {
+				if a, _, err = s.refs.ElasticIP(tx, req, ec2.Ref{ID: z.allocationID, Parameter: param(i, "AllocationId")}); err != nil {
+					return nil, "", provisionErr(err, codeAllocationIDNotFound, "allocation ID")
+				}
+				ok = a != nil
+			}
 			if !ok {
 				return nil, "", errf(codeAllocationIDNotFound, "The allocation ID '%s' does not exist", z.allocationID)
 			}
@@ -316,8 +343,9 @@ func (s *Service) resolveSubnets(tx *state.Tx, lbType, scheme, ipType string, su
 
 // resolveSecurityGroups checks the security groups of a request: they
 // exist and are in the VPC; an application load balancer without any gets
-// the VPC's default security group, as on AWS.
-func (s *Service) resolveSecurityGroups(tx *state.Tx, lbType, vpcID string, ids []string, given bool) ([]string, error) {
+// the VPC's default security group, as on AWS. With
+// AutoProvisionReferences, unknown groups are created in the VPC first.
+func (s *Service) resolveSecurityGroups(tx *state.Tx, req *autoprovision.Request, lbType, vpcID string, ids []string, given bool) ([]string, error) {
 	if len(ids) > s.limits.SecurityGroupsPerLoadBalancer {
 		return nil, errf(codeInvalidConfiguration, "A load balancer can have at most %d security groups", s.limits.SecurityGroupsPerLoadBalancer)
 	}
@@ -331,6 +359,12 @@ func (s *Service) resolveSecurityGroups(tx *state.Tx, lbType, vpcID string, ids 
 		g, ok, err := state.Get(tx, state.SecurityGroups, id)
 		if err != nil {
 			return nil, err
+		}
+		if !ok && s.refs != nil {
+			if g, _, err = s.refs.SecurityGroup(tx, req, ec2.Ref{ID: id, Parameter: "SecurityGroups"}, vpcID); err != nil {
+				return nil, provisionErr(err, codeInvalidSecurityGroup, "security group")
+			}
+			ok = g != nil
 		}
 		if !ok {
 			return nil, errf(codeInvalidSecurityGroup, "Security group '%s' does not exist", id)
@@ -657,7 +691,7 @@ func (s *Service) SetSecurityGroups(ctx context.Context, in *sdk.SetSecurityGrou
 		return nil, badEnum("enforceSecurityGroupInboundRulesOnPrivateLinkTraffic", enforce, "on", "off")
 	}
 	var lb *state.LoadBalancer
-	err := s.update(ctx, "SetSecurityGroups", in.LoadBalancerArn, func(tx *state.Tx) error {
+	err := s.updateProvisioning(ctx, "SetSecurityGroups", in.LoadBalancerArn, func(tx *state.Tx, req *autoprovision.Request) error {
 		var err error
 		if lb, err = getLB(tx, arn); err != nil {
 			return err
@@ -672,7 +706,7 @@ func (s *Service) SetSecurityGroups(ctx context.Context, in *sdk.SetSecurityGrou
 		case lb.Type == typeApplication && enforce != "":
 			return errf(codeInvalidConfiguration, "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic applies only to Network Load Balancers")
 		}
-		sgs, err := s.resolveSecurityGroups(tx, lb.Type, lb.VpcID, in.SecurityGroups, true)
+		sgs, err := s.resolveSecurityGroups(tx, req, lb.Type, lb.VpcID, in.SecurityGroups, true)
 		if err != nil {
 			return err
 		}
@@ -703,7 +737,7 @@ func (s *Service) SetSubnets(ctx context.Context, in *sdk.SetSubnetsInput) (*sdk
 		return nil, missing("loadBalancerArn")
 	}
 	var lb *state.LoadBalancer
-	err := s.update(ctx, "SetSubnets", in.LoadBalancerArn, func(tx *state.Tx) error {
+	err := s.updateProvisioning(ctx, "SetSubnets", in.LoadBalancerArn, func(tx *state.Tx, req *autoprovision.Request) error {
 		var err error
 		if lb, err = getLB(tx, arn); err != nil {
 			return err
@@ -714,7 +748,7 @@ func (s *Service) SetSubnets(ctx context.Context, in *sdk.SetSubnetsInput) (*sdk
 				return err
 			}
 		}
-		reqs, vpcID, err := s.resolveSubnets(tx, lb.Type, lb.Scheme, ipType, in.Subnets, in.SubnetMappings)
+		reqs, vpcID, err := s.resolveSubnets(tx, req, lb.Type, lb.Scheme, ipType, lb.VpcID, in.Subnets, in.SubnetMappings)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbowlb/elbow/internal/elb/acm"
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/awserr"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 	"github.com/elbowlb/elbow/internal/elb/state"
@@ -51,7 +52,7 @@ func (s *Service) CreateListener(ctx context.Context, in *sdk.CreateListenerInpu
 		return nil, err
 	}
 	var out *state.Listener
-	err := s.update(ctx, "CreateListener", in.LoadBalancerArn, func(tx *state.Tx) error {
+	err := s.updateProvisioning(ctx, "CreateListener", in.LoadBalancerArn, func(tx *state.Tx, req *autoprovision.Request) error {
 		lb, err := getLB(tx, *in.LoadBalancerArn)
 		if err != nil {
 			return err
@@ -60,7 +61,7 @@ func (s *Service) CreateListener(ctx context.Context, in *sdk.CreateListenerInpu
 		if err := checkListenerPortProtocol(lb, in.Port, spec.protocol); err != nil {
 			return err
 		}
-		if err := s.checkListenerTLS(tx, lb, &spec, in.Certificates, in.SslPolicy != nil, in.AlpnPolicy != nil, in.MutualAuthentication); err != nil {
+		if err := s.checkListenerTLS(tx, req, lb, &spec, in.Certificates, in.SslPolicy != nil, in.AlpnPolicy != nil, in.MutualAuthentication); err != nil {
 			return err
 		}
 		existing, err := listenersOf(tx, lb.ARN)
@@ -150,7 +151,7 @@ func checkListenerPortProtocol(lb *state.LoadBalancer, port *int32, protocol str
 
 // checkListenerTLS validates the certificate, SSL policy, ALPN policy and
 // mutual authentication of a listener spec, filling defaults.
-func (s *Service) checkListenerTLS(tx *state.Tx, lb *state.LoadBalancer, spec *listenerSpec, certs []types.Certificate, policyGiven, alpnGiven bool, mutual *types.MutualAuthenticationAttributes) error {
+func (s *Service) checkListenerTLS(tx *state.Tx, req *autoprovision.Request, lb *state.LoadBalancer, spec *listenerSpec, certs []types.Certificate, policyGiven, alpnGiven bool, mutual *types.MutualAuthenticationAttributes) error {
 	if !secureProtocol(spec.protocol) {
 		switch {
 		case len(certs) > 0:
@@ -171,7 +172,7 @@ func (s *Service) checkListenerTLS(tx *state.Tx, lb *state.LoadBalancer, spec *l
 			return validation("Do not set IsDefault when specifying a listener's certificate")
 		}
 		arn := str(certs[0].CertificateArn)
-		if err := s.resolveCert(tx, arn); err != nil {
+		if err := s.resolveCert(tx, req, arn, "Certificates[0].CertificateArn"); err != nil {
 			return err
 		}
 		rest := slices.DeleteFunc(slices.Clone(spec.certs), func(c state.ListenerCertificate) bool { return c.Default || c.ARN == arn })
@@ -256,7 +257,7 @@ func (s *Service) checkListenerTLS(tx *state.Tx, lb *state.LoadBalancer, spec *l
 
 // resolveCert checks that ACM holds an issued certificate with the ARN;
 // with AutoProvision a missing ACM certificate is issued by the local CA.
-func (s *Service) resolveCert(tx *state.Tx, arn string) error {
+func (s *Service) resolveCert(tx *state.Tx, req *autoprovision.Request, arn, parameter string) error {
 	if arn == "" {
 		return missing("certificates.member.certificateArn")
 	}
@@ -264,20 +265,14 @@ func (s *Service) resolveCert(tx *state.Tx, arn string) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
-		if !s.autoProv || !acmARNRE.MatchString(arn) {
-			return certNotFound(arn)
-		}
-		c, err = acm.Provision(tx, acm.Params{
-			ARN:        arn,
-			DomainName: "*." + s.region + "." + s.dnsSuffix,
-			Now:        s.now(),
-		})
-		if err != nil {
+	if !ok && s.autoProv {
+		if c, _, err = acm.ProvisionReference(tx, req, arn, parameter, acm.AutoProvisionDomain(s.DNSDomain()), s.now()); err != nil {
 			return awserr.Internal(fmt.Errorf("auto-provision certificate %s: %v", arn, err))
 		}
-		s.log.Warn("certificate auto-provisioned: ACM did not hold the certificate a listener names, so the local CA issued one under that ARN",
-			"certificate", arn, "domain", "*."+s.region+"."+s.dnsSuffix)
+		ok = c != nil
+	}
+	if !ok {
+		return certNotFound(arn)
 	}
 	if c.Status != "ISSUED" {
 		return errf(codeInvalidConfiguration, "Certificate '%s' is not issued (status %s)", arn, c.Status)
@@ -443,7 +438,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *sdk.ModifyListenerInpu
 		return nil, missing("listenerArn")
 	}
 	var out *state.Listener
-	err := s.update(ctx, "ModifyListener", in.ListenerArn, func(tx *state.Tx) error {
+	err := s.updateProvisioning(ctx, "ModifyListener", in.ListenerArn, func(tx *state.Tx, req *autoprovision.Request) error {
 		l, err := getListener(tx, *in.ListenerArn)
 		if err != nil {
 			return err
@@ -477,7 +472,7 @@ func (s *Service) ModifyListener(ctx context.Context, in *sdk.ModifyListenerInpu
 		if in.AlpnPolicy != nil {
 			spec.alpn = in.AlpnPolicy
 		}
-		if err := s.checkListenerTLS(tx, lb, &spec, in.Certificates, in.SslPolicy != nil, in.AlpnPolicy != nil, in.MutualAuthentication); err != nil {
+		if err := s.checkListenerTLS(tx, req, lb, &spec, in.Certificates, in.SslPolicy != nil, in.AlpnPolicy != nil, in.MutualAuthentication); err != nil {
 			return err
 		}
 		if !secureProtocol(spec.protocol) {
@@ -631,7 +626,7 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *sdk.AddListen
 		return nil, missing("certificates")
 	}
 	var added []types.Certificate
-	err := s.update(ctx, "AddListenerCertificates", in.ListenerArn, func(tx *state.Tx) error {
+	err := s.updateProvisioning(ctx, "AddListenerCertificates", in.ListenerArn, func(tx *state.Tx, req *autoprovision.Request) error {
 		l, err := getListener(tx, *in.ListenerArn)
 		if err != nil {
 			return err
@@ -639,12 +634,12 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *sdk.AddListen
 		if !secureProtocol(l.Protocol) {
 			return validation("Certificates can only be added to HTTPS and TLS listeners")
 		}
-		for _, c := range in.Certificates {
+		for i, c := range in.Certificates {
 			if c.IsDefault != nil && *c.IsDefault {
 				return validation("A default certificate cannot be added with AddListenerCertificates; use ModifyListener")
 			}
 			arn := str(c.CertificateArn)
-			if err := s.resolveCert(tx, arn); err != nil {
+			if err := s.resolveCert(tx, req, arn, fmt.Sprintf("Certificates[%d].CertificateArn", i)); err != nil {
 				return err
 			}
 			added = append(added, types.Certificate{CertificateArn: ptr(arn), IsDefault: ptr(false)})

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/ec2"
 	"github.com/elbowlb/elbow/internal/elb/health"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -89,6 +91,17 @@ type Config struct {
 	// the given ARN), logging a warning. Off by default: a missing
 	// certificate is CertificateNotFound, as on AWS.
 	AutoProvision bool
+	// AutoProvisionReferences creates, on first use, every reference a
+	// request names and the local cloud lacks: certificates as
+	// AutoProvision does, subnets (CreateLoadBalancer, SetSubnets),
+	// security groups (CreateLoadBalancer, SetSecurityGroups) and
+	// Elastic IPs (CreateLoadBalancer's subnet mappings), inside the
+	// request's transaction (ec2.Provisioner), logging a warning for
+	// each. Off by default: AWS's NotFound errors.
+	AutoProvisionReferences bool
+	// ClusterName tags auto-provisioned subnets
+	// kubernetes.io/cluster/NAME=shared, as the default subnets are.
+	ClusterName string
 	// Objects stands in for S3 where trust store CA bundles are read
 	// from: the object s3://BUCKET/KEY is the file BUCKET/KEY. Nil means
 	// no objects (CreateTrustStore answers CaCertificatesBundleNotFound).
@@ -112,7 +125,10 @@ type Service struct {
 	delay     time.Duration
 	dnsSuffix string
 	limits    Limits
+	// autoProv auto-provisions certificates; refs, when not nil, the
+	// EC2 references of load balancers.
 	autoProv  bool
+	refs      *ec2.Provisioner
 	reapEvery time.Duration
 	objects   fs.FS
 	// nextDue is when background work may next fall due (Unix
@@ -133,7 +149,7 @@ func New(cfg Config) *Service {
 		delay:     cfg.ProvisioningDelay,
 		dnsSuffix: cfg.DNSSuffix,
 		limits:    cfg.Limits.withDefaults(),
-		autoProv:  cfg.AutoProvision,
+		autoProv:  cfg.AutoProvision || cfg.AutoProvisionReferences,
 		reapEvery: cfg.ReapInterval,
 		objects:   cfg.Objects,
 	}
@@ -144,6 +160,9 @@ func New(cfg Config) *Service {
 		s.account = facts.DefaultAccountID
 	}
 	s.partition = partitionOf(s.region)
+	if cfg.AutoProvisionReferences {
+		s.refs = &ec2.Provisioner{AccountID: s.account, Region: s.region, ClusterName: cfg.ClusterName}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -199,7 +218,21 @@ func (s *Service) view(ctx context.Context, fn func(*state.Tx) error) error {
 // update runs fn in a write transaction and logs the write with the
 // resource it concerns.
 func (s *Service) update(ctx context.Context, action string, resource *string, fn func(*state.Tx) error) error {
-	err := s.store.Update(ctx, fn)
+	return s.updateProvisioning(ctx, action, resource, func(tx *state.Tx, _ *autoprovision.Request) error { return fn(tx) })
+}
+
+// updateProvisioning is update for a write that may auto-provision the
+// references it names: fn notes what it creates in req, and the warnings
+// are logged once the transaction has committed.
+func (s *Service) updateProvisioning(ctx context.Context, action string, resource *string, fn func(*state.Tx, *autoprovision.Request) error) error {
+	req := autoprovision.NewRequest(action)
+	err := s.store.Update(ctx, func(tx *state.Tx) error {
+		req.Reset()
+		return fn(tx, req)
+	})
+	if err == nil {
+		req.Log(ctx, s.log)
+	}
 	attrs := []slog.Attr{slog.String("action", action)}
 	if resource != nil && *resource != "" {
 		attrs = append(attrs, slog.String("resource", *resource))

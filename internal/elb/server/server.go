@@ -87,6 +87,15 @@ type Config struct {
 	// AutoProvisionCertificates issues, on first use, ACM certificates
 	// that listeners name and ACM does not hold (elbv2.Config.AutoProvision).
 	AutoProvisionCertificates bool
+	// AutoProvisionReferences creates, on first use, every cloud resource
+	// a request names and the local cloud lacks, logging a warning for
+	// each (internal/elb/autoprovision): subnets, security groups and
+	// Elastic IPs that CreateLoadBalancer, SetSubnets, SetSecurityGroups
+	// or EC2's Describe calls name, certificates that listeners or ACM's
+	// reads name (as AutoProvisionCertificates does), and web ACLs that
+	// AssociateWebACL names. docs/local-elb.md, "Auto-provisioned
+	// references".
+	AutoProvisionReferences bool
 	// NoDataPlanes leaves the ALB and NLB data planes and the health
 	// checker off: an API-only server.
 	NoDataPlanes bool
@@ -171,16 +180,20 @@ func New(cfg Config) (*Server, error) {
 	if s.checker != nil {
 		hs = s.checker
 	}
+	refs := cfg.AutoProvisionReferences
 	s.elbv2 = elbv2.New(elbv2.Config{
 		Store: s.store, Region: f.Region, AccountID: f.AccountID, Health: hs,
 		Logger: log.With("service", "elasticloadbalancing"), ProvisioningDelay: cfg.ProvisioningDelay,
-		AutoProvision: cfg.AutoProvisionCertificates, Objects: os.DirFS(filepath.Join(cfg.StateDir, "s3")),
+		AutoProvision: cfg.AutoProvisionCertificates, AutoProvisionReferences: refs, ClusterName: f.ClusterName,
+		Objects: os.DirFS(filepath.Join(cfg.StateDir, "s3")),
 	})
 	services := []api.Service{
 		s.elbv2.API(),
-		ec2.New(ec2.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Zones: f.Zones(), Logger: log.With("service", "ec2")}).API(),
-		acm.New(acm.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Logger: log.With("service", "acm")}).API(),
-		waf.New(waf.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Logger: log.With("service", "wafv2")}).API(),
+		ec2.New(ec2.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Zones: f.Zones(), Logger: log.With("service", "ec2"),
+			AutoProvisionReferences: refs, ClusterName: f.ClusterName}).API(),
+		acm.New(acm.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Logger: log.With("service", "acm"),
+			AutoProvisionReferences: refs, AutoProvisionDomain: acm.AutoProvisionDomain(s.elbv2.DNSDomain())}).API(),
+		waf.New(waf.Config{Store: s.store, Region: f.Region, AccountID: f.AccountID, Logger: log.With("service", "wafv2"), AutoProvisionReferences: refs}).API(),
 		shield.New().API(),
 		tagging.New(s.store).API(),
 		sts.New(f.AccountID).API(),
@@ -342,6 +355,11 @@ func (s *Server) Run(ctx context.Context) error {
 	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
 		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "dataPlanes", !s.cfg.NoDataPlanes)
+	if s.cfg.AutoProvisionReferences {
+		s.log.Warn("auto-provisioning references: subnets, security groups, Elastic IPs, certificates and web ACLs that requests name and the local cloud lacks are created on first use (AWS would refuse them)")
+	} else if s.cfg.AutoProvisionCertificates {
+		s.log.Warn("auto-provisioning certificates: ACM certificates that listeners name and ACM does not hold are issued by the local CA on first use (AWS would refuse them)")
+	}
 
 	var runErr error
 	select {

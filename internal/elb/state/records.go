@@ -26,6 +26,7 @@ var (
 	Addresses           = Kind[Address]{Bucket: "ec2.addresses", Key: func(v *Address) string { return v.AllocationID }}
 	Certificates        = Kind[Certificate]{Bucket: "acm.certificates", Key: func(v *Certificate) string { return v.ARN }}
 	WebACLAssociations  = Kind[WebACLAssociation]{Bucket: "wafv2.associations", Key: func(v *WebACLAssociation) string { return v.ResourceARN }}
+	WebACLs             = Kind[WebACL]{Bucket: "wafv2.webacls", Key: func(v *WebACL) string { return v.ARN }}
 	LoopbackAllocations = Kind[LoopbackAllocation]{Bucket: "loopback", Key: func(v *LoopbackAllocation) string { return v.Address }}
 )
 
@@ -384,6 +385,17 @@ type Certificate struct {
 type WebACLAssociation struct {
 	ResourceARN string `json:"resourceARN"`
 	WebACLARN   string `json:"webACLARN"`
+}
+
+// WebACL is a WAFv2 web ACL the local WAF holds as a record: one
+// auto-provisioned because a request named it (--auto-provision-references).
+// Web ACLs of the local region and account are otherwise not modelled
+// (any well-formed ARN of them can be associated).
+type WebACL struct {
+	ARN       string    `json:"arn"`
+	Name      string    `json:"name"`
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 // LoopbackAllocation records a host address handed out from a pool, so
