@@ -8,6 +8,7 @@ import (
 	"maps"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,14 +144,35 @@ func (a *agent) ensureNode(ctx context.Context, n *Node) error {
 		return a.ensureNode(ctx, n)
 	}
 
+	// Status first (Ready), then the spec: the not-ready taint goes once
+	// the node says it is Ready.
 	if err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		want := cur.DeepCopy()
+		want.Status = a.nodeStatus(n, cur.Status, metav1.Now().Rfc3339Copy())
+		updated, err := nodes.UpdateStatus(ctx, want, metav1.UpdateOptions{})
+		if err == nil {
+			cur = updated
+			return nil
+		}
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := nodes.Get(ctx, n.Name, metav1.GetOptions{}); gerr == nil {
+				cur = fresh
+			}
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("node %s status: %w", n.Name, err)
+	}
+
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		want := cur.DeepCopy()
 		if want.Labels == nil {
 			want.Labels = map[string]string{}
 		}
 		maps.Copy(want.Labels, a.nodeLabels(n))
 		want.Spec.ProviderID = providerID(n)
-		if equality.Semantic.DeepEqual(want.Labels, cur.Labels) && want.Spec.ProviderID == cur.Spec.ProviderID {
+		want.Spec.Taints = slices.DeleteFunc(want.Spec.Taints, conditionTaint)
+		if equality.Semantic.DeepEqual(want.Labels, cur.Labels) && want.Spec.ProviderID == cur.Spec.ProviderID && len(want.Spec.Taints) == len(cur.Spec.Taints) {
 			return nil
 		}
 		updated, err := nodes.Update(ctx, want, metav1.UpdateOptions{})
@@ -164,24 +186,25 @@ func (a *agent) ensureNode(ctx context.Context, n *Node) error {
 			}
 		}
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("update node %s: %w", n.Name, err)
 	}
+	return nil
+}
 
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		want := cur.DeepCopy()
-		want.Status = a.nodeStatus(n, cur.Status, metav1.Now().Rfc3339Copy())
-		_, err := nodes.UpdateStatus(ctx, want, metav1.UpdateOptions{})
-		if apierrors.IsConflict(err) {
-			if fresh, gerr := nodes.Get(ctx, n.Name, metav1.GetOptions{}); gerr == nil {
-				cur = fresh
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("node %s status: %w", n.Name, err)
-		}
-		return nil
-	})
+// conditionTaint reports whether a taint stands for a node condition the
+// agent reports healthy: the API server taints every new node not-ready
+// (admission plugin TaintNodesByCondition), and the node lifecycle
+// controller, which a dev cluster does not run, would lift it once the
+// node is Ready.
+func conditionTaint(t corev1.Taint) bool {
+	switch t.Key {
+	case corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeMemoryPressure,
+		corev1.TaintNodeDiskPressure, corev1.TaintNodePIDPressure, corev1.TaintNodeNetworkUnavailable:
+		return true
+	}
+	return false
 }
 
 // nodeStatus is what a kubelet reports for a healthy node: the agent owns

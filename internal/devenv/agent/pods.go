@@ -397,6 +397,9 @@ func (a *agent) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		upd := cur.DeepCopy()
 		upd.Status = want
 		_, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		if err == nil {
+			rt.log.Debug("status written", "phase", want.Phase, "ip", want.PodIP)
+		}
 		if apierrors.IsConflict(err) {
 			fresh, gerr := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 			if gerr != nil {

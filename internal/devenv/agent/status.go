@@ -75,6 +75,9 @@ func kubeletStatus(pod *corev1.Pod, v runtimeView, now metav1.Time) corev1.PodSt
 				reason = "PodInitializing"
 			}
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+			if v.sandboxErr != "" {
+				cs.State.Waiting.Message = "Failed to create pod sandbox: " + v.sandboxErr
+			}
 		case cv.running():
 			cs.ImageID = imageID
 			cs.ContainerID = containerID(v.uid, c.Name)
