@@ -33,11 +33,12 @@ func binDir() string {
 func TestWithControllerManager(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cp, err := kubeproc.Start(ctx, kubeproc.Config{BinDir: binDir(), DataDir: t.TempDir(), ControllerManager: true, FastEtcd: true, Logger: ctrltest.Logger(t)})
+	cfg := kubeproc.Config{BinDir: binDir(), DataDir: t.TempDir(), ControllerManager: true, FastEtcd: true, Logger: ctrltest.Logger(t)}
+	cp, err := kubeproc.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cp.Stop()
+	defer func() { cp.Stop() }()
 	cs := kubernetes.NewForConfigOrDie(cp.REST)
 	addrs := testAddrs(t)
 	nodes := threeNodes()
@@ -168,4 +169,14 @@ func TestWithControllerManager(t *testing.T) {
 	for _, p := range pods {
 		answers(t, addrs.ToHostPort(netip.AddrPortFrom(netip.MustParseAddr(p.Status.PodIP), 8080)), p.Name)
 	}
+
+	// The control plane restarts under the running agent: it carries on
+	// (a pod created afterwards runs).
+	cp.Stop()
+	if cp, err = kubeproc.Start(ctx, cfg); err != nil {
+		t.Fatalf("restart the control plane: %v", err)
+	}
+	create(t, cs, echoPod(ns, "after-restart", tcpPort(8080)))
+	got := waitPod(t, cs, ns, "after-restart", runningReady)
+	answers(t, addrs.ToHostPort(netip.AddrPortFrom(netip.MustParseAddr(got.Status.PodIP), 8080)), "after-restart")
 }
