@@ -120,8 +120,8 @@ func (cfg *Config) validate() error {
 			return fmt.Errorf("node agent: node %q: InstanceID is required (i-...)", n.Name)
 		case !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() || n.Subnet != n.Subnet.Masked() || n.Subnet.Bits() > 28:
 			return fmt.Errorf("node agent: node %q: Subnet %s is not an IPv4 network prefix of /28 or larger (for example 10.0.128.0/19)", n.Name, n.Subnet)
-		case !n.IP.IsValid() || !n.Subnet.Contains(n.IP):
-			return fmt.Errorf("node agent: node %q: IP %s is not inside its subnet %s", n.Name, n.IP, n.Subnet)
+		case !n.IP.IsValid() || !usable(n.Subnet, n.IP):
+			return fmt.Errorf("node agent: node %q: IP %s is not a usable address of its subnet %s (AWS reserves the first four and the last)", n.Name, n.IP, n.Subnet)
 		}
 		if other, dup := ips[n.IP]; dup {
 			return fmt.Errorf("node agent: nodes %q and %q have the same IP %s", other, n.Name, n.IP)

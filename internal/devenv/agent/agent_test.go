@@ -297,6 +297,32 @@ func TestAgent(t *testing.T) {
 		})
 	})
 
+	t.Run("nodeDeletedByHand", func(t *testing.T) {
+		n := nodes[2]
+		var old *corev1.Node
+		ctrltest.Eventually(t, 30*time.Second, func() error {
+			var err error
+			old, err = cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			return err
+		})
+		if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ctrltest.Eventually(t, 30*time.Second, func() error {
+			got, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got.UID == old.UID {
+				return fmt.Errorf("node %s not deleted yet", n.Name)
+			}
+			if len(got.Spec.Taints) != 0 || got.Spec.ProviderID == "" {
+				return fmt.Errorf("node %s registered again with taints %v, provider ID %q", n.Name, got.Spec.Taints, got.Spec.ProviderID)
+			}
+			return nil
+		})
+	})
+
 	t.Run("spread", func(t *testing.T) {
 		ns := namespace(t, cs, "spread")
 		owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-abc", UID: "6b1f4a53-0000-4000-8000-000000000001", Controller: ptr.To(true)}

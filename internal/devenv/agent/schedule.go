@@ -275,7 +275,11 @@ func (a *agent) schedule(ctx context.Context, key string) error {
 		a.mu.Lock()
 		a.unschedulable[key] = true
 		a.mu.Unlock()
-		log.Info("pod fits no node", "reason", why)
+		if c := podScheduledCondition(pod); c != nil && c.Reason == corev1.PodReasonUnschedulable && c.Message == why {
+			log.Debug("pod still fits no node", "reason", why)
+		} else {
+			log.Info("pod fits no node", "reason", why)
+		}
 		a.schedRecorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", why)
 		return a.setUnschedulable(ctx, pod, why)
 	}
@@ -298,6 +302,15 @@ func (a *agent) schedule(ctx context.Context, key string) error {
 	a.mu.Unlock()
 	log.Info("scheduled", "node", node)
 	a.schedRecorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+	return nil
+}
+
+func podScheduledCondition(pod *corev1.Pod) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == corev1.PodScheduled {
+			return &pod.Status.Conditions[i]
+		}
+	}
 	return nil
 }
 
