@@ -11,6 +11,13 @@ all: build
 build:
 	$(GO) build -o $(BIN)/elbow ./cmd/elbow
 
+# The README's first command: a local cluster running an example, with the
+# load balancer it produces checked and a command to reach it
+# (docs/dev.md). FILE picks another example; Ctrl-C stops it.
+FILE ?= examples/alb-ingress-full.yaml
+demo: build tools
+	$(BIN)/elbow dev -f $(FILE)
+
 # The one test command (README, .ci/run).
 test: deps tools lint unit
 

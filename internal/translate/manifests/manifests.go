@@ -121,12 +121,13 @@ func Files(paths []string) ([]string, error) {
 
 // Add decodes the documents of one file.
 func (o *Objects) Add(name string, data []byte) error {
-	return Documents(name, data, func(doc []byte) error { return o.addDoc(doc, name) })
+	return Documents(name, data, func(_ int, doc []byte) error { return o.addDoc(doc, name) })
 }
 
 // Documents calls fn with each non-empty document of a multi-document
-// YAML (or JSON) file, in order; errors name the file and the document.
-func Documents(name string, data []byte, fn func(doc []byte) error) error {
+// YAML (or JSON) file and its number (from 1, counting empty ones), in
+// order; errors name the file and the document.
+func Documents(name string, data []byte, fn func(n int, doc []byte) error) error {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
 		doc, err := r.Read()
@@ -139,7 +140,7 @@ func Documents(name string, data []byte, fn func(doc []byte) error) error {
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
-		if err := fn(doc); err != nil {
+		if err := fn(i, doc); err != nil {
 			return fmt.Errorf("%s: document %d: %w", name, i, err)
 		}
 	}

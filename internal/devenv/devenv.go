@@ -1,0 +1,502 @@
+// Package devenv is `elbow dev`: a whole local cluster in which the
+// manifests users write for EKS work unedited.
+//
+// Run starts, in order and with a progress line each: a real control
+// plane (etcd, kube-apiserver, kube-controller-manager, from bin/), the
+// CRDs (elbow's and the Gateway API's), the local ELB (auto-provisioning
+// the references manifests name), the nodes (registered as EC2 instances
+// of the local ELB) with the node agent that schedules pods and runs each
+// container as the built-in echo server, the node proxy (NodePorts and
+// health check node ports), and the controller. It then applies the
+// files, waits until every load balancer they produce serves, prints how
+// to reach each one, writes STATE/endpoints.json, and keeps running until
+// its context ends; then everything stops, in reverse order.
+//
+// Everything persists under the state directory: a restart comes back
+// with the same objects, load balancers and addresses.
+package devenv
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/elbowlb/elbow/internal/controller"
+	"github.com/elbowlb/elbow/internal/devenv/agent"
+	"github.com/elbowlb/elbow/internal/devenv/nodeproxy"
+	"github.com/elbowlb/elbow/internal/elb/server"
+	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/kubeproc"
+	"github.com/elbowlb/elbow/internal/vpcaddr"
+)
+
+// Defaults of Config.
+const (
+	DefaultNodes       = 3
+	DefaultClusterName = "elbow"
+	DefaultWait        = 5 * time.Minute
+	// MaxSlot bounds Config.Slot.
+	MaxSlot = 15
+)
+
+// Config configures a dev environment.
+type Config struct {
+	// StateDir keeps the cluster and the load balancers across restarts.
+	StateDir string
+	// BinDir holds etcd, kube-apiserver and kube-controller-manager.
+	BinDir string
+	// Files are the manifests to apply (files and directories).
+	Files []string
+	// Nodes is the number of nodes (DefaultNodes when 0).
+	Nodes int
+	// ClusterName and Region name the cluster and the local cloud.
+	ClusterName string
+	Region      string
+	// Slot sets the loopback addresses apart, so that several dev
+	// environments run side by side: VPC addresses map to
+	// 127.(10+Slot).0.0/16, load balancers and Elastic IPs get addresses
+	// from 127.77.(16·Slot).1 and 127.78.(16·Slot).1 on. It is fixed at
+	// the first start of a state directory.
+	Slot int
+	// Wait bounds the wait for the load balancers to serve (DefaultWait
+	// when 0).
+	Wait time.Duration
+	// Out receives progress lines and the report.
+	Out io.Writer
+	// Logger receives the components' logs.
+	Logger *slog.Logger
+}
+
+// Env is a running dev environment, handed to Config callers through
+// Endpoints.
+type Env struct {
+	cfg   Config
+	out   io.Writer
+	log   *slog.Logger
+	rest  *rest.Config
+	kube  kubernetes.Interface
+	elb   *server.Server
+	aws   aws.Config
+	nodes []agent.Node
+	addrs vpcaddr.Map
+	ports ports
+	// stops run in reverse order at shutdown.
+	mu    sync.Mutex
+	stops []stopper
+}
+
+type stopper struct {
+	name string
+	stop func()
+}
+
+// ports are the addresses chosen at the first start and kept.
+type ports struct {
+	Slot    int `json:"slot"`
+	ELB     int `json:"elbPort"`
+	DNS     int `json:"dnsPort"`
+	Webhook int `json:"webhookPort"`
+}
+
+// Run runs the environment until ctx ends. It returns an error when a
+// component fails to start, or when the files cannot be applied; load
+// balancers that do not serve in time are reported, not fatal.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.StateDir == "" {
+		return errors.New("a state directory is required")
+	}
+	if cfg.Nodes == 0 {
+		cfg.Nodes = DefaultNodes
+	}
+	if cfg.ClusterName == "" {
+		cfg.ClusterName = DefaultClusterName
+	}
+	if cfg.Region == "" {
+		cfg.Region = facts.DefaultRegion
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = DefaultWait
+	}
+	if cfg.Slot < 0 || cfg.Slot > MaxSlot {
+		return fmt.Errorf("--slot %d: want 0 to %d", cfg.Slot, MaxSlot)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	cfg.StateDir = dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	objs, err := LoadObjects(cfg.Files)
+	if err != nil {
+		return err
+	}
+	e := &Env{cfg: cfg, out: cfg.Out, log: cfg.Logger}
+	defer e.stopAll()
+	if err := e.start(ctx); err != nil {
+		return err
+	}
+	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
+	a, err := newApplier(e.rest)
+	if err != nil {
+		return err
+	}
+	applied, applyErr := a.Apply(ctx, objs)
+	if applyErr != nil {
+		fmt.Fprintf(e.out, "elbow dev: %v\n", applyErr)
+	}
+	e.progress("applied %d objects; waiting (up to %s) for their load balancers to serve", len(applied), cfg.Wait)
+	rep, err := e.waitServing(ctx, applied)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := e.writeEndpoints(rep); err != nil {
+		return err
+	}
+	e.printReport(rep)
+	fmt.Fprintf(e.out, "\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
+		filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
+	<-ctx.Done()
+	fmt.Fprintln(e.out, "elbow dev: stopping")
+	return nil
+}
+
+func (e *Env) progress(format string, args ...any) {
+	fmt.Fprintf(e.out, "elbow dev: "+format+"\n", args...)
+}
+
+func (e *Env) onStop(name string, stop func()) {
+	e.mu.Lock()
+	e.stops = append(e.stops, stopper{name, stop})
+	e.mu.Unlock()
+}
+
+// stopAll stops the components in reverse order of their start.
+func (e *Env) stopAll() {
+	e.mu.Lock()
+	stops := e.stops
+	e.stops = nil
+	e.mu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		e.log.Info("stopping", "component", stops[i].name)
+		stops[i].stop()
+	}
+}
+
+// goRun runs a component until the environment stops; its stop cancels
+// it and waits for it to return.
+func (e *Env) goRun(ctx context.Context, name string, run func(context.Context) error, failed chan<- error) {
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := run(cctx); err != nil && cctx.Err() == nil {
+			e.log.Error("component failed", "component", name, "error", err)
+			select {
+			case failed <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+	e.onStop(name, func() { cancel(); <-done })
+}
+
+func (e *Env) start(ctx context.Context) error {
+	cfg := e.cfg
+	var err error
+	if e.ports, err = loadPorts(filepath.Join(cfg.StateDir, "dev.json"), cfg.Slot); err != nil {
+		return err
+	}
+	if e.ports.Slot != cfg.Slot {
+		return fmt.Errorf("--slot %d: the state in %s was made with --slot %d, which stays", cfg.Slot, cfg.StateDir, e.ports.Slot)
+	}
+
+	t := time.Now()
+	e.progress("starting etcd, kube-apiserver and kube-controller-manager (state %s)", cfg.StateDir)
+	cp, err := kubeproc.Start(ctx, kubeproc.Config{
+		BinDir: cfg.BinDir, DataDir: cfg.StateDir, ControllerManager: true,
+		Logger: e.log.With("component", "kubeproc"),
+	})
+	if err != nil {
+		return err
+	}
+	e.onStop("control plane", cp.Stop)
+	e.rest = cp.REST
+	if e.kube, err = kubernetes.NewForConfig(cp.REST); err != nil {
+		return err
+	}
+	e.progress("control plane ready at %s in %s (kubeconfig %s)", cp.URL, since(t), cp.Kubeconfig)
+
+	t = time.Now()
+	n, err := e.installCRDs(ctx)
+	if err != nil {
+		return fmt.Errorf("CRDs: %w", err)
+	}
+	e.progress("installed %d CRDs and the IngressClass alb in %s", n, since(t))
+
+	f := facts.Default(cfg.Region, cfg.ClusterName)
+	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
+	f.AddressMap = &amap
+	if e.addrs, err = f.Addresses(); err != nil {
+		return err
+	}
+	if e.nodes, err = planNodes(f, cfg.Nodes); err != nil {
+		return err
+	}
+	if err := withInstances(f, e.nodes); err != nil {
+		return err
+	}
+
+	t = time.Now()
+	elbDir := filepath.Join(cfg.StateDir, "elb")
+	first := !exists(elbDir)
+	srv, err := server.New(server.Config{
+		Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
+		DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+		StateDir:                elbDir,
+		Facts:                   f,
+		Logger:                  e.log.With("component", "elb"),
+		AutoProvisionReferences: true,
+	})
+	if err != nil {
+		return fmt.Errorf("local ELB: %w", err)
+	}
+	if first {
+		if err := e.seedPools(ctx, srv); err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	e.elb = srv
+	failed := make(chan error, 8)
+	e.goRun(ctx, "local ELB", srv.Run, failed)
+	ak, sk := srv.Credentials()
+	e.aws = aws.Config{
+		Region:       cfg.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
+		BaseEndpoint: aws.String(srv.URL()),
+	}
+	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", srv.URL(), srv.DNSAddr(), since(t))
+
+	var names []string
+	for _, nd := range e.nodes {
+		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
+	}
+	e.goRun(ctx, "node agent", func(ctx context.Context) error {
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent")})
+	}, failed)
+	var pn []nodeproxy.Node
+	for _, nd := range e.nodes {
+		pn = append(pn, nodeproxy.Node{Name: nd.Name, IP: nd.IP})
+	}
+	e.goRun(ctx, "node proxy", func(ctx context.Context) error {
+		return nodeproxy.Run(ctx, nodeproxy.Config{Client: e.kube, Nodes: pn, Addrs: e.addrs, Logger: e.log.With("component", "nodeproxy")})
+	}, failed)
+	e.progress("%d nodes with the node agent and node proxy: %s", len(e.nodes), joinLines(names))
+
+	t = time.Now()
+	if err := e.startController(ctx, srv.URL(), failed); err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
+	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) in %s", cfg.ClusterName, e.ports.Webhook, since(t))
+	select {
+	case err := <-failed:
+		return err
+	default:
+	}
+	go func() {
+		// A component that fails later is logged and reported once.
+		select {
+		case err := <-failed:
+			fmt.Fprintf(e.out, "elbow dev: %v (see %s)\n", err, filepath.Join(cfg.StateDir, "logs"))
+		case <-ctx.Done():
+		}
+	}()
+	return nil
+}
+
+// seedPools starts the load balancer and Elastic IP address pools of a
+// new state at the slot's place.
+func (e *Env) seedPools(ctx context.Context, srv *server.Server) error {
+	return srv.Store().Update(ctx, func(tx *state.Tx) error {
+		for _, pool := range []netip.Prefix{state.LoadBalancerPool, state.ElasticIPPool} {
+			b := pool.Addr().As4()
+			b[2] = byte(16 * e.cfg.Slot)
+			b[3] = 1
+			if err := tx.PutMeta("loopback.next."+pool.String(), []byte(netip.AddrFrom4(b).String())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- error) error {
+	o := controller.DefaultOptions()
+	o.ClusterName = e.cfg.ClusterName
+	o.AWSRegion = e.cfg.Region
+	o.ELBEndpoint = elbURL
+	o.Credentials = e.aws.Credentials
+	o.AutoProvisionReferences = true
+	o.EnableLeaderElection = false
+	o.MetricsBindAddr = "0"
+	o.HealthProbeBindAddr = "0"
+	o.WebhookBindHost = "127.0.0.1"
+	o.WebhookBindPort = e.ports.Webhook
+	o.WebhookCertDir = filepath.Join(e.cfg.StateDir, "webhook")
+	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.ports.Webhook)
+	// Facts change only through this environment: read them often, so
+	// that references the local ELB auto-provisions are seen soon.
+	o.FactsRefresh = 30 * time.Second
+	log := e.log.With("component", "controller")
+	deps, err := controller.NewDeps(ctx, o, log, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	e.goRun(ctx, "controller", func(ctx context.Context) error {
+		return controller.Run(ctx, e.rest, o, deps)
+	}, failed)
+	return waitTLS(ctx, fmt.Sprintf("127.0.0.1:%d", e.ports.Webhook), time.Minute)
+}
+
+// waitTLS waits until a TLS server answers a handshake at addr (the
+// webhook server: the API server calls it for every pod and Service).
+func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// loadPorts returns the ports recorded at the first start, choosing them
+// when there are none: the well-known ones (ELB 4566, DNS 5353, webhooks
+// 9443) when free and the slot is 0, else free ones.
+func loadPorts(path string, slot int) (ports, error) {
+	var p ports
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &p); err != nil {
+			return p, fmt.Errorf("%s: %w", path, err)
+		}
+		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook} {
+			if !tcpFree(port) {
+				return p, fmt.Errorf("port %d (%s, recorded in %s) is in use: is another elbow dev running on this state dir?", port, name, path)
+			}
+		}
+		return p, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return p, err
+	}
+	p.Slot = slot
+	pick := func(preferred int, udp bool) (int, error) {
+		if slot == 0 && tcpFree(preferred) && (!udp || udpFree(preferred)) {
+			return preferred, nil
+		}
+		for i := 0; i < 20; i++ {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return 0, err
+			}
+			port := l.Addr().(*net.TCPAddr).Port
+			l.Close()
+			if !udp || udpFree(port) {
+				return port, nil
+			}
+		}
+		return 0, errors.New("no free port on 127.0.0.1")
+	}
+	var err error
+	if p.ELB, err = pick(4566, false); err != nil {
+		return p, err
+	}
+	if p.DNS, err = pick(5353, true); err != nil {
+		return p, err
+	}
+	if p.Webhook, err = pick(9443, false); err != nil {
+		return p, err
+	}
+	b, _ := json.MarshalIndent(p, "", "  ")
+	return p, os.WriteFile(path, b, 0o600)
+}
+
+func tcpFree(port int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func udpFree(port int) bool {
+	c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
+
+func joinLines(items []string) string {
+	out := ""
+	for _, it := range items {
+		out += "\n    " + it
+	}
+	return out
+}
+
+func describeFiles(files []string) string {
+	switch len(files) {
+	case 0:
+		return "no files"
+	case 1:
+		return files[0]
+	}
+	return fmt.Sprintf("%s and %d more", files[0], len(files)-1)
+}
