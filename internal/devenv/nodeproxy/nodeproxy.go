@@ -226,7 +226,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			cfg.Logger.Error("node proxy: list Services", "error", err)
 		} else {
-			p.reconcile(computeState(cfg.Nodes, cfg.Addrs, svcs, slicesOf(slices.Informer().GetIndexer()), cfg.Logger))
+			p.reconcile(computeState(cfg.Nodes, cfg.Addrs, svcs, slicesOf(slices.Informer().GetIndexer())))
 		}
 		select {
 		case <-ctx.Done():

@@ -33,6 +33,8 @@ type proxy struct {
 	// error last logged, so that a retry failing the same way logs at
 	// debug level only.
 	failed map[any]string
+	// problems are the state's problems already logged.
+	problems map[string]bool
 }
 
 func newProxy(ctx context.Context, cfg Config) *proxy {
@@ -45,6 +47,7 @@ func newProxy(ctx context.Context, cfg Config) *proxy {
 		routes:    map[frontendKey]*route{},
 		health:    map[healthKey]*healthServer{},
 		failed:    map[any]string{},
+		problems:  map[string]bool{},
 	}
 	for _, n := range cfg.Nodes {
 		p.hosts[n.Name] = cfg.Addrs.ToHost(n.IP)
@@ -54,13 +57,22 @@ func newProxy(ctx context.Context, cfg Config) *proxy {
 
 // reconcile opens, updates and closes listeners to serve st.
 func (p *proxy) reconcile(st state) {
+	for k, pr := range st.problems {
+		if !p.problems[k] {
+			p.log.Log(p.ctx, pr.level, pr.msg, pr.args...)
+		}
+	}
+	p.problems = map[string]bool{}
+	for k := range st.problems {
+		p.problems[k] = true
+	}
 	for k, f := range p.frontends {
 		if _, ok := st.frontends[k]; !ok {
 			r := p.routes[k]
 			f.close()
 			delete(p.frontends, k)
 			delete(p.routes, k)
-			p.log.Info("node port closed", "node", k.node, "address", p.hosts[k.node], "protocol", k.proto, "nodePort", k.port, "service", r.service.String(), "port", r.port)
+			p.log.Debug("node port closed", "node", k.node, "address", p.hosts[k.node], "protocol", k.proto, "nodePort", k.port, "service", r.service.String(), "port", r.port)
 		}
 	}
 	for k := range p.failed {
@@ -91,14 +103,14 @@ func (p *proxy) reconcile(st state) {
 		delete(p.failed, k)
 		p.frontends[k] = f
 		p.routes[k] = r
-		p.log.Info("node port open", "node", k.node, "address", p.hosts[k.node], "protocol", k.proto, "nodePort", k.port, "service", r.service.String(), "port", r.port, "local", r.local, "endpoints", len(r.backends))
+		p.log.Debug("node port open", "node", k.node, "address", p.hosts[k.node], "protocol", k.proto, "nodePort", k.port, "service", r.service.String(), "port", r.port, "local", r.local, "endpoints", len(r.backends))
 	}
 
 	for k, h := range p.health {
 		if _, ok := st.health[k]; !ok {
 			h.close()
 			delete(p.health, k)
-			p.log.Info("health check node port closed", "node", k.node, "healthCheckNodePort", k.port, "service", h.current().service.String())
+			p.log.Debug("health check node port closed", "node", k.node, "healthCheckNodePort", k.port, "service", h.current().service.String())
 		}
 	}
 	for k, want := range st.health {
@@ -114,7 +126,7 @@ func (p *proxy) reconcile(st state) {
 		}
 		delete(p.failed, k)
 		p.health[k] = h
-		p.log.Info("health check node port open", "node", k.node, "address", p.hosts[k.node], "healthCheckNodePort", k.port, "service", want.service.String(), "localEndpoints", want.localEndpoints)
+		p.log.Debug("health check node port open", "node", k.node, "address", p.hosts[k.node], "healthCheckNodePort", k.port, "service", want.service.String(), "localEndpoints", want.localEndpoints)
 	}
 }
 

@@ -61,6 +61,22 @@ type health struct {
 type state struct {
 	frontends map[frontendKey]*route
 	health    map[healthKey]health
+	// problems are what cannot be served as asked, by a key naming each
+	// (the proxy logs each once while it lasts).
+	problems map[string]problem
+}
+
+// problem is a log record to write once.
+type problem struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+func (st *state) problem(key string, level slog.Level, msg string, args ...any) {
+	if _, ok := st.problems[key]; !ok {
+		st.problems[key] = problem{level: level, msg: msg, args: args}
+	}
 }
 
 // endpoint is one EndpointSlice endpoint at one port, as kube-proxy keeps it.
@@ -75,8 +91,8 @@ type endpoint struct {
 // computeState derives the listeners of every node from the Services and
 // their EndpointSlices (slicesOf returns a Service's slices), as kube-proxy
 // does for node ports.
-func computeState(nodes []Node, addrs vpcaddr.Map, services []*corev1.Service, slicesOf func(*corev1.Service) []*discoveryv1.EndpointSlice, log *slog.Logger) state {
-	st := state{frontends: map[frontendKey]*route{}, health: map[healthKey]health{}}
+func computeState(nodes []Node, addrs vpcaddr.Map, services []*corev1.Service, slicesOf func(*corev1.Service) []*discoveryv1.EndpointSlice) state {
+	st := state{frontends: map[frontendKey]*route{}, health: map[healthKey]health{}, problems: map[string]problem{}}
 	services = slices.Clone(services)
 	// A stable order decides which of two Services claiming one port wins.
 	slices.SortFunc(services, func(a, b *corev1.Service) int {
@@ -98,7 +114,8 @@ func computeState(nodes []Node, addrs vpcaddr.Map, services []*corev1.Service, s
 			}
 			proto := cmp.Or(sp.Protocol, corev1.ProtocolTCP)
 			if proto != corev1.ProtocolTCP && proto != corev1.ProtocolUDP {
-				log.Warn("node port protocol not supported; skipped", "service", nn.String(), "port", sp.Name, "nodePort", sp.NodePort, "protocol", proto)
+				st.problem(fmt.Sprintf("protocol %s/%s/%d", nn, sp.Name, sp.NodePort), slog.LevelWarn, "node port protocol not supported; skipped",
+					"service", nn.String(), "port", sp.Name, "nodePort", sp.NodePort, "protocol", proto)
 				continue
 			}
 			eps := portEndpoints(slcs, sp.Name, proto)
@@ -106,7 +123,8 @@ func computeState(nodes []Node, addrs vpcaddr.Map, services []*corev1.Service, s
 				r := &route{service: nn, port: sp.Name, local: local, backends: usable(eps, n, local, addrs)}
 				k := frontendKey{node: n.Name, proto: proto, port: uint16(sp.NodePort)}
 				if prev, ok := st.frontends[k]; ok {
-					log.Error("node port claimed twice; the first Service keeps it", "service", nn.String(), "port", sp.Name, "nodePort", sp.NodePort, "protocol", proto, "owner", prev.service.String())
+					st.problem(fmt.Sprintf("claim %s/%s %s", nn, sp.Name, k), slog.LevelError, "node port claimed twice; the first Service keeps it",
+						"service", nn.String(), "port", sp.Name, "nodePort", sp.NodePort, "protocol", proto, "node", n.Name, "owner", prev.service.String())
 					continue
 				}
 				st.frontends[k] = r
@@ -118,7 +136,8 @@ func computeState(nodes []Node, addrs vpcaddr.Map, services []*corev1.Service, s
 			for _, n := range nodes {
 				k := healthKey{node: n.Name, port: uint16(svc.Spec.HealthCheckNodePort)}
 				if prev, ok := st.health[k]; ok {
-					log.Error("health check node port claimed twice; the first Service keeps it", "service", nn.String(), "healthCheckNodePort", svc.Spec.HealthCheckNodePort, "owner", prev.service.String())
+					st.problem(fmt.Sprintf("health claim %s %s/%d", nn, n.Name, k.port), slog.LevelError, "health check node port claimed twice; the first Service keeps it",
+						"service", nn.String(), "healthCheckNodePort", svc.Spec.HealthCheckNodePort, "node", n.Name, "owner", prev.service.String())
 					continue
 				}
 				st.health[k] = health{service: nn, localEndpoints: localReady(slcs, n.Name)}

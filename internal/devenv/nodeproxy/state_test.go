@@ -1,7 +1,6 @@
 package nodeproxy
 
 import (
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -98,6 +97,8 @@ func TestComputeState(t *testing.T) {
 		svc    *corev1.Service
 		slices []*discoveryv1.EndpointSlice
 		want   state
+		// problems is how many problems the state reports.
+		problems int
 	}{
 		{
 			name: "cluster policy: every ready endpoint, at its host address, on every node",
@@ -244,8 +245,9 @@ func TestComputeState(t *testing.T) {
 					{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80},
 				}
 			}),
-			slices: []*discoveryv1.EndpointSlice{unitSlice("s1", http, unitEP("10.0.1.5", "a"))},
-			want:   state{frontends: map[frontendKey]*route{}},
+			slices:   []*discoveryv1.EndpointSlice{unitSlice("s1", http, unitEP("10.0.1.5", "a"))},
+			want:     state{frontends: map[frontendKey]*route{}},
+			problems: 1, // SCTP, logged once
 		},
 		{
 			name:   "ClusterIP Services have no node ports",
@@ -269,10 +271,14 @@ func TestComputeState(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := computeState(unitNodes, vpcaddr.Default(), []*corev1.Service{tc.svc}, func(*corev1.Service) []*discoveryv1.EndpointSlice { return tc.slices }, slog.New(slog.DiscardHandler))
+			got := computeState(unitNodes, vpcaddr.Default(), []*corev1.Service{tc.svc}, func(*corev1.Service) []*discoveryv1.EndpointSlice { return tc.slices })
 			if tc.want.health == nil {
 				tc.want.health = map[healthKey]health{}
 			}
+			if len(got.problems) != tc.problems {
+				t.Errorf("problems %v, want %d", got.problems, tc.problems)
+			}
+			got.problems = nil
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(state{}, route{}, health{}, frontendKey{}, healthKey{}), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 				t.Errorf("state (-want +got):\n%s", diff)
 			}
@@ -285,10 +291,13 @@ func TestComputeState(t *testing.T) {
 func TestComputeStateConflict(t *testing.T) {
 	older := unitService(func(s *corev1.Service) { s.Name = "older"; s.CreationTimestamp = metav1.Unix(100, 0) })
 	newer := unitService(func(s *corev1.Service) { s.Name = "newer"; s.CreationTimestamp = metav1.Unix(200, 0) })
-	got := computeState(unitNodes, vpcaddr.Default(), []*corev1.Service{newer, older}, func(*corev1.Service) []*discoveryv1.EndpointSlice { return nil }, slog.New(slog.DiscardHandler))
+	got := computeState(unitNodes, vpcaddr.Default(), []*corev1.Service{newer, older}, func(*corev1.Service) []*discoveryv1.EndpointSlice { return nil })
 	k := frontendKey{node: "a", proto: corev1.ProtocolTCP, port: 30080}
 	if r := got.frontends[k]; r == nil || r.service.Name != "older" {
 		t.Fatalf("node port 30080 goes to %+v, want Service older", r)
+	}
+	if len(got.problems) != 2 { // one per node
+		t.Fatalf("problems %v, want the double claim on each node", got.problems)
 	}
 }
 
