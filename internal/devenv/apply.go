@@ -114,7 +114,11 @@ type applier struct {
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 }
 
-func newApplier(cfg *rest.Config) (*applier, error) {
+// newApplier returns an applier; warnings the API server sends (a
+// deprecated version, say) go to warn.
+func newApplier(cfg *rest.Config, warn func(string)) (*applier, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = warningFunc(warn)
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -124,6 +128,16 @@ func newApplier(cfg *rest.Config) (*applier, error) {
 		return nil, err
 	}
 	return &applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// warningFunc hands API server warnings to a function.
+type warningFunc func(string)
+
+// HandleWarningHeader implements rest.WarningHandler.
+func (f warningFunc) HandleWarningHeader(code int, _, text string) {
+	if code == 299 && text != "" && f != nil {
+		f(text)
+	}
 }
 
 // order returns the rank of an object in the apply order: namespaces and

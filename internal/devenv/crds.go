@@ -55,7 +55,7 @@ func (e *Env) installCRDs(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	a, err := newApplier(e.rest)
+	a, err := newApplier(e.rest, e.warn)
 	if err != nil {
 		return 0, err
 	}

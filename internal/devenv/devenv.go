@@ -99,8 +99,9 @@ type Env struct {
 	addrs vpcaddr.Map
 	ports ports
 	// stops run in reverse order at shutdown.
-	mu    sync.Mutex
-	stops []stopper
+	mu     sync.Mutex
+	stops  []stopper
+	warned map[string]bool
 }
 
 type stopper struct {
@@ -162,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
-	a, err := newApplier(e.rest)
+	a, err := newApplier(e.rest, e.warn)
 	if err != nil {
 		return err
 	}
@@ -191,6 +192,20 @@ func Run(ctx context.Context, cfg Config) error {
 
 func (e *Env) progress(format string, args ...any) {
 	fmt.Fprintf(e.out, "elbow dev: "+format+"\n", args...)
+}
+
+// warn prints an API server warning once.
+func (e *Env) warn(text string) {
+	e.mu.Lock()
+	if e.warned == nil {
+		e.warned = map[string]bool{}
+	}
+	seen := e.warned[text]
+	e.warned[text] = true
+	e.mu.Unlock()
+	if !seen {
+		e.progress("warning from the API server: %s", text)
+	}
 }
 
 func (e *Env) onStop(name string, stop func()) {

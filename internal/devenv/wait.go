@@ -121,7 +121,10 @@ type candidate struct {
 	// condition message).
 	status string
 	// skip says why the object gets no load balancer from elbow.
-	skip  string
+	skip string
+	// none is set for objects that ask for no load balancer (a Service
+	// not of type LoadBalancer).
+	none  bool
 	hosts []string
 }
 
@@ -175,6 +178,7 @@ func (e *Env) waitServing(ctx context.Context, applied []Object) (*Report, error
 		if err == nil && pending == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			for _, cd := range cands {
 				switch {
+				case cd.none:
 				case cd.skip != "":
 					rep.NotServed = append(rep.NotServed, NotServed{Object: cd.ref, Reason: cd.skip})
 				case cd.hostname == "":
@@ -243,8 +247,9 @@ func (e *Env) survey(ctx context.Context, c client.Client, elb *elbv2.Client, ca
 			if err := c.Get(ctx, key, &svc); err != nil {
 				return nil, 0, err
 			}
-			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-				continue // asks for no load balancer
+			cd.none = svc.Spec.Type != corev1.ServiceTypeLoadBalancer
+			if cd.none {
+				continue
 			}
 			if ok, why := tsvc.Supported(&svc, &topts); !ok {
 				cd.skip = "not an NLB Service: " + why
