@@ -134,7 +134,7 @@ func (s *Service) provision(ctx context.Context, action string, fn func(*state.T
 func provisionErr(err error, k idKind) error {
 	var pe *ProvisionError
 	if errors.As(err, &pe) {
-		return awserr.New(k.notFound, "The %s ID '%s' does not exist (%s)", k.noun, pe.ID, pe.Reason)
+		return awserr.New(k.notFound, "The %s ID '%s' does not exist and could not be auto-provisioned: %s", k.noun, pe.ID, pe.Reason)
 	}
 	return err
 }
