@@ -69,8 +69,9 @@ func NewARN(region, account string) string {
 
 // provisionableARN is the shape of the certificate ARNs that are
 // auto-provisioned: arn:PARTITION:acm:REGION:ACCOUNT:certificate/ID, in
-// any region and account.
-var provisionableARN = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+// any region and account (digits, as ACM's CertificateArn pattern has it:
+// manifests written as examples often have fewer than twelve).
+var provisionableARN = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d+:certificate/[A-Za-z0-9-]+$`)
 
 // ProvisionableARN reports whether arn has the shape of an ACM
 // certificate ARN, in any region and account: only such ARNs are

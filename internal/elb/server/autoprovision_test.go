@@ -432,11 +432,13 @@ func TestAutoProvisionCertificatesAndWebACLs(t *testing.T) {
 	pub := env.PublicSubnets()
 	lb := must[*sdk.CreateLoadBalancerOutput](t)(env.ELBv2.CreateLoadBalancer(ctx, &sdk.CreateLoadBalancerInput{Name: aws.String("tls"), Subnets: pub[:2]})).LoadBalancers[0]
 	cert := func(name string) string { return "arn:aws:acm:ap-northeast-2:123456789012:certificate/" + name }
+	// examples/alb-ingress-full.yaml names an account of nine digits.
+	short := "arn:aws:acm:ap-northeast-2:123456789:certificate/xxx"
 	fixed := []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{StatusCode: aws.String("200")}}}
 	l := must[*sdk.CreateListenerOutput](t)(env.ELBv2.CreateListener(ctx, &sdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancerArn,
 		Protocol: types.ProtocolEnumHttps, Port: aws.Int32(443), Certificates: []types.Certificate{{CertificateArn: aws.String(cert("grpc"))}}, DefaultActions: fixed})).Listeners[0]
 	must[*sdk.AddListenerCertificatesOutput](t)(env.ELBv2.AddListenerCertificates(ctx, &sdk.AddListenerCertificatesInput{ListenerArn: l.ListenerArn,
-		Certificates: []types.Certificate{{CertificateArn: aws.String(cert("sni"))}}}))
+		Certificates: []types.Certificate{{CertificateArn: aws.String(short)}}}))
 	d := must[*acmsdk.DescribeCertificateOutput](t)(env.ACM.DescribeCertificate(ctx, &acmsdk.DescribeCertificateInput{CertificateArn: aws.String(cert("grpc"))})).Certificate
 	if aws.ToString(d.DomainName) != "*.us-east-1.elb.localhost" || d.Status != "ISSUED" || d.Type != "AMAZON_ISSUED" ||
 		!slices.Equal(d.InUseBy, []string{aws.ToString(lb.LoadBalancerArn)}) {
@@ -499,7 +501,7 @@ func TestAutoProvisionCertificatesAndWebACLs(t *testing.T) {
 	ws := logs.warnings(t)
 	for i, w := range []struct{ kind, id, op, param string }{
 		{autoprovision.KindCertificate, cert("grpc"), "CreateListener", "Certificates[0].CertificateArn"},
-		{autoprovision.KindCertificate, cert("sni"), "AddListenerCertificates", "Certificates[0].CertificateArn"},
+		{autoprovision.KindCertificate, short, "AddListenerCertificates", "Certificates[0].CertificateArn"},
 		{autoprovision.KindCertificate, cert("modified"), "ModifyListener", "Certificates[0].CertificateArn"},
 		{autoprovision.KindCertificate, "arn:aws:acm:eu-west-1:111122223333:certificate/described", "DescribeCertificate", "CertificateArn"},
 		{autoprovision.KindCertificate, cert("fetched"), "GetCertificate", "CertificateArn"},
