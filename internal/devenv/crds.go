@@ -32,9 +32,8 @@ spec:
     name: alb
 `
 
-// installCRDs applies elbow's and the Gateway API's CRDs, waits until
-// they are established, then applies the IngressClass alb. It returns the
-// number of CRDs.
+// installCRDs applies elbow's and the Gateway API's CRDs and waits until
+// they are established. It returns their number.
 func (e *Env) installCRDs(ctx context.Context) (int, error) {
 	sets, err := crd.Sets()
 	if err != nil {
@@ -50,19 +49,31 @@ func (e *Env) installCRDs(ctx context.Context) (int, error) {
 			objs = append(objs, o...)
 		}
 	}
-	n := len(objs)
-	ic, err := parseObjects("the IngressClass alb", []byte(ingressClassObjects))
-	if err != nil {
+	if err := e.applyAll(ctx, objs); err != nil {
 		return 0, err
 	}
+	return len(objs), nil
+}
+
+// installIngressClass applies the IngressClass alb and its
+// IngressClassParams. It runs once the controller serves its webhooks:
+// the API server calls them for IngressClassParams (and, on a restart,
+// their configurations are already registered).
+func (e *Env) installIngressClass(ctx context.Context) error {
+	objs, err := parseObjects("the IngressClass alb", []byte(ingressClassObjects))
+	if err != nil {
+		return err
+	}
+	return e.applyAll(ctx, objs)
+}
+
+func (e *Env) applyAll(ctx context.Context, objs []Object) error {
 	a, err := newApplier(e.rest, e.warn)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := a.Apply(ctx, append(objs, ic...)); err != nil {
-		return 0, err
-	}
-	return n, nil
+	_, err = a.Apply(ctx, objs)
+	return err
 }
 
 func runtimeFromUnstructured(u *unstructured.Unstructured, into any) error {

@@ -275,7 +275,7 @@ func (e *Env) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("CRDs: %w", err)
 	}
-	e.progress("installed %d CRDs and the IngressClass alb in %s", n, since(t))
+	e.progress("installed %d CRDs in %s", n, since(t))
 
 	f := facts.Default(cfg.Region, cfg.ClusterName)
 	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
@@ -341,7 +341,10 @@ func (e *Env) start(ctx context.Context) error {
 	if err := e.startController(ctx, srv.URL(), failed); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
-	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) in %s", cfg.ClusterName, e.ports.Webhook, since(t))
+	if err := e.installIngressClass(ctx); err != nil {
+		return fmt.Errorf("IngressClass alb: %w", err)
+	}
+	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) and the IngressClass alb in %s", cfg.ClusterName, e.ports.Webhook, since(t))
 	select {
 	case err := <-failed:
 		return err
