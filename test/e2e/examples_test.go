@@ -34,24 +34,24 @@ const clientIP = "127.0.0.77"
 
 // checks are the per-example assertions; every file in examples/ has one.
 var checks = map[string]func(t *testing.T, d *dev){
-	"alb-ingress-full.yaml":             checkALBFull,
-	"alb-ingress-minimal.yaml":          checkALBMinimal,
-	"alb-web-app.yaml":                  checkALBWebApp,
-	"alb-grpc.yaml":                     checkALBGRPC,
-	"nlb-ip.yaml":                       checkNLBIP,
-	"nlb-ip-preserve-client-ip.yaml":    checkNLBPreserveClientIP,
-	"nlb-instance-local.yaml":           checkNLBInstanceLocal,
-	"nlb-instance-proxy-protocol.yaml":  checkNLBProxyProtocol,
-	"nlb-tls.yaml":                      checkNLBTLS,
-	"nlb-eip.yaml":                      checkNLBEIP,
-	"nlb-internal.yaml":                 checkNLBInternal,
-	"nlb-annotations-tour.yaml":         checkNLBTour,
-	"nlb-redis.yaml":                    checkNLBRedis,
-	"nlb-game-server.yaml":              checkNLBGameServer,
-	"mixed-internal.yaml":               checkMixedInternal,
-	"gateway-alb.yaml":                  checkGatewayNotYet,
-	"gateway-nlb.yaml":                  checkGatewayNotYet,
-	"hostnetwork-and-etp.yaml":          checkHostNetwork,
+	"alb-ingress-full.yaml":            checkALBFull,
+	"alb-ingress-minimal.yaml":         checkALBMinimal,
+	"alb-web-app.yaml":                 checkALBWebApp,
+	"alb-grpc.yaml":                    checkALBGRPC,
+	"nlb-ip.yaml":                      checkNLBIP,
+	"nlb-ip-preserve-client-ip.yaml":   checkNLBPreserveClientIP,
+	"nlb-instance-local.yaml":          checkNLBInstanceLocal,
+	"nlb-instance-proxy-protocol.yaml": checkNLBProxyProtocol,
+	"nlb-tls.yaml":                     checkNLBTLS,
+	"nlb-eip.yaml":                     checkNLBEIP,
+	"nlb-internal.yaml":                checkNLBInternal,
+	"nlb-annotations-tour.yaml":        checkNLBTour,
+	"nlb-redis.yaml":                   checkNLBRedis,
+	"nlb-game-server.yaml":             checkNLBGameServer,
+	"mixed-internal.yaml":              checkMixedInternal,
+	"gateway-alb.yaml":                 checkGatewayNotYet,
+	"gateway-nlb.yaml":                 checkGatewayNotYet,
+	"hostnetwork-and-etp.yaml":         checkHostNetwork,
 }
 
 // TestExamples runs every example in its own elbow dev.
@@ -634,4 +634,3 @@ func TestRestartKeepsAddresses(t *testing.T) {
 	}
 	served(t, "http://"+addr(after, 0, 80)+"/", "api.example.com", "my-app-", "http")
 }
-
