@@ -335,7 +335,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.goRun(ctx, "node proxy", func(ctx context.Context) error {
 		return nodeproxy.Run(ctx, nodeproxy.Config{Client: e.kube, Nodes: pn, Addrs: e.addrs, Logger: e.log.With("component", "nodeproxy")})
 	}, failed)
-	e.progress("%d nodes with the node agent and node proxy: %s", len(e.nodes), joinLines(names))
+	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
 	t = time.Now()
 	if err := e.startController(ctx, srv.URL(), failed); err != nil {
