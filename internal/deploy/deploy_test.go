@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -34,17 +35,23 @@ type calls struct {
 	// cancelAfter, when > 0, cancels cancel after that many calls.
 	cancelAfter int
 	cancel      context.CancelFunc
+	// lose makes the cancelAfter-th call's answer lost: the server did
+	// the work, the caller gets an error.
+	lose bool
 }
 
 func (c *calls) middleware(st *middleware.Stack) error {
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		out, md, err := next.HandleInitialize(ctx, in)
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		c.ops = append(c.ops, awsmiddleware.GetOperationName(ctx))
 		if c.cancelAfter > 0 && len(c.ops) >= c.cancelAfter && c.cancel != nil {
 			c.cancel()
+			if c.lose && len(c.ops) == c.cancelAfter && err == nil {
+				return middleware.InitializeOutput{}, md, fmt.Errorf("answer lost: %w", context.Canceled)
+			}
 		}
-		c.mu.Unlock()
 		return out, md, err
 	}), middleware.After)
 }

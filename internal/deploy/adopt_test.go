@@ -1,0 +1,136 @@
+package deploy_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbowlb/elbow/internal/stack"
+)
+
+// TestAdoption creates the shop group's security group, target groups and
+// load balancer as the AWS Load Balancer Controller does (its names, its
+// tags written literally here, one target group with the legacy cluster
+// tag of its older releases, one health check path out of date, no
+// listeners yet), then deploys with a new deployer: everything is updated
+// in place (same ARNs and ID, nothing created again or deleted), the
+// missing parts are added, and a further deploy writes nothing.
+func TestAdoption(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	st := e.shopStack(t, baseShop())
+	if st.LoadBalancers["LoadBalancer"] == nil || st.SecurityGroups["ManagedLBSecurityGroup"] == nil || len(st.TargetGroups) < 2 {
+		t.Fatalf("shop stack: load balancers %v, security groups %v, %d target groups", sortedKeys(st.LoadBalancers), sortedKeys(st.SecurityGroups), len(st.TargetGroups))
+	}
+	vpc := e.facts.VPCs[0].ID
+	refTags := func(resource string) map[string]string {
+		return map[string]string{"elbv2.k8s.aws/cluster": cluster, "ingress.k8s.aws/stack": "shop", "ingress.k8s.aws/resource": resource}
+	}
+
+	sg := st.SecurityGroups["ManagedLBSecurityGroup"]
+	sgOut, err := e.elb.EC2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String(sg.Spec.GroupName), Description: aws.String(sg.Spec.Description), VpcId: aws.String(vpc),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(refTags("ManagedLBSecurityGroup"))}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgID := aws.ToString(sgOut.GroupId)
+
+	tgARNs := map[string]string{} // name -> ARN
+	for i, id := range sortedKeys(st.TargetGroups) {
+		tg := st.TargetGroups[id]
+		tags := refTags(tg.ResID)
+		if i == 0 {
+			delete(tags, "elbv2.k8s.aws/cluster")
+			tags["ingress.k8s.aws/cluster"] = cluster
+		}
+		in := &elbv2.CreateTargetGroupInput{
+			Name: aws.String(tg.Spec.Name), Protocol: elbv2types.ProtocolEnum(tg.Spec.Protocol), Port: tg.Spec.Port,
+			TargetType: elbv2types.TargetTypeEnum(tg.Spec.TargetType), VpcId: aws.String(vpc), Tags: elbTags(tags),
+		}
+		if tg.Spec.ProtocolVersion != nil {
+			in.ProtocolVersion = aws.String(string(*tg.Spec.ProtocolVersion))
+		}
+		if i == 1 {
+			in.HealthCheckPath = aws.String("/out-of-date")
+		}
+		out, err := e.elb.ELBv2.CreateTargetGroup(ctx, in)
+		if err != nil {
+			t.Fatalf("target group %s: %v", tg.Spec.Name, err)
+		}
+		tgARNs[tg.Spec.Name] = aws.ToString(out.TargetGroups[0].TargetGroupArn)
+	}
+
+	lb := st.LoadBalancers["LoadBalancer"]
+	var subnets []string
+	for _, m := range lb.Spec.SubnetMappings {
+		subnets = append(subnets, m.SubnetID)
+	}
+	lbOut, err := e.elb.ELBv2.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
+		Name: aws.String(lb.Spec.Name), Type: elbv2types.LoadBalancerTypeEnum(lb.Spec.Type), Scheme: elbv2types.LoadBalancerSchemeEnum(lb.Spec.Scheme),
+		Subnets: subnets, SecurityGroups: []string{sgID, e.backend}, Tags: elbTags(refTags("LoadBalancer")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbARN := aws.ToString(lbOut.LoadBalancers[0].LoadBalancerArn)
+	before := e.owned(t)
+	e.calls.take()
+
+	deployAll(t, e.deployer(t), []*stack.Stack{st})
+	_, writes := e.calls.take()
+	t.Logf("writes to adopt: %v", writes)
+	for _, w := range writes {
+		if strings.HasPrefix(w, "Delete") || slices.Contains([]string{"CreateLoadBalancer", "CreateTargetGroup", "CreateSecurityGroup"}, w) {
+			t.Errorf("adoption made %s; writes %v", w, writes)
+		}
+	}
+	for _, w := range []string{"ModifyTargetGroup", "CreateListener", "CreateRule", "AuthorizeSecurityGroupIngress"} {
+		if !slices.Contains(writes, w) {
+			t.Errorf("adoption made no %s (the out-of-date health check, the missing listeners, rules and security group rules); writes %v", w, writes)
+		}
+	}
+	if got := lb.Status.LoadBalancerARN; got != lbARN {
+		t.Errorf("load balancer %s, want the existing %s", got, lbARN)
+	}
+	if got := sg.Status.GroupID; got != sgID {
+		t.Errorf("security group %s, want the existing %s", got, sgID)
+	}
+	for _, tg := range st.TargetGroups {
+		if tg.Status == nil || tg.Status.TargetGroupARN != tgARNs[tg.Spec.Name] {
+			t.Errorf("target group %s: %+v, want the existing %s", tg.Spec.Name, tg.Status, tgARNs[tg.Spec.Name])
+		}
+	}
+	if after := e.owned(t); !slices.Equal(after, before) {
+		t.Errorf("resources after adoption %v, before %v", after, before)
+	}
+	checkDeployed(t, e, st)
+	deployAll(t, e.deployer(t), []*stack.Stack{e.shopStack(t, baseShop())})
+	if _, writes := e.calls.take(); len(writes) != 0 {
+		t.Errorf("after adoption, a further deploy wrote %v", writes)
+	}
+}
+
+func ec2Tags(m map[string]string) []ec2types.Tag {
+	var out []ec2types.Tag
+	for _, k := range sortedKeys(m) {
+		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return out
+}
+
+func elbTags(m map[string]string) []elbv2types.Tag {
+	var out []elbv2types.Tag
+	for _, k := range sortedKeys(m) {
+		out = append(out, elbv2types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return out
+}
