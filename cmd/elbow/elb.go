@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/elbowlb/elbow/internal/awsthrottle"
 	"github.com/elbowlb/elbow/internal/cli"
+	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -18,6 +20,7 @@ func newELBCommand() *cobra.Command {
 	var (
 		cfg       server.Config
 		factsFile string
+		throttle  string
 		logOpts   cli.LogOptions
 	)
 	cmd := &cobra.Command{
@@ -58,6 +61,13 @@ default test/test is refused when --listen is not a loopback address.`,
 					cfg.Region = ""
 				}
 			}
+			rules, err := awsthrottle.Parse(throttle)
+			if err != nil {
+				return fmt.Errorf("--throttle: %w", err)
+			}
+			for _, r := range rules {
+				cfg.Throttle = append(cfg.Throttle, api.ThrottleRule{Service: r.Service, Action: r.Operation, Rate: r.Rate, Burst: r.Burst})
+			}
 			cfg.Logger = log
 			srv, err := server.New(cfg)
 			if err != nil {
@@ -75,6 +85,7 @@ default test/test is refused when --listen is not a loopback address.`,
 	f.StringVar(&cfg.ClusterName, "cluster-name", "", "tag the default subnets kubernetes.io/cluster/NAME=shared")
 	f.StringVar(&factsFile, "facts", "", "YAML facts file describing VPCs, subnets, security groups, instances, certificates and Elastic IPs (default: one VPC, public and private subnets in three zones)")
 	f.StringVar(&cfg.DNSListen, "dns-listen", "", "serve DNS (UDP and TCP) for load balancer names on this address, e.g. 127.0.0.1:5353")
+	f.StringVar(&throttle, "throttle", "", `answer AWS's throttling errors once a rule's token bucket is empty, to test clients: "service:operationRegex=rate:burst,…" (service: elasticloadbalancing, ec2, acm, …; e.g. "elasticloadbalancing:^Describe=1:5")`)
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and /healthz on this address")
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", "", "access key ID clients sign with (env ELBOW_ACCESS_KEY_ID; default test)")
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", "", "secret access key (env ELBOW_SECRET_ACCESS_KEY; default test)")

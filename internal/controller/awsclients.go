@@ -12,6 +12,8 @@ import (
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/elbowlb/elbow/internal/awsthrottle"
 )
 
 // Clients are the AWS API clients the controller calls.
@@ -42,13 +44,22 @@ func ParseEndpoints(s string) (map[string]string, error) {
 }
 
 // NewClients builds the SDK clients from the default credential chain,
-// --aws-region, --aws-max-retries, and the endpoints of --elb-endpoint
+// --aws-region, --aws-max-retries, the rate limits of --aws-api-throttle,
+// and the endpoints of --elb-endpoint
 // (every service) or --aws-api-endpoints (per service ID).
 func NewClients(ctx context.Context, o Options, metrics *AWSMetrics) (Clients, error) {
-	var opts []func(*config.LoadOptions) error
-	if metrics != nil {
-		opts = append(opts, config.WithAPIOptions([]func(*middleware.Stack) error{metrics.Middleware()}))
+	throttle, err := o.APIThrottle()
+	if err != nil {
+		return Clients{}, err
 	}
+	apiOptions := []func(*middleware.Stack) error{awsthrottle.NewLimiter(throttle).Middleware}
+	if metrics != nil {
+		apiOptions = append(apiOptions, metrics.Middleware())
+	}
+	// Throttling and 5xx answers are retried with jittered exponential
+	// backoff; adaptive mode also slows the client down while it is
+	// throttled.
+	opts := []func(*config.LoadOptions) error{config.WithAPIOptions(apiOptions), config.WithRetryMode(aws.RetryModeAdaptive)}
 	if o.AWSRegion != "" {
 		opts = append(opts, config.WithRegion(o.AWSRegion))
 	}

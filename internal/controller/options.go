@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/pflag"
 
+	"github.com/elbowlb/elbow/internal/awsthrottle"
 	"github.com/elbowlb/elbow/internal/translate"
 )
 
@@ -140,7 +141,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.AWSVpcID, "aws-vpc-id", o.AWSVpcID, "the cluster's VPC ID; default: the only VPC the subnets tagged for the cluster are in")
 	fs.StringVar(&o.AWSAPIEndpoints, "aws-api-endpoints", o.AWSAPIEndpoints, `custom AWS endpoints, "ServiceID=URL,…" (IDs: EC2, Elastic Load Balancing v2, ACM, WAFV2, WAF Regional, Shield, STS, Resource Groups Tagging API)`)
 	fs.IntVar(&o.AWSMaxRetries, "aws-max-retries", o.AWSMaxRetries, "maximum retries of an AWS API call")
-	fs.StringVar(&o.AWSAPIThrottle, "aws-api-throttle", o.AWSAPIThrottle, `client-side AWS API rate limits, "ServiceID:operationRegex=rate:burst,…"`)
+	fs.StringVar(&o.AWSAPIThrottle, "aws-api-throttle", o.AWSAPIThrottle, `client-side AWS API rate limits, "ServiceID:operationRegex=rate:burst,…"; a service named replaces its defaults (ELBv2 Describe* 50:200, Modify* 3:20, (De)RegisterTargets 4:20; WAF associations 0.5:1)`)
 	fs.StringVar(&o.ELBEndpoint, "elb-endpoint", o.ELBEndpoint, "URL of a local ELB (elbow elb); every AWS client is pointed at it")
 	fs.BoolVar(&o.EnableShield, "enable-shield", o.EnableShield, "manage Shield Advanced protections")
 	fs.BoolVar(&o.EnableWAF, "enable-waf", o.EnableWAF, "manage WAF Regional web ACL associations")
@@ -221,10 +222,24 @@ func (o *Options) Validate() error {
 	if _, err := o.TranslateOptions(); err != nil {
 		return err
 	}
+	if _, err := o.APIThrottle(); err != nil {
+		return err
+	}
 	if o.WebhookBindPort <= 0 || o.WebhookBindPort > 65535 {
 		return fmt.Errorf("--webhook-bind-port %d: want 1-65535", o.WebhookBindPort)
 	}
 	return nil
+}
+
+// APIThrottle returns the client-side AWS API rate limits: the reference
+// controller's defaults, with the services --aws-api-throttle names
+// replaced by its rules.
+func (o *Options) APIThrottle() ([]awsthrottle.Rule, error) {
+	rules, err := awsthrottle.Parse(o.AWSAPIThrottle)
+	if err != nil {
+		return nil, fmt.Errorf("--aws-api-throttle: %w", err)
+	}
+	return awsthrottle.Merge(awsthrottle.Defaults(), rules), nil
 }
 
 // TranslateOptions returns the translation settings the flags make.

@@ -61,6 +61,8 @@ func TestValidate(t *testing.T) {
 		{"port", func(o *Options) { o.WebhookBindPort = 0 }, "--webhook-bind-port"},
 		{"assumed references on AWS", func(o *Options) { o.AutoProvisionReferences = true }, "--auto-provision-references needs --elb-endpoint"},
 		{"assumed references on a local ELB", func(o *Options) { o.AutoProvisionReferences = true; o.ELBEndpoint = "http://127.0.0.1:4566" }, ""},
+		{"API throttle", func(o *Options) { o.AWSAPIThrottle = "Elastic Load Balancing v2:^Describe=5:10" }, ""},
+		{"bad API throttle", func(o *Options) { o.AWSAPIThrottle = "Elastic Load Balancing v2:^Describe=5" }, `--aws-api-throttle: throttle rule "Elastic Load Balancing v2:^Describe=5"`},
 	} {
 		o := DefaultOptions()
 		o.ClusterName = "c"

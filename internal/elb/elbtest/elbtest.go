@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
+	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -64,6 +65,9 @@ type Options struct {
 	StateDir string
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// Throttle are the API's throttle rules (server.Config.Throttle);
+	// Env.Server.SetThrottle changes them later.
+	Throttle []api.ThrottleRule
 }
 
 // Env is a running local ELB and clients for it.
@@ -114,6 +118,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Listen: "127.0.0.1:0", StateDir: dir, Facts: opts.Facts, ClusterName: cluster,
 		ProvisioningDelay: delay, AutoProvisionCertificates: opts.AutoProvisionCertificates,
 		AutoProvisionReferences: opts.AutoProvisionReferences, NoDataPlanes: opts.NoDataPlanes, Logger: opts.Logger,
+		Throttle: opts.Throttle,
 	}
 	if opts.DNS {
 		cfg.DNSListen = "127.0.0.1:0"

@@ -101,6 +101,11 @@ type Config struct {
 	NoDataPlanes bool
 	// AccessLogDir is where ALB access logs go (empty: StateDir/access-logs).
 	AccessLogDir string
+	// Throttle makes the API answer AWS's throttling errors (Throttling,
+	// RequestLimitExceeded, ThrottlingException) for the calls a rule
+	// matches once its token bucket is empty; SetThrottle changes them
+	// while serving.
+	Throttle []api.ThrottleRule
 }
 
 // Server is the running local ELB.
@@ -116,6 +121,7 @@ type Server struct {
 	nlbPlane *nlb.Plane
 	registry *prometheus.Registry
 
+	api       *api.Handler
 	apiLn     net.Listener
 	apiSrv    *http.Server
 	metricsLn net.Listener
@@ -126,6 +132,10 @@ type Server struct {
 	running bool
 	closed  bool
 }
+
+// SetThrottle replaces the API's throttle rules (Config.Throttle) while
+// serving.
+func (s *Server) SetThrottle(rules []api.ThrottleRule) { s.api.SetThrottle(rules) }
 
 // New opens the state, creates the local cloud's resources the facts
 // describe and the state lacks, builds every service and binds the
@@ -204,10 +214,12 @@ func New(cfg Config) (*Server, error) {
 		Services:    services,
 		Logger:      log.With("component", "api"),
 		Registerer:  s.registry,
+		Throttle:    cfg.Throttle,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("API handler: %w", err)
 	}
+	s.api = handler
 	if !cfg.NoDataPlanes {
 		logDir := cfg.AccessLogDir
 		if logDir == "" {
