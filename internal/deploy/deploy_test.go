@@ -19,6 +19,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
+	elbv2svc "github.com/elbowlb/elbow/internal/elb/elbv2"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate"
@@ -91,7 +92,10 @@ type env struct {
 	backend string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env { return newEnvLimits(t, elbv2svc.Limits{}) }
+
+// newEnvLimits is newEnv with raised ELBv2 quotas.
+func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 	t.Helper()
 	f := facts.Default("us-east-1", cluster)
 	vpc := f.VPCs[0].ID
@@ -108,7 +112,7 @@ func newEnv(t *testing.T) *env {
 	} {
 		f.Certificates = append(f.Certificates, facts.Certificate{ARN: arn, DomainName: "example.com", SubjectAlternativeNames: []string{"*.example.com"}})
 	}
-	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true}), calls: &calls{}, facts: f}
+	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true, Limits: limits}), calls: &calls{}, facts: f}
 	e.elbv2 = elbv2.NewFromConfig(e.elb.Config, func(o *elbv2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	e.ec2 = ec2.NewFromConfig(e.elb.Config, func(o *ec2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	out, err := e.elb.EC2.CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
@@ -121,7 +125,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) deployer(t *testing.T) *deploy.Deployer {
+func (e *env) deployer(t testing.TB) *deploy.Deployer {
 	t.Helper()
 	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster})
 	if err != nil {
@@ -140,7 +144,7 @@ func (e *env) stacks(t *testing.T, paths ...string) []*stack.Stack {
 	return e.stacksOf(t, objs)
 }
 
-func (e *env) stacksOf(t *testing.T, objs *manifests.Objects) []*stack.Stack {
+func (e *env) stacksOf(t testing.TB, objs *manifests.Objects) []*stack.Stack {
 	t.Helper()
 	o := translate.DefaultOptions()
 	o.ClusterName = cluster
@@ -185,7 +189,7 @@ func allocateNodePorts(objs *manifests.Objects) {
 	}
 }
 
-func deployAll(t *testing.T, d *deploy.Deployer, stacks []*stack.Stack) {
+func deployAll(t testing.TB, d *deploy.Deployer, stacks []*stack.Stack) {
 	t.Helper()
 	for _, s := range stacks {
 		if err := d.Deploy(context.Background(), s); err != nil {
@@ -205,7 +209,7 @@ func examples(t *testing.T) []string {
 
 // owned lists every load balancer, target group and security group tagged
 // for the cluster, by name.
-func (e *env) owned(t *testing.T) []string {
+func (e *env) owned(t testing.TB) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/elbv2"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -68,6 +69,8 @@ type Options struct {
 	// Throttle are the API's throttle rules (server.Config.Throttle);
 	// Env.Server.SetThrottle changes them later.
 	Throttle []api.ThrottleRule
+	// Limits are the ELBv2 quotas (server.Config.Limits).
+	Limits elbv2.Limits
 }
 
 // Env is a running local ELB and clients for it.
@@ -118,7 +121,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Listen: "127.0.0.1:0", StateDir: dir, Facts: opts.Facts, ClusterName: cluster,
 		ProvisioningDelay: delay, AutoProvisionCertificates: opts.AutoProvisionCertificates,
 		AutoProvisionReferences: opts.AutoProvisionReferences, NoDataPlanes: opts.NoDataPlanes, Logger: opts.Logger,
-		Throttle: opts.Throttle,
+		Throttle: opts.Throttle, Limits: opts.Limits,
 	}
 	if opts.DNS {
 		cfg.DNSListen = "127.0.0.1:0"

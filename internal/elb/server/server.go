@@ -106,6 +106,9 @@ type Config struct {
 	// matches once its token bucket is empty; SetThrottle changes them
 	// while serving.
 	Throttle []api.ThrottleRule
+	// Limits are the ELBv2 quotas; zero fields take AWS's defaults (raise
+	// one as an AWS quota increase would).
+	Limits elbv2.Limits
 }
 
 // Server is the running local ELB.
@@ -196,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		Logger: log.With("service", "elasticloadbalancing"), ProvisioningDelay: cfg.ProvisioningDelay,
 		AutoProvision: cfg.AutoProvisionCertificates, AutoProvisionReferences: refs, ClusterName: f.ClusterName,
 		Objects: os.DirFS(filepath.Join(cfg.StateDir, "s3")),
+		Limits:  cfg.Limits,
 	})
 	services := []api.Service{
 		s.elbv2.API(),
