@@ -114,7 +114,7 @@ func TestCommand(t *testing.T) {
 		{nlb, Listener{Protocol: "TLS", Port: 443}, "curl -k https://127.77.0.2:443/"},
 		{nlb, Listener{Protocol: "UDP", Port: 7778}, "echo hello | nc -u -w1 127.77.0.2 7778"},
 	} {
-		if got := command(tc.lb, tc.l); got != tc.want {
+		if got := command(tc.lb, tc.l, tc.lb.Addresses[0].IP); got != tc.want {
 			t.Errorf("%s:%d: %q, want %q", tc.l.Protocol, tc.l.Port, got, tc.want)
 		}
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,15 +26,38 @@ const probeTimeout = 3 * time.Second
 // (HTTP for HTTP and TCP listeners, whose targets here are echo servers;
 // HTTPS for HTTPS and TLS; a gRPC health check for HTTPS listeners in
 // front of GRPC target groups; a datagram for UDP), and says what came
-// back. An error means the listener does not serve yet: no answer, or an
-// answer of the load balancer's own 5xx.
-func probe(ctx context.Context, lb LoadBalancer, l Listener) (string, error) {
+// back and through which of the load balancer's addresses. The addresses
+// are tried in zone order and the first that answers wins: a zone whose
+// targets are all missing or unhealthy does not serve (with cross-zone
+// load balancing off, an NLB's address forwards only to its zone's
+// targets; AWS takes such a zone's address out of DNS). An error means no
+// address serves yet: no answer, or an answer of the load balancer's own
+// 5xx.
+func probe(ctx context.Context, lb LoadBalancer, l Listener) (got, ip string, err error) {
 	if len(lb.Addresses) == 0 {
-		return "", fmt.Errorf("no address")
+		return "", "", fmt.Errorf("no address")
 	}
+	var errs []string
+	for _, a := range lb.Addresses {
+		got, err := probeAddr(ctx, lb, l, net.JoinHostPort(a.IP, strconv.Itoa(int(l.Port))))
+		if err == nil {
+			return got, a.IP, nil
+		}
+		if ctx.Err() != nil {
+			return "", "", err
+		}
+		errs = append(errs, fmt.Sprintf("%s (%s): %v", a.IP, a.Zone, err))
+	}
+	if len(errs) == 1 {
+		return "", "", errors.New(errs[0])
+	}
+	return "", "", errors.New(strings.Join(errs, "; "))
+}
+
+// probeAddr probes a listener through one address.
+func probeAddr(ctx context.Context, lb LoadBalancer, l Listener, addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	addr := net.JoinHostPort(lb.Addresses[0].IP, strconv.Itoa(int(l.Port)))
 	host := ""
 	if len(lb.Hosts) > 0 {
 		host = exampleHost(lb.Hosts[0])

@@ -104,6 +104,9 @@ type Listener struct {
 	Command               string `json:"command"`
 	// Check is what a request through the listener got, once it served.
 	Check string `json:"check,omitempty"`
+	// Address is the load balancer address the check went through (the
+	// first in zone order that served) and Command uses.
+	Address string `json:"address,omitempty"`
 }
 
 // NotServed is an object without a serving load balancer.
@@ -421,28 +424,28 @@ func (e *Env) inspect(ctx context.Context, elb *elbv2.Client, lb *elbv2types.Loa
 	}
 	for i := range r.Listeners {
 		li := &r.Listeners[i]
-		li.Command = command(r, *li)
 		if len(r.Addresses) == 0 {
 			continue
 		}
-		got, err := probe(ctx, r, *li)
+		got, ip, err := probe(ctx, r, *li)
 		if err != nil {
+			li.Command = command(r, *li, r.Addresses[0].IP)
 			r.Problems = append(r.Problems, fmt.Sprintf("listener %s:%d: %v", li.Protocol, li.Port, err))
 			continue
 		}
-		li.Check = got
+		li.Check, li.Address = got, ip
+		li.Command = command(r, *li, ip)
 	}
 	r.Serving = len(r.Problems) == 0
 	return r, nil
 }
 
 // command returns a shell command that reaches a listener from this
-// machine.
-func command(lb LoadBalancer, l Listener) string {
-	if len(lb.Addresses) == 0 {
+// machine through the load balancer address ip.
+func command(lb LoadBalancer, l Listener, ip string) string {
+	if ip == "" {
 		return ""
 	}
-	ip := lb.Addresses[0].IP
 	host := ""
 	if len(lb.Hosts) > 0 {
 		host = exampleHost(lb.Hosts[0])

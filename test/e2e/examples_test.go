@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -80,6 +81,16 @@ func TestExamples(t *testing.T) {
 
 func addr(lb devenv.LoadBalancer, i int, port int32) string {
 	return net.JoinHostPort(lb.Addresses[i].IP, strconv.Itoa(int(port)))
+}
+
+// servedAddr is the address through which elbow dev found the listener
+// serving (the first of the load balancer's, in zone order, that answered).
+func servedAddr(t *testing.T, lb devenv.LoadBalancer, l devenv.Listener) string {
+	t.Helper()
+	if l.Address == "" {
+		t.Fatalf("elbow dev found %s %s:%d not serving: %v", lb.Name, l.Protocol, l.Port, lb.Problems)
+	}
+	return net.JoinHostPort(l.Address, strconv.Itoa(int(l.Port)))
 }
 
 // listener returns the load balancer's listener on a port.
@@ -275,9 +286,9 @@ func checkALBGRPC(t *testing.T, d *dev) {
 	}
 }
 
-// nlbEcho fetches through an NLB TCP listener (HTTP to the echo, or
-// HTTPS when the echo's TLS is passed through) from clientIP.
-func nlbEcho(t *testing.T, url string) echo {
+// nlbEchoAt fetches url through an NLB TCP listener (HTTP to the echo,
+// or HTTPS when the echo's TLS is passed through) from clientIP.
+func nlbEchoAt(t *testing.T, url string) echo {
 	t.Helper()
 	c := &client{local: clientIP}
 	var e echo
@@ -285,6 +296,30 @@ func nlbEcho(t *testing.T, url string) echo {
 		var err error
 		e, err = c.get(ctx(t), url, "")
 		return err
+	})
+	return e
+}
+
+// nlbEcho asks an NLB listener's echo target through the first of the
+// load balancer's addresses that answers. With cross-zone load balancing
+// off (NLB's default) a zone's address forwards only to targets in its
+// zone, so a zone without a pod (or, under externalTrafficPolicy Local,
+// without a node that runs one) does not serve; AWS takes such a zone's
+// address out of DNS.
+func nlbEcho(t *testing.T, lb devenv.LoadBalancer, scheme string, port int32) echo {
+	t.Helper()
+	c := &client{local: clientIP}
+	var e echo
+	eventually(t, time.Minute, func() error {
+		var errs []error
+		for i := range lb.Addresses {
+			var err error
+			if e, err = c.get(ctx(t), scheme+"://"+addr(lb, i, port)+"/", ""); err == nil {
+				return nil
+			}
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
 	})
 	return e
 }
@@ -316,7 +351,7 @@ func checkNLBIP(t *testing.T, d *dev) {
 		t.Errorf("load balancer %s %s, want my-nlb network", lb.Name, lb.Type)
 	}
 	// TCP passes TLS through: the echo terminates it itself.
-	e := nlbEcho(t, "https://"+addr(lb, 0, 443)+"/")
+	e := nlbEcho(t, lb, "https", 443)
 	if e.TLS == nil {
 		t.Errorf("TCP listener: the pod did not terminate TLS itself: %+v", e)
 	}
@@ -330,7 +365,7 @@ func checkNLBIP(t *testing.T, d *dev) {
 
 func checkNLBPreserveClientIP(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/my-nlb-client-ip")
-	e := nlbEcho(t, "http://"+addr(lb, 0, 8080)+"/")
+	e := nlbEcho(t, lb, "http", 8080)
 	if e.sourceIP() != clientIP {
 		t.Errorf("preserve_client_ip.enabled=true: the pod saw %s, want the client %s", e.Source, clientIP)
 	}
@@ -338,7 +373,7 @@ func checkNLBPreserveClientIP(t *testing.T, d *dev) {
 
 func checkNLBInstanceLocal(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/my-nlb-service")
-	e := nlbEcho(t, "https://"+addr(lb, 0, 443)+"/")
+	e := nlbEcho(t, lb, "https", 443)
 	if e.sourceIP() != clientIP {
 		t.Errorf("instance mode, externalTrafficPolicy Local: the pod saw %s, want the client %s", e.Source, clientIP)
 	}
@@ -384,7 +419,7 @@ func checkNLBInstanceLocal(t *testing.T, d *dev) {
 
 func checkNLBProxyProtocol(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/my-nlb-pp2")
-	e := nlbEcho(t, "http://"+addr(lb, 0, 80)+"/")
+	e := nlbEcho(t, lb, "http", 80)
 	if e.ProxyProtocol == nil || e.ProxyProtocol.Version != 2 {
 		t.Fatalf("the pod got no PROXY v2 header: %+v", e)
 	}
@@ -397,7 +432,7 @@ func checkNLBTLS(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/my-nlb-tls")
 	listener(t, lb, "TLS", 443)
 	checkServedCertificate(t, d, addr(lb, 0, 443), "", "arn:aws:acm:ap-northeast-2:123456789012:certificate/nlb-tls")
-	e := nlbEcho(t, "https://"+addr(lb, 0, 443)+"/")
+	e := nlbEcho(t, lb, "https", 443)
 	if e.TLS != nil {
 		t.Errorf("the NLB should terminate TLS and send plain bytes, but the pod saw TLS: %+v", e.TLS)
 	}
@@ -422,7 +457,7 @@ func checkNLBEIP(t *testing.T, d *dev) {
 		t.Errorf("load balancer addresses %v, want the Elastic IPs %v", got, eips)
 	}
 	for i := range lb.Addresses {
-		nlbEcho(t, "https://"+addr(lb, i, 443)+"/")
+		nlbEchoAt(t, "https://"+addr(lb, i, 443)+"/")
 	}
 }
 
@@ -477,12 +512,12 @@ func checkNLBInternal(t *testing.T, d *dev) {
 		t.Errorf("subnets %v, want the auto-provisioned subnet-xxx and subnet-yyy", subnets)
 	}
 	l := lb.Listeners[0]
-	nlbEcho(t, fmt.Sprintf("%s://%s/", map[bool]string{true: "https", false: "http"}[l.Port == 443], addr(lb, 0, l.Port)))
+	nlbEcho(t, lb, map[bool]string{true: "https", false: "http"}[l.Port == 443], l.Port)
 }
 
 func checkNLBTour(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/tour-nlb")
-	nlbEcho(t, "http://"+addr(lb, 0, 80)+"/")
+	nlbEcho(t, lb, "http", 80)
 	tgs := targetGroups(t, d, lb)
 	if len(tgs) != 1 || tgs[0].HealthCheckProtocol != elbv2types.ProtocolEnumHttp || aws.ToString(tgs[0].HealthCheckPath) != "/health" {
 		t.Errorf("target groups %+v, want an HTTP health check on /health", tgs)
@@ -509,7 +544,7 @@ func checkNLBRedis(t *testing.T, d *dev) {
 	l := lb.Listeners[0]
 	msg := []byte("*1\r\n$4\r\nPING\r\n")
 	eventually(t, time.Minute, func() error {
-		got, err := tcpEcho(addr(lb, 0, l.Port), clientIP, msg)
+		got, err := tcpEcho(servedAddr(t, lb, l), clientIP, msg)
 		if err != nil {
 			return err
 		}
@@ -523,10 +558,10 @@ func checkNLBRedis(t *testing.T, d *dev) {
 func checkNLBGameServer(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/game-server")
 	listener(t, lb, "TCP", 7777)
-	listener(t, lb, "UDP", 7778)
-	nlbEcho(t, "http://"+addr(lb, 0, 7777)+"/")
+	udp := servedAddr(t, lb, listener(t, lb, "UDP", 7778))
+	nlbEcho(t, lb, "http", 7777)
 	eventually(t, 2*time.Minute, func() error {
-		got, err := udpEcho(addr(lb, 0, 7778), []byte("voice packet"))
+		got, err := udpEcho(udp, []byte("voice packet"))
 		if err != nil {
 			return err
 		}
@@ -543,7 +578,7 @@ func checkMixedInternal(t *testing.T, d *dev) {
 	served(t, "http://"+addr(alb, 0, 80)+"/", "internal-api.corp.local", "internal-api-", "http")
 	nlb := d.lbFor("Service default/internal-db")
 	checkInternal(t, nlb, 5432)
-	nlbEcho(t, "http://"+addr(nlb, 0, 5432)+"/")
+	nlbEcho(t, nlb, "http", 5432)
 }
 
 func checkGatewayNotYet(t *testing.T, d *dev) {
@@ -559,62 +594,62 @@ func checkGatewayNotYet(t *testing.T, d *dev) {
 
 func checkHostNetwork(t *testing.T, d *dev) {
 	k := d.kube()
-	var pod *corev1.Pod
+	// hostnetwork-pod and the DaemonSet's pods all take port 80 of their
+	// node: one of them runs on each node, and the one left over (whichever
+	// the scheduler came to last, as in Kubernetes) waits for free ports.
+	var byNode map[string]corev1.Pod
 	eventually(t, time.Minute, func() error {
-		p, err := k.CoreV1().Pods("default").Get(ctx(t), "hostnetwork-pod", metav1.GetOptions{})
+		pods, err := k.CoreV1().Pods("default").List(ctx(t), metav1.ListOptions{})
 		if err != nil {
 			return err
 		}
-		if p.Status.Phase != corev1.PodRunning {
-			return fmt.Errorf("hostnetwork-pod is %s", p.Status.Phase)
-		}
-		pod = p
-		return nil
-	})
-	if pod.Status.PodIP != pod.Status.HostIP {
-		t.Errorf("hostNetwork pod IP %s differs from its node's %s", pod.Status.PodIP, pod.Status.HostIP)
-	}
-	var nodeHost string
-	for _, n := range d.rep.Nodes {
-		if n.Name == pod.Spec.NodeName {
-			nodeHost = n.HostIP
-		}
-	}
-	c := &client{}
-	e, err := c.get(ctx(t), "http://"+net.JoinHostPort(nodeHost, "80")+"/", "")
-	if err != nil {
-		t.Fatalf("hostnetwork-pod on its node's address %s:80: %v", nodeHost, err)
-	}
-	if e.Pod != "hostnetwork-pod" {
-		t.Errorf("%s:80 answered for pod %q, want hostnetwork-pod", nodeHost, e.Pod)
-	}
-	// The DaemonSet's pod on that node cannot take host port 80 there.
-	eventually(t, time.Minute, func() error {
-		pods, err := k.CoreV1().Pods("default").List(ctx(t), metav1.ListOptions{LabelSelector: "app=nginx-ingress"})
-		if err != nil {
-			return err
-		}
-		running, pending := 0, 0
+		byNode = map[string]corev1.Pod{}
+		var pending []string
 		for _, p := range pods.Items {
-			switch {
-			case p.Status.Phase == corev1.PodRunning:
-				running++
-			case p.Spec.NodeName == "" || p.Status.Phase == corev1.PodPending:
-				pending++
+			if p.Name != "hostnetwork-pod" && p.Labels["app"] != "nginx-ingress" {
+				continue
 			}
+			if p.Status.Phase != corev1.PodRunning {
+				unschedulable := false
+				for _, c := range p.Status.Conditions {
+					unschedulable = unschedulable || c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "didn't have free ports")
+				}
+				if !unschedulable {
+					return fmt.Errorf("pod %s is %s and not unschedulable for want of free ports: %+v", p.Name, p.Status.Phase, p.Status.Conditions)
+				}
+				pending = append(pending, p.Name)
+				continue
+			}
+			if o, dup := byNode[p.Spec.NodeName]; dup {
+				return fmt.Errorf("%s and %s both run on %s with host port 80", o.Name, p.Name, p.Spec.NodeName)
+			}
+			byNode[p.Spec.NodeName] = p
 		}
-		if running != len(d.rep.Nodes)-1 || pending != 1 {
-			return fmt.Errorf("DaemonSet nginx-ingress: %d running, %d pending; want %d running and 1 pending (host port 80 taken on %s)",
-				running, pending, len(d.rep.Nodes)-1, pod.Spec.NodeName)
+		if len(byNode) != len(d.rep.Nodes) || len(pending) != 1 {
+			return fmt.Errorf("%d nodes run a pod on host port 80, pending %v; want every node (%d) and one pending", len(byNode), pending, len(d.rep.Nodes))
 		}
 		return nil
 	})
+	c := &client{}
+	for _, n := range d.rep.Nodes {
+		pod := byNode[n.Name]
+		if pod.Status.PodIP != pod.Status.HostIP {
+			t.Errorf("hostNetwork pod %s's IP %s differs from its node's %s", pod.Name, pod.Status.PodIP, pod.Status.HostIP)
+		}
+		e, err := c.get(ctx(t), "http://"+net.JoinHostPort(n.HostIP, "80")+"/", "")
+		if err != nil {
+			t.Fatalf("%s on its node's address %s:80: %v", pod.Name, n.HostIP, err)
+		}
+		if e.Pod != pod.Name {
+			t.Errorf("%s:80 (node %s) answered for pod %q, want %s", n.HostIP, n.Name, e.Pod, pod.Name)
+		}
+	}
 	// The plain type LoadBalancer Service becomes an instance-mode NLB
 	// (the Service mutator webhook sets loadBalancerClass, as the
 	// reference chart does) with the health check node port of
 	// externalTrafficPolicy Local.
 	lb := d.lbFor("Service default/my-service")
-	e = nlbEcho(t, "http://"+addr(lb, 0, 80)+"/")
+	e := nlbEcho(t, lb, "http", 80)
 	if !strings.HasPrefix(e.Pod, "my-app-") {
 		t.Errorf("my-service reached pod %q", e.Pod)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -264,7 +265,15 @@ func (a *agent) run(ctx context.Context) error {
 	for range podWorkers {
 		workers.Go(func() { a.work(ctx, a.podQ, "pod", a.syncPod) })
 	}
+	// A node deleted between its registration and the informer's first
+	// list has no delete event: register it again now, not a heartbeat
+	// later.
 	for _, n := range a.order {
+		if _, err := a.nodeLister.Get(n.Name); apierrors.IsNotFound(err) {
+			a.log.Info("node gone since its registration; registering it again", "node", n.Name)
+			a.nodeQ.Add(n.Name)
+			continue
+		}
 		a.nodeQ.AddAfter(n.Name, heartbeat)
 	}
 	// Unschedulable pods are retried on every change that may free room,
