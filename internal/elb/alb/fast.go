@@ -22,6 +22,9 @@ const tlsHandshakeTimeout = 10 * time.Second
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+	// copyPool holds the buffers the HTTP/2 path copies response bodies
+	// through.
+	copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 )
 
 // countConn counts the bytes read from and written to a client

@@ -382,10 +382,18 @@ func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockC
 	}
 	w.WriteHeader(resp.StatusCode)
 	fl, _ := w.(http.Flusher)
-	if fl != nil && grpc {
+	if grpc && fl != nil {
 		fl.Flush()
+	} else if resp.ContentLength >= 0 {
+		// A body of known length goes out in as few frames as the
+		// server's buffer allows (written once the handler returns); a
+		// streamed one (gRPC, chunked, server-sent events) is flushed
+		// as it comes.
+		fl = nil
 	}
-	buf := make([]byte, 32<<10)
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
@@ -560,7 +568,7 @@ func (p *pool) slowClient(version string) http.RoundTripper {
 			TLSClientConfig:     backendTLS,
 			TLSHandshakeTimeout: connectTimeout,
 			Protocols:           protos,
-			MaxIdleConnsPerHost: 64,
+			MaxIdleConnsPerHost: 1024,
 			IdleConnTimeout:     60 * time.Second,
 			DisableCompression:  true,
 		}
