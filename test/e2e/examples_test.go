@@ -75,6 +75,7 @@ func TestExamples(t *testing.T) {
 			t.Parallel()
 			d := startDev(t, filepath.Join("examples", name))
 			check(t, d)
+			lifecycle(t, d)
 		})
 	}
 }
