@@ -874,3 +874,43 @@ func TestStaleSnapshotIgnored(t *testing.T) {
 		t.Fatalf("after a stale snapshot: %q, %v", name, err)
 	}
 }
+
+// TestServingZones checks the zones whose addresses DNS keeps: those
+// whose address reaches a healthy target (its own zone's, with cross-zone
+// off), every zone with cross-zone on while any target is healthy, and
+// none (DNS fails open) when no target is healthy.
+func TestServingZones(t *testing.T) {
+	t.Parallel()
+	e := newStateEnv(t, withChecker())
+	l := e.createLB("dnsfail", lbSpec{zones: []string{zoneA, zoneB}})
+	ba := e.backendIn(privateA, "in-a", true, false)
+	bb := e.backendIn(privateB, "in-b", true, false)
+	tg := e.createCheckedTG("dnsfail", "TCP", e.serveHealth(ba, bb), nil)
+	e.register(tg, ba, bb)
+	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+	zones := func(want ...string) func() error {
+		return func() error {
+			got := e.plane.ServingZones(l.arn)
+			if len(got) != len(want) {
+				return fmt.Errorf("serving zones %v, want %v", got, want)
+			}
+			for _, z := range want {
+				if !got[z] {
+					return fmt.Errorf("serving zones %v, want %v", got, want)
+				}
+			}
+			return nil
+		}
+	}
+	eventually(t, "both zones' targets healthy", zones(zoneA, zoneB))
+	bb.setHealthy(false)
+	eventually(t, "zone b's only target unhealthy", zones(zoneA))
+	e.setLBAttr(l, attrCrossZone, "true")
+	eventually(t, "cross-zone on: zone b's address reaches zone a's target", zones(zoneA, zoneB))
+	e.setLBAttr(l, attrCrossZone, "false")
+	ba.setHealthy(false)
+	eventually(t, "no healthy target: no zone preferred (DNS fails open)", zones())
+	if got := e.plane.ServingZones("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/unknown/0123456789abcdef"); got != nil {
+		t.Errorf("unknown load balancer: %v, want nil", got)
+	}
+}

@@ -91,3 +91,34 @@ func (g *groupRoute) best(h uint64, ok func(*targetState) bool) *candidate {
 
 func (ts *targetState) isHealthy() bool   { return ts.healthy.Load() }
 func (ts *targetState) isUnhealthy() bool { return ts.unhealthy.Load() }
+
+// ServingZones returns the zones of a network load balancer whose
+// addresses send new flows to a healthy target: with cross-zone load
+// balancing off (NLB's default) a zone's address forwards only to its own
+// zone's targets, so a zone whose targets are all unhealthy or absent
+// does not serve. AWS's DNS takes such zones' addresses out of the load
+// balancer's name. It returns nil when no zone serves, or the load
+// balancer is not one the plane carries: then every address stays (DNS
+// fails open, as AWS's does).
+func (p *Plane) ServingZones(lbARN string) map[string]bool {
+	c := p.cur.Load()
+	if c == nil {
+		return nil
+	}
+	var out map[string]bool
+	for _, r := range c.routes {
+		if r.lbARN != lbARN || r.zone == "" || out[r.zone] {
+			continue
+		}
+		for i := range r.groups {
+			if r.groups[i].best(0, (*targetState).isHealthy) != nil {
+				if out == nil {
+					out = map[string]bool{}
+				}
+				out[r.zone] = true
+				break
+			}
+		}
+	}
+	return out
+}

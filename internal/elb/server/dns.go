@@ -18,15 +18,46 @@ const dnsTTL = 60
 
 // dnsServer answers A queries for load balancer DNS names (and their
 // "dualstack." aliases) with the addresses of the zones each load balancer
-// is in. Names it does not know under a load balancer's domain are
+// is in (for a network load balancer, those of the zones that serve, as
+// AWS's DNS failover does). Names it does not know under a load balancer's domain are
 // NXDOMAIN; other domains are REFUSED: it is not a recursive resolver.
 type dnsServer struct {
 	log    *slog.Logger
 	udp    net.PacketConn
 	tcp    net.Listener
 	srvs   []*dns.Server
-	domain string                                  // the load balancers' domain (fqdn, lower case)
-	names  atomic.Pointer[map[string][]netip.Addr] // fqdn (lower case) -> addresses
+	domain string                             // the load balancers' domain (fqdn, lower case)
+	names  atomic.Pointer[map[string]dnsName] // fqdn (lower case) -> what it names
+	// serving, when set, returns the zones of a network load balancer
+	// that serve (nlb.Plane.ServingZones); nil means every zone.
+	serving func(lbARN string) map[string]bool
+}
+
+// dnsName is a load balancer's DNS name: its addresses, by zone.
+type dnsName struct {
+	lbARN   string
+	network bool
+	zones   []string
+	addrs   []netip.Addr
+}
+
+// answer returns the addresses the name resolves to: for a network load
+// balancer, those of the zones that serve, or all when none does.
+func (d *dnsServer) answer(n dnsName) []netip.Addr {
+	if !n.network || d.serving == nil {
+		return n.addrs
+	}
+	serving := d.serving(n.lbARN)
+	if len(serving) == 0 {
+		return n.addrs
+	}
+	var out []netip.Addr
+	for i, a := range n.addrs {
+		if serving[n.zones[i]] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // newDNSServer binds addr (UDP and TCP) for a server authoritative for
@@ -43,7 +74,7 @@ func newDNSServer(addr, domain string, log *slog.Logger) (*dnsServer, error) {
 		d.udp.Close()
 		return nil, fmt.Errorf("DNS listen %s/tcp: %w", addr, err)
 	}
-	empty := map[string][]netip.Addr{}
+	empty := map[string]dnsName{}
 	d.names.Store(&empty)
 	return d, nil
 }
@@ -80,20 +111,21 @@ func (d *dnsServer) closeSockets() {
 
 // apply takes the load balancers' names and addresses from a snapshot.
 func (d *dnsServer) apply(snap *state.Snapshot) {
-	names := map[string][]netip.Addr{}
+	names := map[string]dnsName{}
 	for _, lb := range snap.LoadBalancers {
 		if lb.DNSName == "" {
 			continue
 		}
-		var addrs []netip.Addr
+		n := dnsName{lbARN: lb.ARN, network: lb.Type == "network"}
 		for _, z := range lb.Zones {
 			if a, err := netip.ParseAddr(z.Address); err == nil {
-				addrs = append(addrs, a)
+				n.addrs = append(n.addrs, a)
+				n.zones = append(n.zones, z.ZoneName)
 			}
 		}
 		fqdn := dns.Fqdn(strings.ToLower(lb.DNSName))
-		names[fqdn] = addrs
-		names["dualstack."+fqdn] = addrs
+		names[fqdn] = n
+		names["dualstack."+fqdn] = n
 	}
 	d.names.Store(&names)
 }
@@ -109,11 +141,11 @@ func (d *dnsServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
-	addrs, known := (*d.names.Load())[name]
+	n, known := (*d.names.Load())[name]
 	switch {
 	case known:
 		if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
-			for _, a := range addrs {
+			for _, a := range d.answer(n) {
 				if a.Is4() {
 					m.Answer = append(m.Answer, &dns.A{
 						Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: dnsTTL},

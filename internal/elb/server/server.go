@@ -251,6 +251,9 @@ func New(cfg Config) (*Server, error) {
 		if s.dns, err = newDNSServer(cfg.DNSListen, s.elbv2.DNSDomain(), log.With("component", "dns")); err != nil {
 			return nil, err
 		}
+		if s.nlbPlane != nil {
+			s.dns.serving = s.nlbPlane.ServingZones
+		}
 	}
 	ok = true
 	return s, nil
