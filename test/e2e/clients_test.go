@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // echo is what the dev environment's echo server answers to HTTP.
@@ -162,4 +164,24 @@ func tlsHandshake(addr, serverName string, maxVersion uint16) (tls.ConnectionSta
 	}
 	defer c.Close()
 	return c.ConnectionState(), nil
+}
+
+// resolveA asks a DNS server for a name's A records.
+func resolveA(server, name string) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	in, _, err := (&dns.Client{Timeout: 3 * time.Second}).Exchange(m, server)
+	if err != nil {
+		return nil, fmt.Errorf("DNS %s at %s: %w", name, server, err)
+	}
+	if in.Rcode != dns.RcodeSuccess {
+		return nil, fmt.Errorf("DNS %s at %s: %s", name, server, dns.RcodeToString[in.Rcode])
+	}
+	var out []string
+	for _, rr := range in.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out, nil
 }

@@ -416,6 +416,37 @@ func checkNLBInstanceLocal(t *testing.T, d *dev) {
 		}
 		return nil
 	})
+	// The load balancer's DNS name answers only the zones whose address
+	// reaches a healthy target: with cross-zone off, the zones of the
+	// nodes that run a pod (AWS's DNS failover).
+	zoneOf := map[string]string{}
+	for _, n := range d.rep.Nodes {
+		zoneOf[n.Name] = n.Zone
+	}
+	want := map[string]bool{}
+	for node := range withPod {
+		for _, a := range lb.Addresses {
+			if a.Zone == zoneOf[node] {
+				want[a.IP] = true
+			}
+		}
+	}
+	eventually(t, 30*time.Second, func() error {
+		got, err := resolveA(d.rep.DNSServer, lb.DNSName)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("%s resolves to %v, want the addresses of the zones with a pod %v", lb.DNSName, got, want)
+		}
+		for _, ip := range got {
+			if !want[ip] {
+				return fmt.Errorf("%s resolves to %v, want the addresses of the zones with a pod %v", lb.DNSName, got, want)
+			}
+		}
+		t.Logf("%s resolves to %v of %d zone addresses (the zones with a pod)", lb.DNSName, got, len(lb.Addresses))
+		return nil
+	})
 }
 
 func checkNLBProxyProtocol(t *testing.T, d *dev) {
