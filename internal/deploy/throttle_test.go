@@ -35,11 +35,11 @@ func (c throttleCounter) IsErrorRetryable(err error) bool {
 }
 
 // TestThrottledAPI deploys the shop group against a local ELB that
-// throttles ELBv2 and EC2 (small token buckets), with clients retrying as
-// many times as the controller's do (--aws-max-retries 10; backoff capped
-// at 200 ms rather than 20 s to keep the test short): the deploy
-// converges to what an unthrottled one makes, a second deploy writes
-// nothing, and removal leaves nothing.
+// throttles ELBv2 and EC2 (buckets of 2 and 1 calls, 10 calls/s), with
+// clients retrying as many times as the controller's do
+// (--aws-max-retries 10; backoff capped at 200 ms rather than 20 s to
+// keep the test short): the deploy converges to what an unthrottled one
+// makes, a second deploy writes nothing, and removal leaves nothing.
 func TestThrottledAPI(t *testing.T) {
 	e := newEnv(t)
 	ref := newEnv(t)
@@ -47,8 +47,8 @@ func TestThrottledAPI(t *testing.T) {
 	want := ref.owned(t)
 
 	e.elb.Server.SetThrottle([]api.ThrottleRule{
-		{Service: "elasticloadbalancing", Rate: 20, Burst: 2},
-		{Service: "ec2", Rate: 20, Burst: 1},
+		{Service: "elasticloadbalancing", Rate: 10, Burst: 2},
+		{Service: "ec2", Rate: 10, Burst: 1},
 	})
 	var throttled atomic.Int64
 	retryer := func() aws.Retryer {
@@ -79,7 +79,7 @@ func TestThrottledAPI(t *testing.T) {
 	if got := e.owned(t); !slices.Equal(got, want) {
 		t.Errorf("throttled deploy made %v, want %v", got, want)
 	}
-	e.elb.Server.SetThrottle([]api.ThrottleRule{{Service: "elasticloadbalancing", Rate: 20, Burst: 2}, {Service: "ec2", Rate: 20, Burst: 1}})
+	e.elb.Server.SetThrottle([]api.ThrottleRule{{Service: "elasticloadbalancing", Rate: 10, Burst: 2}, {Service: "ec2", Rate: 10, Burst: 1}})
 	e.calls.take()
 	if err := d.Deploy(context.Background(), e.shopStack(t, baseShop())); err != nil {
 		t.Fatalf("second throttled deploy: %v", err)
