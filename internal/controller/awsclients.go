@@ -45,8 +45,8 @@ func ParseEndpoints(s string) (map[string]string, error) {
 
 // NewClients builds the SDK clients from the default credential chain,
 // --aws-region, --aws-max-retries, the rate limits of --aws-api-throttle,
-// and the endpoints of --elb-endpoint
-// (every service) or --aws-api-endpoints (per service ID).
+// and the endpoints of --elb-endpoint (every service) or
+// --aws-api-endpoints (per service ID).
 func NewClients(ctx context.Context, o Options, metrics *AWSMetrics) (Clients, error) {
 	throttle, err := o.APIThrottle()
 	if err != nil {

@@ -19,8 +19,9 @@ const dnsTTL = 60
 // dnsServer answers A queries for load balancer DNS names (and their
 // "dualstack." aliases) with the addresses of the zones each load balancer
 // is in (for a network load balancer, those of the zones that serve, as
-// AWS's DNS failover does). Names it does not know under a load balancer's domain are
-// NXDOMAIN; other domains are REFUSED: it is not a recursive resolver.
+// AWS's DNS failover does). Names it does not know under a load
+// balancer's domain are NXDOMAIN; other domains are REFUSED: it is not a
+// recursive resolver.
 type dnsServer struct {
 	log    *slog.Logger
 	udp    net.PacketConn
