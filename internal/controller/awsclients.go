@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	"github.com/aws/smithy-go/middleware"
 
@@ -23,6 +24,8 @@ type Clients struct {
 	EC2    *ec2.Client
 	ACM    *acm.Client
 	WAFv2  *wafv2.Client
+	// Tagging is the Resource Groups Tagging API client.
+	Tagging *rgt.Client
 }
 
 // ParseEndpoints parses --aws-api-endpoints ("ServiceID=URL,…").
@@ -103,6 +106,9 @@ func NewClients(ctx context.Context, o Options, metrics *AWSMetrics) (Clients, e
 		}),
 		WAFv2: wafv2.NewFromConfig(cfg, func(op *wafv2.Options) {
 			op.BaseEndpoint = endpoint(wafv2.ServiceID)
+		}),
+		Tagging: rgt.NewFromConfig(cfg, func(op *rgt.Options) {
+			op.BaseEndpoint = endpoint(rgt.ServiceID)
 		}),
 	}, nil
 }

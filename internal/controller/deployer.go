@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/elbowlb/elbow/internal/deploy"
+	"github.com/elbowlb/elbow/internal/translate"
 )
 
 // newDeployer returns the stack deployer (internal/deploy) over the
@@ -19,13 +20,21 @@ func newDeployer(c Clients, o Options, log *slog.Logger, reg prometheus.Register
 			return nil, err
 		}
 	}
-	d, err := deploy.New(c.ELBV2, c.EC2, deploy.Config{
+	gates, err := translate.ParseFeatureGates(o.FeatureGates)
+	if err != nil {
+		return nil, err
+	}
+	cfg := deploy.Config{
 		ClusterName:         o.ClusterName,
 		VPCID:               o.AWSVpcID,
 		ExternalManagedTags: o.ExternalManagedTags,
 		Logger:              log.With("component", "deploy"),
 		Metrics:             m,
-	})
+	}
+	if gates.Enabled(translate.GateEnableRGTAPI) && c.Tagging != nil {
+		cfg.Tagging = c.Tagging
+	}
+	d, err := deploy.New(c.ELBV2, c.EC2, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("deployer: %w", err)
 	}

@@ -11,7 +11,9 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 
+	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/stack"
 )
 
@@ -133,4 +135,54 @@ func elbTags(m map[string]string) []elbv2types.Tag {
 		out = append(out, elbv2types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out
+}
+
+// TestTaggingAPIIndex runs restarted deployers whose index comes from the
+// Resource Groups Tagging API (GetResources by cluster tag, the reference's
+// EnableRGTAPI). The shop group's load balancer and target groups are
+// found, one of them tagged only with the legacy cluster tag: a deploy of
+// the same stack writes only that target group's tags, and a deployer
+// whose first deploy removes the stack (it knows the stack's resources
+// only from the scan) deletes everything the stack owns.
+func TestTaggingAPIIndex(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	st := e.shopStack(t, baseShop())
+	deployAll(t, e.deployer(t), []*stack.Stack{st})
+	legacy := st.TargetGroups[sortedKeys(st.TargetGroups)[0]].Status.TargetGroupARN
+	tagLegacy := func() {
+		t.Helper()
+		if _, err := e.elb.ELBv2.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: []string{legacy}, Tags: elbTags(map[string]string{"ingress.k8s.aws/cluster": cluster})}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.elb.ELBv2.RemoveTags(ctx, &elbv2.RemoveTagsInput{ResourceArns: []string{legacy}, TagKeys: []string{"elbv2.k8s.aws/cluster"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tagging := rgt.NewFromConfig(e.elb.Config, func(o *rgt.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
+	restarted := func() *deploy.Deployer {
+		t.Helper()
+		d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster, Tagging: tagging})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	tagLegacy()
+	e.calls.take()
+	deployAll(t, restarted(), []*stack.Stack{e.shopStack(t, baseShop())})
+	all, writes := e.calls.take()
+	if !slices.Contains(all, "GetResources") {
+		t.Errorf("the index was not built with GetResources: %v", all)
+	}
+	if !slices.Equal(writes, []string{"AddTags", "RemoveTags"}) {
+		t.Errorf("first deploy wrote %v, want only the legacy target group's tags", writes)
+	}
+
+	tagLegacy()
+	deployAll(t, restarted(), []*stack.Stack{empty(st)})
+	if left := e.owned(t); len(left) != 0 {
+		t.Errorf("removal by a deployer indexed with GetResources left %v", left)
+	}
 }

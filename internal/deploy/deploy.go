@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 
 	"github.com/elbowlb/elbow/internal/stack"
 )
@@ -75,6 +76,12 @@ type EC2 interface {
 	DeleteTags(context.Context, *ec2.DeleteTagsInput, ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error)
 }
 
+// Tagging is the part of the Resource Groups Tagging API client the
+// deployer calls (*resourcegroupstaggingapi.Client).
+type Tagging interface {
+	GetResources(context.Context, *rgt.GetResourcesInput, ...func(*rgt.Options)) (*rgt.GetResourcesOutput, error)
+}
+
 // Config configures a Deployer.
 type Config struct {
 	// ClusterName goes into the elbv2.k8s.aws/cluster tag of everything
@@ -97,6 +104,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics counts deploys and changes; nil counts nothing.
 	Metrics *Metrics
+	// Tagging, when set, finds the cluster's load balancers and target
+	// groups for the index with the Resource Groups Tagging API (the
+	// reference's EnableRGTAPI gate): one paged GetResources per cluster
+	// tag key instead of listing the region and reading every tag.
+	Tagging Tagging
 }
 
 // Deployer deploys stacks. It is safe for concurrent use; deploys of one

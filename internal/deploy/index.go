@@ -11,6 +11,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 
 	"github.com/elbowlb/elbow/internal/stack"
 )
@@ -66,43 +68,21 @@ func (d *Deployer) ownerKey(tags map[string]string) (string, bool) {
 	return "", false
 }
 
-// scan lists the region's load balancers and target groups, reads their
-// tags in batches, and lists the cluster's security groups by tag filter.
+// scan finds what the cluster owns: its load balancers and target groups
+// (with the Resource Groups Tagging API when configured, else by listing
+// the region's and reading their tags in batches) and its security groups
+// by tag filter.
 func (d *Deployer) scan(ctx context.Context) (map[string]*owned, error) {
 	idx := map[string]*owned{}
 	add := func(key, kind, id string) { noteEvent{key: key, kind: kind, id: id, add: true}.apply(idx) }
-	var lbARNs []string
-	lbp := elbv2.NewDescribeLoadBalancersPaginator(d.elb, &elbv2.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
-	for lbp.HasMorePages() {
-		page, err := lbp.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("DescribeLoadBalancers: %w", err)
-		}
-		for _, lb := range page.LoadBalancers {
-			lbARNs = append(lbARNs, aws.ToString(lb.LoadBalancerArn))
-		}
+	var err error
+	if d.cfg.Tagging != nil {
+		err = d.scanTagged(ctx, add)
+	} else {
+		err = d.scanListed(ctx, add)
 	}
-	var tgARNs []string
-	tgp := elbv2.NewDescribeTargetGroupsPaginator(d.elb, &elbv2.DescribeTargetGroupsInput{PageSize: aws.Int32(400)})
-	for tgp.HasMorePages() {
-		page, err := tgp.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("DescribeTargetGroups: %w", err)
-		}
-		for _, tg := range page.TargetGroups {
-			tgARNs = append(tgARNs, aws.ToString(tg.TargetGroupArn))
-		}
-	}
-	for kind, arns := range map[string][]string{"lb": lbARNs, "tg": tgARNs} {
-		tags, err := d.tagsOf(ctx, arns)
-		if err != nil {
-			return nil, err
-		}
-		for arn, t := range tags {
-			if key, ok := d.ownerKey(t); ok {
-				add(key, kind, arn)
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
 	for _, tagKey := range []string{stack.TagCluster, legacyClusterTag} {
 		sgp := ec2.NewDescribeSecurityGroupsPaginator(d.ec2, &ec2.DescribeSecurityGroupsInput{
@@ -121,6 +101,81 @@ func (d *Deployer) scan(ctx context.Context) (map[string]*owned, error) {
 		}
 	}
 	return idx, nil
+}
+
+// scanTagged finds the cluster's load balancers and target groups with
+// GetResources, one paged query per cluster tag key.
+func (d *Deployer) scanTagged(ctx context.Context, add func(key, kind, id string)) error {
+	for _, tagKey := range []string{stack.TagCluster, legacyClusterTag} {
+		pg := rgt.NewGetResourcesPaginator(d.cfg.Tagging, &rgt.GetResourcesInput{
+			ResourceTypeFilters: []string{"elasticloadbalancing:loadbalancer", "elasticloadbalancing:targetgroup"},
+			TagFilters:          []rgttypes.TagFilter{{Key: aws.String(tagKey), Values: []string{d.cfg.ClusterName}}},
+			ResourcesPerPage:    aws.Int32(100),
+		})
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("GetResources: %w", err)
+			}
+			for _, m := range page.ResourceTagMappingList {
+				arn := aws.ToString(m.ResourceARN)
+				tags := make(map[string]string, len(m.Tags))
+				for _, t := range m.Tags {
+					tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+				key, ok := d.ownerKey(tags)
+				if !ok {
+					continue
+				}
+				switch {
+				case strings.Contains(arn, ":loadbalancer/"):
+					add(key, "lb", arn)
+				case strings.Contains(arn, ":targetgroup/"):
+					add(key, "tg", arn)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// scanListed lists the region's load balancers and target groups and
+// reads their tags in batches.
+func (d *Deployer) scanListed(ctx context.Context, add func(key, kind, id string)) error {
+	var lbARNs []string
+	lbp := elbv2.NewDescribeLoadBalancersPaginator(d.elb, &elbv2.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
+	for lbp.HasMorePages() {
+		page, err := lbp.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("DescribeLoadBalancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancers {
+			lbARNs = append(lbARNs, aws.ToString(lb.LoadBalancerArn))
+		}
+	}
+	var tgARNs []string
+	tgp := elbv2.NewDescribeTargetGroupsPaginator(d.elb, &elbv2.DescribeTargetGroupsInput{PageSize: aws.Int32(400)})
+	for tgp.HasMorePages() {
+		page, err := tgp.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("DescribeTargetGroups: %w", err)
+		}
+		for _, tg := range page.TargetGroups {
+			tgARNs = append(tgARNs, aws.ToString(tg.TargetGroupArn))
+		}
+	}
+	for kind, arns := range map[string][]string{"lb": lbARNs, "tg": tgARNs} {
+		tags, err := d.tagsOf(ctx, arns)
+		if err != nil {
+			return err
+		}
+		for arn, t := range tags {
+			if key, ok := d.ownerKey(t); ok {
+				add(key, kind, arn)
+			}
+		}
+	}
+	return nil
 }
 
 // tagsOf reads the tags of ELBv2 resources, 20 ARNs a call.

@@ -29,6 +29,9 @@ const (
 	GateSubnetDiscoveryByReachability = "SubnetDiscoveryByReachability"
 	GateEnableDefaultTagsLowPriority  = "EnableDefaultTagsLowPriority"
 	GateEnableCertificateManagement   = "EnableCertificateManagement"
+	// GateEnableRGTAPI is the deployer's, not translation's: find owned
+	// resources with the Resource Groups Tagging API.
+	GateEnableRGTAPI = "EnableRGTAPI"
 )
 
 // defaultGates are the reference controller's defaults for the gates above.
@@ -46,6 +49,7 @@ var defaultGates = map[string]bool{
 	GateSubnetDiscoveryByReachability: true,
 	GateEnableDefaultTagsLowPriority:  false,
 	GateEnableCertificateManagement:   false,
+	GateEnableRGTAPI:                  false,
 }
 
 // FeatureGates overrides gate defaults; a gate not set has the reference
