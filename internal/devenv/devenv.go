@@ -426,9 +426,19 @@ func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 	}
 }
 
+// Ports that are not well-known ones are chosen from a range of its own
+// per slot, below the system's ephemeral ports (32768 and up on Linux),
+// from which outgoing connections draw theirs: a free ephemeral port seen
+// at the start may be some connection's by the time the server binds it,
+// seconds later.
+const (
+	portBase     = 24000
+	portsPerSlot = 64
+)
+
 // loadPorts returns the ports recorded at the first start, choosing them
 // when there are none: the well-known ones (ELB 4566, DNS 5353, webhooks
-// 9443) when free and the slot is 0, else free ones.
+// 9443) when free and the slot is 0, else free ones of the slot's range.
 func loadPorts(path string, slot int) (ports, error) {
 	var p ports
 	if b, err := os.ReadFile(path); err == nil {
@@ -445,22 +455,20 @@ func loadPorts(path string, slot int) (ports, error) {
 		return p, err
 	}
 	p.Slot = slot
+	next := portBase + slot*portsPerSlot
+	end := next + portsPerSlot
 	pick := func(preferred int, udp bool) (int, error) {
 		if slot == 0 && tcpFree(preferred) && (!udp || udpFree(preferred)) {
 			return preferred, nil
 		}
-		for i := 0; i < 20; i++ {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return 0, err
-			}
-			port := l.Addr().(*net.TCPAddr).Port
-			l.Close()
-			if !udp || udpFree(port) {
+		for next < end {
+			port := next
+			next++
+			if tcpFree(port) && (!udp || udpFree(port)) {
 				return port, nil
 			}
 		}
-		return 0, errors.New("no free port on 127.0.0.1")
+		return 0, fmt.Errorf("no free port on 127.0.0.1 in %d-%d (slot %d)", portBase+slot*portsPerSlot, end-1, slot)
 	}
 	var err error
 	if p.ELB, err = pick(4566, false); err != nil {

@@ -129,6 +129,15 @@ func TestLoadPorts(t *testing.T) {
 	if p.Slot != 2 || p.ELB == 0 || p.DNS == 0 || p.Webhook == 0 || p.ELB == 4566 {
 		t.Errorf("slot 2 ports %+v: want free ports, not the well-known ones", p)
 	}
+	lo, hi := portBase+2*portsPerSlot, portBase+3*portsPerSlot
+	for _, port := range []int{p.ELB, p.DNS, p.Webhook} {
+		if port < lo || port >= hi {
+			t.Errorf("slot 2 port %d outside the slot's range %d-%d (below the ephemeral ports)", port, lo, hi-1)
+		}
+	}
+	if p.ELB == p.DNS || p.DNS == p.Webhook || p.ELB == p.Webhook {
+		t.Errorf("slot 2 ports %+v: want three different ports", p)
+	}
 	again, err := loadPorts(path, 2)
 	if err != nil || again != p {
 		t.Errorf("second start: %+v %v, want the recorded %+v", again, err, p)
