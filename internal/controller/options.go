@@ -239,6 +239,13 @@ func (o *Options) APIThrottle() ([]awsthrottle.Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--aws-api-throttle: %w", err)
 	}
+	for _, r := range rules {
+		if r.Rate == 0 {
+			// A client-side bucket that never refills would hold every
+			// call after the burst forever.
+			return nil, fmt.Errorf("--aws-api-throttle: rule %q: rate 0 would block every call after the first %d; want a rate above 0 calls per second", r.String(), r.Burst)
+		}
+	}
 	return awsthrottle.Merge(awsthrottle.Defaults(), rules), nil
 }
 

@@ -62,6 +62,7 @@ func TestValidate(t *testing.T) {
 		{"assumed references on AWS", func(o *Options) { o.AutoProvisionReferences = true }, "--auto-provision-references needs --elb-endpoint"},
 		{"assumed references on a local ELB", func(o *Options) { o.AutoProvisionReferences = true; o.ELBEndpoint = "http://127.0.0.1:4566" }, ""},
 		{"API throttle", func(o *Options) { o.AWSAPIThrottle = "Elastic Load Balancing v2:^Describe=5:10" }, ""},
+		{"API throttle of rate 0", func(o *Options) { o.AWSAPIThrottle = "EC2:.*=0:5" }, `rule "EC2:.*=0:5": rate 0 would block every call after the first 5`},
 		{"bad API throttle", func(o *Options) { o.AWSAPIThrottle = "Elastic Load Balancing v2:^Describe=5" }, `--aws-api-throttle: throttle rule "Elastic Load Balancing v2:^Describe=5"`},
 	} {
 		o := DefaultOptions()

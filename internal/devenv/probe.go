@@ -48,9 +48,6 @@ func probe(ctx context.Context, lb LoadBalancer, l Listener) (got, ip string, er
 		}
 		errs = append(errs, fmt.Sprintf("%s (%s): %v", a.IP, a.Zone, err))
 	}
-	if len(errs) == 1 {
-		return "", "", errors.New(errs[0])
-	}
 	return "", "", errors.New(strings.Join(errs, "; "))
 }
 

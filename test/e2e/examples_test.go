@@ -291,14 +291,7 @@ func checkALBGRPC(t *testing.T, d *dev) {
 // or HTTPS when the echo's TLS is passed through) from clientIP.
 func nlbEchoAt(t *testing.T, url string) echo {
 	t.Helper()
-	c := &client{local: clientIP}
-	var e echo
-	eventually(t, time.Minute, func() error {
-		var err error
-		e, err = c.get(ctx(t), url, "")
-		return err
-	})
-	return e
+	return nlbEchoAny(t, []string{url})
 }
 
 // nlbEcho asks an NLB listener's echo target through the first of the
@@ -309,13 +302,24 @@ func nlbEchoAt(t *testing.T, url string) echo {
 // address out of DNS.
 func nlbEcho(t *testing.T, lb devenv.LoadBalancer, scheme string, port int32) echo {
 	t.Helper()
+	var urls []string
+	for i := range lb.Addresses {
+		urls = append(urls, scheme+"://"+addr(lb, i, port)+"/")
+	}
+	return nlbEchoAny(t, urls)
+}
+
+// nlbEchoAny fetches, from clientIP, the first of urls that answers,
+// trying them all until one does or a minute has passed.
+func nlbEchoAny(t *testing.T, urls []string) echo {
+	t.Helper()
 	c := &client{local: clientIP}
 	var e echo
 	eventually(t, time.Minute, func() error {
 		var errs []error
-		for i := range lb.Addresses {
+		for _, url := range urls {
 			var err error
-			if e, err = c.get(ctx(t), scheme+"://"+addr(lb, i, port)+"/", ""); err == nil {
+			if e, err = c.get(ctx(t), url, ""); err == nil {
 				return nil
 			}
 			errs = append(errs, err)

@@ -3,6 +3,7 @@ package nlb
 import (
 	"hash/maphash"
 	"net/netip"
+	"slices"
 )
 
 // Transport numbers for the flow hash.
@@ -111,7 +112,7 @@ func (p *Plane) ServingZones(lbARN string) map[string]bool {
 			continue
 		}
 		for i := range r.groups {
-			if r.groups[i].best(0, (*targetState).isHealthy) != nil {
+			if slices.ContainsFunc(r.groups[i].cands, func(c candidate) bool { return c.ts.isHealthy() }) {
 				if out == nil {
 					out = map[string]bool{}
 				}
