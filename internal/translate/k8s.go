@@ -2,6 +2,8 @@ package translate
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -72,4 +74,32 @@ func ServicePitfalls(svc *corev1.Service, targetType string, workloads []Workloa
 	for _, w := range HostNetworkPods(workloads, svc.Namespace, svc.Spec.Selector) {
 		tr.Add(Warning, ref, "selects pods of %s, which use hostNetwork: true; IP targets do not need it (the load balancer reaches pod IPs directly), and it costs isolation and one pod per node per port", w)
 	}
+}
+
+// OIDCClientCredentials reads an OAuth 2.0 client's ID and secret from a
+// Secret as the reference controller does: keys clientID (or the legacy
+// clientId) and clientSecret, in data or stringData; trailing white space
+// is trimmed from the ID and trailing control characters from the secret.
+func OIDCClientCredentials(sec *corev1.Secret) (id, secret string, err error) {
+	get := func(k string) ([]byte, bool) {
+		if v, ok := sec.Data[k]; ok {
+			return v, true
+		}
+		if v, ok := sec.StringData[k]; ok {
+			return []byte(v), true
+		}
+		return nil, false
+	}
+	rawID, ok := get("clientID")
+	if !ok {
+		rawID, ok = get("clientId")
+	}
+	if !ok {
+		return "", "", fmt.Errorf("OIDC Secret %s/%s has no clientID key", sec.Namespace, sec.Name)
+	}
+	rawSecret, ok := get("clientSecret")
+	if !ok {
+		return "", "", fmt.Errorf("OIDC Secret %s/%s has no clientSecret key", sec.Namespace, sec.Name)
+	}
+	return strings.TrimRightFunc(string(rawID), unicode.IsSpace), strings.TrimRightFunc(string(rawSecret), unicode.IsControl), nil
 }
