@@ -82,8 +82,10 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 				Message: "no longer of an ALB GatewayClass but still has the finalizer " + FinalizerALBGateway + ": its load balancer is deleted"}}
 			return out, true
 		}
-		if _, exists := t.x.classes[string(gw.Spec.GatewayClassName)]; !exists {
+		if c, exists := t.x.classes[string(gw.Spec.GatewayClassName)]; !exists {
 			t.note(translate.Note, ref, "not handled: GatewayClass %s not found", gw.Spec.GatewayClassName)
+		} else if c.Spec.ControllerName == ControllerNLB {
+			t.note(translate.Note, ref, "GatewayClass %s is of controller %s: Network Load Balancer Gateways are not translated yet", gw.Spec.GatewayClassName, ControllerNLB)
 		} else {
 			t.note(translate.Note, ref, "not handled: GatewayClass %s is not of controller %s", gw.Spec.GatewayClassName, ControllerALB)
 		}
