@@ -314,6 +314,10 @@ func httpMatchConditions(m *gwv1.HTTPRouteMatch, mi *matchInfo) error {
 		mi.prec.pathType = 1
 	}
 	mi.prec.primary = len(*m.Path.Value)
+	if mi.prefix != "" {
+		// A trailing '/' does not make a prefix more specific: "/a/" is "/a".
+		mi.prec.primary = len(mi.prefix)
+	}
 	for _, h := range m.Headers {
 		if err := headerCondition(string(h.Name), h.Value, *h.Type == gwv1.HeaderMatchRegularExpression, c); err != nil {
 			return err

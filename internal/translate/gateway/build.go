@@ -193,6 +193,9 @@ func (b *gwBuilder) run() error {
 		switch {
 		case validListeners == 0 && ownListeners > 0:
 			accepted(false, string(gwv1.GatewayReasonListenersNotValid), "No listener is valid.")
+			programmedFalse("The Gateway is not accepted.")
+			b.finishStatus(st)
+			return fmt.Errorf("not accepted: no listener is valid")
 		case validListeners < ownListeners:
 			accepted(true, string(gwv1.GatewayReasonListenersNotValid), "Some listeners are not valid; the others are served.")
 		default:

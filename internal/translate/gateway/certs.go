@@ -120,7 +120,7 @@ func (b *gwBuilder) listenerCertificates(l *listener) {
 	for i, ref := range l.tls.CertificateRefs {
 		at := fmt.Sprintf("tls.certificateRefs[%d]", i)
 		if ref.Group == nil || *ref.Group != "" || ref.Kind == nil || *ref.Kind != kindSecret {
-			fail(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: %s/%s is not supported; want a core Secret (group \"\", kind Secret).", at, deref(ref.Group), deref(ref.Kind)))
+			fail(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: group %q kind %s is not supported; want a core Secret (group \"\", kind Secret).", at, deref(ref.Group), deref(ref.Kind)))
 			continue
 		}
 		ns := l.owner.Namespace

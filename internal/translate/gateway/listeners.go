@@ -219,7 +219,7 @@ func (l *listener) diagnose(tr *translate.Trace) {
 		tr.Add(translate.Error, l.owner, "listener %s (%s:%d) conflicted: %s", l.name, l.protocol, l.port, l.confMsg)
 		return
 	}
-	if !l.refsOK {
+	if !l.refsOK && l.unprogrammable == "" {
 		tr.Add(translate.Error, l.owner, "listener %s (%s:%d): %s", l.name, l.protocol, l.port, l.refsMsg)
 	}
 	if l.unprogrammable != "" {
