@@ -408,11 +408,13 @@ func (b *gwBuilder) actions(lsn *stack.Listener, u *unit) ([]stack.Action, error
 	}
 	var out []stack.Action
 	if ri.auth != nil {
-		if lsn.Spec.Protocol == stack.ProtocolHTTPS {
-			out = append(out, *ri.auth)
-		} else {
-			b.trace.Add(translate.Warning, u.a.r.ref, "%s: the %s action of %s %s is ignored on HTTP:%d (ALB authenticates on HTTPS listeners only)", ri.label(), ri.auth.Type, kindLRC, ri.lrc.Name, lsn.Spec.Port)
+		if lsn.Spec.Protocol != stack.ProtocolHTTPS {
+			// Serving the rule without its authentication would expose
+			// what it protects: leave it out of the HTTP listener.
+			b.dropUnit(u, fmt.Sprintf("the %s action of %s %s needs an HTTPS listener (ALB authenticates on HTTPS listeners only), so the rule is not served unauthenticated here", ri.auth.Type, kindLRC, ri.lrc.Name))
+			return nil, nil
 		}
+		out = append(out, *ri.auth)
 	}
 	var routing *v1beta1.Action
 	if ri.lrc != nil {
