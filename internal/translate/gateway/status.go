@@ -131,18 +131,18 @@ type Deployment struct {
 }
 
 // Deployed returns the Gateway's status once its stack is deployed: the
-// Programmed conditions decided from d (the Gateway's, and those of its
-// listeners that translation left Pending), and the load balancer's DNS
-// name as a Hostname address.
+// Programmed conditions translation left Unknown (Pending) decided from d,
+// the Gateway's and its listeners' (those translation set False stay so),
+// and the load balancer's DNS name as a Hostname address.
 func (s GatewayStatus) Deployed(d Deployment) gwv1.GatewayStatus {
 	out := *s.Status.DeepCopy()
 	gen := observedGeneration(out.Conditions)
 	programmed, reason, msg := deployedProgrammed(d)
 	accepted := conditionTrue(out.Conditions, string(gwv1.GatewayConditionAccepted))
-	switch {
+	switch c := findCondition(out.Conditions, string(gwv1.GatewayConditionProgrammed)); {
 	case !accepted:
 		setCondition(&out.Conditions, cond(string(gwv1.GatewayConditionProgrammed), metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "The Gateway is not accepted.", gen))
-	default:
+	case c == nil || c.Status == metav1.ConditionUnknown:
 		setCondition(&out.Conditions, cond(string(gwv1.GatewayConditionProgrammed), programmed, reason, msg, gen))
 	}
 	for i := range out.Listeners {

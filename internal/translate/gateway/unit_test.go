@@ -331,3 +331,13 @@ func TestMergeParentsAndSupportedVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestDeployedKeepsTranslationFailure(t *testing.T) {
+	failed := GatewayStatus{Status: gwv1.GatewayStatus{Conditions: []metav1.Condition{
+		cond("Accepted", metav1.ConditionTrue, "Accepted", "", 1),
+		cond("Programmed", metav1.ConditionFalse, "Invalid", "no subnets", 1)}}}
+	got := failed.Deployed(Deployment{Err: errors.New("not deployed")})
+	if c := findCondition(got.Conditions, "Programmed"); c.Status != metav1.ConditionFalse || c.Message != "no subnets" {
+		t.Errorf("a translation failure must stay the Programmed condition: %+v", c)
+	}
+}
