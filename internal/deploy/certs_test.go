@@ -2,16 +2,10 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"sync"
 	"testing"
@@ -22,6 +16,7 @@ import (
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
+	"github.com/elbowlb/elbow/internal/controller/ctrltest"
 	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate/manifests"
@@ -47,34 +42,6 @@ func (s *secretStore) set(ns, name string, crt, key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[ns+"/"+name] = [2][]byte{crt, key}
-}
-
-// ecCert returns a self-signed certificate and its key, PEM-encoded, on
-// the curve, for the DNS name.
-func ecCert(t *testing.T, curve elliptic.Curve, name string) (crt, key []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(curve, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
 
 // tlsGateway is an ALB Gateway whose HTTPS listener takes its certificate
@@ -228,7 +195,7 @@ func TestImportedCertificate(t *testing.T) {
 	ctx := context.Background()
 	d := e.deployer(t)
 
-	crt, key := ecCert(t, elliptic.P256(), "web.example.com")
+	crt, key := ctrltest.SelfSigned(t, elliptic.P256(), "web.example.com")
 	e.secrets.set("shop", "web-tls", crt, key)
 	s := e.stack(t, crt, key)
 	if err := d.Deploy(ctx, s); err != nil {
@@ -262,7 +229,7 @@ func TestImportedCertificate(t *testing.T) {
 	}
 
 	// The Secret changes after translation: the imported certificate stays.
-	crt2, key2 := ecCert(t, elliptic.P256(), "web.example.com")
+	crt2, key2 := ctrltest.SelfSigned(t, elliptic.P256(), "web.example.com")
 	e.secrets.set("shop", "web-tls", crt2, key2)
 	if err := d.Deploy(ctx, e.stack(t, crt, key)); err != nil {
 		t.Fatal(err)
@@ -293,7 +260,7 @@ func TestImportedCertificate(t *testing.T) {
 
 	// A P-384 key: ACM re-imports only with the same key type, so a new
 	// certificate replaces the old one on the listener.
-	crt3, key3 := ecCert(t, elliptic.P384(), "web.example.com")
+	crt3, key3 := ctrltest.SelfSigned(t, elliptic.P384(), "web.example.com")
 	e.secrets.set("shop", "web-tls", crt3, key3)
 	s = e.stack(t, crt3, key3)
 	if err := d.Deploy(ctx, s); err != nil {
@@ -310,7 +277,7 @@ func TestImportedCertificate(t *testing.T) {
 
 	// A new Secret whose content changed after translation cannot be
 	// imported: the deploy says so.
-	crt4, key4 := ecCert(t, elliptic.P256(), "web.example.com")
+	crt4, key4 := ctrltest.SelfSigned(t, elliptic.P256(), "web.example.com")
 	stale := e.stack(t, crt4, key4)
 	for _, c := range stale.ImportedCertificates {
 		c.ResID, c.Spec.SecretRef.Name = "shop/other-tls", "other-tls"
@@ -341,7 +308,7 @@ func TestImportedCertificate(t *testing.T) {
 func TestImportedCertificateNeedsACM(t *testing.T) {
 	t.Parallel()
 	e := newCertEnv(t)
-	crt, key := ecCert(t, elliptic.P256(), "web.example.com")
+	crt, key := ctrltest.SelfSigned(t, elliptic.P256(), "web.example.com")
 	err := e.env.deployer(t).Deploy(context.Background(), e.stack(t, crt, key))
 	if err == nil {
 		t.Fatal("deployed a stack importing a certificate without an ACM client")
