@@ -50,7 +50,7 @@ var checks = map[string]func(t *testing.T, d *dev){
 	"nlb-redis.yaml":                   checkNLBRedis,
 	"nlb-game-server.yaml":             checkNLBGameServer,
 	"mixed-internal.yaml":              checkMixedInternal,
-	"gateway-alb.yaml":                 checkGatewayNotYet,
+	"gateway-alb.yaml":                 checkGatewayALB,
 	"gateway-nlb.yaml":                 checkGatewayNotYet,
 	"hostnetwork-and-etp.yaml":         checkHostNetwork,
 }
@@ -615,6 +615,28 @@ func checkMixedInternal(t *testing.T, d *dev) {
 	nlb := d.lbFor("Service default/internal-db")
 	checkInternal(t, nlb, 5432)
 	nlbEcho(t, nlb, "http", 5432)
+}
+
+// checkGatewayALB: the ALB Gateway serves its HTTPRoute on both listeners
+// (HTTPS with the LoadBalancerConfiguration's certificate and policy), the
+// TargetGroupConfiguration's health check finds both pods healthy, and
+// other hosts get the listeners' 404.
+func checkGatewayALB(t *testing.T, d *dev) {
+	lb := d.lbFor("Gateway app-ns/my-alb")
+	if lb.Scheme != "internet-facing" || lb.Type != "application" {
+		t.Errorf("load balancer %s %s, want internet-facing application", lb.Scheme, lb.Type)
+	}
+	listener(t, lb, "HTTP", 80)
+	listener(t, lb, "HTTPS", 443)
+	served(t, "http://"+addr(lb, 0, 80)+"/", "app.example.com", "app-", "http")
+	served(t, "https://"+addr(lb, 0, 443)+"/orders", "app.example.com", "app-", "https")
+	status(t, "http://"+addr(lb, 0, 80)+"/", "other.example.com", 404)
+	checkServedCertificate(t, d, addr(lb, 0, 443), "app.example.com", "arn:aws:acm:ap-northeast-2:123456789012:certificate/xxxx")
+	tgs := targetGroups(t, d, lb)
+	if len(tgs) != 1 || tgs[0].TargetType != elbv2types.TargetTypeEnumIp || aws.ToString(tgs[0].HealthCheckPath) != "/health" || aws.ToInt32(tgs[0].HealthCheckIntervalSeconds) != 15 {
+		t.Errorf("target groups %+v, want one of ip targets with health check /health every 15 s", tgs)
+	}
+	checkHealthyTargets(t, d, tgs[0], 2)
 }
 
 func checkGatewayNotYet(t *testing.T, d *dev) {

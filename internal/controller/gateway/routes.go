@@ -120,7 +120,10 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 		// A merge patch drops the list only when it is written out as null.
 		st.Parents = []gwv1.RouteParentStatus{}
 	}
-	if err := r.Client.Status().Patch(ctx, route, client.MergeFrom(old)); err != nil {
+	// Other controllers write their entries of the same list: the patch
+	// replaces the whole list, so it applies only to the version read
+	// (a conflict reconciles again, from the newer version).
+	if err := r.Client.Status().Patch(ctx, route, client.MergeFromWithOptions(old, client.MergeFromWithOptimisticLock{})); err != nil {
 		return reconcile.Result{}, fmt.Errorf("%s status: %w", r.kind.kind, client.IgnoreNotFound(err))
 	}
 	kube.Logger(ctx).Debug("route status written", "parents", len(want))
