@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
@@ -93,36 +92,23 @@ spec:
 }
 
 // certEnv is a local ELB with a deployer that imports certificates.
-type certEnv struct {
-	*env
-	acm     *acm.Client
-	secrets *secretStore
-}
+type certEnv struct{ *env }
 
-func newCertEnv(t *testing.T) *certEnv {
-	e := &certEnv{env: newEnv(t), secrets: &secretStore{m: map[string][2][]byte{}}}
-	e.acm = acm.NewFromConfig(e.elb.Config, func(o *acm.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
-	return e
-}
-
-func (e *certEnv) deployer(t *testing.T) *deploy.Deployer {
-	t.Helper()
-	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster, ACM: e.acm, Secrets: e.secrets, DeleteTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+func newCertEnv(t *testing.T) *certEnv { return &certEnv{newEnv(t)} }
 
 // stack translates the Gateway with the Secret's content (as the
-// controller saw it) and stores content as what the Secret holds now.
+// controller saw it), leaving what the Secret holds now as it is.
 func (e *certEnv) stack(t *testing.T, crt, key []byte) *stack.Stack {
 	t.Helper()
 	objs := &manifests.Objects{}
 	if err := objs.Add("gateway.yaml", []byte(tlsGateway(crt, key))); err != nil {
 		t.Fatal(err)
 	}
+	crtNow, keyNow, err := e.secrets.TLSSecret(context.Background(), "shop", "web-tls")
 	stacks := e.stacksOf(t, objs)
+	if err == nil {
+		e.secrets.set("shop", "web-tls", crtNow, keyNow)
+	}
 	if len(stacks) != 1 || len(stacks[0].ImportedCertificates) != 1 {
 		t.Fatalf("want one stack importing one certificate, got %d stacks", len(stacks))
 	}
@@ -309,7 +295,11 @@ func TestImportedCertificateNeedsACM(t *testing.T) {
 	t.Parallel()
 	e := newCertEnv(t)
 	crt, key := ctrltest.SelfSigned(t, elliptic.P256(), "web.example.com")
-	err := e.env.deployer(t).Deploy(context.Background(), e.stack(t, crt, key))
+	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Deploy(context.Background(), e.stack(t, crt, key))
 	if err == nil {
 		t.Fatal("deployed a stack importing a certificate without an ACM client")
 	}
