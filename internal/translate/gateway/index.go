@@ -198,8 +198,3 @@ func (x *index) granted(fromGroup, fromKind, fromNS, toGroup, toKind, toNS, toNa
 	}
 	return false
 }
-
-// classOf returns a Gateway's class, if it exists.
-func (x *index) classOf(gw *gwv1.Gateway) *gwv1.GatewayClass {
-	return x.classes[string(gw.Spec.GatewayClassName)]
-}

@@ -45,13 +45,13 @@ const SupportedBundleVersion = "v1.6"
 // with meta.SetStatusCondition, which keeps the transition time of a
 // condition whose status did not change.
 type Status struct {
-	GatewayClasses             []GatewayClassStatus             `json:"gatewayClasses,omitempty"`
-	Gateways                   []GatewayStatus                  `json:"gateways,omitempty"`
-	ListenerSets               []ListenerSetStatus              `json:"listenerSets,omitempty"`
-	Routes                     []RouteStatus                    `json:"routes,omitempty"`
+	GatewayClasses             []GatewayClassStatus              `json:"gatewayClasses,omitempty"`
+	Gateways                   []GatewayStatus                   `json:"gateways,omitempty"`
+	ListenerSets               []ListenerSetStatus               `json:"listenerSets,omitempty"`
+	Routes                     []RouteStatus                     `json:"routes,omitempty"`
 	ListenerRuleConfigurations []ListenerRuleConfigurationStatus `json:"listenerRuleConfigurations,omitempty"`
-	LoadBalancerConfigurations []ConfigurationStatus            `json:"loadBalancerConfigurations,omitempty"`
-	TargetGroupConfigurations  []ConfigurationStatus            `json:"targetGroupConfigurations,omitempty"`
+	LoadBalancerConfigurations []ConfigurationStatus             `json:"loadBalancerConfigurations,omitempty"`
+	TargetGroupConfigurations  []ConfigurationStatus             `json:"targetGroupConfigurations,omitempty"`
 }
 
 // Empty reports whether there is no status to write.

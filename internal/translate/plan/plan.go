@@ -49,7 +49,7 @@ func Build(in Input) *Plan {
 		HTTPRoutes: o.HTTPRoutes, GRPCRoutes: o.GRPCRoutes, ReferenceGrants: o.ReferenceGrants,
 		LoadBalancerConfigurations: o.LoadBalancerConfigurations, TargetGroupConfigurations: o.TargetGroupConfigurations,
 		ListenerRuleConfigurations: o.ListenerRuleConfigurations,
-		Services: o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
+		Services:                   o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
 		Facts: in.Facts, Options: in.Options,
 	})
 	return p
