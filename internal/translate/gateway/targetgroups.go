@@ -352,18 +352,11 @@ func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.
 		if p.Type == intstr.Int {
 			port = p
 		} else {
-			sp, err := translate.LookupServicePort(svc, p)
+			hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
 			if err != nil {
 				return nil, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
 			}
-			switch {
-			case tt == stack.TargetTypeInstance:
-				port = intstr.FromInt32(sp.NodePort)
-			case sp.TargetPort.Type == intstr.Int:
-				port = sp.TargetPort
-			default:
-				return nil, fmt.Errorf("healthCheckPort %q: a named port cannot be used with ip targets when the Service's targetPort is a name", *c.HealthCheckPort)
-			}
+			port = hp
 		}
 	}
 	hcProto := proto

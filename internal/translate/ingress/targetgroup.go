@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -152,6 +153,16 @@ func (b *builder) unallocatedNodePort(m *member, svc *corev1.Service, sp corev1.
 		svc.Namespace, svc.Name, svc.Spec.Type, annotations.IngressTargetType)
 }
 
+// healthCheckPortError is the error of a health-check-port annotation
+// naming a Service port that cannot be used.
+func healthCheckPortError(key, raw string, err error) error {
+	e := &annotations.Error{Key: key, Value: raw, Err: err}
+	if !errors.Is(err, translate.ErrNamedTargetPort) {
+		e.Want = "a port number, traffic-port, or a port name of the Service"
+	}
+	return e
+}
+
 func describeHealthCheck(hc *stack.HealthCheck) string {
 	s := fmt.Sprintf("%s %s port %s", hc.Protocol, deref(hc.Path), hc.Port.String())
 	if hc.Matcher != nil {
@@ -185,18 +196,11 @@ func (b *builder) healthCheck(svc *corev1.Service, ann annotations.Set, targetTy
 		if p.Type == intstr.Int {
 			port = p
 		} else {
-			sp, err := translate.LookupServicePort(svc, p)
+			hp, err := translate.NamedHealthCheckPort(svc, p, targetType == "instance")
 			if err != nil {
-				return nil, "", &annotations.Error{Key: annotations.IngressHealthCheckPort, Value: raw, Want: "a port number, traffic-port, or a port name of the Service", Err: err}
+				return nil, "", healthCheckPortError(annotations.IngressHealthCheckPort, raw, err)
 			}
-			switch {
-			case targetType == "instance":
-				port = intstr.FromInt32(sp.NodePort)
-			case sp.TargetPort.Type == intstr.Int:
-				port = sp.TargetPort
-			default:
-				return nil, "", &annotations.Error{Key: annotations.IngressHealthCheckPort, Value: raw, Err: fmt.Errorf("a named health check port cannot be used with ip targets when the Service's targetPort is a name")}
-			}
+			port = hp
 		}
 	}
 	note(annotations.IngressHealthCheckPort)
