@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 )
@@ -611,4 +614,28 @@ func (c *Cloud) DefaultSubnets(q SubnetQuery, stackID string) (mappings []stack.
 		return nil, "", "", fmt.Errorf("couldn't auto-discover subnets for a %s %s load balancer: %w", q.Scheme, q.IPAddressType, err)
 	}
 	return SubnetMappings(chosen), DescribeSubnets(chosen), fmt.Sprintf("%s in %s, one per zone (cluster-tagged first, then lowest ID)", src, c.VPCID()), nil
+}
+
+// BackendNetworking lets the backend security group sg reach the targets
+// on the TCP ports, or on every TCP port when ports is empty. perPort puts
+// each port in its own rule; otherwise one rule lists them all.
+func BackendNetworking(sg stack.Token, perPort bool, ports ...intstr.IntOrString) *stack.TGBNetworking {
+	tcp := elbv2api.NetworkingProtocolTCP
+	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: sg}}}
+	if len(ports) == 0 {
+		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+	}
+	var np []elbv2api.NetworkingPort
+	for _, p := range ports {
+		p := p
+		np = append(np, elbv2api.NetworkingPort{Protocol: &tcp, Port: &p})
+	}
+	if !perPort {
+		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: np}}}
+	}
+	var rules []stack.NetworkingIngressRule
+	for _, p := range np {
+		rules = append(rules, stack.NetworkingIngressRule{From: from, Ports: []elbv2api.NetworkingPort{p}})
+	}
+	return &stack.TGBNetworking{Ingress: rules}
 }

@@ -139,31 +139,10 @@ func mergeProps(hi, lo *v1beta1.TargetGroupProps) *v1beta1.TargetGroupProps {
 	if out.EnableMultiCluster == nil {
 		out.EnableMultiCluster = l.EnableMultiCluster
 	}
-	if hi.Tags != nil || lo.Tags != nil {
-		tags := map[string]string{}
-		if lo.Tags != nil {
-			for k, v := range *lo.Tags {
-				tags[k] = v
-			}
-		}
-		if hi.Tags != nil {
-			for k, v := range *hi.Tags {
-				tags[k] = v
-			}
-		}
-		out.Tags = &tags
-	}
-	attrs := map[string]string{}
-	for _, a := range lo.TargetGroupAttributes {
-		attrs[a.Key] = a.Value
-	}
-	for _, a := range hi.TargetGroupAttributes {
-		attrs[a.Key] = a.Value
-	}
-	out.TargetGroupAttributes = nil
-	for _, k := range translate.SortedKeys(attrs) {
-		out.TargetGroupAttributes = append(out.TargetGroupAttributes, v1beta1.TargetGroupAttribute{Key: k, Value: attrs[k]})
-	}
+	out.Tags = mergeTags(hi.Tags, lo.Tags)
+	out.TargetGroupAttributes = mergeAttributes(hi.TargetGroupAttributes, lo.TargetGroupAttributes,
+		func(a v1beta1.TargetGroupAttribute) (string, string) { return a.Key, a.Value },
+		func(k, v string) v1beta1.TargetGroupAttribute { return v1beta1.TargetGroupAttribute{Key: k, Value: v} })
 	return &out
 }
 
@@ -455,20 +434,15 @@ func (b *gwBuilder) bindingNetworking(targetPort, hcPort intstr.IntOrString, con
 	if b.backendSG == nil {
 		return nil
 	}
-	tcp := elbv2api.NetworkingProtocolTCP
-	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: *b.backendSG}}}
 	if b.opts.DisableRestrictedSGRules {
-		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+		return translate.BackendNetworking(*b.backendSG, false)
 	}
-	tp := targetPort
-	ports := []elbv2api.NetworkingPort{{Protocol: &tcp, Port: &tp}}
+	ports := []intstr.IntOrString{targetPort}
 	if hcPort.Type == intstr.Int && hcPort.IntValue() != targetPort.IntValue() {
-		hp := hcPort
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &hp})
+		ports = append(ports, hcPort)
 	}
 	if control != nil {
-		cp := intstr.FromInt32(*control)
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &cp})
+		ports = append(ports, intstr.FromInt32(*control))
 	}
-	return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: ports}}}
+	return translate.BackendNetworking(*b.backendSG, false, ports...)
 }

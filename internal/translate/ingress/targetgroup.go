@@ -337,23 +337,15 @@ func (b *builder) bindingNetworking(targetPort, hcPort intstr.IntOrString, contr
 	if b.backendSG == nil {
 		return nil
 	}
-	tcp := elbv2api.NetworkingProtocolTCP
-	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: *b.backendSG}}}
 	if b.opts.DisableRestrictedSGRules {
-		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+		return translate.BackendNetworking(*b.backendSG, true)
 	}
-	ports := []elbv2api.NetworkingPort{{Protocol: &tcp, Port: &targetPort}}
+	ports := []intstr.IntOrString{targetPort}
 	if hcPort.String() != stack.HealthCheckPortTrafficPort {
-		hp := hcPort
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &hp})
+		ports = append(ports, hcPort)
 	}
 	if controlPort != nil {
-		cp := intstr.FromInt32(*controlPort)
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &cp})
+		ports = append(ports, intstr.FromInt32(*controlPort))
 	}
-	var rules []stack.NetworkingIngressRule
-	for _, p := range ports {
-		rules = append(rules, stack.NetworkingIngressRule{From: from, Ports: []elbv2api.NetworkingPort{p}})
-	}
-	return &stack.TGBNetworking{Ingress: rules}
+	return translate.BackendNetworking(*b.backendSG, true, ports...)
 }
