@@ -217,14 +217,7 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 			ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "ListenerRuleConfiguration %s answers with a fixed response, which conflicts with the RequestRedirect filter", ri.lrc.Name)
 		}
 	}
-	for j, m := range rule.Matches {
-		mi := &matchInfo{idx: j}
-		if err := httpMatchConditions(&m, mi); err != nil {
-			ri.unsupported("match %d: %v", j, err)
-			continue
-		}
-		ri.matches = append(ri.matches, mi)
-	}
+	addMatches(ri, rule.Matches, httpMatchConditions)
 	if rw := ri.rewrite; rw != nil && rw.Path != nil && rw.Path.Type == gwv1.PrefixMatchHTTPPathModifier {
 		for _, m := range ri.matches {
 			if m.prefix == "" {
@@ -232,14 +225,12 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 			}
 		}
 	}
-	for _, br := range rule.BackendRefs {
-		if len(br.Filters) > 0 {
-			ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
-		}
-		ri.backends = append(ri.backends, t.resolveBackend(r, br.BackendRef, a))
+	refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
+	filtered := false
+	for k, br := range rule.BackendRefs {
+		refs[k], filtered = br.BackendRef, filtered || len(br.Filters) > 0
 	}
-	t.checkBackends(ri)
-	t.lrcConditions(ri)
+	t.finishRule(r, ri, a, refs, filtered)
 	return ri
 }
 
@@ -275,23 +266,40 @@ func (t *translator) grpcRule(r *route, i int, rule *gwv1.GRPCRouteRule, a *rout
 			ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "ListenerRuleConfiguration %s has a redirect action, which a GRPCRoute cannot use", ri.lrc.Name)
 		}
 	}
-	for j, m := range rule.Matches {
+	addMatches(ri, rule.Matches, grpcMatchConditions)
+	refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
+	filtered := false
+	for k, br := range rule.BackendRefs {
+		refs[k], filtered = br.BackendRef, filtered || len(br.Filters) > 0
+	}
+	t.finishRule(r, ri, a, refs, filtered)
+	return ri
+}
+
+// addMatches adds the conditions of a rule's matches, dropping the rule
+// when one cannot be expressed.
+func addMatches[M any](ri *ruleInfo, matches []M, conditions func(*M, *matchInfo) error) {
+	for j := range matches {
 		mi := &matchInfo{idx: j}
-		if err := grpcMatchConditions(&m, mi); err != nil {
+		if err := conditions(&matches[j], mi); err != nil {
 			ri.unsupported("match %d: %v", j, err)
 			continue
 		}
 		ri.matches = append(ri.matches, mi)
 	}
-	for _, br := range rule.BackendRefs {
-		if len(br.Filters) > 0 {
-			ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
-		}
-		ri.backends = append(ri.backends, t.resolveBackend(r, br.BackendRef, a))
+}
+
+// finishRule resolves a rule's backends and its ListenerRuleConfiguration
+// conditions; filtered tells whether a backendRef has filters.
+func (t *translator) finishRule(r *route, ri *ruleInfo, a *routeAnalysis, refs []gwv1.BackendRef, filtered bool) {
+	if filtered {
+		ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
+	}
+	for _, br := range refs {
+		ri.backends = append(ri.backends, t.resolveBackend(r, br, a))
 	}
 	t.checkBackends(ri)
 	t.lrcConditions(ri)
-	return ri
 }
 
 // httpMatchConditions builds the conditions of an HTTPRoute match (but the

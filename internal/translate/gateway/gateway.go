@@ -91,10 +91,9 @@ const (
 	kindTargetGroupName = "TargetGroupName"
 )
 
-// Input is everything the translation reads. Objects are as the API server
-// stores them; the Gateway API's CRD defaults are applied here again, so
-// manifests that leave defaulted fields out translate the same.
-type Input struct {
+// Objects are the Gateway API objects and the AWS Load Balancer
+// Controller's gateway.k8s.aws configuration objects.
+type Objects struct {
 	GatewayClasses  []gwv1.GatewayClass
 	Gateways        []gwv1.Gateway
 	ListenerSets    []gwv1.ListenerSet
@@ -105,6 +104,13 @@ type Input struct {
 	LoadBalancerConfigurations []gwaws.LoadBalancerConfiguration
 	TargetGroupConfigurations  []gwaws.TargetGroupConfiguration
 	ListenerRuleConfigurations []gwaws.ListenerRuleConfiguration
+}
+
+// Input is everything the translation reads. Objects are as the API server
+// stores them; the Gateway API's CRD defaults are applied here again, so
+// manifests that leave defaulted fields out translate the same.
+type Input struct {
+	Objects
 
 	Services []corev1.Service
 	// Secrets hold listener certificates (kubernetes.io/tls) and OIDC

@@ -266,7 +266,9 @@ func mergeConfigs(class, gw *gwaws.LoadBalancerConfiguration) *mergedConfig {
 	out.Tags = mergeTags(hi.Tags, lo.Tags)
 	out.LoadBalancerAttributes = mergeAttributes(hi.LoadBalancerAttributes, lo.LoadBalancerAttributes,
 		func(a v1beta1.LoadBalancerAttribute) (string, string) { return a.Key, a.Value },
-		func(k, v string) v1beta1.LoadBalancerAttribute { return v1beta1.LoadBalancerAttribute{Key: k, Value: v} })
+		func(k, v string) v1beta1.LoadBalancerAttribute {
+			return v1beta1.LoadBalancerAttribute{Key: k, Value: v}
+		})
 	if hi.ListenerConfigurations != nil || lo.ListenerConfigurations != nil {
 		byKey := map[v1beta1.ProtocolPort]v1beta1.ListenerConfiguration{}
 		if lo.ListenerConfigurations != nil {

@@ -45,11 +45,8 @@ func Build(in Input) *Plan {
 	})
 	p.Service = service.Build(service.Input{Services: o.Services, Workloads: o.Workloads, Facts: in.Facts, Options: in.Options})
 	p.Gateway = gateway.Build(gateway.Input{
-		GatewayClasses: o.GatewayClasses, Gateways: o.Gateways, ListenerSets: o.ListenerSets,
-		HTTPRoutes: o.HTTPRoutes, GRPCRoutes: o.GRPCRoutes, ReferenceGrants: o.ReferenceGrants,
-		LoadBalancerConfigurations: o.LoadBalancerConfigurations, TargetGroupConfigurations: o.TargetGroupConfigurations,
-		ListenerRuleConfigurations: o.ListenerRuleConfigurations,
-		Services:                   o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
+		Objects:  o.Objects,
+		Services: o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
 		Facts: in.Facts, Options: in.Options,
 	})
 	return p
