@@ -15,19 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
-
-// Health tells the data plane which targets may receive traffic; the
-// shared health checker (*health.Checker) satisfies it.
-type Health = routing.Health
-
-// healthNotifier is a Health that announces changes (as *health.Checker
-// does); the plane then refreshes its host-count metrics at once.
-type healthNotifier interface {
-	Subscribe() (changes <-chan struct{}, cancel func())
-}
 
 // Config configures a Plane.
 type Config struct {
@@ -36,7 +27,7 @@ type Config struct {
 	Addresses vpcaddr.Map
 	// Health tells which targets are healthy. Nil treats every registered
 	// target that is not draining as healthy.
-	Health Health
+	Health health.Source
 	// Logger receives the data plane's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the data plane's metrics; nil keeps them
@@ -65,7 +56,7 @@ type Plane struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	health Health
+	health health.Source
 	addrs  vpcaddr.Map
 	m      *metrics
 
@@ -128,7 +119,7 @@ func New(cfg Config) *Plane {
 		p.log.Warn("ALB metrics not registered", "err", err)
 	}
 	p.m = m
-	if hn, ok := cfg.Health.(healthNotifier); ok {
+	if hn, ok := cfg.Health.(health.Notifier); ok {
 		ch, cancel := hn.Subscribe()
 		p.wg.Add(1)
 		go func() {

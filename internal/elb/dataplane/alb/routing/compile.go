@@ -15,15 +15,6 @@ import (
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
-// Health tells the routing core which targets may receive traffic. The
-// shared health checker (*health.Checker) satisfies it. Group must not
-// block: it is read for every request.
-type Health interface {
-	// Group returns the current picture of a target group's targets and
-	// their health, nil when the checker does not hold the group.
-	Group(tgARN string) *health.Group
-}
-
 // Config configures a Router.
 type Config struct {
 	// Addresses realises VPC addresses (targets) on the host; the zero
@@ -31,7 +22,7 @@ type Config struct {
 	Addresses vpcaddr.Map
 	// Health tells which targets are healthy. Nil treats every
 	// registered target that is not draining as healthy.
-	Health Health
+	Health health.Source
 	// Logger receives what does not compile; nil discards it.
 	Logger *slog.Logger
 	// Now is the clock of slow start; nil means time.Now.
@@ -44,7 +35,7 @@ type Config struct {
 // immutable and safe for concurrent use.
 type Router struct {
 	addrs     vpcaddr.Map
-	health    Health
+	health    health.Source
 	log       *slog.Logger
 	now       func() time.Time
 	cookieKey [32]byte
