@@ -10,6 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/stack"
 )
 
 // Workload is a pod template (of a Deployment, DaemonSet, StatefulSet, Job
@@ -156,4 +159,24 @@ func NamedHealthCheckPort(svc *corev1.Service, name intstr.IntOrString, instance
 		return sp.TargetPort, nil
 	}
 	return intstr.IntOrString{}, ErrNamedTargetPort
+}
+
+// Binding returns the TargetGroupBinding that keeps a target group's
+// targets registered: in the Service's namespace, named as the target
+// group, for the Service port port.
+func Binding(tg *stack.TargetGroup, svc *corev1.Service, port intstr.IntOrString, netw *stack.TGBNetworking, nodeSel *metav1.LabelSelector, vpcID string, multi bool) *stack.TargetGroupBinding {
+	tt := elbv2api.TargetType(tg.Spec.TargetType)
+	proto := tg.Spec.Protocol
+	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
+	tgb.Spec.Template.Name = tg.Spec.Name
+	tgb.Spec.Template.Namespace = svc.Namespace
+	tgb.Spec.Template.Spec = stack.TGBSpec{
+		TargetGroupARN: tg.ARN(), TargetType: &tt,
+		ServiceRef:    elbv2api.ServiceReference{Name: svc.Name, Port: port},
+		Networking:    netw,
+		NodeSelector:  nodeSel,
+		IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
+		VpcID:         vpcID, MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
+	}
+	return tgb
 }

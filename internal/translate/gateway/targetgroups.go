@@ -398,10 +398,9 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 		}
 		multi = props.EnableMultiCluster != nil && *props.EnableMultiCluster
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
+	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port),
+		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
+		nodeSel, b.cloud.VPCID(), multi)
 	if inf := b.gw.Spec.Infrastructure; inf != nil {
 		for k, v := range inf.Labels {
 			if tgb.Spec.Template.Labels == nil {
@@ -415,14 +414,6 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 			}
 			tgb.Spec.Template.Annotations[string(k)] = string(v)
 		}
-	}
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:    elbv2api.ServiceReference{Name: svc.Name, Port: intstr.FromInt32(sp.Port)},
-		Networking:    b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		NodeSelector:  nodeSel,
-		IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID:         b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
 	}
 	return b.stack.Add(tgb)
 }

@@ -318,19 +318,9 @@ func (b *builder) binding(m *member, tg *stack.TargetGroup, svc *corev1.Service,
 			return fmt.Errorf("backend Service %s/%s: %w", svc.Namespace, svc.Name, err)
 		}
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:    elbv2api.ServiceReference{Name: svc.Name, Port: port},
-		Networking:    b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		NodeSelector:  nodeSel,
-		IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID:         b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
-	}
-	return b.stack.Add(tgb)
+	return b.stack.Add(translate.Binding(tg, svc, port,
+		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
+		nodeSel, b.cloud.VPCID(), multi))
 }
 
 func (b *builder) bindingNetworking(targetPort, hcPort intstr.IntOrString, controlPort *int32) *stack.TGBNetworking {

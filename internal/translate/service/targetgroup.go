@@ -341,18 +341,7 @@ func (b *builder) binding(svc *corev1.Service, tg *stack.TargetGroup, p corev1.S
 	if err != nil {
 		return err
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:   elbv2api.ServiceReference{Name: svc.Name, Port: intstr.FromInt32(p.Port)},
-		Networking:   netw,
-		NodeSelector: nodeSel, IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID: b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
-	}
-	return b.stack.Add(tgb)
+	return b.stack.Add(translate.Binding(tg, svc, intstr.FromInt32(p.Port), netw, nodeSel, b.cloud.VPCID(), multi))
 }
 
 // networking admits the backend security group to the targets' ports.
