@@ -161,6 +161,30 @@ func (ri *ruleInfo) unsupported(format string, args ...any) {
 	ri.drop(string(gwv1.RouteReasonUnsupportedValue), format, args...)
 }
 
+// unsupportedFilter drops a rule for a filter ALB cannot apply.
+func (ri *ruleInfo) unsupportedFilter(typ string) {
+	switch gwv1.HTTPRouteFilterType(typ) {
+	case gwv1.HTTPRouteFilterRequestHeaderModifier:
+		ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
+	case gwv1.HTTPRouteFilterResponseHeaderModifier:
+		ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers (listener attributes set a few response headers for the whole listener only)")
+	case gwv1.HTTPRouteFilterRequestMirror:
+		ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
+	case gwv1.HTTPRouteFilterCORS:
+		ri.unsupported("CORS is not supported: ALB rules cannot answer preflight requests or add CORS headers per route")
+	default:
+		ri.unsupported("filter type %q is not supported", typ)
+	}
+}
+
+// checkConfigurationRefs drops a rule with more than one
+// ListenerRuleConfiguration ExtensionRef.
+func (ri *ruleInfo) checkConfigurationRefs(n int) {
+	if n > 1 {
+		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
+	}
+}
+
 func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *routeAnalysis) *ruleInfo {
 	ri := &ruleInfo{idx: i}
 	if rule.Name != nil {
@@ -184,21 +208,11 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 		case gwv1.HTTPRouteFilterExtensionRef:
 			lrcRefs++
 			t.extensionRef(r, ri, f.ExtensionRef, a)
-		case gwv1.HTTPRouteFilterRequestHeaderModifier:
-			ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
-		case gwv1.HTTPRouteFilterResponseHeaderModifier:
-			ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers (listener attributes set a few response headers for the whole listener only)")
-		case gwv1.HTTPRouteFilterRequestMirror:
-			ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
-		case gwv1.HTTPRouteFilterCORS:
-			ri.unsupported("CORS is not supported: ALB rules cannot answer preflight requests or add CORS headers per route")
 		default:
-			ri.unsupported("filter type %q is not supported", f.Type)
+			ri.unsupportedFilter(string(f.Type))
 		}
 	}
-	if lrcRefs > 1 {
-		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
-	}
+	ri.checkConfigurationRefs(lrcRefs)
 	if ri.redirect != nil && ri.rewrite != nil {
 		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined")
 	}
@@ -248,19 +262,11 @@ func (t *translator) grpcRule(r *route, i int, rule *gwv1.GRPCRouteRule, a *rout
 		case gwv1.GRPCRouteFilterExtensionRef:
 			lrcRefs++
 			t.extensionRef(r, ri, f.ExtensionRef, a)
-		case gwv1.GRPCRouteFilterRequestHeaderModifier:
-			ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
-		case gwv1.GRPCRouteFilterResponseHeaderModifier:
-			ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers")
-		case gwv1.GRPCRouteFilterRequestMirror:
-			ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
 		default:
-			ri.unsupported("filter type %q is not supported", f.Type)
+			ri.unsupportedFilter(string(f.Type))
 		}
 	}
-	if lrcRefs > 1 {
-		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
-	}
+	ri.checkConfigurationRefs(lrcRefs)
 	if ri.lrc != nil {
 		if routing := lrcRouting(ri.lrc); routing != nil && routing.Type == v1beta1.ActionTypeRedirect {
 			ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "ListenerRuleConfiguration %s has a redirect action, which a GRPCRoute cannot use", ri.lrc.Name)
