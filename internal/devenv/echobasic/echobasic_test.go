@@ -103,9 +103,9 @@ func TestIsImage(t *testing.T) {
 		"localhost:5000/echo-basic":                              true,
 		"echo-basic":                                             true,
 		"registry.k8s.io/gateway-api/echo-advanced:v1.5.1":       false,
-		"nginx:latest":                                           false,
-		"echo-basic.example.com/nginx:1":                         false,
-		"localhost:5000/echo-basic-fork:1":                       false,
+		"nginx:latest":                     false,
+		"echo-basic.example.com/nginx:1":   false,
+		"localhost:5000/echo-basic-fork:1": false,
 	} {
 		if got := IsImage(image); got != want {
 			t.Errorf("IsImage(%q) = %v, want %v", image, got, want)
@@ -125,8 +125,8 @@ func TestHTTP(t *testing.T) {
 		expected httputil.ExpectedResponse
 	}{
 		{"echo", httputil.ExpectedResponse{
-			Request:   httputil.Request{Host: "example.com", Path: "/a/b?x=1", Headers: map[string]string{"X-Test": "v"}},
-			Response:  httputil.Response{Headers: map[string]string{"X-Backend": "set", "Content-Type": "application/json"}},
+			Request:  httputil.Request{Host: "example.com", Path: "/a/b?x=1", Headers: map[string]string{"X-Test": "v"}},
+			Response: httputil.Response{Headers: map[string]string{"X-Backend": "set", "Content-Type": "application/json"}},
 			ExpectedRequest: &httputil.ExpectedRequest{
 				Request:  httputil.Request{Host: "example.com", Path: "/a/b?x=1", Headers: map[string]string{"X-Test": "v"}},
 				HTTPPort: "3000",
