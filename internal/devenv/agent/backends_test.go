@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"google.golang.org/grpc/codes"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
 	"sigs.k8s.io/gateway-api/conformance/utils/config"
@@ -241,6 +243,35 @@ func TestConformanceBackends(t *testing.T) {
 			tcputil.ExpectedResponse{Backend: "tcp-backend", Namespace: ns})
 		tcputil.MakeTCPRequestAndExpectEventuallyValidResponse(t, timeouts, hostAddr(addrs, got.Status.PodIP, 8443).String(), passthrough.Data["tls.crt"], "abc.example.com", true,
 			tcputil.ExpectedResponse{BackendIsTLS: true, Backend: "tcp-backend", Namespace: ns, Hostname: "abc.example.com"})
+	})
+
+	t.Run("CoreDNS from a ConfigMap", func(t *testing.T) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "coredns"}, Data: map[string]string{
+			"Corefile": ".:53 {\n    forward . 8.8.8.8 9.9.9.9\n    log\n    errors\n}\nfoo.bar.com:53 {\n  whoami\n}\n",
+		}}
+		if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "coredns-5d8f"},
+			Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{
+					Name: "coredns", Image: "registry.k8s.io/coredns/coredns:v1.12.2", Args: []string{"-conf", "/root/Corefile"},
+					VolumeMounts: []corev1.VolumeMount{{MountPath: "/root", Name: "conf"}},
+				}},
+				Volumes: []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}, DefaultMode: ptr.To[int32](420),
+				}}}},
+			},
+		}
+		create(t, cs, p)
+		got := waitPod(t, cs, ns, p.Name, runningReady)
+		msg := new(dns.Msg)
+		msg.SetQuestion("foo.bar.com.", dns.TypeA)
+		r, err := dns.Exchange(msg, hostAddr(addrs, got.Status.PodIP, 53).String())
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Extra) != 2 {
+			t.Fatalf("DNS query: %v, %v", r, err)
+		}
 	})
 
 	t.Run("a start the image would not survive", func(t *testing.T) {

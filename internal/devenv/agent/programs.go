@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/elbowlb/elbow/internal/devenv/container"
+	"github.com/elbowlb/elbow/internal/devenv/coredns"
 	"github.com/elbowlb/elbow/internal/devenv/echobasic"
 )
 
@@ -14,11 +15,13 @@ type startFunc func(context.Context, container.Container) (*container.Process, e
 
 // programFor returns the program that plays the container's image, or nil
 // when the echo server serves its ports: echo-basic (the Gateway API
-// conformance suite's backend).
+// conformance suite's backend) and CoreDNS (its UDPRoute backend).
 func programFor(c *corev1.Container) startFunc {
 	switch {
 	case echobasic.IsImage(c.Image):
 		return echobasic.Start
+	case coredns.IsImage(c.Image):
+		return coredns.Start
 	}
 	return nil
 }
