@@ -411,7 +411,7 @@ func (a *agent) containerFS(pod *corev1.Pod, c *corev1.Container) (fs.FS, error)
 		dir := a.volumeDir(pod, vm.Name)
 		if vm.SubPath != "" {
 			if !fs.ValidPath(vm.SubPath) {
-				return nil, fmt.Errorf("volume mount %q: subPath %q is not a relative path without ..", vm.Name, vm.SubPath)
+				return nil, fmt.Errorf("volume mount %q: subPath %q is not a relative path without \"..\"", vm.Name, vm.SubPath)
 			}
 			dir = filepath.Join(dir, filepath.FromSlash(vm.SubPath))
 		}

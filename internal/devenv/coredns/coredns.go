@@ -83,7 +83,7 @@ func corefile(c container.Container) ([]Server, error) {
 	}
 	servers, err := ParseCorefile(string(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return servers, nil
 }

@@ -165,7 +165,7 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{[]string{"-conf", "/root/Corefile"}, nil, "coredns: -conf /root/Corefile: open /root/Corefile"},
 		{[]string{"-conf"}, nil, "-conf needs a file"},
-		{[]string{"-conf=/c"}, fstest.MapFS{"c": {Data: []byte(".:53 {")}}, "/c: Corefile line 1: { not closed"},
+		{[]string{"-conf=/c"}, fstest.MapFS{"c": {Data: []byte(".:53 {")}}, "reading /c: line 1: { not closed"},
 	} {
 		if _, err := Start(context.Background(), container.Container{Args: tc.args, Files: tc.files, Addr: addr}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Start(%q) = %v, want %q", tc.args, err, tc.want)

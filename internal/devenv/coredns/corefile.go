@@ -1,6 +1,7 @@
 package coredns
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ func ParseCorefile(text string) ([]Server, error) {
 		var keys []token
 		for i < len(toks) && toks[i].text != "{" {
 			if toks[i].text == "}" {
-				return nil, fmt.Errorf("Corefile line %d: unexpected }", toks[i].line)
+				return nil, fmt.Errorf("line %d: unexpected }", toks[i].line)
 			}
 			keys = append(keys, toks[i])
 			i++
@@ -58,10 +59,10 @@ func ParseCorefile(text string) ([]Server, error) {
 			if len(keys) == 0 {
 				break
 			}
-			return nil, fmt.Errorf("Corefile line %d: server block %q has no { ... }", keys[0].line, keys[0].text)
+			return nil, fmt.Errorf("line %d: server block %q has no { ... }", keys[0].line, keys[0].text)
 		}
 		if len(keys) == 0 {
-			return nil, fmt.Errorf("Corefile line %d: { without a zone before it", toks[i].line)
+			return nil, fmt.Errorf("line %d: { without a zone before it", toks[i].line)
 		}
 		open := toks[i]
 		i++
@@ -90,7 +91,7 @@ func ParseCorefile(text string) ([]Server, error) {
 					i++
 				}
 				if depth > 0 {
-					return nil, fmt.Errorf("Corefile line %d: { not closed", t.line)
+					return nil, fmt.Errorf("line %d: { not closed", t.line)
 				}
 				cur, line = nil, -1
 				continue
@@ -103,7 +104,7 @@ func ParseCorefile(text string) ([]Server, error) {
 			cur.Args = append(cur.Args, t.text)
 		}
 		if !closed {
-			return nil, fmt.Errorf("Corefile line %d: { not closed", open.line)
+			return nil, fmt.Errorf("line %d: { not closed", open.line)
 		}
 		if strings.HasPrefix(keys[0].text, "(") {
 			continue // a snippet
@@ -117,7 +118,7 @@ func ParseCorefile(text string) ([]Server, error) {
 				}
 				zone, port, err := parseKey(key)
 				if err != nil {
-					return nil, fmt.Errorf("Corefile line %d: %w", k.line, err)
+					return nil, fmt.Errorf("line %d: %w", k.line, err)
 				}
 				s := byPort[port]
 				if s == nil {
@@ -133,7 +134,7 @@ func ParseCorefile(text string) ([]Server, error) {
 		}
 	}
 	if len(servers) == 0 {
-		return nil, fmt.Errorf("Corefile has no server block")
+		return nil, errors.New("no server block")
 	}
 	return servers, nil
 }
@@ -201,7 +202,7 @@ func tokenize(text string) ([]token, error) {
 				j++
 			}
 			if j == len(text) {
-				return nil, fmt.Errorf("Corefile line %d: quote not closed", line)
+				return nil, fmt.Errorf("line %d: quote not closed", line)
 			}
 			toks = append(toks, token{b.String(), line})
 			i = j + 1
