@@ -74,6 +74,17 @@ func (c Container) ListenPacket(ctx context.Context, port int) (net.PacketConn, 
 	return lc.ListenPacket(ctx, "udp", netip.AddrPortFrom(c.Addr, uint16(port)).String())
 }
 
+// ImageName returns the last path element of an image reference's
+// repository, without registry, tag or digest: "echo-basic" for
+// registry.k8s.io/gateway-api/echo-basic:v1.5.1.
+func ImageName(image string) string {
+	repo, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return repo[strings.LastIndex(repo, "/")+1:]
+}
+
 // FSPath turns an absolute container path into an fs.FS name ("/etc/a" →
 // "etc/a"). It refuses relative paths and paths with "..".
 func FSPath(path string) (string, error) {

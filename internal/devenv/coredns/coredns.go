@@ -30,13 +30,7 @@ const defaultCorefile = ".:53 {\n whoami\n}\n"
 
 // IsImage reports whether an image reference names CoreDNS: its
 // repository's last path element is coredns.
-func IsImage(image string) bool {
-	repo, _, _ := strings.Cut(image, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	return repo == "coredns" || strings.HasSuffix(repo, "/coredns")
-}
+func IsImage(image string) bool { return container.ImageName(image) == "coredns" }
 
 // Start reads the Corefile and serves its blocks on the container's
 // address until ctx ends. It returns once every socket listens, or the

@@ -28,7 +28,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"strings"
 
 	"github.com/elbowlb/elbow/internal/devenv/container"
 )
@@ -53,13 +52,7 @@ const (
 // IsImage reports whether an image reference names echo-basic (any
 // registry, tag or digest): its repository's last path element is
 // echo-basic.
-func IsImage(image string) bool {
-	repo, _, _ := strings.Cut(image, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	return repo == "echo-basic" || strings.HasSuffix(repo, "/echo-basic")
-}
+func IsImage(image string) bool { return container.ImageName(image) == "echo-basic" }
 
 // Start serves what the container's environment asks for, on the
 // container's address, until ctx ends or the process is aborted. It

@@ -229,7 +229,7 @@ func (g *grpcEcho) echo(ctx context.Context, method string) (proto.Message, erro
 		if !ok {
 			return nil, errors.New("failed to retrieve TLS info from request")
 		}
-		ta := tlsAnswer(&info.State)
+		ta := TLSAnswerOf(&info.State)
 		t := assertions.Mutable(af.ByName("tls_assertions")).Message()
 		setStrings(t, map[string]string{"version": ta.Version, "negotiated_protocol": ta.NegotiatedProtocol, "server_name": ta.ServerName, "cipher_suite": ta.CipherSuite})
 		certs := t.Mutable(t.Descriptor().Fields().ByName("peer_certificates")).List()

@@ -202,7 +202,7 @@ func (e *httpEcho) echo(w http.ResponseWriter, r *http.Request) {
 		Path: r.RequestURI, Host: r.Host, Method: r.Method, Proto: r.Proto, Headers: r.Header,
 		HTTPPort:  e.port,
 		Namespace: e.ctx.Namespace, Ingress: e.ctx.Ingress, Service: e.ctx.Service, Pod: e.ctx.Pod,
-		TLS: tlsAnswer(r.TLS),
+		TLS: TLSAnswerOf(r.TLS),
 	}
 	body, err := json.MarshalIndent(a, "", " ")
 	if err != nil {
@@ -320,8 +320,8 @@ func writeError(w http.ResponseWriter, err error, code int) {
 	_, _ = w.Write(body)
 }
 
-// tlsAnswer describes a TLS connection; nil for none.
-func tlsAnswer(st *tls.ConnectionState) *TLSAnswer {
+// TLSAnswerOf describes a TLS connection as the answers do; nil for none.
+func TLSAnswerOf(st *tls.ConnectionState) *TLSAnswer {
 	if st == nil {
 		return nil
 	}
