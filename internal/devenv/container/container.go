@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,21 +87,15 @@ func ImageName(image string) string {
 }
 
 // FSPath turns an absolute container path into an fs.FS name ("/etc/a" →
-// "etc/a"). It refuses relative paths and paths with "..".
-func FSPath(path string) (string, error) {
-	if !strings.HasPrefix(path, "/") {
-		return "", fmt.Errorf("path %q is not absolute", path)
+// "etc/a"), cleaned as the kernel resolves it ("//", "." and ".." go). It
+// refuses relative paths.
+func FSPath(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q is not absolute", p)
 	}
-	name := strings.TrimPrefix(path, "/")
-	for strings.Contains(name, "//") {
-		name = strings.ReplaceAll(name, "//", "/")
-	}
-	name = strings.TrimSuffix(name, "/")
+	name := strings.TrimPrefix(path.Clean(p), "/")
 	if name == "" {
 		return ".", nil
-	}
-	if !fs.ValidPath(name) {
-		return "", fmt.Errorf("path %q is not a clean absolute path", path)
 	}
 	return name, nil
 }
