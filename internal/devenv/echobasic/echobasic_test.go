@@ -630,3 +630,57 @@ func TestPortTaken(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// FuzzTCPLines feeds the TCP line protocol any bytes: it answers the
+// greeting, then exactly one line per PING, IS_TLS or TEST line, and
+// nothing else.
+func FuzzTCPLines(f *testing.F) {
+	for _, s := range []string{"PING\n", "TEST\nIS_TLS\n", "PING", "\n\n", "PING\r\nTEST\n", "x\x00y\nPING\n"} {
+		f.Add(s)
+	}
+	e := &tcpEcho{answer: TCPAnswer{Pod: "p", TCPPort: "3000"}}
+	f.Fuzz(func(t *testing.T, in string) {
+		server, client := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			e.serve(context.Background(), server)
+			close(done)
+		}()
+		go func() { _, _ = client.Write([]byte(in)) }()
+		r := bufio.NewReader(client)
+		_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		greeting, err := r.ReadString('\n')
+		if err != nil || greeting != TCPGreeting {
+			t.Fatalf("greeting %q, %v", greeting, err)
+		}
+		// net.Pipe has no half-close: only lines ended by \n are read
+		// before the client closes.
+		want := 0
+		sc := bufio.NewScanner(strings.NewReader(in[:strings.LastIndex(in, "\n")+1]))
+		for sc.Scan() {
+			switch sc.Text() {
+			case "PING", "IS_TLS", "TEST":
+				want++
+			}
+		}
+		if sc.Err() != nil {
+			want = -1 // a line too long: the server stops where the scanner does
+		}
+		got := 0
+		for want < 0 || got < want {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				break
+			}
+			if line != "PONG\n" && line != "false\n" && !strings.HasPrefix(line, "{") {
+				t.Fatalf("answer %q to %q", line, in)
+			}
+			got++
+		}
+		if want >= 0 && got != want {
+			t.Fatalf("%d answers to %q, want %d", got, in, want)
+		}
+		client.Close()
+		<-done
+	})
+}
