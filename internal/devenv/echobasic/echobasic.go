@@ -39,13 +39,12 @@ const (
 	EnvUDP  = "UDP_ECHO_SERVER"
 )
 
-// The image's default ports.
+// The image's default ports (the TCP mode's TCP_PORT and TLS_PORT default
+// to DefaultHTTPPort and DefaultHTTPSPort too).
 const (
 	DefaultHTTPPort  = 3000
 	DefaultH2CPort   = 3001
 	DefaultHTTPSPort = 8443
-	DefaultTCPPort   = 3000
-	DefaultTLSPort   = 8443
 	DefaultUDPPort   = 8080
 )
 
@@ -116,6 +115,30 @@ func keyPair(c container.Container, certVar, keyVar string) (cert tls.Certificat
 		return tls.Certificate{}, false, fmt.Errorf("%s and %s: %w", certVar, keyVar, err)
 	}
 	return cert, true, nil
+}
+
+// portPair is a mode's plain and TLS ports, and the key pair its TLS port
+// serves (tlsOn false: none, the TLS port is not served).
+type portPair struct {
+	plain, tls int
+	cert       tls.Certificate
+	tlsOn      bool
+}
+
+// ports reads the gRPC and TCP modes' ports: plainVar (3000 by default),
+// tlsVar (8443) and the key pair of TLS_SERVER_CERT and
+// TLS_SERVER_PRIV_KEY.
+func ports(c container.Container, plainVar, tlsVar string) (portPair, error) {
+	var pp portPair
+	var err error
+	if pp.plain, err = container.Port(c, plainVar, DefaultHTTPPort); err != nil {
+		return pp, err
+	}
+	if pp.tls, err = container.Port(c, tlsVar, DefaultHTTPSPort); err != nil {
+		return pp, err
+	}
+	pp.cert, pp.tlsOn, err = keyPair(c, "TLS_SERVER_CERT", "TLS_SERVER_PRIV_KEY")
+	return pp, err
 }
 
 // certPool loads the PEM certificates at the container path that the

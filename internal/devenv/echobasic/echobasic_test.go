@@ -166,14 +166,8 @@ func TestHTTP(t *testing.T) {
 	}
 
 	t.Run("health", func(t *testing.T) {
-		resp, err := http.Get("http://" + hostPort(addr, 3000) + "/health")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || string(b) != "OK" {
-			t.Errorf("GET /health: %d %q, want 200 OK", resp.StatusCode, b)
+		if code, body := plainGet(t, "http://"+hostPort(addr, 3000)+"/health"); code != 200 || body != "OK" {
+			t.Errorf("GET /health: %d %q, want 200 OK", code, body)
 		}
 	})
 
@@ -186,14 +180,8 @@ func TestHTTP(t *testing.T) {
 		}
 		httputil.MakeRequestAndExpectEventuallyConsistentResponse(t, rt, timeouts(), hostPort(addr, 3001), exp)
 		// HTTP/1.1 without an upgrade is refused on the h2c port.
-		resp, err := http.Get("http://" + hostPort(addr, 3001) + "/h2c")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 400 || string(b) != "Expected h2c request" {
-			t.Errorf("HTTP/1.1 on the h2c port: %d %q, want 400", resp.StatusCode, b)
+		if code, body := plainGet(t, "http://"+hostPort(addr, 3001)+"/h2c"); code != 400 || body != "Expected h2c request" {
+			t.Errorf("HTTP/1.1 on the h2c port: %d %q, want 400", code, body)
 		}
 	})
 
@@ -318,6 +306,21 @@ func TestHTTPClientCertificate(t *testing.T) {
 	if _, err := answer([]tls.Certificate{kp2}); err == nil {
 		t.Error("a client certificate of another CA was accepted")
 	}
+}
+
+// plainGet returns the status and body of GET url.
+func plainGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 func pool(t *testing.T, pemBytes []byte) *x509.CertPool {

@@ -77,15 +77,7 @@ func startGRPC(p *container.Process, c container.Container) error {
 	if err != nil {
 		return err
 	}
-	httpPort, err := container.Port(c, "HTTP_PORT", DefaultHTTPPort)
-	if err != nil {
-		return err
-	}
-	httpsPort, err := container.Port(c, "HTTPS_PORT", DefaultHTTPSPort)
-	if err != nil {
-		return err
-	}
-	cert, tlsOn, err := keyPair(c, "TLS_SERVER_CERT", "TLS_SERVER_PRIV_KEY")
+	pp, err := ports(c, "HTTP_PORT", "HTTPS_PORT")
 	if err != nil {
 		return err
 	}
@@ -93,7 +85,7 @@ func startGRPC(p *container.Process, c container.Container) error {
 	serve := func(port int, tlsOn bool) error {
 		var opts []grpc.ServerOption
 		if tlsOn {
-			opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))) //nolint:gosec // echo-basic's defaults
+			opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pp.cert}}))) //nolint:gosec // echo-basic's defaults
 		}
 		ln, err := c.Listen(p.Context(), port)
 		if err != nil {
@@ -110,11 +102,11 @@ func startGRPC(p *container.Process, c container.Container) error {
 		})
 		return nil
 	}
-	if err := serve(httpPort, false); err != nil {
+	if err := serve(pp.plain, false); err != nil {
 		return err
 	}
-	if tlsOn {
-		return serve(httpsPort, true)
+	if pp.tlsOn {
+		return serve(pp.tls, true)
 	}
 	return nil
 }

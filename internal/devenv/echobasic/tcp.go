@@ -44,22 +44,14 @@ type tcpEcho struct {
 }
 
 func startTCP(p *container.Process, c container.Container) error {
-	tcpPort, err := container.Port(c, "TCP_PORT", DefaultTCPPort)
-	if err != nil {
-		return err
-	}
-	tlsPort, err := container.Port(c, "TLS_PORT", DefaultTLSPort)
-	if err != nil {
-		return err
-	}
-	cert, tlsOn, err := keyPair(c, "TLS_SERVER_CERT", "TLS_SERVER_PRIV_KEY")
+	pp, err := ports(c, "TCP_PORT", "TLS_PORT")
 	if err != nil {
 		return err
 	}
 	pc := contextOf(c)
 	e := &tcpEcho{answer: TCPAnswer{
 		Namespace: pc.Namespace, Ingress: pc.Ingress, Service: pc.Service, Pod: pc.Pod,
-		TCPPort: strconv.Itoa(tcpPort), TLSPort: strconv.Itoa(tlsPort),
+		TCPPort: strconv.Itoa(pp.plain), TLSPort: strconv.Itoa(pp.tls),
 	}}
 	serve := func(port int, config *tls.Config) error {
 		ln, err := c.Listen(p.Context(), port)
@@ -88,11 +80,11 @@ func startTCP(p *container.Process, c container.Container) error {
 		})
 		return nil
 	}
-	if err := serve(tcpPort, nil); err != nil {
+	if err := serve(pp.plain, nil); err != nil {
 		return err
 	}
-	if tlsOn {
-		return serve(tlsPort, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if pp.tlsOn {
+		return serve(pp.tls, &tls.Config{Certificates: []tls.Certificate{pp.cert}, MinVersion: tls.VersionTLS12})
 	}
 	return nil
 }
