@@ -161,6 +161,30 @@ func (ri *ruleInfo) unsupported(format string, args ...any) {
 	ri.drop(string(gwv1.RouteReasonUnsupportedValue), format, args...)
 }
 
+// unsupportedFilter drops a rule for a filter ALB cannot apply.
+func (ri *ruleInfo) unsupportedFilter(typ string) {
+	switch gwv1.HTTPRouteFilterType(typ) {
+	case gwv1.HTTPRouteFilterRequestHeaderModifier:
+		ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
+	case gwv1.HTTPRouteFilterResponseHeaderModifier:
+		ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers (listener attributes set a few response headers for the whole listener only)")
+	case gwv1.HTTPRouteFilterRequestMirror:
+		ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
+	case gwv1.HTTPRouteFilterCORS:
+		ri.unsupported("CORS is not supported: ALB rules cannot answer preflight requests or add CORS headers per route")
+	default:
+		ri.unsupported("filter type %q is not supported", typ)
+	}
+}
+
+// checkConfigurationRefs drops a rule with more than one
+// ListenerRuleConfiguration ExtensionRef.
+func (ri *ruleInfo) checkConfigurationRefs(n int) {
+	if n > 1 {
+		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
+	}
+}
+
 func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *routeAnalysis) *ruleInfo {
 	ri := &ruleInfo{idx: i}
 	if rule.Name != nil {
@@ -184,21 +208,11 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 		case gwv1.HTTPRouteFilterExtensionRef:
 			lrcRefs++
 			t.extensionRef(r, ri, f.ExtensionRef, a)
-		case gwv1.HTTPRouteFilterRequestHeaderModifier:
-			ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
-		case gwv1.HTTPRouteFilterResponseHeaderModifier:
-			ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers (listener attributes set a few response headers for the whole listener only)")
-		case gwv1.HTTPRouteFilterRequestMirror:
-			ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
-		case gwv1.HTTPRouteFilterCORS:
-			ri.unsupported("CORS is not supported: ALB rules cannot answer preflight requests or add CORS headers per route")
 		default:
-			ri.unsupported("filter type %q is not supported", f.Type)
+			ri.unsupportedFilter(string(f.Type))
 		}
 	}
-	if lrcRefs > 1 {
-		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
-	}
+	ri.checkConfigurationRefs(lrcRefs)
 	if ri.redirect != nil && ri.rewrite != nil {
 		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined")
 	}
@@ -217,14 +231,7 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 			ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "ListenerRuleConfiguration %s answers with a fixed response, which conflicts with the RequestRedirect filter", ri.lrc.Name)
 		}
 	}
-	for j, m := range rule.Matches {
-		mi := &matchInfo{idx: j}
-		if err := httpMatchConditions(&m, mi); err != nil {
-			ri.unsupported("match %d: %v", j, err)
-			continue
-		}
-		ri.matches = append(ri.matches, mi)
-	}
+	addMatches(ri, rule.Matches, httpMatchConditions)
 	if rw := ri.rewrite; rw != nil && rw.Path != nil && rw.Path.Type == gwv1.PrefixMatchHTTPPathModifier {
 		for _, m := range ri.matches {
 			if m.prefix == "" {
@@ -232,14 +239,12 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 			}
 		}
 	}
-	for _, br := range rule.BackendRefs {
-		if len(br.Filters) > 0 {
-			ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
-		}
-		ri.backends = append(ri.backends, t.resolveBackend(r, br.BackendRef, a))
+	refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
+	filtered := false
+	for k, br := range rule.BackendRefs {
+		refs[k], filtered = br.BackendRef, filtered || len(br.Filters) > 0
 	}
-	t.checkBackends(ri)
-	t.lrcConditions(ri)
+	t.finishRule(r, ri, a, refs, filtered)
 	return ri
 }
 
@@ -257,41 +262,50 @@ func (t *translator) grpcRule(r *route, i int, rule *gwv1.GRPCRouteRule, a *rout
 		case gwv1.GRPCRouteFilterExtensionRef:
 			lrcRefs++
 			t.extensionRef(r, ri, f.ExtensionRef, a)
-		case gwv1.GRPCRouteFilterRequestHeaderModifier:
-			ri.unsupported("RequestHeaderModifier is not supported: ALB rules cannot add, set or remove request headers")
-		case gwv1.GRPCRouteFilterResponseHeaderModifier:
-			ri.unsupported("ResponseHeaderModifier is not supported: ALB rules cannot change response headers")
-		case gwv1.GRPCRouteFilterRequestMirror:
-			ri.unsupported("RequestMirror is not supported: ALB does not mirror requests")
 		default:
-			ri.unsupported("filter type %q is not supported", f.Type)
+			ri.unsupportedFilter(string(f.Type))
 		}
 	}
-	if lrcRefs > 1 {
-		ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "at most one ListenerRuleConfiguration ExtensionRef per rule")
-	}
+	ri.checkConfigurationRefs(lrcRefs)
 	if ri.lrc != nil {
 		if routing := lrcRouting(ri.lrc); routing != nil && routing.Type == v1beta1.ActionTypeRedirect {
 			ri.drop(string(gwv1.RouteReasonIncompatibleFilters), "ListenerRuleConfiguration %s has a redirect action, which a GRPCRoute cannot use", ri.lrc.Name)
 		}
 	}
-	for j, m := range rule.Matches {
+	addMatches(ri, rule.Matches, grpcMatchConditions)
+	refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
+	filtered := false
+	for k, br := range rule.BackendRefs {
+		refs[k], filtered = br.BackendRef, filtered || len(br.Filters) > 0
+	}
+	t.finishRule(r, ri, a, refs, filtered)
+	return ri
+}
+
+// addMatches adds the conditions of a rule's matches, dropping the rule
+// when one cannot be expressed.
+func addMatches[M any](ri *ruleInfo, matches []M, conditions func(*M, *matchInfo) error) {
+	for j := range matches {
 		mi := &matchInfo{idx: j}
-		if err := grpcMatchConditions(&m, mi); err != nil {
+		if err := conditions(&matches[j], mi); err != nil {
 			ri.unsupported("match %d: %v", j, err)
 			continue
 		}
 		ri.matches = append(ri.matches, mi)
 	}
-	for _, br := range rule.BackendRefs {
-		if len(br.Filters) > 0 {
-			ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
-		}
-		ri.backends = append(ri.backends, t.resolveBackend(r, br.BackendRef, a))
+}
+
+// finishRule resolves a rule's backends and its ListenerRuleConfiguration
+// conditions; filtered tells whether a backendRef has filters.
+func (t *translator) finishRule(r *route, ri *ruleInfo, a *routeAnalysis, refs []gwv1.BackendRef, filtered bool) {
+	if filtered {
+		ri.unsupported("backendRef filters are not supported: ALB applies no filter per target group")
+	}
+	for _, br := range refs {
+		ri.backends = append(ri.backends, t.resolveBackend(r, br, a))
 	}
 	t.checkBackends(ri)
 	t.lrcConditions(ri)
-	return ri
 }
 
 // httpMatchConditions builds the conditions of an HTTPRoute match (but the

@@ -26,9 +26,8 @@ type gwBuilder struct {
 	// defaultProps are the merged default target group properties.
 	defaultProps *v1beta1.TargetGroupProps
 
-	stack   *stack.Stack
-	trace   *translate.Trace
-	decided map[string]bool
+	stack *stack.Stack
+	trace *translate.Trace
 
 	listeners []*listener
 	// rejectedLS maps the ListenerSets that name the Gateway but are not
@@ -47,12 +46,7 @@ type gwBuilder struct {
 
 // decide records a decision once per subject and value.
 func (b *gwBuilder) decide(subject, value, format string, args ...any) {
-	k := subject + "\x00" + value
-	if b.decided[k] {
-		return
-	}
-	b.decided[k] = true
-	b.trace.Decide(subject, value, format, args...)
+	b.trace.DecideOnce(subject, value, format, args...)
 }
 
 // ports are the ports of the listeners that can be programmed, ascending.
@@ -76,7 +70,7 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 	ci := t.classInfo[string(gw.Spec.GatewayClassName)]
 	out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: FinalizerALBGateway}
 	if ci == nil {
-		if hasFinalizer(gw, FinalizerALBGateway) {
+		if translate.HasFinalizer(gw, FinalizerALBGateway) {
 			out.Stack = stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, stack.TagPrefixGatewayALB)
 			out.Diagnostics = []translate.Diagnostic{{Severity: translate.Note, Object: ref, Stack: ref.Key(),
 				Message: "no longer of an ALB GatewayClass but still has the finalizer " + FinalizerALBGateway + ": its load balancer is deleted"}}
@@ -93,9 +87,9 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 	}
 	b := &gwBuilder{t: t, x: t.x, cloud: t.cloud, opts: t.opts, gw: gw, ref: ref, class: ci,
 		stack: stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, stack.TagPrefixGatewayALB),
-		trace: &translate.Trace{}, decided: map[string]bool{}, rejectedLS: map[string]string{},
+		trace: &translate.Trace{}, rejectedLS: map[string]string{},
 		tgNames: map[string]string{}, secretsUsed: map[string]bool{}}
-	out.DryRun = gw.Annotations[AnnotationDryRun] == "true" && !hasFinalizer(gw, FinalizerALBGateway)
+	out.DryRun = gw.Annotations[AnnotationDryRun] == "true" && !translate.HasFinalizer(gw, FinalizerALBGateway)
 	err := b.run()
 	if gw.DeletionTimestamp != nil {
 		return b.deletion(out), true

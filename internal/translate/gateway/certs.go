@@ -146,15 +146,15 @@ func (b *gwBuilder) secretCertificate(l *listener, ns, name string) (*secretCert
 			b.secretsUsed[key(ns, name)] = true
 			return c, nil
 		}
-		return nil, fmt.Errorf("Secret %s/%s not found", ns, name)
+		return nil, fmt.Errorf("secret %s/%s not found", ns, name)
 	}
 	if s.Type != "" && s.Type != corev1.SecretTypeTLS && s.Type != corev1.SecretTypeOpaque {
-		return nil, fmt.Errorf("Secret %s/%s is of type %s; want %s", ns, name, s.Type, corev1.SecretTypeTLS)
+		return nil, fmt.Errorf("secret %s/%s is of type %s; want %s", ns, name, s.Type, corev1.SecretTypeTLS)
 	}
 	crt, keyPEM := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
 	domains, notAfter, err := ParseCertificateSecret(crt, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("Secret %s/%s: %w", ns, name, err)
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
 	}
 	b.secretsUsed[key(ns, name)] = true
 	return &secretCert{ref: ref, digest: stack.CertificateContentSHA256(crt, keyPEM), domains: domains, notAfter: notAfter.UTC().Format(time.RFC3339)}, nil

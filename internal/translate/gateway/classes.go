@@ -77,29 +77,24 @@ func (t *translator) classConfig(c *gwv1.GatewayClass) (*gwaws.LoadBalancerConfi
 
 // useLBC records that a LoadBalancerConfiguration is in use, for its status.
 func (t *translator) useLBC(lbc *gwaws.LoadBalancerConfiguration, byGateway bool) {
-	k := key(lbc.Namespace, lbc.Name)
-	st := t.status.lbcs[k]
-	if st == nil {
-		st = &ConfigurationStatus{Object: objRef(kindLBC, lbc)}
-		t.status.lbcs[k] = st
-	}
-	g := lbc.Generation
-	if byGateway {
-		st.ObservedGatewayConfigurationGeneration = &g
-	} else {
-		st.ObservedGatewayClassConfigurationGeneration = &g
-	}
+	useConfig(t.status.lbcs, kindLBC, lbc, byGateway)
 }
 
 // useTGC records that a TargetGroupConfiguration is in use, for its status.
 func (t *translator) useTGC(tgc *gwaws.TargetGroupConfiguration, byGateway bool) {
-	k := key(tgc.Namespace, tgc.Name)
-	st := t.status.tgcs[k]
+	useConfig(t.status.tgcs, kindTGC, tgc, byGateway)
+}
+
+// useConfig records in statuses the generation of a configuration in use,
+// by a Gateway or by its GatewayClass.
+func useConfig(statuses map[string]*ConfigurationStatus, kind string, obj metav1.Object, byGateway bool) {
+	k := key(obj.GetNamespace(), obj.GetName())
+	st := statuses[k]
 	if st == nil {
-		st = &ConfigurationStatus{Object: objRef(kindTGC, tgc)}
-		t.status.tgcs[k] = st
+		st = &ConfigurationStatus{Object: objRef(kind, obj)}
+		statuses[k] = st
 	}
-	g := tgc.Generation
+	g := obj.GetGeneration()
 	if byGateway {
 		st.ObservedGatewayConfigurationGeneration = &g
 	} else {

@@ -91,10 +91,9 @@ const (
 	kindTargetGroupName = "TargetGroupName"
 )
 
-// Input is everything the translation reads. Objects are as the API server
-// stores them; the Gateway API's CRD defaults are applied here again, so
-// manifests that leave defaulted fields out translate the same.
-type Input struct {
+// Objects are the Gateway API objects and the AWS Load Balancer
+// Controller's gateway.k8s.aws configuration objects.
+type Objects struct {
 	GatewayClasses  []gwv1.GatewayClass
 	Gateways        []gwv1.Gateway
 	ListenerSets    []gwv1.ListenerSet
@@ -105,6 +104,13 @@ type Input struct {
 	LoadBalancerConfigurations []gwaws.LoadBalancerConfiguration
 	TargetGroupConfigurations  []gwaws.TargetGroupConfiguration
 	ListenerRuleConfigurations []gwaws.ListenerRuleConfiguration
+}
+
+// Input is everything the translation reads. Objects are as the API server
+// stores them; the Gateway API's CRD defaults are applied here again, so
+// manifests that leave defaulted fields out translate the same.
+type Input struct {
+	Objects
 
 	Services []corev1.Service
 	// Secrets hold listener certificates (kubernetes.io/tls) and OIDC
@@ -169,13 +175,9 @@ type Gateway struct {
 func Build(in Input) Result {
 	var res Result
 	opts := in.Options
-	if err := opts.Validate(); err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Options"}, Message: err.Error()})
-		return res
-	}
-	cloud, err := translate.NewCloud(in.Facts, &opts)
-	if err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Facts"}, Message: err.Error()})
+	cloud, diags := translate.Start(in.Facts, &opts)
+	if cloud == nil {
+		res.Diagnostics = diags
 		return res
 	}
 	x := newIndex(&in)
@@ -213,14 +215,4 @@ func (t *translator) note(sev translate.Severity, obj translate.ObjectRef, forma
 // objRef returns the ObjectRef of a Kubernetes object.
 func objRef(kind string, m metav1.Object) translate.ObjectRef {
 	return translate.ObjectRef{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}
-}
-
-// hasFinalizer reports whether an object carries a finalizer.
-func hasFinalizer(m metav1.Object, f string) bool {
-	for _, x := range m.GetFinalizers() {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }

@@ -47,7 +47,7 @@ type index struct {
 	lrcs         map[string]*gwaws.ListenerRuleConfiguration
 	services     map[string]*corev1.Service
 	secrets      map[string]*corev1.Secret
-	nsLabels     map[string]map[string]string
+	nsLabels     translate.NamespaceLabels
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -57,7 +57,7 @@ func newIndex(in *Input) *index {
 		in: in, classes: map[string]*gwv1.GatewayClass{}, gatewayByKey: map[string]*gwv1.Gateway{},
 		lbcs: map[string]*gwaws.LoadBalancerConfiguration{}, tgcs: map[string]*gwaws.TargetGroupConfiguration{},
 		tgcByService: map[string]*gwaws.TargetGroupConfiguration{}, lrcs: map[string]*gwaws.ListenerRuleConfiguration{},
-		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, nsLabels: map[string]map[string]string{},
+		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, nsLabels: translate.NewNamespaceLabels(in.Namespaces),
 	}
 	for i := range in.GatewayClasses {
 		c := &in.GatewayClasses[i]
@@ -136,19 +136,7 @@ func newIndex(in *Input) *index {
 		s := &in.Secrets[i]
 		x.secrets[key(s.Namespace, s.Name)] = s
 	}
-	for i := range in.Namespaces {
-		x.nsLabels[in.Namespaces[i].Name] = in.Namespaces[i].Labels
-	}
 	return x
-}
-
-// namespaceLabels returns a namespace's labels; a namespace not in the
-// input carries the label the API server sets.
-func (x *index) namespaceLabels(ns string) map[string]string {
-	if l, ok := x.nsLabels[ns]; ok {
-		return l
-	}
-	return map[string]string{"kubernetes.io/metadata.name": ns}
 }
 
 // namespaceAllowed reports whether a namespace is allowed by a "from"
@@ -167,7 +155,7 @@ func (x *index) namespaceAllowed(from gwv1.FromNamespaces, sel *metav1.LabelSele
 		if err != nil {
 			return false, err
 		}
-		return s.Matches(labels.Set(x.namespaceLabels(ns))), nil
+		return s.Matches(labels.Set(x.nsLabels.Of(ns))), nil
 	}
 	return false, nil
 }
@@ -197,9 +185,4 @@ func (x *index) granted(fromGroup, fromKind, fromNS, toGroup, toKind, toNS, toNa
 		}
 	}
 	return false
-}
-
-// classOf returns a Gateway's class, if it exists.
-func (x *index) classOf(gw *gwv1.Gateway) *gwv1.GatewayClass {
-	return x.classes[string(gw.Spec.GatewayClassName)]
 }

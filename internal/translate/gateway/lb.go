@@ -105,43 +105,23 @@ func (b *gwBuilder) subnets(scheme stack.Scheme, ipType stack.IPAddressType) ([]
 		if err != nil {
 			return nil, err
 		}
-		b.decide("subnets", subnetIDs(chosen), "%s loadBalancerSubnets", kindLBC)
+		b.decide("subnets", translate.DescribeSubnets(chosen), "%s loadBalancerSubnets", kindLBC)
 	case s.LoadBalancerSubnetsSelector != nil && len(*s.LoadBalancerSubnetsSelector) > 0:
 		var src string
 		chosen, src, err = b.cloud.DiscoverSubnets(q, *s.LoadBalancerSubnetsSelector)
 		if err != nil {
 			return nil, fmt.Errorf("%s loadBalancerSubnetsSelector: %w", kindLBC, err)
 		}
-		b.decide("subnets", subnetIDs(chosen), "%s loadBalancerSubnetsSelector: %s, one per zone", kindLBC, src)
+		b.decide("subnets", translate.DescribeSubnets(chosen), "%s loadBalancerSubnetsSelector: %s, one per zone", kindLBC, src)
 	default:
-		if ex, ok := b.opts.References.ExistingLoadBalancers[b.stack.ID.String()]; ok && ex.Scheme == string(scheme) && len(ex.SubnetIDs) > 0 {
-			var out []stack.SubnetMapping
-			for _, id := range ex.SubnetIDs {
-				out = append(out, stack.SubnetMapping{SubnetID: id})
-			}
-			b.decide("subnets", strings.Join(ex.SubnetIDs, ", "), "kept from the existing load balancer of the stack")
-			return out, nil
-		}
-		var src string
-		chosen, src, err = b.cloud.DiscoverSubnets(q, nil)
+		out, value, source, err := b.cloud.DefaultSubnets(q, b.stack.ID.String())
 		if err != nil {
-			return nil, fmt.Errorf("couldn't auto-discover subnets for a %s %s load balancer: %w", scheme, ipType, err)
+			return nil, err
 		}
-		b.decide("subnets", subnetIDs(chosen), "%s in %s, one per zone (cluster-tagged first, then lowest ID)", src, b.cloud.VPCID())
+		b.decide("subnets", value, "%s", source)
+		return out, nil
 	}
-	out := make([]stack.SubnetMapping, 0, len(chosen))
-	for _, sn := range chosen {
-		out = append(out, stack.SubnetMapping{SubnetID: sn.ID})
-	}
-	return out, nil
-}
-
-func subnetIDs(ss []translate.Subnet) string {
-	var ids []string
-	for _, s := range ss {
-		ids = append(ids, s.ID+" ("+s.AvailabilityZone+")")
-	}
-	return strings.Join(ids, ", ")
+	return translate.SubnetMappings(chosen), nil
 }
 
 // securityGroups returns the load balancer's security groups: the managed

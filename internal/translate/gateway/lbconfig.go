@@ -263,31 +263,12 @@ func mergeConfigs(class, gw *gwaws.LoadBalancerConfiguration) *mergedConfig {
 	if out.DefaultTargetGroupConfiguration == nil {
 		out.DefaultTargetGroupConfiguration = lo.DefaultTargetGroupConfiguration
 	}
-	if hi.Tags != nil || lo.Tags != nil {
-		tags := map[string]string{}
-		if lo.Tags != nil {
-			for k, v := range *lo.Tags {
-				tags[k] = v
-			}
-		}
-		if hi.Tags != nil {
-			for k, v := range *hi.Tags {
-				tags[k] = v
-			}
-		}
-		out.Tags = &tags
-	}
-	attrs := map[string]string{}
-	for _, a := range lo.LoadBalancerAttributes {
-		attrs[a.Key] = a.Value
-	}
-	for _, a := range hi.LoadBalancerAttributes {
-		attrs[a.Key] = a.Value
-	}
-	out.LoadBalancerAttributes = nil
-	for _, k := range translate.SortedKeys(attrs) {
-		out.LoadBalancerAttributes = append(out.LoadBalancerAttributes, v1beta1.LoadBalancerAttribute{Key: k, Value: attrs[k]})
-	}
+	out.Tags = mergeTags(hi.Tags, lo.Tags)
+	out.LoadBalancerAttributes = mergeAttributes(hi.LoadBalancerAttributes, lo.LoadBalancerAttributes,
+		func(a v1beta1.LoadBalancerAttribute) (string, string) { return a.Key, a.Value },
+		func(k, v string) v1beta1.LoadBalancerAttribute {
+			return v1beta1.LoadBalancerAttribute{Key: k, Value: v}
+		})
 	if hi.ListenerConfigurations != nil || lo.ListenerConfigurations != nil {
 		byKey := map[v1beta1.ProtocolPort]v1beta1.ListenerConfiguration{}
 		if lo.ListenerConfigurations != nil {
@@ -330,4 +311,37 @@ func (t *translator) gatewayConfig(gw *gwv1.Gateway) (*gwaws.LoadBalancerConfigu
 	}
 	t.useLBC(lbc, true)
 	return lbc, nil
+}
+
+// mergeTags merges two optional tag maps, hi's values winning.
+func mergeTags(hi, lo *map[string]string) *map[string]string {
+	if hi == nil && lo == nil {
+		return nil
+	}
+	tags := map[string]string{}
+	for _, m := range []*map[string]string{lo, hi} {
+		if m != nil {
+			for k, v := range *m {
+				tags[k] = v
+			}
+		}
+	}
+	return &tags
+}
+
+// mergeAttributes merges two key/value attribute lists, hi's values
+// winning, sorted by key.
+func mergeAttributes[T any](hi, lo []T, kv func(T) (string, string), mk func(k, v string) T) []T {
+	attrs := map[string]string{}
+	for _, list := range [][]T{lo, hi} {
+		for _, a := range list {
+			k, v := kv(a)
+			attrs[k] = v
+		}
+	}
+	var out []T
+	for _, k := range translate.SortedKeys(attrs) {
+		out = append(out, mk(k, attrs[k]))
+	}
+	return out
 }

@@ -195,10 +195,26 @@ func queryCondition(q gwv1.HTTPQueryParamMatch, c *conds) error {
 	return nil
 }
 
-// hostCondition is the host-header condition of one hostname.
+// hostCondition is the host-header condition of one hostname. ALB
+// compares host-header conditions with the whole Host header, port
+// included, while the Gateway API matches the hostname alone: the
+// condition is a regular expression (case-insensitive, as host names are)
+// that allows a port after the name, and a wildcard "*.example.com"
+// covers subdomains at any depth. A name too long for a 128-character
+// regular expression falls back to a plain value, which a Host header
+// with a port does not match.
 func hostCondition(h string) (stack.Condition, int, error) {
+	var re string
+	if rest, ok := strings.CutPrefix(h, "*."); ok {
+		re = `(?i)^[^:]+\.` + regexp.QuoteMeta(rest) + `(:[0-9]+)?$`
+	} else {
+		re = `(?i)^` + regexp.QuoteMeta(h) + `(:[0-9]+)?$`
+	}
+	if len(re) <= maxValueLen {
+		return stack.Condition{Field: stack.ConditionHostHeader, HostHeaderConfig: &stack.ValuesConfig{RegexValues: []string{re}}}, 0, nil
+	}
 	if !hostValueRE.MatchString(h) || len(h) > maxValueLen {
-		return stack.Condition{}, 0, fmt.Errorf("hostname %q cannot be an ALB host condition: ALB host values need a '.' and letters after the last '.'", h)
+		return stack.Condition{}, 0, fmt.Errorf("hostname %q cannot be an ALB host condition: too long for a regular expression, and ALB host values need a '.' and letters after the last '.'", h)
 	}
 	w := 0
 	if strings.HasPrefix(h, "*.") {

@@ -17,10 +17,7 @@ func build(t *testing.T, path string) gateway.Result {
 		t.Fatal(err)
 	}
 	o := c.Objects
-	return gateway.Build(gateway.Input{GatewayClasses: o.GatewayClasses, Gateways: o.Gateways, ListenerSets: o.ListenerSets,
-		HTTPRoutes: o.HTTPRoutes, GRPCRoutes: o.GRPCRoutes, ReferenceGrants: o.ReferenceGrants,
-		LoadBalancerConfigurations: o.LoadBalancerConfigurations, TargetGroupConfigurations: o.TargetGroupConfigurations,
-		ListenerRuleConfigurations: o.ListenerRuleConfigurations, Services: o.Services, Secrets: o.Secrets,
+	return gateway.Build(gateway.Input{Objects: o.Objects, Services: o.Services, Secrets: o.Secrets,
 		Namespaces: o.Namespaces, Facts: c.Facts, Options: c.Options})
 }
 

@@ -354,9 +354,7 @@ func (b *gwBuilder) rule(lsn *stack.Listener, u *unit, prio int32) (*stack.Liste
 		}
 		c.add(host, 1, w)
 	}
-	for _, x := range u.mi.conds.list {
-		c.list = append(c.list, x)
-	}
+	c.list = append(c.list, u.mi.conds.list...)
 	c.values += u.mi.conds.values
 	c.wildcards += u.mi.conds.wildcards
 	if err := c.check(0, 0); err != nil {

@@ -45,13 +45,13 @@ const SupportedBundleVersion = "v1.6"
 // with meta.SetStatusCondition, which keeps the transition time of a
 // condition whose status did not change.
 type Status struct {
-	GatewayClasses             []GatewayClassStatus             `json:"gatewayClasses,omitempty"`
-	Gateways                   []GatewayStatus                  `json:"gateways,omitempty"`
-	ListenerSets               []ListenerSetStatus              `json:"listenerSets,omitempty"`
-	Routes                     []RouteStatus                    `json:"routes,omitempty"`
+	GatewayClasses             []GatewayClassStatus              `json:"gatewayClasses,omitempty"`
+	Gateways                   []GatewayStatus                   `json:"gateways,omitempty"`
+	ListenerSets               []ListenerSetStatus               `json:"listenerSets,omitempty"`
+	Routes                     []RouteStatus                     `json:"routes,omitempty"`
 	ListenerRuleConfigurations []ListenerRuleConfigurationStatus `json:"listenerRuleConfigurations,omitempty"`
-	LoadBalancerConfigurations []ConfigurationStatus            `json:"loadBalancerConfigurations,omitempty"`
-	TargetGroupConfigurations  []ConfigurationStatus            `json:"targetGroupConfigurations,omitempty"`
+	LoadBalancerConfigurations []ConfigurationStatus             `json:"loadBalancerConfigurations,omitempty"`
+	TargetGroupConfigurations  []ConfigurationStatus             `json:"targetGroupConfigurations,omitempty"`
 }
 
 // Empty reports whether there is no status to write.
@@ -291,15 +291,13 @@ func (b *statusBook) setRouteParent(r *route, i int, ps gwv1.RouteParentStatus) 
 
 // result assembles the statuses in a stable order.
 func (b *statusBook) result(x *index) Status {
-	var s Status
-	for _, k := range translate.SortedKeys(b.classes) {
-		s.GatewayClasses = append(s.GatewayClasses, *b.classes[k])
-	}
-	for _, k := range translate.SortedKeys(b.gateways) {
-		s.Gateways = append(s.Gateways, *b.gateways[k])
-	}
-	for _, k := range translate.SortedKeys(b.listenerSets) {
-		s.ListenerSets = append(s.ListenerSets, *b.listenerSets[k])
+	s := Status{
+		GatewayClasses:             sortedValues(b.classes),
+		Gateways:                   sortedValues(b.gateways),
+		ListenerSets:               sortedValues(b.listenerSets),
+		ListenerRuleConfigurations: sortedValues(b.lrcs),
+		LoadBalancerConfigurations: sortedValues(b.lbcs),
+		TargetGroupConfigurations:  sortedValues(b.tgcs),
 	}
 	for _, r := range x.routes {
 		m := b.routes[r.key()]
@@ -317,14 +315,14 @@ func (b *statusBook) result(x *index) Status {
 		}
 		s.Routes = append(s.Routes, rs)
 	}
-	for _, k := range translate.SortedKeys(b.lrcs) {
-		s.ListenerRuleConfigurations = append(s.ListenerRuleConfigurations, *b.lrcs[k])
-	}
-	for _, k := range translate.SortedKeys(b.lbcs) {
-		s.LoadBalancerConfigurations = append(s.LoadBalancerConfigurations, *b.lbcs[k])
-	}
-	for _, k := range translate.SortedKeys(b.tgcs) {
-		s.TargetGroupConfigurations = append(s.TargetGroupConfigurations, *b.tgcs[k])
-	}
 	return s
+}
+
+// sortedValues returns the values of m in the order of their keys.
+func sortedValues[V any](m map[string]*V) []V {
+	var out []V
+	for _, k := range translate.SortedKeys(m) {
+		out = append(out, *m[k])
+	}
+	return out
 }

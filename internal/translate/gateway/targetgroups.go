@@ -139,31 +139,10 @@ func mergeProps(hi, lo *v1beta1.TargetGroupProps) *v1beta1.TargetGroupProps {
 	if out.EnableMultiCluster == nil {
 		out.EnableMultiCluster = l.EnableMultiCluster
 	}
-	if hi.Tags != nil || lo.Tags != nil {
-		tags := map[string]string{}
-		if lo.Tags != nil {
-			for k, v := range *lo.Tags {
-				tags[k] = v
-			}
-		}
-		if hi.Tags != nil {
-			for k, v := range *hi.Tags {
-				tags[k] = v
-			}
-		}
-		out.Tags = &tags
-	}
-	attrs := map[string]string{}
-	for _, a := range lo.TargetGroupAttributes {
-		attrs[a.Key] = a.Value
-	}
-	for _, a := range hi.TargetGroupAttributes {
-		attrs[a.Key] = a.Value
-	}
-	out.TargetGroupAttributes = nil
-	for _, k := range translate.SortedKeys(attrs) {
-		out.TargetGroupAttributes = append(out.TargetGroupAttributes, v1beta1.TargetGroupAttribute{Key: k, Value: attrs[k]})
-	}
+	out.Tags = mergeTags(hi.Tags, lo.Tags)
+	out.TargetGroupAttributes = mergeAttributes(hi.TargetGroupAttributes, lo.TargetGroupAttributes,
+		func(a v1beta1.TargetGroupAttribute) (string, string) { return a.Key, a.Value },
+		func(k, v string) v1beta1.TargetGroupAttribute { return v1beta1.TargetGroupAttribute{Key: k, Value: v} })
 	return &out
 }
 
@@ -352,18 +331,11 @@ func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.
 		if p.Type == intstr.Int {
 			port = p
 		} else {
-			sp, err := translate.LookupServicePort(svc, p)
+			hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
 			if err != nil {
 				return nil, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
 			}
-			switch {
-			case tt == stack.TargetTypeInstance:
-				port = intstr.FromInt32(sp.NodePort)
-			case sp.TargetPort.Type == intstr.Int:
-				port = sp.TargetPort
-			default:
-				return nil, fmt.Errorf("healthCheckPort %q: a named port cannot be used with ip targets when the Service's targetPort is a name", *c.HealthCheckPort)
-			}
+			port = hp
 		}
 	}
 	hcProto := proto
@@ -426,10 +398,9 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 		}
 		multi = props.EnableMultiCluster != nil && *props.EnableMultiCluster
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
+	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port),
+		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
+		nodeSel, b.cloud.VPCID(), multi)
 	if inf := b.gw.Spec.Infrastructure; inf != nil {
 		for k, v := range inf.Labels {
 			if tgb.Spec.Template.Labels == nil {
@@ -444,14 +415,6 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 			tgb.Spec.Template.Annotations[string(k)] = string(v)
 		}
 	}
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:    elbv2api.ServiceReference{Name: svc.Name, Port: intstr.FromInt32(sp.Port)},
-		Networking:    b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		NodeSelector:  nodeSel,
-		IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID:         b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
-	}
 	return b.stack.Add(tgb)
 }
 
@@ -462,20 +425,15 @@ func (b *gwBuilder) bindingNetworking(targetPort, hcPort intstr.IntOrString, con
 	if b.backendSG == nil {
 		return nil
 	}
-	tcp := elbv2api.NetworkingProtocolTCP
-	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: *b.backendSG}}}
 	if b.opts.DisableRestrictedSGRules {
-		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+		return translate.BackendNetworking(*b.backendSG, false)
 	}
-	tp := targetPort
-	ports := []elbv2api.NetworkingPort{{Protocol: &tcp, Port: &tp}}
+	ports := []intstr.IntOrString{targetPort}
 	if hcPort.Type == intstr.Int && hcPort.IntValue() != targetPort.IntValue() {
-		hp := hcPort
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &hp})
+		ports = append(ports, hcPort)
 	}
 	if control != nil {
-		cp := intstr.FromInt32(*control)
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &cp})
+		ports = append(ports, intstr.FromInt32(*control))
 	}
-	return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: ports}}}
+	return translate.BackendNetworking(*b.backendSG, false, ports...)
 }

@@ -341,3 +341,35 @@ func TestDeployedKeepsTranslationFailure(t *testing.T) {
 		t.Errorf("a translation failure must stay the Programmed condition: %+v", c)
 	}
 }
+
+// TestHostCondition evaluates host conditions as ALB does, against the
+// whole Host header, port included: the Gateway API matches the name.
+func TestHostCondition(t *testing.T) {
+	for _, tc := range []struct {
+		host    string
+		yes, no []string
+	}{
+		{"very.specific.com", []string{"very.specific.com", "very.specific.com:1234", "Very.Specific.COM"}, []string{"foo.very.specific.com", "very.specific.com.evil", "very.specific.co", "very.specific.com:", "veryxspecific.com"}},
+		{"*.wildcard.io", []string{"foo.wildcard.io", "foo.bar.wildcard.io:8080", "FOO.wildcard.io"}, []string{"wildcard.io", ".wildcard.io", "foo.wildcard.io.evil", "foowildcard.io"}},
+	} {
+		c, _, err := hostCondition(tc.host)
+		if err != nil || len(c.HostHeaderConfig.RegexValues) != 1 {
+			t.Fatalf("%s: %+v %v", tc.host, c, err)
+		}
+		re := regexp.MustCompile(c.HostHeaderConfig.RegexValues[0])
+		for _, h := range tc.yes {
+			if !re.MatchString(h) {
+				t.Errorf("%s does not match Host %q", tc.host, h)
+			}
+		}
+		for _, h := range tc.no {
+			if re.MatchString(h) {
+				t.Errorf("%s matches Host %q", tc.host, h)
+			}
+		}
+	}
+	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + ".com"
+	if c, _, err := hostCondition(long); err != nil || len(c.HostHeaderConfig.Values) != 1 || c.HostHeaderConfig.Values[0] != long {
+		t.Errorf("long host: %+v %v", c, err)
+	}
+}

@@ -22,12 +22,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
-	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 	"github.com/elbowlb/elbow/internal/translate"
+	"github.com/elbowlb/elbow/internal/translate/gateway"
 )
 
 // Objects are the objects of a set of manifests, by kind.
@@ -44,15 +43,7 @@ type Objects struct {
 	// Gateway API objects (any served version, read as v1) and the AWS
 	// Load Balancer Controller's gateway.k8s.aws configuration objects
 	// (v1 and v1beta1, read as v1).
-	GatewayClasses             []gwv1.GatewayClass
-	Gateways                   []gwv1.Gateway
-	ListenerSets               []gwv1.ListenerSet
-	HTTPRoutes                 []gwv1.HTTPRoute
-	GRPCRoutes                 []gwv1.GRPCRoute
-	ReferenceGrants            []gwv1.ReferenceGrant
-	LoadBalancerConfigurations []gwaws.LoadBalancerConfiguration
-	TargetGroupConfigurations  []gwaws.TargetGroupConfiguration
-	ListenerRuleConfigurations []gwaws.ListenerRuleConfiguration
+	gateway.Objects
 
 	// Diagnostics are notes about objects elbow reads but does not
 	// translate (L4 routes, unknown kinds) and warnings about fields it

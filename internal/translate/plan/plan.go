@@ -45,10 +45,7 @@ func Build(in Input) *Plan {
 	})
 	p.Service = service.Build(service.Input{Services: o.Services, Workloads: o.Workloads, Facts: in.Facts, Options: in.Options})
 	p.Gateway = gateway.Build(gateway.Input{
-		GatewayClasses: o.GatewayClasses, Gateways: o.Gateways, ListenerSets: o.ListenerSets,
-		HTTPRoutes: o.HTTPRoutes, GRPCRoutes: o.GRPCRoutes, ReferenceGrants: o.ReferenceGrants,
-		LoadBalancerConfigurations: o.LoadBalancerConfigurations, TargetGroupConfigurations: o.TargetGroupConfigurations,
-		ListenerRuleConfigurations: o.ListenerRuleConfigurations,
+		Objects:  o.Objects,
 		Services: o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
 		Facts: in.Facts, Options: in.Options,
 	})
@@ -85,6 +82,19 @@ type Report struct {
 	GatewayStatus *gateway.Status `json:"gatewayStatus,omitempty"`
 }
 
+// addStack adds a stack report with its error and, when explain is set,
+// its decisions; it returns diags with the stack's diagnostics appended.
+func (r *Report) addStack(sr StackReport, err error, explain bool, decisions []translate.Decision, diags, stackDiags []translate.Diagnostic) []translate.Diagnostic {
+	if err != nil {
+		sr.Error = err.Error()
+	}
+	if explain {
+		sr.Decisions = decisions
+	}
+	r.Stacks = append(r.Stacks, sr)
+	return append(diags, stackDiags...)
+}
+
 // Report returns the plan's report; decisions are included when explain is set.
 func (p *Plan) Report(explain bool) Report {
 	r := Report{Stacks: []StackReport{}}
@@ -103,37 +113,16 @@ func (p *Plan) Report(explain bool) Report {
 		for _, i := range g.Inactive {
 			sr.Inactive = append(sr.Inactive, i.Key())
 		}
-		if g.Err != nil {
-			sr.Error = g.Err.Error()
-		}
-		if explain {
-			sr.Decisions = g.Decisions
-		}
-		diags = append(diags, g.Diagnostics...)
-		r.Stacks = append(r.Stacks, sr)
+		diags = r.addStack(sr, g.Err, explain, g.Decisions, diags, g.Diagnostics)
 	}
 	for _, s := range p.Service.Stacks {
 		sr := StackReport{Kind: "Service", ID: s.Service.Key(), Stack: s.Stack}
-		if s.Err != nil {
-			sr.Error = s.Err.Error()
-		}
-		if explain {
-			sr.Decisions = s.Decisions
-		}
-		diags = append(diags, s.Diagnostics...)
-		r.Stacks = append(r.Stacks, sr)
+		diags = r.addStack(sr, s.Err, explain, s.Decisions, diags, s.Diagnostics)
 	}
 	diags = append(diags, p.Gateway.Diagnostics...)
 	for _, g := range p.Gateway.Gateways {
 		sr := StackReport{Kind: "Gateway", ID: g.Gateway.Key(), ListenPorts: g.ListenPorts, Stack: g.Stack, DryRun: g.DryRun}
-		if g.Err != nil {
-			sr.Error = g.Err.Error()
-		}
-		if explain {
-			sr.Decisions = g.Decisions
-		}
-		diags = append(diags, g.Diagnostics...)
-		r.Stacks = append(r.Stacks, sr)
+		diags = r.addStack(sr, g.Err, explain, g.Decisions, diags, g.Diagnostics)
 	}
 	if !p.Gateway.Status.Empty() {
 		st := p.Gateway.Status

@@ -346,7 +346,11 @@ func conditions(cs []stack.Condition) string {
 	for _, c := range cs {
 		switch c.Field {
 		case stack.ConditionHostHeader:
-			parts = append(parts, "host "+values(c.HostHeaderConfig.Values, c.HostHeaderConfig.RegexValues))
+			if len(c.HostHeaderConfig.RegexValues) > 0 {
+				parts = append(parts, "host "+strings.Join(hostNames(c.HostHeaderConfig.RegexValues), "|"))
+			} else {
+				parts = append(parts, "host "+values(c.HostHeaderConfig.Values, nil))
+			}
 		case stack.ConditionPathPattern:
 			parts = append(parts, "path "+values(c.PathPatternConfig.Values, c.PathPatternConfig.RegexValues))
 		case stack.ConditionHTTPHeader:
@@ -368,6 +372,22 @@ func conditions(cs []stack.Condition) string {
 		}
 	}
 	return strings.Join(parts, " and ")
+}
+
+// hostNames shows the host regular expressions Gateway translation makes
+// (a name, any port) as the names they stand for.
+func hostNames(rx []string) []string {
+	out := make([]string, 0, len(rx))
+	for _, r := range rx {
+		name, ok := strings.CutPrefix(r, "(?i)^")
+		if name, ok2 := strings.CutSuffix(name, "(:[0-9]+)?$"); ok && ok2 {
+			name = strings.Replace(name, `[^:]+\.`, `*\.`, 1)
+			out = append(out, strings.ReplaceAll(name, `\`, "")+"[:port]")
+			continue
+		}
+		out = append(out, "~"+r)
+	}
+	return out
 }
 
 func values(v, rx []string) string {
