@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,7 +26,6 @@ import (
 
 	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 	"github.com/elbowlb/elbow/api/gateway/v1beta1"
-	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
 )
 
@@ -40,18 +38,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	cfg := ctrltest.APIServerWithGatewayAPI(t)
 	c := ctrltest.Client(t, cfg)
-	elb := ctrltest.StartLocalELB(t, "test", nil)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	o := testOptions(t)
-	o.AWSRegion = "us-east-1"
-	o.ELBEndpoint = elb.URL
-	d, err := controller.NewDeps(ctx, o, ctrltest.Logger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	startController(t, cfg, o, d)
-	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
+	elb := startWholeController(t, cfg)
 
 	ns := "shop"
 	create := func(objs ...client.Object) {

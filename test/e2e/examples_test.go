@@ -269,9 +269,20 @@ func checkALBGRPC(t *testing.T, d *dev) {
 	if l.TargetProtocolVersion != "GRPC" {
 		t.Errorf("listener HTTPS:443 forwards to %s target groups, want GRPC", l.TargetProtocolVersion)
 	}
-	conn, err := grpc.NewClient(addr(lb, 0, 443),
-		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, ServerName: "grpc.example.com"})), //nolint:gosec // local certificate
-		grpc.WithAuthority("grpc.example.com"))
+	grpcServing(t, addr(lb, 0, 443), "grpc.example.com")
+	tgs := targetGroups(t, d, lb)
+	if len(tgs) != 1 || aws.ToString(tgs[0].ProtocolVersion) != "GRPC" || aws.ToString(tgs[0].HealthCheckPath) != "/grpc.health.v1.Health/Check" {
+		t.Errorf("target groups %+v, want one GRPC group checked on /grpc.health.v1.Health/Check", tgs)
+	}
+}
+
+// grpcServing waits until a gRPC health check over TLS (any certificate)
+// to address, for authority, answers SERVING.
+func grpcServing(t *testing.T, address, authority string) {
+	t.Helper()
+	conn, err := grpc.NewClient(address,
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, ServerName: authority})), //nolint:gosec // local certificates; callers check them where it matters
+		grpc.WithAuthority(authority))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +297,6 @@ func checkALBGRPC(t *testing.T, d *dev) {
 		}
 		return nil
 	})
-	tgs := targetGroups(t, d, lb)
-	if len(tgs) != 1 || aws.ToString(tgs[0].ProtocolVersion) != "GRPC" || aws.ToString(tgs[0].HealthCheckPath) != "/grpc.health.v1.Health/Check" {
-		t.Errorf("target groups %+v, want one GRPC group checked on /grpc.health.v1.Health/Check", tgs)
-	}
 }
 
 // nlbEchoAt fetches url through an NLB TCP listener (HTTP to the echo,
@@ -709,23 +716,7 @@ func checkGatewayALBGRPC(t *testing.T, d *dev) {
 	if l.TargetProtocolVersion != "GRPC" {
 		t.Errorf("listener HTTPS:443 forwards to %s target groups, want GRPC", l.TargetProtocolVersion)
 	}
-	conn, err := grpc.NewClient(addr(lb, 0, 443),
-		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, ServerName: "grpc.example.com"})), //nolint:gosec // the certificate is compared below
-		grpc.WithAuthority("grpc.example.com"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	eventually(t, 30*time.Second, func() error {
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx(t), &healthpb.HealthCheckRequest{})
-		if err != nil {
-			return err
-		}
-		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("health: %s", resp.GetStatus())
-		}
-		return nil
-	})
+	grpcServing(t, addr(lb, 0, 443), "grpc.example.com")
 	// The certificate: the Secret's, in ACM, tagged as the Gateway's.
 	sec, err := d.kube().CoreV1().Secrets("grpc").Get(ctx(t), "grpc-tls", metav1.GetOptions{})
 	if err != nil {

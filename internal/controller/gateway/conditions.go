@@ -33,33 +33,34 @@ func timed(existing, desired []metav1.Condition, now metav1.Time) []metav1.Condi
 // listener's (matched by name).
 func timedGateway(existing gwv1.GatewayStatus, desired gwv1.GatewayStatus, now metav1.Time) gwv1.GatewayStatus {
 	desired.Conditions = timed(existing.Conditions, desired.Conditions, now)
-	for i := range desired.Listeners {
-		l := &desired.Listeners[i]
-		var old []metav1.Condition
-		for _, e := range existing.Listeners {
-			if e.Name == l.Name {
-				old = e.Conditions
-			}
-		}
-		l.Conditions = timed(old, l.Conditions, now)
-	}
+	timedListeners(existing.Listeners, desired.Listeners, func(l *gwv1.ListenerStatus) (gwv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	}, now)
 	return desired
 }
 
 // timedListenerSet is timedGateway for a ListenerSet.
 func timedListenerSet(existing gwv1.ListenerSetStatus, desired gwv1.ListenerSetStatus, now metav1.Time) gwv1.ListenerSetStatus {
 	desired.Conditions = timed(existing.Conditions, desired.Conditions, now)
-	for i := range desired.Listeners {
-		l := &desired.Listeners[i]
+	timedListeners(existing.Listeners, desired.Listeners, func(l *gwv1.ListenerEntryStatus) (gwv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	}, now)
+	return desired
+}
+
+// timedListeners applies timed to the conditions of each desired listener
+// status, matched with the existing one of the same name.
+func timedListeners[L any](existing, desired []L, fields func(*L) (gwv1.SectionName, *[]metav1.Condition), now metav1.Time) {
+	for i := range desired {
+		name, conds := fields(&desired[i])
 		var old []metav1.Condition
-		for _, e := range existing.Listeners {
-			if e.Name == l.Name {
-				old = e.Conditions
+		for j := range existing {
+			if n, c := fields(&existing[j]); n == name {
+				old = *c
 			}
 		}
-		l.Conditions = timed(old, l.Conditions, now)
+		*conds = timed(old, *conds, now)
 	}
-	return desired
 }
 
 // timedParents applies timed to each route parent status, matched with

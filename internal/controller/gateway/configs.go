@@ -26,7 +26,6 @@ type configKind struct {
 	finalizer string
 	newObj    func() client.Object
 	list      func() client.ObjectList
-	items     func(client.ObjectList) []client.Object
 	// inUse reports whether the world refers to the object, holding its
 	// finalizer while it is being deleted.
 	inUse func(in *trgw.Input, res *trgw.Result, o client.Object) bool
@@ -98,11 +97,7 @@ func (r *ConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := r.Client.List(ctx, l); err != nil {
 			return nil
 		}
-		var out []reconcile.Request
-		for _, o := range r.kind.items(l) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
-		}
-		return out
+		return requests(l)
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(map[string]string{kindLBC: "loadbalancerconfiguration", kindTGC: "targetgroupconfiguration", kindLRC: "listenerruleconfiguration"}[r.kind.kind]).
@@ -136,30 +131,20 @@ var lbcKind = configKind{
 	finalizer: trgw.FinalizerLoadBalancerConfiguration,
 	newObj:    func() client.Object { return &gwaws.LoadBalancerConfiguration{} },
 	list:      func() client.ObjectList { return &gwaws.LoadBalancerConfigurationList{} },
-	items: func(l client.ObjectList) []client.Object {
-		var out []client.Object
-		for i := range l.(*gwaws.LoadBalancerConfigurationList).Items {
-			out = append(out, &l.(*gwaws.LoadBalancerConfigurationList).Items[i])
-		}
-		return out
-	},
 	// In use while a GatewayClass or a Gateway names it (of any
 	// controller: the NLB controller's too).
 	inUse: func(in *trgw.Input, _ *trgw.Result, o client.Object) bool {
 		return lbcReferenced(in, o.GetNamespace(), o.GetName())
 	},
 	status: func(res *trgw.Result, o client.Object) client.Object {
-		for _, s := range res.Status.LoadBalancerConfigurations {
-			if sameObject(s.Object, o) {
-				out := o.(*gwaws.LoadBalancerConfiguration).DeepCopy()
-				out.Status = v1beta1.LoadBalancerConfigurationStatus{
-					ObservedGatewayConfigurationGeneration:      keep(s.ObservedGatewayConfigurationGeneration, out.Status.ObservedGatewayConfigurationGeneration),
-					ObservedGatewayClassConfigurationGeneration: keep(s.ObservedGatewayClassConfigurationGeneration, out.Status.ObservedGatewayClassConfigurationGeneration),
-				}
-				return out
-			}
+		s := findConfig(res.Status.LoadBalancerConfigurations, o)
+		if s == nil {
+			return nil
 		}
-		return nil
+		out := o.(*gwaws.LoadBalancerConfiguration).DeepCopy()
+		st := &out.Status
+		st.ObservedGatewayConfigurationGeneration, st.ObservedGatewayClassConfigurationGeneration = observed(s, st.ObservedGatewayConfigurationGeneration, st.ObservedGatewayClassConfigurationGeneration)
+		return out
 	},
 }
 
@@ -168,20 +153,11 @@ var tgcKind = configKind{
 	finalizer: trgw.FinalizerTargetGroupConfiguration,
 	newObj:    func() client.Object { return &gwaws.TargetGroupConfiguration{} },
 	list:      func() client.ObjectList { return &gwaws.TargetGroupConfigurationList{} },
-	items: func(l client.ObjectList) []client.Object {
-		var out []client.Object
-		for i := range l.(*gwaws.TargetGroupConfigurationList).Items {
-			out = append(out, &l.(*gwaws.TargetGroupConfigurationList).Items[i])
-		}
-		return out
-	},
 	// In use while a Gateway's target groups take settings from it, or a
 	// LoadBalancerConfiguration in use names it as its default.
 	inUse: func(in *trgw.Input, res *trgw.Result, o client.Object) bool {
-		for _, s := range res.Status.TargetGroupConfigurations {
-			if sameObject(s.Object, o) {
-				return true
-			}
+		if findConfig(res.Status.TargetGroupConfigurations, o) != nil {
+			return true
 		}
 		for _, lbc := range in.LoadBalancerConfigurations {
 			if d := lbc.Spec.DefaultTargetGroupConfiguration; d != nil && lbc.Namespace == o.GetNamespace() && d.Name == o.GetName() && lbcReferenced(in, lbc.Namespace, lbc.Name) {
@@ -191,17 +167,14 @@ var tgcKind = configKind{
 		return false
 	},
 	status: func(res *trgw.Result, o client.Object) client.Object {
-		for _, s := range res.Status.TargetGroupConfigurations {
-			if sameObject(s.Object, o) {
-				out := o.(*gwaws.TargetGroupConfiguration).DeepCopy()
-				out.Status = v1beta1.TargetGroupConfigurationStatus{
-					ObservedGatewayConfigurationGeneration:      keep(s.ObservedGatewayConfigurationGeneration, out.Status.ObservedGatewayConfigurationGeneration),
-					ObservedGatewayClassConfigurationGeneration: keep(s.ObservedGatewayClassConfigurationGeneration, out.Status.ObservedGatewayClassConfigurationGeneration),
-				}
-				return out
-			}
+		s := findConfig(res.Status.TargetGroupConfigurations, o)
+		if s == nil {
+			return nil
 		}
-		return nil
+		out := o.(*gwaws.TargetGroupConfiguration).DeepCopy()
+		st := &out.Status
+		st.ObservedGatewayConfigurationGeneration, st.ObservedGatewayClassConfigurationGeneration = observed(s, st.ObservedGatewayConfigurationGeneration, st.ObservedGatewayClassConfigurationGeneration)
+		return out
 	},
 }
 
@@ -210,13 +183,6 @@ var lrcKind = configKind{
 	finalizer: trgw.FinalizerListenerRuleConfiguration,
 	newObj:    func() client.Object { return &gwaws.ListenerRuleConfiguration{} },
 	list:      func() client.ObjectList { return &gwaws.ListenerRuleConfigurationList{} },
-	items: func(l client.ObjectList) []client.Object {
-		var out []client.Object
-		for i := range l.(*gwaws.ListenerRuleConfigurationList).Items {
-			out = append(out, &l.(*gwaws.ListenerRuleConfigurationList).Items[i])
-		}
-		return out
-	},
 	// In use while a route's ExtensionRef filter names it.
 	inUse: func(in *trgw.Input, _ *trgw.Result, o client.Object) bool {
 		return lrcReferenced(in, o.GetNamespace(), o.GetName())
@@ -234,14 +200,28 @@ var lrcKind = configKind{
 	},
 }
 
-// keep returns the generation translation observed, else the one the
-// status holds (a configuration no longer used through a Gateway or a
-// class keeps the generation last applied that way).
-func keep(observed, had *int64) *int64 {
-	if observed != nil {
-		return observed
+// observed returns the generations to write for a configuration: those
+// translation observed, else those the status holds (a configuration no
+// longer used through a Gateway or a class keeps the generation last
+// applied that way).
+func observed(s *trgw.ConfigurationStatus, gateway, class *int64) (*int64, *int64) {
+	if s.ObservedGatewayConfigurationGeneration != nil {
+		gateway = s.ObservedGatewayConfigurationGeneration
 	}
-	return had
+	if s.ObservedGatewayClassConfigurationGeneration != nil {
+		class = s.ObservedGatewayClassConfigurationGeneration
+	}
+	return gateway, class
+}
+
+// findConfig returns the status translation decided for o, if it did.
+func findConfig(list []trgw.ConfigurationStatus, o client.Object) *trgw.ConfigurationStatus {
+	for i := range list {
+		if sameObject(list[i].Object, o) {
+			return &list[i]
+		}
+	}
+	return nil
 }
 
 // lbcReferenced reports whether a GatewayClass or a Gateway names the

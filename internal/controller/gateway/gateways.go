@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,10 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 	"github.com/elbowlb/elbow/internal/controller/bindings"
 	"github.com/elbowlb/elbow/internal/controller/kube"
 	"github.com/elbowlb/elbow/internal/stack"
+	"github.com/elbowlb/elbow/internal/translate"
 	trgw "github.com/elbowlb/elbow/internal/translate/gateway"
 )
 
@@ -141,7 +140,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request
 // deployment is what the deployed stack says of its load balancer.
 func deployment(s *stack.Stack) trgw.Deployment {
 	var d trgw.Deployment
-	for _, id := range sortedKeys(s.LoadBalancers) {
+	for _, id := range translate.SortedKeys(s.LoadBalancers) {
 		lb := s.LoadBalancers[id]
 		if lb.Status == nil {
 			continue
@@ -198,7 +197,7 @@ func (r *GatewayReconciler) clearDryRunPlan(ctx context.Context, gw *gwv1.Gatewa
 func (r *GatewayReconciler) persistAddons(ctx context.Context, gw *gwv1.Gateway, addons map[string]bool, on bool) error {
 	old := gw.DeepCopy()
 	changed := false
-	for _, name := range sortedKeys(addons) {
+	for _, name := range translate.SortedKeys(addons) {
 		key := trgw.AnnotationAddonPrefix + name
 		was := gw.Annotations[key] == "true"
 		switch {
@@ -288,29 +287,11 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(GatewayControllerName).
 		For(&gwv1.Gateway{}, builder.WithPredicates(specChanged())).
-		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(r.classGateways), builder.WithPredicates(specChanged())).
-		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.routeGateways), builder.WithPredicates(specChanged())).
-		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(r.routeGateways), builder.WithPredicates(specChanged())).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.serviceGateways), builder.WithPredicates(specChanged())).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretGateways)).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allGateways), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.LoadBalancerConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allGateways), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.TargetGroupConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allGateways), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.ListenerRuleConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allGateways), builder.WithPredicates(specChanged()))
-	if r.Kinds.ListenerSets {
-		b = b.Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(r.listenerSetGateways), builder.WithPredicates(specChanged()))
-	}
-	if grant := r.Kinds.referenceGrant(); grant != nil {
-		b = b.Watches(grant, handler.EnqueueRequestsFromMapFunc(r.allGateways), builder.WithPredicates(specChanged()))
-	}
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretGateways))
+	b = watch(b, &gwv1.GatewayClass{}, r.classGateways)
+	b = watch(b, &gwv1.HTTPRoute{}, r.routeGateways)
+	b = watch(b, &gwv1.GRPCRoute{}, r.routeGateways)
+	b = watch(b, &corev1.Service{}, r.serviceGateways)
+	b = r.watchWorld(b, r.allGateways, r.listenerSetGateways)
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).Complete(r)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -7,16 +7,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 	"github.com/elbowlb/elbow/internal/controller/kube"
 	trgw "github.com/elbowlb/elbow/internal/translate/gateway"
 )
@@ -29,9 +26,8 @@ type routeKind struct {
 	newObj func() client.Object
 	// status returns the route's status.
 	status func(client.Object) *gwv1.RouteStatus
-	// list returns an empty list and the keys of a filled one.
-	list  func() client.ObjectList
-	items func(client.ObjectList) []types.NamespacedName
+	// list returns an empty list of the kind.
+	list func() client.ObjectList
 }
 
 var httpRoutes = routeKind{
@@ -39,13 +35,6 @@ var httpRoutes = routeKind{
 	newObj: func() client.Object { return &gwv1.HTTPRoute{} },
 	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.HTTPRoute).Status.RouteStatus },
 	list:   func() client.ObjectList { return &gwv1.HTTPRouteList{} },
-	items: func(l client.ObjectList) []types.NamespacedName {
-		var out []types.NamespacedName
-		for _, r := range l.(*gwv1.HTTPRouteList).Items {
-			out = append(out, types.NamespacedName{Namespace: r.Namespace, Name: r.Name})
-		}
-		return out
-	},
 }
 
 var grpcRoutes = routeKind{
@@ -53,13 +42,6 @@ var grpcRoutes = routeKind{
 	newObj: func() client.Object { return &gwv1.GRPCRoute{} },
 	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.GRPCRoute).Status.RouteStatus },
 	list:   func() client.ObjectList { return &gwv1.GRPCRouteList{} },
-	items: func(l client.ObjectList) []types.NamespacedName {
-		var out []types.NamespacedName
-		for _, r := range l.(*gwv1.GRPCRouteList).Items {
-			out = append(out, types.NamespacedName{Namespace: r.Namespace, Name: r.Name})
-		}
-		return out
-	},
 }
 
 // RouteReconciler writes the status.parents entries of the ALB controller
@@ -135,22 +117,13 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 // what can change any route's status (classes, grants, namespaces,
 // configurations).
 func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
-	m := routeRequests{c: r.Config, list: r.kind.list, items: r.kind.items}
+	m := routeRequests{c: r.Config, list: r.kind.list}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(map[string]string{kindHTTPRoute: "httproute", kindGRPCRoute: "grpcroute"}[r.kind.kind]).
-		For(r.kind.newObj(), builder.WithPredicates(specChanged())).
-		Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(m.gateway), builder.WithPredicates(specChanged())).
-		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged())).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(m.service), builder.WithPredicates(specChanged())).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.LoadBalancerConfiguration{}, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.TargetGroupConfiguration{}, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged())).
-		Watches(&gwaws.ListenerRuleConfiguration{}, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged()))
-	if r.Kinds.ListenerSets {
-		b = b.Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(m.listenerSet), builder.WithPredicates(specChanged()))
-	}
-	if grant := r.Kinds.referenceGrant(); grant != nil {
-		b = b.Watches(grant, handler.EnqueueRequestsFromMapFunc(m.all), builder.WithPredicates(specChanged()))
-	}
+		For(r.kind.newObj(), builder.WithPredicates(specChanged()))
+	b = watch(b, &gwv1.Gateway{}, m.gateway)
+	b = watch(b, &gwv1.GatewayClass{}, m.all)
+	b = watch(b, &corev1.Service{}, m.service)
+	b = r.watchWorld(b, m.all, m.listenerSet)
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).Complete(r)
 }

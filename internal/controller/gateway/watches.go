@@ -5,9 +5,12 @@ import (
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -351,8 +354,6 @@ func (c *Config) lrcNamesSecret(ctx context.Context, ns, name string) bool {
 type routeRequests struct {
 	c    *Config
 	list func() client.ObjectList
-	// items returns the keys of a list's routes.
-	items func(client.ObjectList) []types.NamespacedName
 }
 
 func (m routeRequests) byIndex(ctx context.Context, field, value string) []reconcile.Request {
@@ -360,7 +361,7 @@ func (m routeRequests) byIndex(ctx context.Context, field, value string) []recon
 	if err := m.c.Client.List(ctx, l, client.MatchingFields{field: value}); err != nil {
 		return nil
 	}
-	return requests(m.items(l))
+	return requests(l)
 }
 
 // all maps any object to every route of the kind.
@@ -369,7 +370,7 @@ func (m routeRequests) all(ctx context.Context, _ client.Object) []reconcile.Req
 	if err := m.c.Client.List(ctx, l); err != nil {
 		return nil
 	}
-	return requests(m.items(l))
+	return requests(l)
 }
 
 // gateway maps a Gateway to the routes whose parentRefs name it or one of
@@ -403,10 +404,17 @@ func (m routeRequests) service(ctx context.Context, o client.Object) []reconcile
 	return m.byIndex(ctx, indexRouteService, o.GetNamespace()+"/"+o.GetName())
 }
 
-func requests(keys []types.NamespacedName) []reconcile.Request {
-	out := make([]reconcile.Request, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, reconcile.Request{NamespacedName: k})
+// requests returns a request for each object of a list.
+func requests(l client.ObjectList) []reconcile.Request {
+	objs, err := apimeta.ExtractList(l)
+	if err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(objs))
+	for _, o := range objs {
+		if co, ok := o.(client.Object); ok {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(co)})
+		}
 	}
 	return out
 }
@@ -421,6 +429,29 @@ func splitKey(k string) (ns, name string) {
 }
 
 func splitKind(k string) (kind, rest string) { return splitKey(k) }
+
+// watch adds a watch of obj's changes (not status-only ones), mapped to
+// requests by fn.
+func watch(b *builder.Builder, obj client.Object, fn handler.MapFunc) *builder.Builder {
+	return b.Watches(obj, handler.EnqueueRequestsFromMapFunc(fn), builder.WithPredicates(specChanged()))
+}
+
+// watchWorld adds the watches of what can change any object's
+// translation: namespaces (their labels feed selectors), the
+// gateway.k8s.aws configurations and ReferenceGrants, mapped by all, and
+// ListenerSets, mapped by listenerSet.
+func (c *Config) watchWorld(b *builder.Builder, all, listenerSet handler.MapFunc) *builder.Builder {
+	for _, o := range []client.Object{&corev1.Namespace{}, &gwaws.LoadBalancerConfiguration{}, &gwaws.TargetGroupConfiguration{}, &gwaws.ListenerRuleConfiguration{}} {
+		b = watch(b, o, all)
+	}
+	if c.Kinds.ListenerSets {
+		b = watch(b, &gwv1.ListenerSet{}, listenerSet)
+	}
+	if grant := c.Kinds.referenceGrant(); grant != nil {
+		b = watch(b, grant, all)
+	}
+	return b
+}
 
 // specChanged passes creations, deletions and updates that change an
 // object's generation, labels, annotations, finalizers or deletion (not

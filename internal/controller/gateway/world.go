@@ -250,7 +250,7 @@ func referencedNames(in *trgw.Input) (targetGroups, trustStores []string) {
 			}
 		}
 	}
-	return sortedSet(tgs), sortedSet(stores)
+	return translate.SortedKeys(tgs), translate.SortedKeys(stores)
 }
 
 // referencedSecrets lists the Secrets listeners name in certificateRefs
@@ -316,14 +316,5 @@ func lrcSecrets(lrc *gwaws.ListenerRuleConfiguration) []string {
 			out = append(out, c.Secret.Name)
 		}
 	}
-	return out
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
