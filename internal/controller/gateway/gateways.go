@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,14 +29,33 @@ import (
 // GatewayControllerName names the Gateway controller in logs and metrics.
 const GatewayControllerName = "gateway"
 
-// provisioningRequeue is how long to wait before looking again at a load
-// balancer that is still provisioning (AWS takes minutes).
-const provisioningRequeue = 15 * time.Second
+// How soon a load balancer still provisioning is looked at again: a
+// quarter of the time it has been provisioning, within these bounds (a
+// local ELB takes seconds, AWS minutes).
+const (
+	provisioningPollMin = time.Second
+	provisioningPollMax = 15 * time.Second
+)
 
 // GatewayReconciler reconciles the Gateways of the ALB controller: one
 // stack each.
 type GatewayReconciler struct {
 	*Config
+	// provisioning holds when each Gateway's load balancer was first seen
+	// provisioning, by namespace/name.
+	provisioning sync.Map
+}
+
+// pollProvisioning returns how long to wait before looking again at a
+// Gateway whose load balancer is provisioning; zero (and forgetting the
+// Gateway) when it is not.
+func (r *GatewayReconciler) pollProvisioning(key string, provisioning bool) time.Duration {
+	if !provisioning {
+		r.provisioning.Delete(key)
+		return 0
+	}
+	first, _ := r.provisioning.LoadOrStore(key, time.Now())
+	return min(max(time.Since(first.(time.Time))/4, provisioningPollMin), provisioningPollMax)
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -116,6 +136,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request
 			r.Events.Warning(gw, ReasonFailedRemoveFinalizer, "RemoveFinalizer", fmt.Sprintf("Failed remove finalizer due to %v", err))
 			return reconcile.Result{}, err
 		}
+		r.pollProvisioning(req.String(), false)
 		log.Info("load balancer deleted")
 		return reconcile.Result{}, nil
 	}
@@ -131,10 +152,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if changed || applied.Changed() {
 		r.Events.Normal(gw, ReasonSuccessfullyReconciled, "Reconcile", "Successfully reconciled")
 	}
-	if d.State == "provisioning" {
-		return reconcile.Result{RequeueAfter: provisioningRequeue}, nil
-	}
-	return reconcile.Result{}, nil
+	return reconcile.Result{RequeueAfter: r.pollProvisioning(req.String(), d.State == "provisioning")}, nil
 }
 
 // deployment is what the deployed stack says of its load balancer.
