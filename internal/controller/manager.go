@@ -109,6 +109,14 @@ func NewManager(cfg *rest.Config, o Options, log *slog.Logger) (manager.Manager,
 			KeyName:  o.WebhookKeyFile,
 		})
 	}
+	if cfg.QPS == 0 {
+		// A config built from a kubeconfig would get client-go's default
+		// client-side limit (5 requests/s); rely on the API server's
+		// priority and fairness instead, as controller-runtime's GetConfig
+		// (used by `elbow controller`) does.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS = -1
+	}
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)

@@ -55,7 +55,7 @@ func (r *ClassReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 		r.Events.Warning(class, ReasonFailedAddFinalizer, "AddFinalizer", fmt.Sprintf("Failed add finalizer due to %v", err))
 		return reconcile.Result{}, err
 	}
-	_, res, err := r.build(ctx)
+	_, res, err := r.buildShared(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

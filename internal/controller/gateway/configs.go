@@ -63,7 +63,7 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	} else if !hasFinalizer(obj, r.kind.finalizer) {
 		return reconcile.Result{}, nil
 	}
-	in, res, err := r.build(ctx)
+	in, res, err := r.buildShared(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

@@ -95,6 +95,10 @@ type Config struct {
 
 	// backendSG is the shared backend security group's ID once known.
 	backendSG knownID
+	// secrets are the certificate and OIDC Secrets last read.
+	secrets secretCache
+	// memo is the last translation the status reconcilers shared.
+	memo buildMemo
 }
 
 // Setup registers the cache indexes and every reconciler of the ALB

@@ -73,7 +73,7 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 	for _, p := range st.Parents {
 		mine = mine || p.ControllerName == trgw.ControllerALB
 	}
-	_, res, err := r.build(ctx)
+	_, res, err := r.buildShared(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

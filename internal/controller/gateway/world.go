@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -91,32 +94,126 @@ func (c *Config) load(ctx context.Context) (trgw.Input, error) {
 		return in, fmt.Errorf("list Namespaces: %w", err)
 	}
 	in.Namespaces = nss.Items
-	for _, k := range referencedSecrets(&in) {
-		s := &corev1.Secret{}
-		err := c.APIReader.Get(ctx, k, s)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
+	refs := referencedSecrets(&in)
+	for _, k := range refs {
+		s, err := c.secret(ctx, k)
+		if err != nil {
 			return in, fmt.Errorf("secret %s: %w", k, err)
 		}
-		in.Secrets = append(in.Secrets, *s)
+		if s != nil {
+			in.Secrets = append(in.Secrets, *s)
+		}
 	}
+	c.secrets.keep(refs)
+	f, err := c.Facts.Facts(ctx, false)
+	if err != nil {
+		return in, fmt.Errorf("cloud facts: %w", err)
+	}
+	in.Facts = f
 	return in, nil
+}
+
+// secret returns a Secret (nil when it does not exist). Its data is read
+// from the API server only when its resourceVersion, which the metadata
+// cache of the Secret watch holds, changed since the last read: Secrets
+// are not cached whole, and every reconcile reads the world.
+func (c *Config) secret(ctx context.Context, k types.NamespacedName) (*corev1.Secret, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	switch err := c.Client.Get(ctx, k, m); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	if s := c.secrets.get(k, m.ResourceVersion); s != nil {
+		return s, nil
+	}
+	s := &corev1.Secret{}
+	switch err := c.APIReader.Get(ctx, k, s); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	c.secrets.put(k, s)
+	return s, nil
+}
+
+// secretCache holds the Secrets last read, by namespace/name.
+type secretCache struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]*corev1.Secret
+}
+
+// get returns the Secret read before if it is at resourceVersion rv.
+func (c *secretCache) get(k types.NamespacedName, rv string) *corev1.Secret {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.m[k]; s != nil && s.ResourceVersion == rv {
+		return s
+	}
+	return nil
+}
+
+func (c *secretCache) put(k types.NamespacedName, s *corev1.Secret) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[types.NamespacedName]*corev1.Secret{}
+	}
+	c.m[k] = s
+}
+
+// keep forgets the Secrets not among keys.
+func (c *secretCache) keep(keys []types.NamespacedName) {
+	want := make(map[types.NamespacedName]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if !want[k] {
+			delete(c.m, k)
+		}
+	}
 }
 
 // build loads the world, resolves the names it refers to and translates
 // it. It returns the input too, for the callers that look objects up.
+// The result is the callers' own: the Gateway reconciler deploys its
+// stack, which fills the stack's status.
 func (c *Config) build(ctx context.Context) (trgw.Input, trgw.Result, error) {
 	in, err := c.load(ctx)
 	if err != nil {
 		return in, trgw.Result{}, err
 	}
-	f, err := c.Facts.Facts(ctx, false)
+	return c.translate(ctx, in)
+}
+
+// buildShared is build for callers that only read the result (status of
+// routes, classes and configurations): a world unchanged since the last
+// such build (same objects at the same resourceVersions, same facts) is
+// not translated again, and the result is shared.
+func (c *Config) buildShared(ctx context.Context) (trgw.Input, trgw.Result, error) {
+	in, err := c.load(ctx)
 	if err != nil {
-		return in, trgw.Result{}, fmt.Errorf("cloud facts: %w", err)
+		return in, trgw.Result{}, err
 	}
-	in.Facts = f
+	key := fingerprint(&in)
+	if in, res, ok := c.memo.get(key); ok {
+		return in, res, nil
+	}
+	in, res, err := c.translate(ctx, in)
+	if err == nil {
+		c.memo.put(key, in, res)
+	}
+	return in, res, err
+}
+
+// translate resolves the names the world refers to and translates it.
+func (c *Config) translate(ctx context.Context, in trgw.Input) (trgw.Input, trgw.Result, error) {
 	in.Options = c.Options
 	if c.Lookup != nil {
 		if err := c.resolve(ctx, &in); err != nil {
@@ -317,4 +414,74 @@ func lrcSecrets(lrc *gwaws.ListenerRuleConfiguration) []string {
 		}
 	}
 	return out
+}
+
+// fingerprint identifies a loaded world: every object by kind, namespace,
+// name and resourceVersion, and the facts (a refresh makes new ones).
+func fingerprint(in *trgw.Input) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "facts %p\n", in.Facts)
+	add := func(kind string, objs ...metav1.Object) {
+		for _, o := range objs {
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", kind, o.GetNamespace(), o.GetName(), o.GetResourceVersion())
+		}
+	}
+	for i := range in.GatewayClasses {
+		add("GatewayClass", &in.GatewayClasses[i])
+	}
+	for i := range in.Gateways {
+		add("Gateway", &in.Gateways[i])
+	}
+	for i := range in.ListenerSets {
+		add("ListenerSet", &in.ListenerSets[i])
+	}
+	for i := range in.HTTPRoutes {
+		add("HTTPRoute", &in.HTTPRoutes[i])
+	}
+	for i := range in.GRPCRoutes {
+		add("GRPCRoute", &in.GRPCRoutes[i])
+	}
+	for i := range in.ReferenceGrants {
+		add("ReferenceGrant", &in.ReferenceGrants[i])
+	}
+	for i := range in.LoadBalancerConfigurations {
+		add("LoadBalancerConfiguration", &in.LoadBalancerConfigurations[i])
+	}
+	for i := range in.TargetGroupConfigurations {
+		add("TargetGroupConfiguration", &in.TargetGroupConfigurations[i])
+	}
+	for i := range in.ListenerRuleConfigurations {
+		add("ListenerRuleConfiguration", &in.ListenerRuleConfigurations[i])
+	}
+	for i := range in.Services {
+		add("Service", &in.Services[i])
+	}
+	for i := range in.Secrets {
+		add("Secret", &in.Secrets[i])
+	}
+	for i := range in.Namespaces {
+		add("Namespace", &in.Namespaces[i])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// buildMemo holds the last shared build: the world's fingerprint and the
+// translation.
+type buildMemo struct {
+	mu  sync.Mutex
+	key string
+	in  trgw.Input
+	res trgw.Result
+}
+
+func (m *buildMemo) get(key string) (trgw.Input, trgw.Result, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.in, m.res, key != "" && key == m.key
+}
+
+func (m *buildMemo) put(key string, in trgw.Input, res trgw.Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.key, m.in, m.res = key, in, res
 }
