@@ -237,7 +237,9 @@ func useDNS(server string) {
 // createClass creates the GatewayClass of the ALB controller the suite
 // uses. Its LoadBalancerConfiguration gives every Gateway's target groups
 // ip targets (the suite's backends are ClusterIP Services) and health
-// checks quick enough for its timeouts.
+// checks quick enough for its timeouts, and has the ALBs pass the Host
+// header on as the client sent it (routing.http.preserve_host_header:
+// by default an ALB rewrites its port), which the suite checks.
 func createClass(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
@@ -253,6 +255,7 @@ func createClass(t *testing.T, c client.Client) {
 		}},
 		&gwaws.LoadBalancerConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "conformance"}, Spec: v1beta1.LoadBalancerConfigurationSpec{
 			DefaultTargetGroupConfiguration: &v1beta1.DefaultTargetGroupConfigurationReference{Name: "ip-targets"},
+			LoadBalancerAttributes:          []v1beta1.LoadBalancerAttribute{{Key: "routing.http.preserve_host_header.enabled", Value: "true"}},
 		}},
 		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: ClassName}, Spec: gwv1.GatewayClassSpec{
 			ControllerName: trgw.ControllerALB,

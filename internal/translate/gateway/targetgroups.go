@@ -232,11 +232,21 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 	if err != nil {
 		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
 	}
+	// IPv6 targets for a Service with IPv6 addresses, as the reference
+	// decides; but a dual-stack Service behind an IPv4 load balancer gets
+	// IPv4 targets (its IPv4 endpoints), where the reference refuses it.
 	ipType := stack.TargetGroupIPv4
+	hasV4 := false
 	for _, f := range svc.Spec.IPFamilies {
-		if f == corev1.IPv6Protocol {
+		switch f {
+		case corev1.IPv6Protocol:
 			ipType = stack.TargetGroupIPv6
+		case corev1.IPv4Protocol:
+			hasV4 = true
 		}
+	}
+	if ipType == stack.TargetGroupIPv6 && hasV4 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
+		ipType = stack.TargetGroupIPv4
 	}
 	if props != nil && props.IPAddressType != nil {
 		ipType = string(*props.IPAddressType)
