@@ -315,7 +315,9 @@ func (b *gwBuilder) finishStatus(st *GatewayStatus) {
 			if l.ls != ls {
 				continue
 			}
-			if l.accepted && !l.conflicted {
+			// A listener is valid when it can be served: accepted, not
+			// conflicted, with a usable certificate if it needs one.
+			if l.usable() {
 				anyValid = true
 			} else {
 				allValid = false
@@ -329,7 +331,7 @@ func (b *gwBuilder) finishStatus(st *GatewayStatus) {
 		case !anyValid:
 			lsst.Status.Conditions = []metav1.Condition{
 				cond(string(gwv1.ListenerSetConditionAccepted), metav1.ConditionFalse, string(gwv1.ListenerSetReasonListenersNotValid), "No listener is valid.", g),
-				cond(string(gwv1.ListenerSetConditionProgrammed), metav1.ConditionFalse, string(gwv1.ListenerSetReasonInvalid), "No listener is valid.", g),
+				cond(string(gwv1.ListenerSetConditionProgrammed), metav1.ConditionFalse, string(gwv1.ListenerSetReasonListenersNotValid), "No listener is valid.", g),
 			}
 		default:
 			attachedLS++

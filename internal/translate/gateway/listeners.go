@@ -118,12 +118,15 @@ func (b *gwBuilder) validateListeners(ls []*listener) {
 	protoByPort := map[int32]gwv1.ProtocolType{}
 	hostByPort := map[string]*listener{}
 	for _, l := range ls {
-		if !l.accepted {
-			continue
-		}
+		// A port taken with another protocol conflicts whatever the
+		// listener's own protocol (an unsupported one included): the
+		// conflict is what the spec reports.
 		if p, ok := protoByPort[l.port]; ok && p != l.protocol {
 			l.conflicted, l.conflictReason = true, string(gwv1.ListenerReasonProtocolConflict)
 			l.confMsg = fmt.Sprintf("Port %d is already used with protocol %s by an earlier listener; an ALB listener has one protocol.", l.port, p)
+			continue
+		}
+		if !l.accepted {
 			continue
 		}
 		protoByPort[l.port] = l.protocol
@@ -187,6 +190,16 @@ func (b *gwBuilder) listenerKinds(l *listener, allowed []string) {
 // programmable (False, Invalid).
 func (l *listener) conditions() []metav1.Condition {
 	g := l.ownerGen
+	if l.conflicted && l.ls != nil {
+		// A ListenerSet's conflicted listener is not accepted, and says
+		// why in each condition (the ListenerSet conformance tests).
+		return []metav1.Condition{
+			cond(string(gwv1.ListenerConditionAccepted), metav1.ConditionFalse, l.conflictReason, l.confMsg, g),
+			cond(string(gwv1.ListenerConditionConflicted), metav1.ConditionTrue, l.conflictReason, l.confMsg, g),
+			cond(string(gwv1.ListenerConditionResolvedRefs), condBool(l.refsOK), l.refsReason, l.refsMsg, g),
+			cond(string(gwv1.ListenerConditionProgrammed), metav1.ConditionFalse, l.conflictReason, "The listener is conflicted.", g),
+		}
+	}
 	cs := []metav1.Condition{
 		cond(string(gwv1.ListenerConditionAccepted), condBool(l.accepted), l.acceptedReason, l.accMsg, g),
 	}
