@@ -17,6 +17,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -49,7 +50,7 @@ type lbCfg struct {
 	rt       *lbRuntime
 	arn      string
 	name     string
-	attrs    routing.LBAttributes
+	attrs    settings.ALB
 	internal bool
 	alog     *accessLog
 }
@@ -197,11 +198,13 @@ func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
 		rt.m = p.m.lb(rt.dim)
 		p.lbs[lb.ARN] = rt
 	}
+	// The routing core logs the attributes it does not accept.
+	attrs, _ := settings.ApplicationLB(lb)
 	c := &lbCfg{
 		rt:       rt,
 		arn:      lb.ARN,
 		name:     lb.Name,
-		attrs:    routing.ParseLBAttributes(lb.Attributes),
+		attrs:    attrs,
 		internal: lb.Scheme == "internal",
 	}
 	c.alog = p.accessLogFor(rt, c)

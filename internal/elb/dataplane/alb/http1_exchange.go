@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // exchange is what the HTTP/1.1 request loop of a client connection keeps
@@ -301,7 +302,7 @@ func (x *exchange) writeUpstreamHead(w byteWriter, sc *sockCfg, d *decision, ws 
 		case hdrSkip:
 			continue
 		case hdrXFF:
-			if sc.LB.XFFMode == routing.XFFPreserve {
+			if sc.LB.XFFMode == settings.XFFPreserve {
 				break
 			}
 			if nxff == 0 {
@@ -320,7 +321,7 @@ func (x *exchange) writeUpstreamHead(w byteWriter, sc *sockCfg, d *decision, ws 
 		w.Write(h.Value)
 		w.WriteString("\r\n")
 	}
-	if sc.LB.XFFMode == routing.XFFAppend {
+	if sc.LB.XFFMode == settings.XFFAppend {
 		w.WriteString("X-Forwarded-For: ")
 		var buf [64]byte
 		w.Write(routing.AppendXFF(buf[:0], xff, x.seen, sc.LB.XFFClientPort))
@@ -388,7 +389,7 @@ func (x *exchange) writeResponseHead(w byteWriter, sc *sockCfg, d *decision, clo
 		if overridden(h.Name, sc.ResponseHeaders) {
 			continue
 		}
-		if st.Attrs.Sticky == routing.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, st.Attrs.AppCookie) {
+		if st.Attrs.Sticky == settings.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, st.Attrs.AppCookie) {
 			appCookieSet = true
 		}
 		w.Write(h.Name)
@@ -404,9 +405,9 @@ func (x *exchange) writeResponseHead(w byteWriter, sc *sockCfg, d *decision, clo
 	}
 	now := x.p.now()
 	switch st.Attrs.Sticky {
-	case routing.StickyLBCookie:
+	case settings.StickyLBCookie:
 		writeStickyCookie(w, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
-	case routing.StickyAppCookie:
+	case settings.StickyAppCookie:
 		if appCookieSet {
 			writeStickyCookie(w, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
 		}

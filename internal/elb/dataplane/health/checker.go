@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -466,7 +467,8 @@ func listenerPort(snap *state.Snapshot, lbARN, tgARN string) int32 {
 var l4Protocols = map[string]bool{"TCP": true, "UDP": true, "TLS": true, "TCP_UDP": true, "QUIC": true, "TCP_QUIC": true}
 
 // baseSpec derives the health check settings that all targets of a target
-// group share, with ELB's defaults where the record has none.
+// group share, with ELB's defaults (settings.DefaultHealthCheck) where the
+// record has none.
 func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *state.LoadBalancer) spec {
 	var s spec
 	s.network = lb.Type == "network" || l4Protocols[strings.ToUpper(tg.Protocol)]
@@ -479,6 +481,7 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 			s.protocol = protoTCP
 		}
 	}
+	def := settings.DefaultHealthCheck(tg, s.protocol)
 	if s.protocol != protoTCP {
 		s.version = versionHTTP1
 		if !s.network {
@@ -488,13 +491,10 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 			}
 		}
 		s.path, s.matcher = tg.HealthCheckPath, tg.MatcherHTTPCode
-		defaultPath, defaultMatcher := "/", "200"
-		if s.network {
-			defaultMatcher = "200-399"
-		}
+		defaultPath, defaultMatcher := def.Path, def.MatcherHTTP
 		if s.version == versionGRPC {
 			s.matcher = tg.MatcherGRPCCode
-			defaultPath, defaultMatcher = "/AWS.ALB/healthcheck", "12"
+			defaultMatcher = def.MatcherGRPC
 		}
 		if s.path == "" {
 			s.path = defaultPath
@@ -517,20 +517,13 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 		s.codes = codes
 	}
 
-	defaultTimeout := int32(5)
-	if s.network {
-		defaultTimeout = 10
-		if s.protocol == protoHTTP {
-			defaultTimeout = 6
-		}
-	}
-	s.interval = seconds(tg.HealthCheckIntervalSeconds, 30)
-	s.timeout = seconds(tg.HealthCheckTimeoutSeconds, defaultTimeout)
+	s.interval = seconds(tg.HealthCheckIntervalSeconds, def.IntervalSeconds)
+	s.timeout = seconds(tg.HealthCheckTimeoutSeconds, def.TimeoutSeconds)
 	if s.timeout > s.interval {
 		s.timeout = s.interval
 	}
-	s.healthy = count(tg.HealthyThresholdCount, 5)
-	s.unhealthy = count(tg.UnhealthyThresholdCount, 2)
+	s.healthy = count(tg.HealthyThresholdCount, def.HealthyThreshold)
+	s.unhealthy = count(tg.UnhealthyThresholdCount, def.UnhealthyThreshold)
 	return s
 }
 

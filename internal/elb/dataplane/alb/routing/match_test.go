@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 func TestWildcard(t *testing.T) {
@@ -337,7 +339,7 @@ func TestForwardHost(t *testing.T) {
 		{80, true, "example.com:8080", "example.com:8080"},
 	}
 	for _, c := range cases {
-		l := &Listener{Port: c.port, PortStr: strconv.Itoa(int(c.port)), LB: &LBAttributes{PreserveHost: c.preserve}}
+		l := &Listener{Port: c.port, PortStr: strconv.Itoa(int(c.port)), LB: &settings.ALB{PreserveHost: c.preserve}}
 		if got := string(l.forwardHost(&Decision{}, []byte(c.in))); got != c.want {
 			t.Errorf("port %d preserve %v: Host %q -> %q, want %q", c.port, c.preserve, c.in, got, c.want)
 		}
