@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs := pki{dir: filepath.Join(dataDir, "pki")}
+	certs := certDir{dir: filepath.Join(dataDir, "pki")}
 	if err := certs.ensure(serviceIP); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -322,7 +322,7 @@ func httpReady(ctx context.Context, c *http.Client, url string) error {
 	}
 }
 
-func adminHTTPClient(certs pki) (*http.Client, error) {
+func adminHTTPClient(certs certDir) (*http.Client, error) {
 	pair, err := tls.LoadX509KeyPair(certs.path("admin.crt"), certs.path("admin.key"))
 	if err != nil {
 		return nil, err
@@ -338,7 +338,7 @@ func adminHTTPClient(certs pki) (*http.Client, error) {
 	}}}, nil
 }
 
-func (cp *ControlPlane) writeKubeconfig(certs pki) error {
+func (cp *ControlPlane) writeKubeconfig(certs certDir) error {
 	read := func(n string) (string, error) {
 		b, err := os.ReadFile(certs.path(n))
 		return string(b), err
