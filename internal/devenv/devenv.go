@@ -369,7 +369,7 @@ func (e *Env) seedPools(ctx context.Context, srv *server.Server) error {
 			b := pool.Addr().As4()
 			b[2] = byte(16 * e.cfg.Slot)
 			b[3] = 1
-			if err := tx.PutMeta("loopback.next."+pool.String(), []byte(netip.AddrFrom4(b).String())); err != nil {
+			if err := state.SeedLoopback(tx, pool, netip.AddrFrom4(b)); err != nil {
 				return err
 			}
 		}
