@@ -186,6 +186,9 @@ func New(cfg Config) (*Server, error) {
 	if err := ec2.Bootstrap(ctx, s.store, f); err != nil {
 		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
 	}
+	if err := acm.Bootstrap(ctx, s.store, f); err != nil {
+		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
+	}
 	if !cfg.NoDataPlanes {
 		s.checker = health.New(health.Config{Addresses: addrs, Logger: log.With("component", "health"), Registerer: s.registry})
 	}

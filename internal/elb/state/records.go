@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -199,6 +200,20 @@ type TagSet struct {
 type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+}
+
+// SortedTags returns the tags of a key-value map, by key.
+func SortedTags(m map[string]string) []Tag {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]Tag, len(keys))
+	for i, k := range keys {
+		out[i] = Tag{Key: k, Value: m[k]}
+	}
+	return out
 }
 
 // Get returns the value of a tag key.

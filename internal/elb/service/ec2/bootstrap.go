@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"time"
 
-	"github.com/elbowlb/elbow/internal/elb/service/acm"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -23,9 +21,9 @@ var errNothingNew = errors.New("bootstrap: nothing new")
 // gateway and its default security group), subnets (public ones
 // associated with a route table that routes 0.0.0.0/0 to the internet
 // gateway), security groups with their inbound rules and the default
-// outbound rule, instances with their primary network interfaces,
-// certificates (issued by the local CA when the facts give no PEM) and
-// Elastic IPs, with their tags. A resource already present is left as it
+// outbound rule, instances with their primary network interfaces and
+// Elastic IPs, with their tags (the facts' certificates are ACM's:
+// acm.Bootstrap). A resource already present is left as it
 // is (a client may have changed it), so Bootstrap is idempotent: with the
 // same facts a later start changes nothing, and facts that add resources
 // add only those. IDs derived here (route tables, gateways, interfaces)
@@ -46,7 +44,7 @@ func Bootstrap(ctx context.Context, store *state.Store, f *facts.Facts) error {
 	}
 	err := store.Update(ctx, func(tx *state.Tx) error {
 		b.tx = tx
-		for _, step := range []func() error{b.vpcs, b.subnets, b.groups, b.defaultGroups, b.instances, b.certificates, b.elasticIPs} {
+		for _, step := range []func() error{b.vpcs, b.subnets, b.groups, b.defaultGroups, b.instances, b.elasticIPs} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -74,20 +72,6 @@ type bootstrap struct {
 	created bool
 }
 
-// sortedTags turns a facts tag map into state tags, by key.
-func sortedTags(m map[string]string) []state.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]state.Tag, len(keys))
-	for i, k := range keys {
-		out[i] = state.Tag{Key: k, Value: m[k]}
-	}
-	return out
-}
-
 // absent reports whether a record is missing.
 func absent[T any](tx *state.Tx, k state.Kind[T], id string) (bool, error) {
 	_, ok, err := state.Get(tx, k, id)
@@ -107,7 +91,7 @@ func (b *bootstrap) vpcs() error {
 			if err := state.Put(b.tx, state.VPCs, rec); err != nil {
 				return err
 			}
-			if err := putStateTags(b.tx, v.ID, sortedTags(v.Tags)); err != nil {
+			if err := putStateTags(b.tx, v.ID, state.SortedTags(v.Tags)); err != nil {
 				return err
 			}
 			b.created = true
@@ -177,7 +161,7 @@ func createSubnet(tx *state.Tx, account string, sn facts.Subnet) error {
 	if err := state.Put(tx, state.Subnets, rec); err != nil {
 		return err
 	}
-	if err := putStateTags(tx, sn.ID, sortedTags(sn.Tags)); err != nil {
+	if err := putStateTags(tx, sn.ID, state.SortedTags(sn.Tags)); err != nil {
 		return err
 	}
 	if sn.Public {
@@ -307,7 +291,7 @@ func createGroup(tx *state.Tx, account string, g facts.SecurityGroup, known map[
 	if err := state.Put(tx, state.SecurityGroups, rec); err != nil {
 		return nil, err
 	}
-	if err := putStateTags(tx, g.ID, sortedTags(g.Tags)); err != nil {
+	if err := putStateTags(tx, g.ID, state.SortedTags(g.Tags)); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -395,36 +379,10 @@ func (b *bootstrap) instances() error {
 		if err != nil {
 			return err
 		}
-		if err := putStateTags(b.tx, rec.ID, sortedTags(in.Tags)); err != nil {
+		if err := putStateTags(b.tx, rec.ID, state.SortedTags(in.Tags)); err != nil {
 			return err
 		}
 		used[ip] = in.ID
-		b.created = true
-	}
-	return nil
-}
-
-func (b *bootstrap) certificates() error {
-	for _, c := range b.f.Certificates {
-		miss, err := absent(b.tx, state.Certificates, c.ARN)
-		if err != nil {
-			return err
-		}
-		if !miss {
-			continue
-		}
-		p := acm.Params{
-			ARN: c.ARN, DomainName: c.DomainName, SubjectAlternativeNames: c.SubjectAlternativeNames,
-			KeyAlgorithm: c.KeyAlgorithm, Type: c.Type, Status: c.Status,
-			CertificatePEM: c.CertificatePEM, PrivateKeyPEM: c.PrivateKeyPEM, ChainPEM: c.ChainPEM,
-			Tags: sortedTags(c.Tags), Now: b.now,
-		}
-		if c.NotAfter != nil {
-			p.NotAfter = *c.NotAfter
-		}
-		if _, err := acm.Provision(b.tx, p); err != nil {
-			return err
-		}
 		b.created = true
 	}
 	return nil
@@ -442,7 +400,7 @@ func (b *bootstrap) elasticIPs() error {
 		if _, err := allocateAddress(b.tx, e.AllocationID); err != nil {
 			return fmt.Errorf("elastic IP %s: %w", e.AllocationID, err)
 		}
-		if err := putStateTags(b.tx, e.AllocationID, sortedTags(e.Tags)); err != nil {
+		if err := putStateTags(b.tx, e.AllocationID, state.SortedTags(e.Tags)); err != nil {
 			return err
 		}
 		b.created = true
