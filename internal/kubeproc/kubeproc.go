@@ -171,6 +171,11 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 	}
+	if !cfg.ControllerManager {
+		// No service account controller creates namespaces' default
+		// service accounts: pods must not wait for them.
+		apiArgs = append(apiArgs, "--disable-admission-plugins=ServiceAccount")
+	}
 	if err := cp.writeKubeconfig(certs); err != nil {
 		return nil, err
 	}
