@@ -1,11 +1,8 @@
 package translate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -511,32 +508,10 @@ func domainMatches(domain, host string) bool {
 	return domain == host
 }
 
-var nonAlnum = regexp.MustCompile("[^A-Za-z0-9]")
-
-// Sanitize drops every character that is not a letter or digit, as the
-// reference does for names.
-func Sanitize(s string) string { return nonAlnum.ReplaceAllString(s, "") }
-
-// Hash returns the lowercase hex SHA-256 of the concatenated parts.
-func Hash(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// Trunc returns at most n bytes of s (Go's %.Ns on ASCII).
-func Trunc(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-// BackendSecurityGroupName is the name of the shared backend security group.
+// BackendSecurityGroupName is the name of the cluster's shared backend
+// security group.
 func (c *Cloud) BackendSecurityGroupName() string {
-	return fmt.Sprintf("k8s-traffic-%s-%s", Trunc(Sanitize(c.opts.ClusterName), 232), Trunc(Hash(c.opts.ClusterName), 10))
+	return BackendSecurityGroupName(c.opts.ClusterName)
 }
 
 // BackendSecurityGroup returns the shared backend security group's ID: the
