@@ -89,7 +89,7 @@ type Config struct {
 	AutoProvisionCertificates bool
 	// AutoProvisionReferences creates, on first use, every cloud resource
 	// a request names and the local cloud lacks, logging a warning for
-	// each (internal/elb/autoprovision): subnets, security groups and
+	// each (internal/elb/service/autoprovision): subnets, security groups and
 	// Elastic IPs that CreateLoadBalancer, SetSubnets, SetSecurityGroups
 	// or EC2's Describe calls name, certificates that listeners or ACM's
 	// reads name (as AutoProvisionCertificates does), and web ACLs that
