@@ -208,10 +208,10 @@ func (x *exchange) appendELB(w byteWriter, sc *sockCfg, d *decision) {
 	}
 }
 
-// finish records a request's metrics and access log entry.
-func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
+// countRequest ends a request's log entry and counts the request in the
+// load balancer's metrics (and its target group's, with pm).
+func countRequest(lbm *lbMetrics, e *logEntry, pm *pairMetrics) {
 	e.end = time.Now()
-	lbm := sc.lb.rt.m
 	if pm != nil {
 		pm.requests.Inc()
 	} else {
@@ -220,6 +220,12 @@ func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 	if e.elbStatus > 0 {
 		lbm.elbCode(e.elbStatus)
 	}
+}
+
+// finish records a request's metrics and access log entry.
+func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
+	lbm := sc.lb.rt.m
+	countRequest(lbm, e, pm)
 	e.received, e.sent = x.rx-x.lastRx, x.tx-x.lastTx
 	x.lastRx, x.lastTx = x.rx, x.tx
 	lbm.bytes.Add(float64(e.received + e.sent))

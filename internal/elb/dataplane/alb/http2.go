@@ -472,16 +472,7 @@ func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 	if sc == nil {
 		return
 	}
-	e.end = time.Now()
-	lbm := sc.lb.rt.m
-	if pm != nil {
-		pm.requests.Inc()
-	} else {
-		lbm.requests.Inc()
-	}
-	if e.elbStatus > 0 {
-		lbm.elbCode(e.elbStatus)
-	}
+	countRequest(sc.lb.rt.m, e, pm)
 	if sc.lb.alog != nil {
 		sc.lb.alog.write(e, sc.lb.rt.dim)
 	}
