@@ -10,10 +10,6 @@ import (
 	"github.com/elbowlb/elbow/internal/facts"
 )
 
-// errNothingNew rolls back a bootstrap that found every certificate
-// present, so that a restart with the same facts writes nothing.
-var errNothingNew = errors.New("bootstrap: nothing new")
-
 // Bootstrap creates, in one transaction, the certificates of f that the
 // state does not hold yet: issued by the local CA when the facts give no
 // PEM, imported otherwise, with their tags. A certificate already present
@@ -26,12 +22,12 @@ func Bootstrap(ctx context.Context, store *state.Store, f *facts.Facts) error {
 		return fmt.Errorf("bootstrap certificates: facts: %w", err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	err := store.Update(ctx, func(tx *state.Tx) error {
+	err := store.UpdateIfChanged(ctx, func(tx *state.Tx) (bool, error) {
 		created := false
 		for _, c := range f.Certificates {
 			if _, ok, err := state.Get(tx, state.Certificates, c.ARN); err != nil || ok {
 				if err != nil {
-					return err
+					return false, err
 				}
 				continue
 			}
@@ -45,18 +41,12 @@ func Bootstrap(ctx context.Context, store *state.Store, f *facts.Facts) error {
 				p.NotAfter = *c.NotAfter
 			}
 			if _, err := Provision(tx, p); err != nil {
-				return fmt.Errorf("certificate %s: %w", c.ARN, err)
+				return false, fmt.Errorf("certificate %s: %w", c.ARN, err)
 			}
 			created = true
 		}
-		if !created {
-			return errNothingNew
-		}
-		return nil
+		return created, nil
 	})
-	if errors.Is(err, errNothingNew) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("bootstrap certificates: %w", err)
 	}

@@ -12,10 +12,6 @@ import (
 	"github.com/elbowlb/elbow/internal/facts"
 )
 
-// errNothingNew rolls back a bootstrap that found every resource present,
-// so that a restart with the same facts writes nothing.
-var errNothingNew = errors.New("bootstrap: nothing new")
-
 // Bootstrap creates, in one transaction, the resources of f that the state
 // does not hold yet: VPCs (each with a main route table, an internet
 // gateway and its default security group), subnets (public ones
@@ -42,21 +38,15 @@ func Bootstrap(ctx context.Context, store *state.Store, f *facts.Facts) error {
 	if b.region == "" {
 		b.region = facts.DefaultRegion
 	}
-	err := store.Update(ctx, func(tx *state.Tx) error {
+	err := store.UpdateIfChanged(ctx, func(tx *state.Tx) (bool, error) {
 		b.tx = tx
 		for _, step := range []func() error{b.vpcs, b.subnets, b.groups, b.defaultGroups, b.instances, b.elasticIPs} {
 			if err := step(); err != nil {
-				return err
+				return false, err
 			}
 		}
-		if !b.created {
-			return errNothingNew
-		}
-		return nil
+		return b.created, nil
 	})
-	if errors.Is(err, errNothingNew) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
