@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control-plane binaries that tests and `elbow dev`
-# run (kube-apiserver, kube-controller-manager, etcd) into bin/, at the
-# versions pinned by hack/tools/kube/go.mod and hack/tools/etcd/go.mod.
+# run (kube-apiserver, kube-controller-manager, etcd), and the helm CLI the
+# chart's tests run, into bin/, at the versions pinned by
+# hack/tools/kube/go.mod, hack/tools/etcd/go.mod and hack/tools/helm/go.mod.
 # A binary is rebuilt only when its stamp (module files + Go version)
 # changes, so repeated runs cost nothing. See docs/kubernetes-binaries.md.
 set -euo pipefail
@@ -57,3 +58,4 @@ build "$here/etcd" etcd=github.com/elbowlb/elbow/hack/tools/etcd
 build "$here/kube" \
 	kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
 	kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+build "$here/helm" helm=helm.sh/helm/v3/cmd/helm
