@@ -166,6 +166,10 @@ func goBuild(ctx context.Context, dir, goos, goarch, version, out string) error 
 
 // moduleRoot finds the directory of go.mod at or above dir.
 func moduleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			return d, nil

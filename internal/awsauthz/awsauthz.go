@@ -118,6 +118,10 @@ func SupportedKey(key string) bool {
 	return false
 }
 
+// DeniedMessage is the log message of a refused call (for whoever checks
+// logs for denials, as the end-to-end tests do).
+const DeniedMessage = "the IAM policy denied a request"
+
 // Denial is a refused request, with AWS's wording.
 type Denial struct {
 	// Principal, Action and Resource are the refused IAM request.

@@ -32,6 +32,10 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/spf13/pflag"
+
+	"github.com/elbowlb/elbow/internal/cli"
+	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
 )
 
@@ -351,4 +355,41 @@ func installStubCRDs(t *testing.T, c client.Client) {
 		}
 		return nil
 	})
+}
+
+// TestDeploymentArgs: every argument the chart gives the controller is a
+// flag of `elbow controller` with a value it accepts.
+func TestDeploymentArgs(t *testing.T) {
+	for _, values := range cases(t) {
+		var args []string
+		for _, o := range objects(t, render(t, values)) {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			for _, c := range containers {
+				a, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "args")
+				args = append(args, a...)
+			}
+		}
+		if len(args) == 0 || args[0] != "controller" {
+			t.Fatalf("%s: container args %q, want `controller` and its flags", values, args)
+		}
+		o := controller.DefaultOptions()
+		var logOpts cli.LogOptions
+		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		o.AddFlags(fs)
+		logOpts.AddFlags(fs)
+		if err := fs.Parse(args[1:]); err != nil {
+			t.Errorf("%s: %v", values, err)
+			continue
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: %v", values, err)
+		}
+		if _, err := logOpts.Logger(io.Discard); err != nil {
+			t.Errorf("%s: %v", values, err)
+		}
+	}
 }

@@ -28,12 +28,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "elbow.labels" -}}
+{{ include "elbow.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- if eq (default "helm" .Values.creator) "helm" }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ include "elbow.chart" . }}
 {{- end }}
-{{ include "elbow.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- with .Values.additionalLabels }}
 {{ toYaml . }}
 {{- end }}
@@ -126,13 +126,13 @@ instead (docs/install.md). */}}
 {{/* A webhook's clientConfig: the webhook Service at a path, with the CA
 bundle unless cert-manager injects it. Takes root, tls and path. */}}
 {{- define "elbow.webhookClient" -}}
-{{- if not .root.Values.enableCertManager }}
-caBundle: {{ .tls.caCert }}
-{{- end }}
 service:
   name: {{ include "elbow.webhookService" .root }}
   namespace: {{ .root.Release.Namespace }}
   path: {{ .path }}
+{{- if not .root.Values.enableCertManager }}
+caBundle: {{ .tls.caCert }}
+{{- end }}
 {{- end }}
 {{/* Leaves the chart's own objects out of a webhook, so that installing
 the chart never waits for its own webhooks. */}}
