@@ -1,0 +1,372 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	networking "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/controller"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/impersonate"
+)
+
+// The chart's ServiceAccount as `helm install elbow charts/elbow -n
+// kube-system` names it.
+const (
+	saNamespace = Namespace
+	saName      = "elbow"
+)
+
+// chartRBAC renders the chart's ServiceAccount and RBAC objects.
+func chartRBAC(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := helm(t, "template", "elbow", chartDir(), "--namespace", Namespace, "--set", "clusterName=test",
+		"--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objects(t, out)
+}
+
+// applyAll creates or replaces objects as the administrator.
+func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, o := range objs {
+		o = o.DeepCopy()
+		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner("elbow-install-test"), client.ForceOwnership); err != nil {
+			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
+
+// forbiddenLog collects the requests the API server forbade.
+type forbiddenLog struct {
+	mu   sync.Mutex
+	seen []impersonate.Forbidden
+}
+
+func (f *forbiddenLog) add(x impersonate.Forbidden) {
+	f.mu.Lock()
+	f.seen = append(f.seen, x)
+	f.mu.Unlock()
+}
+
+func (f *forbiddenLog) list() []impersonate.Forbidden {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]impersonate.Forbidden(nil), f.seen...)
+}
+
+// runAsServiceAccount runs the controller as the chart's ServiceAccount
+// (leader election in its namespace, webhooks registered by the
+// administrator as the chart registers them) against the local ELB at
+// elbURL with the given credentials, until stop or the end of the test.
+func runAsServiceAccount(t *testing.T, admin *rest.Config, elbURL string, creds aws.CredentialsProvider, forbidden *forbiddenLog) (stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	o := controller.DefaultOptions()
+	o.ClusterName = "test"
+	o.AWSRegion = "us-east-1"
+	o.ELBEndpoint = elbURL
+	o.Credentials = creds
+	o.LeaderElectionNamespace = saNamespace
+	o.MetricsBindAddr = "0"
+	o.HealthProbeBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
+	port := ctrltest.FreePort(t)
+	o.WebhookBindHost = "127.0.0.1"
+	o.WebhookBindPort = port
+	o.WebhookCertDir = t.TempDir()
+	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	o.TargetGroupBindingRequeueDuration = 2 * time.Second
+	o.SkipNameValidation = true
+	log := ctrltest.Logger(t)
+	if err := controller.PrepareWebhooks(ctx, admin, o, log); err != nil {
+		t.Fatal(err)
+	}
+	o.WebhookURL = ""
+	d, err := controller.NewDeps(ctx, o, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrllog.SetLogger(logr.Discard())
+	cfg := impersonate.ServiceAccount(admin, saNamespace, saName, forbidden.add)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- controller.Run(rctx, cfg, o, d) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("controller: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("controller did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	ctrltest.Eventually(t, 60*time.Second, func() error {
+		resp, err := http.Get("http://" + o.HealthProbeBindAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	return stop
+}
+
+// workload is a namespace (with readiness gate injection) holding the
+// Service svc (edit changes it before it is created), with pods on
+// node-a.
+func workload(t *testing.T, c client.Client, ns, svc string, edit func(*corev1.Service)) *ctrltest.Workload {
+	t.Helper()
+	ctx := context.Background()
+	err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": svc},
+		Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
+	}}
+	if edit != nil {
+		edit(s)
+	}
+	if err := c.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	w := ctrltest.NewWorkload(t, c, ns, svc, map[string]string{"app": svc}, "http", 8080, "node-a")
+	w.Run()
+	return w
+}
+
+// TestControllerAsServiceAccount runs the controller with the chart's
+// RBAC only, on an ALB Ingress and an NLB Service through their whole
+// life (created, targets registered and healthy with readiness gates,
+// deleted): the API server forbids it nothing. A ClusterRole without the
+// rule for Services' status makes the same check fail, which shows the
+// check works.
+func TestControllerAsServiceAccount(t *testing.T) {
+	ctx := context.Background()
+	admin := ctrltest.APIServer(t)
+	c := ctrltest.Client(t, admin)
+	rbac := chartRBAC(t)
+	applyAll(t, c, rbac)
+	elb := ctrltest.StartLocalELB(t, "test", nil)
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
+	if err := c.Create(ctx, &networking.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "alb"}, Spec: networking.IngressClassSpec{Controller: "ingress.k8s.aws/alb"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var forbidden forbiddenLog
+	stop := runAsServiceAccount(t, admin, elb.URL, creds, &forbidden)
+	web := workload(t, c, "shop", "web", nil)
+
+	ann := map[string]string{
+		"alb.ingress.kubernetes.io/target-type":                  "ip",
+		"alb.ingress.kubernetes.io/scheme":                       "internet-facing",
+		"alb.ingress.kubernetes.io/healthcheck-interval-seconds": "5",
+		"alb.ingress.kubernetes.io/healthcheck-timeout-seconds":  "2",
+		"alb.ingress.kubernetes.io/healthy-threshold-count":      "2",
+	}
+	class := "alb"
+	pt := networking.PathTypePrefix
+	ing := &networking.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Annotations: ann},
+		Spec: networking.IngressSpec{IngressClassName: &class, Rules: []networking.IngressRule{{
+			IngressRuleValue: networking.IngressRuleValue{HTTP: &networking.HTTPIngressRuleValue{Paths: []networking.HTTPIngressPath{{
+				Path: "/", PathType: &pt, Backend: networking.IngressBackend{Service: &networking.IngressServiceBackend{Name: "web", Port: networking.ServiceBackendPort{Number: 80}}},
+			}}}},
+		}}},
+	}
+	if err := c.Create(ctx, ing); err != nil {
+		t.Fatal(err)
+	}
+	nlbAnn := map[string]string{
+		"service.beta.kubernetes.io/aws-load-balancer-type":                          "external",
+		"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":               "ip",
+		"service.beta.kubernetes.io/aws-load-balancer-scheme":                        "internet-facing",
+		"service.beta.kubernetes.io/aws-load-balancer-healthcheck-healthy-threshold": "2",
+	}
+	asNLB := func(s *corev1.Service) {
+		s.Annotations = nlbAnn
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+	}
+	game := workload(t, c, "shop", "game", asNLB)
+	lb := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "game"}}
+
+	// Pods come once the TargetGroupBindings exist, so that the webhook
+	// gives them readiness gates.
+	ctrltest.Eventually(t, 2*time.Minute, func() error {
+		var tgbs elbv2api.TargetGroupBindingList
+		if err := c.List(ctx, &tgbs, client.InNamespace("shop")); err != nil {
+			return err
+		}
+		if len(tgbs.Items) != 2 {
+			return fmt.Errorf("%d TargetGroupBindings, want 2", len(tgbs.Items))
+		}
+		return nil
+	})
+	web.AddPod("web-1")
+	game.AddPod("game-1")
+
+	// Both get an address, both target groups get their pod as a healthy
+	// target, and the pods' readiness gates turn true.
+	ctrltest.Eventually(t, 3*time.Minute, func() error {
+		gotIng := &networking.Ingress{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ing), gotIng); err != nil {
+			return err
+		}
+		if len(gotIng.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Errorf("Ingress has no address yet")
+		}
+		gotSvc := &corev1.Service{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(lb), gotSvc); err != nil {
+			return err
+		}
+		if len(gotSvc.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Errorf("Service has no address yet")
+		}
+		var tgbs elbv2api.TargetGroupBindingList
+		if err := c.List(ctx, &tgbs, client.InNamespace("shop")); err != nil {
+			return err
+		}
+		if len(tgbs.Items) != 2 {
+			return fmt.Errorf("%d TargetGroupBindings, want 2", len(tgbs.Items))
+		}
+		for _, b := range tgbs.Items {
+			h, err := elb.ELBv2.DescribeTargetHealth(ctx, &elbv2sdk.DescribeTargetHealthInput{TargetGroupArn: aws.String(b.Spec.TargetGroupARN)})
+			if err != nil {
+				return err
+			}
+			if len(h.TargetHealthDescriptions) != 1 || h.TargetHealthDescriptions[0].TargetHealth.State != "healthy" {
+				return fmt.Errorf("target group of %s: targets %+v, want one healthy", b.Name, h.TargetHealthDescriptions)
+			}
+		}
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace("shop")); err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if len(p.Spec.ReadinessGates) == 0 {
+				return fmt.Errorf("pod %s has no readiness gate", p.Name)
+			}
+			for _, g := range p.Spec.ReadinessGates {
+				ok := false
+				for _, cond := range p.Status.Conditions {
+					ok = ok || cond.Type == g.ConditionType && cond.Status == corev1.ConditionTrue
+				}
+				if !ok {
+					return fmt.Errorf("pod %s: readiness gate %s not true yet", p.Name, g.ConditionType)
+				}
+			}
+		}
+		return nil
+	})
+
+	// Deletion: finalizers removed, every AWS resource gone.
+	if err := c.Delete(ctx, ing); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, 2*time.Minute, func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ing), &networking.Ingress{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("Ingress still there (%v)", err)
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(lb), &corev1.Service{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("Service still there (%v)", err)
+		}
+		out, err := elb.ELBv2.DescribeLoadBalancers(ctx, &elbv2sdk.DescribeLoadBalancersInput{})
+		if err != nil {
+			return err
+		}
+		if len(out.LoadBalancers) > 0 {
+			return fmt.Errorf("%d load balancers left", len(out.LoadBalancers))
+		}
+		return nil
+	})
+	if f := forbidden.list(); len(f) > 0 {
+		t.Errorf("the API server forbade the chart's ServiceAccount %d requests: %+v", len(f), f)
+	}
+
+	stop()
+
+	t.Run("a rule removed is caught", func(t *testing.T) {
+		// The same ClusterRole without the rule on services/status.
+		reduced := removeRule(t, rbac, "services/status")
+		applyAll(t, c, reduced)
+		var caught forbiddenLog
+		runAsServiceAccount(t, admin, elb.URL, creds, &caught)
+		workload(t, c, "shop", "game-2", asNLB)
+		ctrltest.Eventually(t, 2*time.Minute, func() error {
+			for _, f := range caught.list() {
+				if f.Method == http.MethodPatch && strings.HasSuffix(f.Path, "/services/game-2/status") {
+					return nil
+				}
+			}
+			return fmt.Errorf("no forbidden PATCH of the Service's status yet (seen %+v)", caught.list())
+		})
+	})
+}
+
+// removeRule returns the RBAC objects with the ClusterRole's rule on
+// resource removed (failing when there is no such rule).
+func removeRule(t *testing.T, objs []*unstructured.Unstructured, resource string) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	removed := false
+	for _, o := range objs {
+		o = o.DeepCopy()
+		if o.GetKind() == "ClusterRole" {
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			var kept []any
+			for _, r := range rules {
+				res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+				if len(res) == 1 && res[0] == resource {
+					removed = true
+					continue
+				}
+				kept = append(kept, r)
+			}
+			if err := unstructured.SetNestedSlice(o.Object, kept, "rules"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, o)
+	}
+	if !removed {
+		t.Fatalf("the ClusterRole has no rule on %s alone", resource)
+	}
+	return out
+}
