@@ -3,7 +3,11 @@ package install
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +30,12 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/elb/elbtest"
+	"github.com/elbowlb/elbow/internal/elb/server"
+	"github.com/elbowlb/elbow/internal/iampolicy"
 	"github.com/elbowlb/elbow/internal/impersonate"
 )
 
@@ -168,20 +176,83 @@ func workload(t *testing.T, c client.Client, ns, svc string, edit func(*corev1.S
 	return w
 }
 
-// TestControllerAsServiceAccount runs the controller with the chart's
-// RBAC only, on an ALB Ingress and an NLB Service through their whole
-// life (created, targets registered and healthy with readiness gates,
-// deleted): the API server forbids it nothing. A ClusterRole without the
-// rule for Services' status makes the same check fail, which shows the
-// check works.
-func TestControllerAsServiceAccount(t *testing.T) {
+// shippedPolicy is docs/install/iam_policy.json, without the statements
+// named drop.
+func shippedPolicy(t *testing.T, drop ...string) *iampolicy.Policy {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "install", "iam_policy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iampolicy.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sid := range drop {
+		n := len(p.Statements)
+		p.Statements = slices.DeleteFunc(p.Statements, func(s iampolicy.Statement) bool { return s.Sid == sid })
+		if len(p.Statements) == n {
+			t.Fatalf("docs/install/iam_policy.json has no statement %s", sid)
+		}
+	}
+	return p
+}
+
+// denials records the local ELB's IAM denials (its log records with
+// awsauthz.DeniedMessage) by principal.
+type denials struct {
+	mu   sync.Mutex
+	seen map[string][]string // principal ARN -> "action on resource"
+}
+
+func (d *denials) Enabled(context.Context, slog.Level) bool { return true }
+func (d *denials) WithAttrs([]slog.Attr) slog.Handler       { return d }
+func (d *denials) WithGroup(string) slog.Handler            { return d }
+func (d *denials) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != awsauthz.DeniedMessage {
+		return nil
+	}
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen == nil {
+		d.seen = map[string][]string{}
+	}
+	d.seen[attrs["principal"]] = append(d.seen[attrs["principal"]], attrs["action"]+" on "+attrs["resource"])
+	return nil
+}
+
+func (d *denials) of(principal string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.seen["arn:aws:iam::000000000000:user/"+principal]...)
+}
+
+// TestControllerPermissions runs the controller as it runs in a cluster
+// on AWS: authenticated as the chart's ServiceAccount with the chart's
+// RBAC only, against a local ELB that decides its calls by
+// docs/install/iam_policy.json. An ALB Ingress and an NLB Service go
+// through their whole life (created, targets registered and healthy with
+// readiness gates, deleted) and the API server forbids nothing, the
+// policy denies nothing. Then the same checks catch a ClusterRole
+// without the rule on Services' status and a policy without the
+// statement on cluster security groups, which shows they can fail.
+func TestControllerPermissions(t *testing.T) {
 	ctx := context.Background()
 	admin := ctrltest.APIServer(t)
 	c := ctrltest.Client(t, admin)
 	rbac := chartRBAC(t)
 	applyAll(t, c, rbac)
-	elb := ctrltest.StartLocalELB(t, "test", nil)
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	var denied denials
+	elb := ctrltest.StartLocalELBWith(t, "test", nil, elbtest.Options{
+		Logger: slog.New(&denied),
+		Principals: []server.Principal{
+			{Name: "controller", AccessKeyID: "controller", SecretAccessKey: "controller-secret", Policy: shippedPolicy(t)},
+			{Name: "reduced", AccessKeyID: "reduced", SecretAccessKey: "reduced-secret", Policy: shippedPolicy(t, "ChangeClusterSecurityGroups")},
+		},
+	})
+	creds := credentials.NewStaticCredentialsProvider("controller", "controller-secret", "")
 	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
 	if err := c.Create(ctx, &networking.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "alb"}, Spec: networking.IngressClassSpec{Controller: "ingress.k8s.aws/alb"}}); err != nil {
 		t.Fatal(err)
