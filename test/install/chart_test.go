@@ -307,7 +307,7 @@ func TestDryRun(t *testing.T) {
 	installStubCRDs(t, c)
 	for _, values := range cases(t) {
 		for _, o := range objects(t, render(t, values)) {
-			err := c.Patch(ctx, o, client.Apply, client.DryRunAll, client.FieldOwner("elbow-install-test"), client.ForceOwnership)
+			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.DryRunAll, client.FieldOwner("elbow-install-test"), client.ForceOwnership)
 			if err != nil {
 				t.Errorf("%s: %s %s/%s refused: %v", filepath.Base(values), o.GetKind(), o.GetNamespace(), o.GetName(), err)
 			}

@@ -62,7 +62,7 @@ func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured) 
 	t.Helper()
 	for _, o := range objs {
 		o = o.DeepCopy()
-		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner("elbow-install-test"), client.ForceOwnership); err != nil {
+		if err := c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("elbow-install-test"), client.ForceOwnership); err != nil {
 			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
@@ -390,23 +390,31 @@ func TestControllerPermissions(t *testing.T) {
 	if f := forbidden.list(); len(f) > 0 {
 		t.Errorf("the API server forbade the chart's ServiceAccount %d requests: %+v", len(f), f)
 	}
-
+	if d := denied.of("controller"); len(d) > 0 {
+		t.Errorf("docs/install/iam_policy.json denied the controller %d calls: %s", len(d), strings.Join(d, "; "))
+	}
 	stop()
 
-	t.Run("a rule removed is caught", func(t *testing.T) {
-		// The same ClusterRole without the rule on services/status.
-		reduced := removeRule(t, rbac, "services/status")
-		applyAll(t, c, reduced)
+	t.Run("a rule or a statement removed is caught", func(t *testing.T) {
+		// The ClusterRole without the rule on services/status, the policy
+		// without the statement that lets the controller open its
+		// security groups.
+		applyAll(t, c, removeRule(t, rbac, "services/status"))
 		var caught forbiddenLog
-		runAsServiceAccount(t, admin, elb.URL, creds, &caught)
+		runAsServiceAccount(t, admin, elb.URL, credentials.NewStaticCredentialsProvider("reduced", "reduced-secret", ""), &caught)
 		workload(t, c, "shop", "game-2", asNLB)
 		ctrltest.Eventually(t, 2*time.Minute, func() error {
+			sawRBAC, sawIAM := false, false
 			for _, f := range caught.list() {
-				if f.Method == http.MethodPatch && strings.HasSuffix(f.Path, "/services/game-2/status") {
-					return nil
-				}
+				sawRBAC = sawRBAC || f.Method == http.MethodPatch && strings.HasSuffix(f.Path, "/services/game-2/status")
 			}
-			return fmt.Errorf("no forbidden PATCH of the Service's status yet (seen %+v)", caught.list())
+			for _, d := range denied.of("reduced") {
+				sawIAM = sawIAM || strings.HasPrefix(d, "ec2:AuthorizeSecurityGroupIngress on arn:aws:ec2:us-east-1:000000000000:security-group/sg-")
+			}
+			if !sawRBAC || !sawIAM {
+				return fmt.Errorf("forbidden PATCH of the Service's status seen: %v (%+v); AuthorizeSecurityGroupIngress denied: %v (%v)", sawRBAC, caught.list(), sawIAM, denied.of("reduced"))
+			}
+			return nil
 		})
 	})
 }
