@@ -1,11 +1,8 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/elbowlb/elbow/internal/ociimage"
 )
@@ -100,7 +95,11 @@ func TestImage(t *testing.T) {
 		if d.Platform.Architecture != cf.Architecture {
 			t.Errorf("index says %s, config says %s", d.Platform.Architecture, cf.Architecture)
 		}
-		bin := extract(t, img, strings.TrimPrefix(ociimage.BinaryPath, "/"))
+		files, err := ociimage.Files(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := files[strings.TrimPrefix(ociimage.BinaryPath, "/")].Data
 		if !bytes.HasPrefix(bin, []byte("\x7fELF")) {
 			t.Fatalf("%s: the binary is not an ELF file", cf.Architecture)
 		}
@@ -123,41 +122,4 @@ func TestImage(t *testing.T) {
 	if !ran {
 		t.Errorf("no image for %s", runtime.GOARCH)
 	}
-}
-
-// extract returns a file of an image's layers (the last layer holding it
-// wins).
-func extract(t *testing.T, img v1.Image, name string) []byte {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []byte
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Name == name {
-				if found, err = io.ReadAll(tr); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		_ = rc.Close()
-	}
-	if found == nil {
-		t.Fatalf("%s is in no layer", name)
-	}
-	return found
 }

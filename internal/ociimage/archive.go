@@ -230,3 +230,49 @@ func Unpack(r io.Reader, dir string) (layout.Path, error) {
 	}
 	return layout.FromPath(dir)
 }
+
+// File is a file of an image's layers.
+type File struct {
+	Mode    int64
+	ModTime time.Time
+	Data    []byte
+}
+
+// Files returns the files and directories of an image's layers by path
+// (without the leading /, directories ending in /), a later layer's entry
+// replacing an earlier one's. Whiteouts are not applied: elbow's images
+// have none.
+func Files(img v1.Image) (map[string]File, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]File{}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				return nil, fmt.Errorf("ociimage: layer: %w", err)
+			}
+			data, err := io.ReadAll(io.LimitReader(tr, maxArchiveEntry))
+			if err != nil {
+				rc.Close()
+				return nil, fmt.Errorf("ociimage: layer entry %s: %w", h.Name, err)
+			}
+			out[h.Name] = File{Mode: h.Mode, ModTime: h.ModTime, Data: data}
+		}
+		if err := rc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

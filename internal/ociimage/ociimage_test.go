@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,18 +133,35 @@ func TestArchiveReadBack(t *testing.T) {
 		if cf.Config.Labels["org.opencontainers.image.version"] != "v1.2.3" {
 			t.Errorf("labels %v", cf.Config.Labels)
 		}
-		files := Files(t, img)
-		if got := files[strings.TrimPrefix(BinaryPath, "/")]; got.mode != 0o755 || !bytes.Equal(got.data, want.Data) {
-			t.Errorf("%s: binary %o %q", want.Arch, got.mode, got.data)
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := files[strings.TrimPrefix(CAPath, "/")]; !bytes.Equal(got.data, s.CACertificates) {
-			t.Errorf("CA bundle %q", got.data)
+		for _, l := range layers {
+			if mt, _ := l.MediaType(); mt != types.OCILayer {
+				t.Errorf("layer media type %s", mt)
+			}
 		}
-		if !strings.Contains(string(files["etc/passwd"].data), "nonroot:x:65532:65532:") {
-			t.Errorf("passwd %q", files["etc/passwd"].data)
+		files, err := Files(img)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := files["tmp/"]; got.mode != 0o1777 {
-			t.Errorf("/tmp mode %o", got.mode)
+		for name, f := range files {
+			if !f.ModTime.Equal(created) {
+				t.Errorf("%s: mtime %v", name, f.ModTime)
+			}
+		}
+		if got := files[strings.TrimPrefix(BinaryPath, "/")]; got.Mode != 0o755 || !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("%s: binary %o %q", want.Arch, got.Mode, got.Data)
+		}
+		if got := files[strings.TrimPrefix(CAPath, "/")]; !bytes.Equal(got.Data, s.CACertificates) {
+			t.Errorf("CA bundle %q", got.Data)
+		}
+		if !strings.Contains(string(files["etc/passwd"].Data), "nonroot:x:65532:65532:") {
+			t.Errorf("passwd %q", files["etc/passwd"].Data)
+		}
+		if got := files["tmp/"]; got.Mode != 0o1777 {
+			t.Errorf("/tmp mode %o", got.Mode)
 		}
 	}
 
@@ -170,48 +186,6 @@ func TestArchiveReadBack(t *testing.T) {
 			t.Errorf("manifest.json layer: %v", err)
 		}
 	}
-}
-
-type entry struct {
-	mode int64
-	data []byte
-}
-
-// Files returns the files of an image's layers, later layers winning.
-func Files(t *testing.T, img v1.Image) map[string]entry {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]entry{}
-	for _, l := range layers {
-		mt, _ := l.MediaType()
-		if mt != types.OCILayer {
-			t.Errorf("layer media type %s", mt)
-		}
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !h.ModTime.Equal(created) {
-				t.Errorf("%s: mtime %v", h.Name, h.ModTime)
-			}
-			data, _ := io.ReadAll(tr)
-			out[h.Name] = entry{mode: h.Mode, data: data}
-		}
-		_ = rc.Close()
-	}
-	return out
 }
 
 func TestBuildRefuses(t *testing.T) {

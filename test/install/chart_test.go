@@ -32,6 +32,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 
 	"github.com/elbowlb/elbow/internal/cli"
@@ -121,33 +122,10 @@ func TestTemplate(t *testing.T) {
 				t.Fatalf("%v (run go test ./test/install -run TestTemplate -update)", err)
 			}
 			if !bytes.Equal(out, want) {
-				t.Errorf("helm template -f %s differs from %s (run with -update and review the diff):\n%s", values, golden, diffLines(string(want), string(out)))
+				t.Errorf("helm template -f %s differs from %s (run with -update and review the diff); -want +got:\n%s", values, golden, cmp.Diff(string(want), string(out)))
 			}
 		})
 	}
-}
-
-// diffLines shows the first lines that differ.
-func diffLines(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, c string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			c = g[i]
-		}
-		if a != c {
-			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, a, c)
-			if shown++; shown == 10 {
-				break
-			}
-		}
-	}
-	return b.String()
 }
 
 // objects splits a rendering into objects.

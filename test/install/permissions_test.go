@@ -137,17 +137,7 @@ func runAsServiceAccount(t *testing.T, admin *rest.Config, elbURL string, creds 
 		})
 	}
 	t.Cleanup(stop)
-	ctrltest.Eventually(t, 60*time.Second, func() error {
-		resp, err := http.Get("http://" + o.HealthProbeBindAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
-	})
+	ctrltest.WaitHTTPOK(t, "http://"+o.HealthProbeBindAddr+"/readyz", 60*time.Second)
 	return stop
 }
 
