@@ -240,6 +240,7 @@ func TestRefusedValues(t *testing.T) {
 		{[]string{"clusterName=c", "enableEndpointSlices=false"}, "EndpointSlices only"},
 		{[]string{"clusterName=c", "certDiscovery.allowedCertificateAuthorityARNs=arn:aws:acm-pca:x"}, "does not filter by certificate authority"},
 		{[]string{"clusterName=c", "serviceTargetENISGTags=a=b"}, "serviceTargetENISGTags"},
+		{[]string{"clusterName=c", "image.repository=public.ecr.aws/eks/aws-load-balancer-controller"}, "is the AWS Load Balancer Controller's image"},
 	} {
 		args := []string{"template", "elbow", chartDir()}
 		for _, s := range tc.set {

@@ -109,6 +109,9 @@ key: {{ $cert.Key | b64enc }}
 {{/* Values of the reference chart elbow refuses: each names what to do
 instead (docs/install.md). */}}
 {{- define "elbow.refuse" -}}
+{{- if contains "aws-load-balancer-controller" .Values.image.repository -}}
+{{- fail (printf "image.repository %s is the AWS Load Balancer Controller's image; remove image from your values (elbow's is the default) or name elbow's image (make image, docs/install.md)" .Values.image.repository) -}}
+{{- end -}}
 {{- if .Values.vpcTags -}}
 {{- fail "vpcTags: elbow does not look the VPC up by tags; set vpcId (or leave both empty: the VPC of the subnets tagged for the cluster)" -}}
 {{- end -}}
