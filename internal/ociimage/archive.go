@@ -276,3 +276,24 @@ func Files(img v1.Image) (map[string]File, error) {
 	}
 	return out, nil
 }
+
+// Named returns the image index that a layout's index.json names (its
+// only entry, as WriteArchive writes it) and the entry's image name.
+func Named(p layout.Path) (v1.ImageIndex, string, error) {
+	outer, err := p.ImageIndex()
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := outer.IndexManifest()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(m.Manifests) != 1 || m.Manifests[0].MediaType != types.OCIImageIndex {
+		return nil, "", fmt.Errorf("ociimage: index.json has %d entries; want one image index", len(m.Manifests))
+	}
+	idx, err := outer.ImageIndex(m.Manifests[0].Digest)
+	if err != nil {
+		return nil, "", err
+	}
+	return idx, m.Manifests[0].Annotations[AnnotationImageName], nil
+}

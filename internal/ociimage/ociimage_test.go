@@ -90,13 +90,12 @@ func TestArchiveReadBack(t *testing.T) {
 	if got := top.Manifests[0].Annotations[AnnotationRefName]; got != "v1.2.3" {
 		t.Errorf("ref name annotation %q", got)
 	}
-	outer, err := p.ImageIndex()
+	idx, name, err := Named(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := outer.ImageIndex(top.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
+	if name != "ghcr.io/elbowlb/elbow:v1.2.3" {
+		t.Errorf("Named: image name %q", name)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
