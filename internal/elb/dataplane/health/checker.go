@@ -265,7 +265,7 @@ func (c *Checker) syncGroup(snap *state.Snapshot, g *group, tg *state.TargetGrou
 	for _, a := range lbARNs {
 		if lb := snap.LoadBalancers[a]; lb != nil {
 			lbs = append(lbs, lb)
-			dims = append(dims, lbDimension(a))
+			dims = append(dims, state.Dimension(a))
 		}
 	}
 	var base spec
@@ -613,7 +613,7 @@ func (c *Checker) publish(g *group) {
 // setGauges sets the host counts of g for the load balancers using it and
 // deletes those of load balancers that no longer do; c.mu is held.
 func (c *Checker) setGauges(g *group, healthy, unhealthy int) {
-	tg := tgDimension(g.arn)
+	tg := state.Dimension(g.arn)
 	for _, lb := range g.gaugeLBs {
 		if !slices.Contains(g.lbDims, lb) {
 			c.metrics.healthy.DeleteLabelValues(lb, tg)
