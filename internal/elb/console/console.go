@@ -32,6 +32,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -87,6 +89,11 @@ type Console struct {
 	wake    chan struct{}
 	mux     *http.ServeMux
 
+	// router compiles the state for "try a request" (Run's goroutine
+	// only); routes is its latest compilation.
+	router *routing.Router
+	routes atomic.Pointer[routes]
+
 	// model is the latest model's JSON.
 	model atomic.Pointer[[]byte]
 }
@@ -107,6 +114,9 @@ func New(cfg Config) *Console {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.sampler = newSampler(cfg.Metrics, cfg.Activity)
+	// The plane logs what does not compile; the console's router stays
+	// quiet.
+	c.router = routing.NewRouter(routing.Config{Addresses: cfg.Addresses, Health: cfg.Health})
 	empty := []byte(`{"revision":0,"loadBalancers":[],"targetGroups":[]}`)
 	c.model.Store(&empty)
 	static, err := fs.Sub(assets, "assets")
@@ -117,6 +127,7 @@ func New(cfg Config) *Console {
 	mux.Handle("GET /", http.FileServerFS(static))
 	mux.HandleFunc("GET /api/model", c.serveModel)
 	mux.HandleFunc("GET /api/events", c.serveEvents)
+	mux.HandleFunc("POST /api/try", c.serveTry)
 	c.mux = mux
 	return c
 }
@@ -136,9 +147,7 @@ func (c *Console) Apply(snap *state.Snapshot) {
 func (c *Console) Run(ctx context.Context) {
 	defer c.hub.close()
 	var healthChanges <-chan struct{}
-	if n, ok := c.cfg.Health.(interface {
-		Subscribe() (<-chan struct{}, func())
-	}); ok {
+	if n, ok := c.cfg.Health.(health.Notifier); ok {
 		ch, cancel := n.Subscribe()
 		defer cancel()
 		healthChanges = ch
@@ -170,7 +179,11 @@ func (c *Console) refresh() {
 	if snap == nil {
 		return
 	}
-	b, err := json.Marshal(buildModel(snap, c.cfg.Health, c.cfg.Addresses.ToHost))
+	m := buildModel(snap, c.cfg.Health, c.cfg.Addresses.ToHost)
+	if rt := c.routes.Load(); rt == nil || rt.revision != snap.Revision {
+		c.routes.Store(compileRoutes(c.router, snap, m))
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		c.log.Error("console: model not encoded", "error", err)
 		return

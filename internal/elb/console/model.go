@@ -12,10 +12,10 @@ import (
 )
 
 // Health is what the console reads of the health checker
-// (*health.Checker satisfies it).
+// (*health.Checker satisfies it): the health the data planes route by,
+// and the targets' history.
 type Health interface {
-	// Status is a target's health as DescribeTargetHealth reports it.
-	Status(tgARN, targetID string, port int32) health.Status
+	health.Source
 	// History is the target's last check results and status changes.
 	History(tgARN, targetID string, port int32) health.History
 }

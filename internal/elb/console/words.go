@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,18 +24,18 @@ func conditionWords(c elbv2types.RuleCondition) string {
 	case "host-header":
 		vals, res := c.Values, c.RegexValues
 		if hc := c.HostHeaderConfig; hc != nil {
-			vals, res = append(append([]string(nil), vals...), hc.Values...), append(append([]string(nil), res...), hc.RegexValues...)
+			vals, res = union(vals, hc.Values), union(res, hc.RegexValues)
 		}
 		return "host " + patterns(vals, res)
 	case "path-pattern":
 		vals, res := c.Values, c.RegexValues
 		if pc := c.PathPatternConfig; pc != nil {
-			vals, res = append(append([]string(nil), vals...), pc.Values...), append(append([]string(nil), res...), pc.RegexValues...)
+			vals, res = union(vals, pc.Values), union(res, pc.RegexValues)
 		}
 		return "path " + patterns(vals, res)
 	case "http-header":
 		if hc := c.HttpHeaderConfig; hc != nil {
-			return "header " + deref(hc.HttpHeaderName) + " " + patterns(hc.Values, append(append([]string(nil), c.RegexValues...), hc.RegexValues...))
+			return "header " + deref(hc.HttpHeaderName) + " " + patterns(hc.Values, union(c.RegexValues, hc.RegexValues))
 		}
 	case "http-request-method":
 		if mc := c.HttpRequestMethodConfig; mc != nil {
@@ -61,6 +62,18 @@ func conditionWords(c elbv2types.RuleCondition) string {
 		return field + " " + patterns(c.Values, nil)
 	}
 	return field + " (no values)"
+}
+
+// union returns the values of a and b, each once, in order: DescribeRules
+// gives a condition's values both in Values and in its *Config.
+func union(a, b []string) []string {
+	var out []string
+	for _, v := range append(append([]string(nil), a...), b...) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // patterns joins wildcard and regex values: `is a or b or matches /re/`.

@@ -61,6 +61,9 @@ type Options struct {
 	DNS bool
 	// Metrics starts /metrics on a free loopback port (Env.MetricsURL).
 	Metrics bool
+	// Console starts the web console on a free loopback port
+	// (Env.ConsoleURL).
+	Console bool
 	// StateDir reuses a state directory (to test restarts); empty means
 	// a new temporary one.
 	StateDir string
@@ -91,9 +94,11 @@ type Env struct {
 	Facts *facts.Facts
 	// StateDir is the state directory.
 	StateDir string
-	// DNSAddr and MetricsURL are set when Options asked for them.
+	// DNSAddr, MetricsURL and ConsoleURL are set when Options asked for
+	// them.
 	DNSAddr    string
 	MetricsURL string
+	ConsoleURL string
 
 	stop func()
 }
@@ -129,6 +134,9 @@ func StartWith(t testing.TB, opts Options) *Env {
 	if opts.Metrics {
 		cfg.MetricsListen = "127.0.0.1:0"
 	}
+	if opts.Console {
+		cfg.ConsoleListen = "127.0.0.1:0"
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("elbtest: start the local ELB: %v", err)
@@ -148,7 +156,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 	t.Cleanup(stop)
 	key, secret := srv.Credentials()
 	e := &Env{
-		Server: srv, URL: srv.URL(), Facts: srv.Facts(), StateDir: dir, stop: stop,
+		Server: srv, URL: srv.URL(), ConsoleURL: srv.ConsoleURL(), Facts: srv.Facts(), StateDir: dir, stop: stop,
 		Config: aws.Config{
 			Region:           srv.Facts().Region,
 			Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),

@@ -17,7 +17,7 @@ function el(tag, attrs, ...kids) {
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === undefined || k === null || k === false) continue;
     e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
@@ -35,13 +35,17 @@ function originText(o) {
 }
 
 // Chart labels per figure and load balancer type (metrics.go, Sample).
+// The data planes count requests, errors and response times per load
+// balancer and target group (as CloudWatch does); per target they track
+// what is in flight.
 function figures(type, level) {
   const nlb = type === "network";
-  const f = [
-    { i: 0, label: nlb ? "new flows/s" : "requests/s" },
-    { i: 1, label: nlb ? "resets/s" : "5XX/s", err: true },
-  ];
-  if (!nlb && level !== "target") f.push({ i: 2, label: "response ms" });
+  const f = [];
+  if (level !== "target") {
+    f.push({ i: 0, label: nlb ? "new flows/s" : "requests/s" });
+    f.push({ i: 1, label: nlb ? "resets/s" : "5XX/s", err: true });
+    if (!nlb) f.push({ i: 2, label: "response ms" });
+  }
   const active = level === "lb" ? (nlb ? "active flows" : "connections") : (nlb ? "open flows" : "in flight");
   f.push({ i: 3, label: active });
   return f;
