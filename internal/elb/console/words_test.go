@@ -37,7 +37,7 @@ func TestActionWords(t *testing.T) {
 	name := func(arn string) string { return names[arn] }
 	got := actionWords([]elbv2types.Action{
 		{Type: elbv2types.ActionTypeEnumForward, Order: aws.Int32(2), ForwardConfig: &elbv2types.ForwardActionConfig{
-			TargetGroups: []elbv2types.TargetGroupTuple{{TargetGroupArn: aws.String("arn:tg/a"), Weight: aws.Int32(3)}, {TargetGroupArn: aws.String("arn:tg/b"), Weight: aws.Int32(1)}},
+			TargetGroups:                []elbv2types.TargetGroupTuple{{TargetGroupArn: aws.String("arn:tg/a"), Weight: aws.Int32(3)}, {TargetGroupArn: aws.String("arn:tg/b"), Weight: aws.Int32(1)}},
 			TargetGroupStickinessConfig: &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true), DurationSeconds: aws.Int32(60)}}},
 		{Type: elbv2types.ActionTypeEnumAuthenticateOidc, Order: aws.Int32(1), AuthenticateOidcConfig: &elbv2types.AuthenticateOidcActionConfig{Issuer: aws.String("https://idp.example.com")}},
 	}, name)
