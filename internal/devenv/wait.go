@@ -45,6 +45,8 @@ type Report struct {
 	ELBEndpoint string `json:"elbEndpoint"`
 	// DNSServer answers A queries for the load balancers' DNS names.
 	DNSServer string `json:"dnsServer"`
+	// Console is the local ELB's web console (docs/console.md).
+	Console string `json:"console"`
 	// Kubeconfig is the admin kubeconfig.
 	Kubeconfig    string         `json:"kubeconfig"`
 	Nodes         []NodeInfo     `json:"nodes"`
