@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -182,6 +183,40 @@ func buildShop(t *testing.T, env *elbtest.Env) *shop {
 	return s
 }
 
+// traffic sends requests through the ALB (some answered 503 by a rule)
+// and connections through the NLB at a rate that rises and falls, for the
+// screenshot's charts. Bounded: about 20 a second for d.
+func traffic(t *testing.T, s *shop, d time.Duration) {
+	alb := fmt.Sprintf("http://%s", net.JoinHostPort(*s.alb.AvailabilityZones[0].LoadBalancerAddresses[0].IpAddress, fmt.Sprint(s.albPort)))
+	nlb := net.JoinHostPort(*s.nlb.AvailabilityZones[1].LoadBalancerAddresses[0].IpAddress, fmt.Sprint(s.nlbPort))
+	c := &http.Client{Timeout: 5 * time.Second}
+	start := time.Now()
+	for i := 0; time.Since(start) < d; i++ {
+		phase := time.Since(start).Seconds()
+		path := "/"
+		if i%3 == 0 {
+			path = "/api/orders"
+		}
+		req, _ := http.NewRequest("GET", alb+path, nil)
+		if i%11 == 0 {
+			req.Header.Set("X-Env", "maintenance")
+		}
+		if resp, err := c.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if i%4 == 0 {
+			if conn, err := net.DialTimeout("tcp", nlb, 5*time.Second); err == nil {
+				conn.Write([]byte("ping"))
+				conn.Close()
+			}
+		}
+		// 10 to 30 requests a second, in waves.
+		wave := 20 + 10*math.Sin(phase/4)
+		time.Sleep(time.Duration(float64(time.Second) / wave))
+	}
+}
+
 // chromium finds Debian's Chromium (hack/deps.sh installs it).
 func chromium(t *testing.T) string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -322,6 +357,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !eval[bool](t, ctx, `window.notReloaded === true`) {
 		t.Error("the page reloaded")
 	}
+	// Its health-check history: the checks that failed and the change.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-target=%s] button`, js(api2))))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, 10*time.Second, "api-2's history", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('tr[data-history=%s] tr')].map(r => r.textContent);
+		return rows.some(r => r.includes("healthy → unhealthy") && r.includes("Target.FailedHealthChecks")) &&
+			rows.some(r => r.includes("failed") && r.includes("refused")) && rows.some(r => r.includes("initial → healthy"));
+	})()`, js(api2)))
 
 	// Try a request: three shapes, three answers from the routing core.
 	cases := []struct {
@@ -376,7 +420,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	if *screenshot != "" {
-		// The first case again, for the picture.
+		// Some traffic for the charts, then the first case again.
+		traffic(t, s, 45*time.Second)
 		fill(t, ctx, map[string]string{"try-host": "www.example.com", "try-path": "/api/orders", "try-query": "", "try-headers": ""})
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#try-go"))); err != nil {
 			t.Fatal(err)

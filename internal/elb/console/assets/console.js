@@ -131,7 +131,7 @@ function targetGroup(tg, type) {
       el("td", { class: "reason" }, t.reason ? el("div", {}, t.reason) : null, el("div", { class: "muted" }, t.description || "")),
       el("td", {}, checkDots(t), " ", toggle),
       el("td", {}, charts("t:" + t.key, type, "target")));
-    return shown ? [tr, el("tr", {}, el("td", { colspan: 5 }, historyRows(t)))] : [tr];
+    return shown ? [tr, el("tr", { "data-history": t.key }, el("td", { colspan: 5 }, historyRows(t)))] : [tr];
   });
   return el("div", { class: "tg", "data-tg": tg.arn },
     el("h3", {}, "target group ", tg.name, " ", el("span", { class: "muted" },
