@@ -37,7 +37,8 @@ type backend struct {
 	stop func()
 }
 
-func startHTTP(t *testing.T, vpc string, name string) *backend {
+// listenVPC listens on the host address a VPC address maps to.
+func listenVPC(t *testing.T, vpc string) (*backend, net.Listener) {
 	t.Helper()
 	b := &backend{vpc: netip.MustParseAddr(vpc)}
 	ln, err := net.Listen("tcp", net.JoinHostPort(vpcaddr.Default().ToHost(b.vpc).String(), "0"))
@@ -45,6 +46,12 @@ func startHTTP(t *testing.T, vpc string, name string) *backend {
 		t.Fatal(err)
 	}
 	b.port = int32(ln.Addr().(*net.TCPAddr).Port)
+	return b, ln
+}
+
+func startHTTP(t *testing.T, vpc string, name string) *backend {
+	t.Helper()
+	b, ln := listenVPC(t, vpc)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s saw %s\n", name, r.URL.Path)
 	}), ReadHeaderTimeout: 5 * time.Second}
@@ -54,14 +61,10 @@ func startHTTP(t *testing.T, vpc string, name string) *backend {
 	return b
 }
 
+// startTCP starts a TCP echo server.
 func startTCP(t *testing.T, vpc string) *backend {
 	t.Helper()
-	b := &backend{vpc: netip.MustParseAddr(vpc)}
-	ln, err := net.Listen("tcp", net.JoinHostPort(vpcaddr.Default().ToHost(b.vpc).String(), "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.port = int32(ln.Addr().(*net.TCPAddr).Port)
+	b, ln := listenVPC(t, vpc)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -84,16 +87,6 @@ func check[T any](t *testing.T) func(T, error) T {
 		}
 		return v
 	}
-}
-
-func freePort(t *testing.T, host string) int32 {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return int32(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // shop is what the test builds through the SDK: an ALB with three rules
@@ -147,7 +140,7 @@ func buildShop(t *testing.T, env *elbtest.Env) *shop {
 	s.alb = check[*sdk.CreateLoadBalancerOutput](t)(env.ELBv2.CreateLoadBalancer(ctx, &sdk.CreateLoadBalancerInput{
 		Name: aws.String("shop"), Subnets: env.PublicSubnets()[:2], Tags: tags("LoadBalancer")})).LoadBalancers[0]
 	addr := *s.alb.AvailabilityZones[0].LoadBalancerAddresses[0].IpAddress
-	s.albPort = freePort(t, addr)
+	s.albPort = elbtest.FreePort(t, addr)
 	check[*ec2sdk.AuthorizeSecurityGroupIngressOutput](t)(env.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2sdk.AuthorizeSecurityGroupIngressInput{
 		GroupId: aws.String(s.alb.SecurityGroups[0]), IpProtocol: aws.String("tcp"), FromPort: aws.Int32(s.albPort), ToPort: aws.Int32(s.albPort), CidrIp: aws.String("0.0.0.0/0")}))
 	l := check[*sdk.CreateListenerOutput](t)(env.ELBv2.CreateListener(ctx, &sdk.CreateListenerInput{LoadBalancerArn: s.alb.LoadBalancerArn,
@@ -175,7 +168,7 @@ func buildShop(t *testing.T, env *elbtest.Env) *shop {
 	s.nlb = check[*sdk.CreateLoadBalancerOutput](t)(env.ELBv2.CreateLoadBalancer(ctx, &sdk.CreateLoadBalancerInput{
 		Name: aws.String("shop-tcp"), Type: types.LoadBalancerTypeEnumNetwork, Subnets: env.PublicSubnets()[:2],
 		Tags: []types.Tag{{Key: aws.String("service.k8s.aws/stack"), Value: aws.String("shop/echo")}}})).LoadBalancers[0]
-	s.nlbPort = freePort(t, *s.nlb.AvailabilityZones[1].LoadBalancerAddresses[0].IpAddress)
+	s.nlbPort = elbtest.FreePort(t, *s.nlb.AvailabilityZones[1].LoadBalancerAddresses[0].IpAddress)
 	nl := check[*sdk.CreateListenerOutput](t)(env.ELBv2.CreateListener(ctx, &sdk.CreateListenerInput{LoadBalancerArn: s.nlb.LoadBalancerArn,
 		Protocol: types.ProtocolEnumTcp, Port: aws.Int32(s.nlbPort),
 		DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: aws.String(s.tcp)}}})).Listeners[0]

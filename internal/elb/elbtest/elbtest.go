@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -199,6 +200,19 @@ func (e *Env) subnets(public bool) []string {
 		}
 	}
 	return out
+}
+
+// FreePort returns a TCP port free on a host address, such as a load
+// balancer's zone address, for a listener (the test fails when there is
+// none).
+func FreePort(t testing.TB, host string) int32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("elbtest: a free port on %s: %v", host, err)
+	}
+	defer ln.Close()
+	return int32(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // VpcID returns the first VPC of the facts.
