@@ -160,6 +160,8 @@ func (c *Console) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-c.wake:
+			c.refresh()
+			continue
 		case <-healthChanges:
 		case now := <-tick.C:
 			s, err := c.sampler.sample(now)
@@ -169,7 +171,11 @@ func (c *Console) Run(ctx context.Context) {
 				c.hub.publish(event{"sample", b})
 			}
 		}
-		c.refresh()
+		// Health and its history change all the time; with no page open
+		// they wait for one (a stream starts with a fresh model).
+		if c.hub.streaming() {
+			c.refresh()
+		}
 	}
 }
 
@@ -247,9 +253,24 @@ func loopbackHost(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// serveModel answers with the model as it is now.
 func (c *Console) serveModel(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(*c.model.Load())
+	_, _ = w.Write(c.current())
+}
+
+// current returns the model's JSON as it is now: built afresh from the
+// latest snapshot and the health checker (buildModel only reads).
+func (c *Console) current() []byte {
+	snap := c.snap.Load()
+	if snap == nil {
+		return *c.model.Load()
+	}
+	b, err := json.Marshal(buildModel(snap, c.cfg.Health, c.cfg.Addresses.ToHost))
+	if err != nil {
+		return *c.model.Load()
+	}
+	return b
 }
 
 // keepAlive is how often an idle event stream gets a comment, so that
@@ -268,7 +289,7 @@ func (c *Console) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if err := writeEvent(w, event{"model", *c.model.Load()}); err != nil {
+	if err := writeEvent(w, event{"model", c.current()}); err != nil {
 		return
 	}
 	if err := writeEvent(w, event{"history", hist}); err != nil {
@@ -365,6 +386,13 @@ func (h *hub) publish(ev event) {
 			close(ch)
 		}
 	}
+}
+
+// streaming reports whether a stream is open.
+func (h *hub) streaming() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.streams) > 0
 }
 
 // history returns the samples published, oldest first.
