@@ -12,8 +12,9 @@ import (
 )
 
 // A Host header that carries a port, over real sockets: ALB compares
-// host-header conditions and runs host-header-rewrite transforms on the
-// whole header, port included; a redirect's #{host} is the host alone.
+// host-header conditions with the whole header, port included; a
+// redirect's #{host} is the host alone. (The host-header-rewrite
+// transform, which also sees the port, is in TestTransforms.)
 
 func hostRegex(res ...string) elbv2types.RuleCondition {
 	return elbv2types.RuleCondition{Field: aws.String("host-header"), HostHeaderConfig: &elbv2types.HostHeaderConditionConfig{RegexValues: res}}
@@ -68,35 +69,6 @@ func TestRedirectHostWithPort(t *testing.T) {
 		code, h, _ := get(t, c, "GET", base+tc.path, map[string]string{"Host": tc.host})
 		if code/100 != 3 || h.Get("Location") != tc.want {
 			t.Errorf("Host %q %s: %d Location %q, want %q", tc.host, tc.path, code, h.Get("Location"), tc.want)
-		}
-	}
-}
-
-// TestHostRewriteWithPort: the transform's regular expression runs on the
-// whole Host header: one written for the name alone leaves a Host with a
-// port unchanged; one that names the port rewrites it.
-func TestHostRewriteWithPort(t *testing.T) { bothLoops(t, testHostRewriteWithPort) }
-
-func testHostRewriteWithPort(t *testing.T, opts ...envOption) {
-	e := newEnv(t, opts...)
-	a := e.startBackend("A", nil)
-	tg := e.targetGroup("HTTP", "HTTP1", nil)
-	e.register(tg, a.vpc)
-	lb := e.newLB("internet-facing", nil)
-	l, base := lb.listener("HTTP", fixed("404", "none"))
-	rw := func(re, repl string) elbv2types.RuleTransform {
-		return elbv2types.RuleTransform{Type: elbv2types.TransformTypeEnumHostHeaderRewrite, HostHeaderRewriteConfig: &elbv2types.HostHeaderRewriteConfig{
-			Rewrites: []elbv2types.RewriteConfig{{Regex: aws.String(re), Replace: aws.String(repl)}}}}
-	}
-	e.rule(l, 1, []elbv2types.RuleCondition{cond("path-pattern", "/name/*")}, forward(tg), rw(`^(.+)\.example\.com$`, "$1.internal"))
-	e.rule(l, 2, []elbv2types.RuleCondition{cond("path-pattern", "/port/*")}, forward(tg), rw(`^(.+)\.example\.com:([0-9]+)$`, "$1.internal:$2"))
-	c := client(e.clientAddr(0))
-	for _, tc := range []struct{ path, host, want string }{
-		{"/name/x", "shop.example.com:1234", "shop.example.com:1234"},
-		{"/port/x", "shop.example.com:1234", "shop.internal:1234"},
-	} {
-		if ec := getEcho(t, c, base+tc.path, map[string]string{"Host": tc.host}); ec.Host != tc.want {
-			t.Errorf("%s with Host %q: target saw Host %q, want %q", tc.path, tc.host, ec.Host, tc.want)
 		}
 	}
 }

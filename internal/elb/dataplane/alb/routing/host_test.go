@@ -1,7 +1,6 @@
 package routing_test
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -27,11 +26,6 @@ func hostListener(t *testing.T) (*routing.Listener, func(name string) string) {
 		tgARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/hosts/0123456789abcdef"
 	)
 	ruleARN := func(name string) string { return lARN + "/rule/" + name }
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	fixed := func(body string) []elbv2types.Action {
 		return []elbv2types.Action{{Type: elbv2types.ActionTypeEnumFixedResponse, FixedResponseConfig: &elbv2types.FixedResponseActionConfig{StatusCode: aws.String("200"), MessageBody: aws.String(body)}}}
 	}
@@ -66,7 +60,7 @@ func hostListener(t *testing.T) (*routing.Listener, func(name string) string) {
 		{"regex-name", hostRegex(`^plain\.example\.com$`), fixed("regex-name"), nil},
 		{"regex-ipv6", hostRegex(`^\[2001:db8::1\](:[0-9]+)?$`), fixed("regex-ipv6"), nil},
 	}
-	err = st.Update(context.Background(), func(tx *state.Tx) error {
+	l := compileListener(t, lARN, func(tx *state.Tx) []error {
 		puts := []error{
 			state.Put(tx, state.LoadBalancers, &state.LoadBalancer{ARN: lbARN, Name: "hosts", Type: "application", Scheme: "internal", State: "active",
 				Zones: []state.LBZone{{ZoneName: "us-east-1a", Address: "127.77.0.1", PrivateIPv4Address: "10.0.0.10"}}}),
@@ -79,24 +73,8 @@ func hostListener(t *testing.T) (*routing.Listener, func(name string) string) {
 			puts = append(puts, state.Put(tx, state.Rules, &state.Rule{ARN: ruleARN(r.name), ListenerARN: lARN, Priority: int32(i + 1),
 				Conditions: r.conds, Actions: r.actions, Transforms: r.transforms}))
 		}
-		for _, err := range puts {
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return puts
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := st.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := routing.NewRouter(routing.Config{}).Compile(snap).Listeners[lARN]
-	if l == nil {
-		t.Fatal("listener not compiled")
-	}
 	if len(l.Rules) != len(rules)+1 {
 		t.Fatalf("%d rules compiled, want %d and the default", len(l.Rules)-1, len(rules))
 	}
