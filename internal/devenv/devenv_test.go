@@ -110,6 +110,7 @@ func TestCommand(t *testing.T) {
 		{alb, Listener{Protocol: "HTTP", Port: 80}, "curl -H 'Host: www.example.com' http://127.77.0.1/"},
 		{alb, Listener{Protocol: "HTTP", Port: 8080}, "curl -H 'Host: www.example.com' http://127.77.0.1:8080/"},
 		{alb, Listener{Protocol: "HTTPS", Port: 443}, "curl -k --resolve www.example.com:443:127.77.0.1 https://www.example.com/"},
+		{alb, Listener{Protocol: "HTTPS", Port: 8443}, "curl -k --resolve www.example.com:8443:127.77.0.1 -H 'Host: www.example.com' https://www.example.com:8443/"},
 		{alb, Listener{Protocol: "HTTPS", Port: 443, TargetProtocolVersion: "GRPC"}, "grpcurl -insecure -authority www.example.com 127.77.0.1:443 grpc.health.v1.Health/Check"},
 		{nlb, Listener{Protocol: "TCP", Port: 6379}, "curl http://127.77.0.2:6379/"},
 		{nlb, Listener{Protocol: "TCP", Port: 443}, "curl -k https://127.77.0.2:443/"},
