@@ -137,6 +137,7 @@ type ports struct {
 	ELB     int `json:"elbPort"`
 	DNS     int `json:"dnsPort"`
 	Webhook int `json:"webhookPort"`
+	Console int `json:"consolePort"`
 }
 
 // Run runs the environment until ctx ends. It returns an error when a
@@ -219,8 +220,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e.printReport(rep)
-	fmt.Fprintf(e.out, "\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
-		filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
+	fmt.Fprintf(e.out, "\nconsole: %s\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
+		e.elb.ConsoleURL(), filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
 	<-ctx.Done()
 	fmt.Fprintln(e.out, "elbow dev: stopping")
 	return nil
@@ -332,6 +333,7 @@ func (e *Env) start(ctx context.Context) error {
 	srv, err := server.New(server.Config{
 		Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
 		DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+		ConsoleListen:           "127.0.0.1:" + strconv.Itoa(e.ports.Console),
 		StateDir:                elbDir,
 		Facts:                   f,
 		Logger:                  e.log.With("component", "elb"),
@@ -356,7 +358,7 @@ func (e *Env) start(ctx context.Context) error {
 		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
 		BaseEndpoint: aws.String(srv.URL()),
 	}
-	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", srv.URL(), srv.DNSAddr(), since(t))
+	e.progress("local ELB at %s (DNS for load balancer names at %s, console at %s) in %s", srv.URL(), srv.DNSAddr(), srv.ConsoleURL(), since(t))
 
 	var names []string
 	for _, nd := range e.nodes {
@@ -502,49 +504,62 @@ const (
 
 // loadPorts returns the ports recorded at the first start, choosing them
 // when there are none: the well-known ones (ELB 4566, DNS 5353, webhooks
-// 9443) when free and the slot is 0, else free ones of the slot's range.
+// 9443, console 4567) when free and the slot is 0, else free ones of the
+// slot's range.
 func loadPorts(path string, slot int) (ports, error) {
 	var p ports
-	if b, err := os.ReadFile(path); err == nil {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
 		if err := json.Unmarshal(b, &p); err != nil {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}
-		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook} {
-			if !tcpFree(port) {
+		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook, "console": p.Console} {
+			if port != 0 && !tcpFree(port) {
 				return p, fmt.Errorf("port %d (%s, recorded in %s) is in use: is another elbow dev running on this state dir?", port, name, path)
 			}
 		}
-		return p, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+		if p.Console != 0 {
+			return p, nil
+		}
+		// A state dir from before the console: its port is chosen now.
+		slot = p.Slot
+	case !errors.Is(err, os.ErrNotExist):
 		return p, err
+	default:
+		p.Slot = slot
 	}
-	p.Slot = slot
 	next := portBase + slot*portsPerSlot
 	end := next + portsPerSlot
+	taken := func(port int) bool { return port == p.ELB || port == p.DNS || port == p.Webhook }
 	pick := func(preferred int, udp bool) (int, error) {
-		if slot == 0 && tcpFree(preferred) && (!udp || udpFree(preferred)) {
+		if slot == 0 && !taken(preferred) && tcpFree(preferred) && (!udp || udpFree(preferred)) {
 			return preferred, nil
 		}
 		for next < end {
 			port := next
 			next++
-			if tcpFree(port) && (!udp || udpFree(port)) {
+			if !taken(port) && tcpFree(port) && (!udp || udpFree(port)) {
 				return port, nil
 			}
 		}
 		return 0, fmt.Errorf("no free port on 127.0.0.1 in %d-%d (slot %d)", portBase+slot*portsPerSlot, end-1, slot)
 	}
-	var err error
-	if p.ELB, err = pick(4566, false); err != nil {
+	if p.ELB == 0 {
+		if p.ELB, err = pick(4566, false); err != nil {
+			return p, err
+		}
+		if p.DNS, err = pick(5353, true); err != nil {
+			return p, err
+		}
+		if p.Webhook, err = pick(9443, false); err != nil {
+			return p, err
+		}
+	}
+	if p.Console, err = pick(4567, false); err != nil {
 		return p, err
 	}
-	if p.DNS, err = pick(5353, true); err != nil {
-		return p, err
-	}
-	if p.Webhook, err = pick(9443, false); err != nil {
-		return p, err
-	}
-	b, _ := json.MarshalIndent(p, "", "  ")
+	b, _ = json.MarshalIndent(p, "", "  ")
 	return p, os.WriteFile(path, b, 0o600)
 }
 
