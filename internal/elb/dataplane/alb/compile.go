@@ -194,7 +194,7 @@ func (p *Plane) nodeAddr(z state.LBZone) netip.Addr {
 func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
 	rt := p.lbs[lb.ARN]
 	if rt == nil {
-		rt = &lbRuntime{arn: lb.ARN, name: lb.Name, dim: lbDimension(lb.ARN)}
+		rt = &lbRuntime{arn: lb.ARN, name: lb.Name, dim: state.Dimension(lb.ARN)}
 		rt.m = p.m.lb(rt.dim)
 		p.lbs[lb.ARN] = rt
 	}
@@ -209,24 +209,6 @@ func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
 	}
 	c.alog = p.accessLogFor(rt, c)
 	return c
-}
-
-// lbDimension returns the CloudWatch LoadBalancer dimension of an ARN
-// (app/NAME/ID).
-func lbDimension(arn string) string {
-	if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
-		return arn[i+len(":loadbalancer/"):]
-	}
-	return arn
-}
-
-// tgDimension returns the CloudWatch routing.TargetGroup dimension of an ARN
-// (targetgroup/NAME/ID).
-func tgDimension(arn string) string {
-	if i := strings.LastIndex(arn, ":targetgroup/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 // listenerTLS returns an HTTPS listener's TLS configuration: its
