@@ -3,7 +3,8 @@
 // traffic as ALBs and NLBs do. It holds no code; its parts are:
 //
 //   - server: the composition root, which wires the parts below into one
-//     process; elbtest starts it inside a test.
+//     process; elbtest starts it inside a test; console is its web
+//     console.
 //   - api: the wire layer. One http.Handler for every service: SigV4
 //     (api/sigv4), the awsQuery, ec2Query and JSON 1.1 codecs (api/query,
 //     api/awsjson) with generated wire names (api/wire), and the error
