@@ -83,6 +83,8 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// Controller is ControllerElbow (the default) or ControllerNone.
+	Controller string
 }
 
 // Env is a running dev environment, handed to Config callers through
@@ -96,6 +98,7 @@ type Env struct {
 	elb   *server.Server
 	aws   aws.Config
 	nodes []agent.Node
+	cloud *facts.Facts
 	addrs vpcaddr.Map
 	ports ports
 	// stops run in reverse order at shutdown.
@@ -136,6 +139,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultWait
 	}
+	switch cfg.Controller {
+	case "":
+		cfg.Controller = ControllerElbow
+	case ControllerElbow, ControllerNone:
+	default:
+		return fmt.Errorf("--controller %q: want %s or %s", cfg.Controller, ControllerElbow, ControllerNone)
+	}
 	if cfg.Slot < 0 || cfg.Slot > MaxSlot {
 		return fmt.Errorf("--slot %d: want 0 to %d", cfg.Slot, MaxSlot)
 	}
@@ -161,6 +171,24 @@ func Run(ctx context.Context, cfg Config) error {
 	defer e.stopAll()
 	if err := e.start(ctx); err != nil {
 		return err
+	}
+	if cfg.Controller == ControllerNone {
+		ca, err := e.prepareWebhooks()
+		if err != nil {
+			return err
+		}
+		rep := e.baseReport()
+		rep.Pending = "a controller's webhook server at " + e.webhookURL()
+		if err := e.writeEndpoints(rep); err != nil {
+			return err
+		}
+		e.printSettings(rep.Settings)
+		if err := e.awaitController(ctx, ca); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 	}
 	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
 	a, err := newApplier(e.rest, e.warn)
@@ -278,6 +306,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("installed %d CRDs in %s", n, since(t))
 
 	f := facts.Default(cfg.Region, cfg.ClusterName)
+	e.cloud = f
 	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
 	f.AddressMap = &amap
 	if e.addrs, err = f.Addresses(); err != nil {
@@ -337,14 +366,16 @@ func (e *Env) start(ctx context.Context) error {
 	}, failed)
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
-	t = time.Now()
-	if err := e.startController(ctx, srv.URL(), failed); err != nil {
-		return fmt.Errorf("controller: %w", err)
+	if cfg.Controller == ControllerElbow {
+		t = time.Now()
+		if err := e.startController(ctx, srv.URL(), failed); err != nil {
+			return fmt.Errorf("controller: %w", err)
+		}
+		if err := e.installIngressClass(ctx); err != nil {
+			return fmt.Errorf("IngressClass alb: %w", err)
+		}
+		e.progress("controller running (cluster %s, webhooks at %s) and the IngressClass alb in %s", cfg.ClusterName, e.webhookURL(), since(t))
 	}
-	if err := e.installIngressClass(ctx); err != nil {
-		return fmt.Errorf("IngressClass alb: %w", err)
-	}
-	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) and the IngressClass alb in %s", cfg.ClusterName, e.ports.Webhook, since(t))
 	select {
 	case err := <-failed:
 		return err
@@ -389,8 +420,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	o.HealthProbeBindAddr = "0"
 	o.WebhookBindHost = "127.0.0.1"
 	o.WebhookBindPort = e.ports.Webhook
-	o.WebhookCertDir = filepath.Join(e.cfg.StateDir, "webhook")
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.ports.Webhook)
+	o.WebhookCertDir = e.webhookCertDir()
+	o.WebhookURL = e.webhookURL()
 	// Facts change only through this environment: read them often, so
 	// that references the local ELB auto-provisions are seen soon.
 	o.FactsRefresh = 30 * time.Second
@@ -406,7 +437,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 }
 
 // waitTLS waits until a TLS server answers a handshake at addr (the
-// webhook server: the API server calls it for every pod and Service).
+// webhook server: the API server calls it for every pod and Service), for
+// up to limit (no limit when 0).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -415,7 +447,7 @@ func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 			c.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if limit > 0 && time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
 		}
 		select {
