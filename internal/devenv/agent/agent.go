@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -64,6 +65,10 @@ type Config struct {
 	Addrs vpcaddr.Map
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
+	// ENIs, when set, puts every pod address on a network interface of its
+	// node's EC2 instance as a secondary private address, as the AWS VPC
+	// CNI does, and takes it off when the pod goes.
+	ENIs *podnet.Pool
 }
 
 // ManagedLabel marks the Node objects the agent created, so that a later run
@@ -153,7 +158,8 @@ type agent struct {
 	schedRecorder  record.EventRecorder
 	kubeletRecords map[string]record.EventRecorder // by node name
 
-	ips *ipam
+	ips  *ipam
+	enis *podnet.Pool // nil: pod addresses are not put on EC2 interfaces
 
 	kubeletVersion string
 
@@ -180,6 +186,7 @@ func newAgent(cfg Config) (*agent, error) {
 		assumed:        map[types.UID]assumedPod{},
 		unschedulable:  map[string]bool{},
 		runtimes:       map[string]*podRuntime{},
+		enis:           cfg.ENIs,
 	}
 	var reserved []netip.Addr
 	for i := range cfg.Nodes {
@@ -259,6 +266,7 @@ func (a *agent) run(ctx context.Context) error {
 		return nil
 	}
 	a.log.Info("node agent started", "nodes", len(a.nodes))
+	a.releaseStrayAddresses(ctx)
 
 	workers.Go(func() { a.work(ctx, a.schedQ, "schedule", a.schedule) })
 	workers.Go(func() { a.work(ctx, a.nodeQ, "node", a.syncNode) })

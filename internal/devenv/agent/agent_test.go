@@ -289,7 +289,7 @@ func TestAgent(t *testing.T) {
 				if !ready {
 					return fmt.Errorf("node %s not Ready: %+v", n.Name, got.Status.Conditions)
 				}
-				if p := got.Status.Allocatable[corev1.ResourcePods]; p.Value() != 110 {
+				if p := got.Status.Allocatable[corev1.ResourcePods]; p.Value() != int64(maxPods) {
 					return fmt.Errorf("node %s allocatable pods %s", n.Name, p.String())
 				}
 			}
