@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -41,6 +42,7 @@ import (
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv/agent"
 	"github.com/elbowlb/elbow/internal/devenv/nodeproxy"
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -354,8 +356,9 @@ func (e *Env) start(ctx context.Context) error {
 	for _, nd := range e.nodes {
 		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
 	}
+	enis := &podnet.Pool{EC2: ec2.NewFromConfig(e.aws), ClusterName: cfg.ClusterName, Logger: e.log.With("component", "podnet")}
 	e.goRun(ctx, "node agent", func(ctx context.Context) error {
-		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent")})
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, ENIs: enis, Logger: e.log.With("component", "agent")})
 	}, failed)
 	var pn []nodeproxy.Node
 	for _, nd := range e.nodes {
