@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	elbec2 "github.com/elbowlb/elbow/internal/elb/ec2"
-	"github.com/elbowlb/elbow/internal/elb/svctest"
+	elbec2 "github.com/elbowlb/elbow/internal/elb/service/ec2"
+	"github.com/elbowlb/elbow/internal/elb/service/svctest"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/translate"
 )
