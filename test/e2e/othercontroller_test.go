@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	corev1 "k8s.io/api/core/v1"
@@ -125,6 +126,33 @@ func TestControllerNone(t *testing.T) {
 	}
 	lb := d.lbFor("Ingress default/my-app")
 	served(t, "http://"+servedAddr(t, lb, listener(t, lb, "HTTP", 80))+"/", "api.example.com", "my-app-", "http")
+
+	// Every pod's address is on an interface of its node's instance, where
+	// the reference controller looks for it (ip targets' security groups).
+	instances := map[string]string{}
+	for _, n := range d.rep.Nodes {
+		instances[n.Name] = n.InstanceID
+	}
+	ec2c := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(s.Endpoints[ec2.ServiceID]) })
+	pods, err := d.kube().CoreV1().Pods("default").List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.PodIP == "" || p.Spec.HostNetwork {
+			continue
+		}
+		out, err := ec2c.DescribeNetworkInterfaces(ctx(t), &ec2.DescribeNetworkInterfacesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("vpc-id"), Values: []string{s.VpcID}},
+			{Name: aws.String("addresses.private-ip-address"), Values: []string{p.Status.PodIP}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.NetworkInterfaces) != 1 || out.NetworkInterfaces[0].Attachment == nil || aws.ToString(out.NetworkInterfaces[0].Attachment.InstanceId) != instances[p.Spec.NodeName] {
+			t.Errorf("pod %s (%s on %s): interfaces %+v, want one attached to %s", p.Name, p.Status.PodIP, p.Spec.NodeName, out.NetworkInterfaces, instances[p.Spec.NodeName])
+		}
+	}
 
 	// The Service mutator the other controller serves is registered: a new
 	// type LoadBalancer Service gets the NLB class.
