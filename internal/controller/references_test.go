@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networking "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,20 +31,7 @@ import (
 // facts file.
 func TestSubnetCreatedAfterStart(t *testing.T) {
 	ctx := context.Background()
-	cfg := ctrltest.APIServer(t)
-	c := ctrltest.Client(t, cfg)
-	elb := ctrltest.StartLocalELB(t, "test", nil)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	o := testOptions(t)
-	o.AWSRegion = "us-east-1"
-	o.ELBEndpoint = elb.URL
-	o.FactsRefresh = time.Hour
-	d, err := controller.NewDeps(ctx, o, ctrltest.Logger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	startController(t, cfg, o, d)
+	c, elb, d := localController(t, func(o *controller.Options) { o.FactsRefresh = time.Hour })
 	if _, err := d.Facts.Facts(ctx, false); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +128,7 @@ func TestSubnetCreatedAfterStart(t *testing.T) {
 	})
 	// A subnet created later and named by its Name tag: found by that tag
 	// in the cluster's VPC.
-	_, err = elb.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.66.0/24"), AvailabilityZone: aws.String("us-east-1c"),
+	_, err := elb.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.66.0/24"), AvailabilityZone: aws.String("us-east-1c"),
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSubnet, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("late")}}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -136,12 +136,22 @@ func apiCode(err error) string {
 // index. An address the instance has already is left where it is. The
 // error is EC2's when the instance can take no more addresses.
 func (p *Pool) Assign(ctx context.Context, instanceID string, ip netip.Addr) error {
+	return p.withInterfaces(ctx, instanceID, func(ifs []iface) error { return p.assignTo(ctx, instanceID, ifs, ip) })
+}
+
+// withInterfaces runs fn on the instance's interfaces, one change at a
+// time.
+func (p *Pool) withInterfaces(ctx context.Context, instanceID string, fn func([]iface) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ifs, err := p.interfaces(ctx, instanceID)
 	if err != nil {
 		return err
 	}
+	return fn(ifs)
+}
+
+func (p *Pool) assignTo(ctx context.Context, instanceID string, ifs []iface, ip netip.Addr) error {
 	for _, f := range ifs {
 		if f.primary == ip || slices.Contains(f.secondary, ip) {
 			return nil
@@ -222,18 +232,7 @@ func (p *Pool) attachNew(ctx context.Context, instanceID string, ifs []iface) (s
 // Unassign takes ip off the instance's interface that has it as a
 // secondary address; an address the instance does not have is no error.
 func (p *Pool) Unassign(ctx context.Context, instanceID string, ip netip.Addr) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ifs, err := p.interfaces(ctx, instanceID)
-	if err != nil {
-		return err
-	}
-	for _, f := range ifs {
-		if slices.Contains(f.secondary, ip) {
-			return p.unassign(ctx, f.id, []netip.Addr{ip})
-		}
-	}
-	return nil
+	return p.Release(ctx, instanceID, func(a netip.Addr) bool { return a != ip })
 }
 
 func (p *Pool) unassign(ctx context.Context, eniID string, ips []netip.Addr) error {
@@ -251,24 +250,20 @@ func (p *Pool) unassign(ctx context.Context, eniID string, ips []netip.Addr) err
 // Release unassigns every secondary address of the instance that keep
 // does not accept (addresses of pods that went while nobody watched).
 func (p *Pool) Release(ctx context.Context, instanceID string, keep func(netip.Addr) bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ifs, err := p.interfaces(ctx, instanceID)
-	if err != nil {
-		return err
-	}
-	for _, f := range ifs {
-		var drop []netip.Addr
-		for _, ip := range f.secondary {
-			if !keep(ip) {
-				drop = append(drop, ip)
+	return p.withInterfaces(ctx, instanceID, func(ifs []iface) error {
+		for _, f := range ifs {
+			var drop []netip.Addr
+			for _, ip := range f.secondary {
+				if !keep(ip) {
+					drop = append(drop, ip)
+				}
+			}
+			if len(drop) > 0 {
+				if err := p.unassign(ctx, f.id, drop); err != nil {
+					return err
+				}
 			}
 		}
-		if len(drop) > 0 {
-			if err := p.unassign(ctx, f.id, drop); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }
