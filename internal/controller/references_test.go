@@ -116,7 +116,7 @@ func TestSubnetCreatedAfterStart(t *testing.T) {
 			return err
 		}
 		status := got.Annotations[ingress.StatusAnnotation]
-		for _, want := range []string{missing, "not found in AWS", "DescribeSubnets", "InvalidSubnetID.NotFound"} {
+		for _, want := range []string{missing, "not found in AWS", "DescribeSubnets with filters subnet-id=", "answered no subnet with that ID"} {
 			if !strings.Contains(status, want) {
 				return fmt.Errorf("status %q lacks %q", status, want)
 			}

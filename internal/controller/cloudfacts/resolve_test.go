@@ -70,11 +70,11 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAbsent := map[translate.Reference][]string{
-		refs[4]: {"subnet subnet-0123456789abcdef0 not found in AWS", "DescribeSubnets for subnet ID subnet-0123456789abcdef0", "InvalidSubnetID.NotFound"},
-		refs[5]: {"subnet no-such-name not found in AWS", `Name tag "no-such-name" in VPC ` + vpc, "found none"},
-		refs[6]: {"security group sg-0123456789abcdef0 not found in AWS", "InvalidGroup.NotFound"},
-		refs[7]: {"security group no-such-group not found in AWS", `tag:Name "no-such-group"`, `group-name "no-such-group"`},
-		refs[8]: {"Elastic IP allocation eipalloc-0123456789abcdef0 not found in AWS", "DescribeAddresses", "InvalidAllocationID.NotFound"},
+		refs[4]: {"subnet subnet-0123456789abcdef0 not found in AWS (EC2 DescribeSubnets with filters subnet-id=subnet-0123456789abcdef0 answered no subnet with that ID)"},
+		refs[5]: {"subnet no-such-name not found in AWS", "vpc-id=" + vpc, "tag:Name=no-such-name", "no subnet with that Name tag"},
+		refs[6]: {"security group sg-0123456789abcdef0 not found in AWS", "DescribeSecurityGroups with filters group-id=", "no security group with that ID"},
+		refs[7]: {"security group no-such-group not found in AWS", "tag:Name=", "group-name=", "no security group with that Name tag", "no security group with that group name"},
+		refs[8]: {"Elastic IP allocation eipalloc-0123456789abcdef0 not found in AWS", "DescribeAddresses with filters allocation-id=", "no Elastic IP allocation with that allocation ID"},
 	}
 	if len(absent) != len(wantAbsent) {
 		t.Errorf("absent %v, want %d entries", absent, len(wantAbsent))
@@ -121,5 +121,32 @@ func TestResolve(t *testing.T) {
 	}
 	if len(c.Missing()) != 0 {
 		t.Errorf("still missing: %v", c.Missing())
+	}
+}
+
+// TestResolveDoesNotProvision: lookups use filters, which a local ELB that
+// auto-provisions references (elbow dev's) answers as AWS does, without
+// creating what they name; elbow dev's translation assumes those and the
+// local ELB creates them where the load balancer needs them.
+func TestResolveDoesNotProvision(t *testing.T) {
+	ctx := context.Background()
+	st := svctest.OpenStore(t)
+	if err := elbec2.Bootstrap(ctx, st, facts.Default(facts.DefaultRegion, "demo")); err != nil {
+		t.Fatal(err)
+	}
+	e := svctest.ServeStore(t, st, elbec2.New(elbec2.Config{Store: st, AutoProvisionReferences: true}).API())
+	client := ec2.NewFromConfig(e.Config)
+	r := &Reader{EC2: client, Region: facts.DefaultRegion, ClusterName: "demo"}
+	refs := []translate.Reference{{Kind: translate.RefSubnet, Name: "subnet-0123456789abcdef0"}, {Kind: translate.RefSecurityGroup, Name: "sg-0123456789abcdef0"}}
+	_, absent, err := r.Resolve(ctx, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(absent) != 2 {
+		t.Fatalf("absent %v, want both", absent)
+	}
+	out, err := client.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("subnet-id"), Values: []string{"subnet-0123456789abcdef0"}}}})
+	if err != nil || len(out.Subnets) != 0 {
+		t.Fatalf("the lookup created the subnet: %+v, %v", out, err)
 	}
 }
