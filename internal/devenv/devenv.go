@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -42,6 +43,7 @@ import (
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv/agent"
 	"github.com/elbowlb/elbow/internal/devenv/nodeproxy"
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -86,6 +88,8 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// Controller is ControllerElbow (the default) or ControllerNone.
+	Controller string
 	// ControllerRBAC, when set, is a manifest file holding one
 	// ServiceAccount and the RBAC objects that grant it permissions (the
 	// chart's rendering): they are applied before the controller starts,
@@ -113,6 +117,7 @@ type Env struct {
 	elb   *server.Server
 	aws   aws.Config
 	nodes []agent.Node
+	cloud *facts.Facts
 	addrs vpcaddr.Map
 	ports ports
 	// rbac and account are Config.ControllerRBAC's objects and
@@ -159,6 +164,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultWait
 	}
+	switch cfg.Controller {
+	case "":
+		cfg.Controller = ControllerElbow
+	case ControllerElbow, ControllerNone:
+	default:
+		return fmt.Errorf("--controller %q: want %s or %s", cfg.Controller, ControllerElbow, ControllerNone)
+	}
 	if cfg.Slot < 0 || cfg.Slot > MaxSlot {
 		return fmt.Errorf("--slot %d: want 0 to %d", cfg.Slot, MaxSlot)
 	}
@@ -198,6 +210,24 @@ func Run(ctx context.Context, cfg Config) error {
 	defer e.stopAll()
 	if err := e.start(ctx); err != nil {
 		return err
+	}
+	if cfg.Controller == ControllerNone {
+		ca, err := e.prepareWebhooks()
+		if err != nil {
+			return err
+		}
+		rep := e.baseReport()
+		rep.Pending = "a controller's webhook server at " + e.webhookURL()
+		if err := e.writeEndpoints(rep); err != nil {
+			return err
+		}
+		e.printSettings(rep.Settings)
+		if err := e.awaitController(ctx, ca); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 	}
 	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
 	a, err := newApplier(e.rest, e.warn)
@@ -315,6 +345,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("installed %d CRDs in %s", n, since(t))
 
 	f := facts.Default(cfg.Region, cfg.ClusterName)
+	e.cloud = f
 	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
 	f.AddressMap = &amap
 	if e.addrs, err = f.Addresses(); err != nil {
@@ -364,8 +395,9 @@ func (e *Env) start(ctx context.Context) error {
 	for _, nd := range e.nodes {
 		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
 	}
+	enis := &podnet.Pool{EC2: ec2.NewFromConfig(e.aws), ClusterName: cfg.ClusterName, Logger: e.log.With("component", "podnet")}
 	e.goRun(ctx, "node agent", func(ctx context.Context) error {
-		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, ENIs: enis, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
 	}, failed)
 	var pn []nodeproxy.Node
 	for _, nd := range e.nodes {
@@ -376,23 +408,25 @@ func (e *Env) start(ctx context.Context) error {
 	}, failed)
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
-	t = time.Now()
-	if e.rbac != nil {
-		a, err := newApplier(e.rest, e.warn)
-		if err != nil {
-			return err
+	if cfg.Controller == ControllerElbow {
+		t = time.Now()
+		if e.rbac != nil {
+			a, err := newApplier(e.rest, e.warn)
+			if err != nil {
+				return err
+			}
+			if _, err := a.Apply(ctx, e.rbac); err != nil {
+				return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+			}
 		}
-		if _, err := a.Apply(ctx, e.rbac); err != nil {
-			return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+		if err := e.startController(ctx, srv.URL(), failed); err != nil {
+			return fmt.Errorf("controller: %w", err)
 		}
+		if err := e.installIngressClass(ctx); err != nil {
+			return fmt.Errorf("IngressClass alb: %w", err)
+		}
+		e.progress("controller running (cluster %s, webhooks at %s) and the IngressClass alb in %s", cfg.ClusterName, e.webhookURL(), since(t))
 	}
-	if err := e.startController(ctx, srv.URL(), failed); err != nil {
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := e.installIngressClass(ctx); err != nil {
-		return fmt.Errorf("IngressClass alb: %w", err)
-	}
-	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) and the IngressClass alb in %s", cfg.ClusterName, e.ports.Webhook, since(t))
 	select {
 	case err := <-failed:
 		return err
@@ -440,8 +474,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	o.HealthProbeBindAddr = "0"
 	o.WebhookBindHost = "127.0.0.1"
 	o.WebhookBindPort = e.ports.Webhook
-	o.WebhookCertDir = filepath.Join(e.cfg.StateDir, "webhook")
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.ports.Webhook)
+	o.WebhookCertDir = e.webhookCertDir()
+	o.WebhookURL = e.webhookURL()
 	// Facts change only through this environment: read them often, so
 	// that references the local ELB auto-provisions are seen soon.
 	o.FactsRefresh = 30 * time.Second
@@ -472,7 +506,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 }
 
 // waitTLS waits until a TLS server answers a handshake at addr (the
-// webhook server: the API server calls it for every pod and Service).
+// webhook server: the API server calls it for every pod and Service), for
+// up to limit (no limit when 0).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -481,7 +516,7 @@ func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 			c.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if limit > 0 && time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
 		}
 		select {

@@ -41,6 +41,13 @@ func (r ObjectRef) String() string {
 
 // Report is what endpoints.json holds.
 type Report struct {
+	// Controller is the controller elbow dev runs: ControllerElbow or
+	// ControllerNone.
+	Controller string `json:"controller"`
+	// Pending says what elbow dev waits for before it applies the files
+	// (with --controller=none, a controller's webhook server); the load
+	// balancers are listed once it is empty.
+	Pending string `json:"pending,omitempty"`
 	// ELBEndpoint is the local ELB's AWS endpoint (aws --endpoint-url).
 	ELBEndpoint string `json:"elbEndpoint"`
 	// DNSServer answers A queries for the load balancers' DNS names.
@@ -48,7 +55,9 @@ type Report struct {
 	// Console is the local ELB's web console (docs/console.md).
 	Console string `json:"console"`
 	// Kubeconfig is the admin kubeconfig.
-	Kubeconfig    string         `json:"kubeconfig"`
+	Kubeconfig string `json:"kubeconfig"`
+	// Settings are what another controller or AWS client needs.
+	Settings      *Settings      `json:"settings"`
 	Nodes         []NodeInfo     `json:"nodes"`
 	LoadBalancers []LoadBalancer `json:"loadBalancers"`
 	// NotServed lists the applied objects that asked for a load balancer

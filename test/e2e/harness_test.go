@@ -112,11 +112,13 @@ type dev struct {
 	dir   string
 	slot  int
 	files []string
-	cmd   *exec.Cmd
-	out   *lockedBuffer
-	done  chan struct{}
-	err   error
-	rep   devenv.Report
+	// args are more flags of elbow dev.
+	args []string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error
+	rep  devenv.Report
 }
 
 type lockedBuffer struct {
@@ -141,9 +143,15 @@ func (l *lockedBuffer) String() string {
 // checked to leave nothing behind) when the test ends.
 func startDev(t *testing.T, files ...string) *dev {
 	t.Helper()
+	return startDevArgs(t, nil, files...)
+}
+
+// startDevArgs is startDev with more flags.
+func startDevArgs(t *testing.T, args []string, files ...string) *dev {
+	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, args: args}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -159,6 +167,7 @@ func (d *dev) start() {
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
+	args = append(args, d.args...)
 	d.cmd = exec.Command(elbowBin, args...)
 	d.cmd.Env = append(os.Environ(), "ELBOW_BIN_DIR="+binDir)
 	d.out = &lockedBuffer{}

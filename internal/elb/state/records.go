@@ -360,6 +360,13 @@ type NetworkInterface struct {
 	InstanceID       string   `json:"instanceID,omitempty"`
 	RequesterID      string   `json:"requesterID,omitempty"`
 	Status           string   `json:"status"`
+	// AttachmentID, DeviceIndex and DeleteOnTermination describe an
+	// attachment made by AttachNetworkInterface; an instance's primary
+	// interface (device index 0, deleted with the instance) has none.
+	AttachmentID        string    `json:"attachmentID,omitempty"`
+	DeviceIndex         int32     `json:"deviceIndex,omitempty"`
+	DeleteOnTermination bool      `json:"deleteOnTermination,omitempty"`
+	AttachTime          time.Time `json:"attachTime,omitzero"`
 }
 
 // Address is an Elastic IP. PublicIP is a host (loopback) address from the

@@ -314,6 +314,21 @@ func (b *bootstrap) defaultGroups() error {
 	return nil
 }
 
+// instanceType gives an existing instance the type its facts name (a
+// state made before the facts named one has the default type).
+func (b *bootstrap) instanceType(in facts.Instance) error {
+	if in.InstanceType == "" {
+		return nil
+	}
+	rec, ok, err := state.Get(b.tx, state.Instances, in.ID)
+	if err != nil || !ok || rec.InstanceType == in.InstanceType {
+		return err
+	}
+	rec.InstanceType = in.InstanceType
+	b.created = true
+	return state.Put(b.tx, state.Instances, rec)
+}
+
 func (b *bootstrap) instances() error {
 	var used map[netip.Addr]string
 	for _, in := range b.f.Instances {
@@ -322,6 +337,9 @@ func (b *bootstrap) instances() error {
 			return err
 		}
 		if !miss {
+			if err := b.instanceType(in); err != nil {
+				return err
+			}
 			continue
 		}
 		if used == nil {
@@ -365,7 +383,7 @@ func (b *bootstrap) instances() error {
 				groups = []string{g.ID}
 			}
 		}
-		rec, err := putInstance(b.tx, b.region, in.ID, facts.StableID("eni", in.ID), sn, ip, groups, b.now, facts.StableID("r", in.ID), "", "", nil, nil)
+		rec, err := putInstance(b.tx, b.region, in.ID, facts.StableID("eni", in.ID), sn, ip, groups, b.now, facts.StableID("r", in.ID), "", in.InstanceType, nil, nil)
 		if err != nil {
 			return err
 		}

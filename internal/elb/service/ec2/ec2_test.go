@@ -930,10 +930,13 @@ func TestAPIRegistersEveryOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"AllocateAddress", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "CreateTags", "DeleteSecurityGroup", "DeleteTags",
+		"AllocateAddress", "AssignPrivateIpAddresses", "AttachNetworkInterface", "AuthorizeSecurityGroupIngress",
+		"CreateNetworkInterface", "CreateSecurityGroup", "CreateSubnet", "CreateTags", "DeleteNetworkInterface",
+		"DeleteSecurityGroup", "DeleteSubnet", "DeleteTags",
 		"DescribeAccountAttributes", "DescribeAddresses", "DescribeAvailabilityZones", "DescribeInstances", "DescribeInternetGateways",
 		"DescribeNetworkInterfaces", "DescribeRouteTables", "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets",
-		"DescribeTags", "DescribeVpcs", "ReleaseAddress", "RevokeSecurityGroupIngress", "RunInstances", "TerminateInstances",
+		"DescribeTags", "DescribeVpcs", "DetachNetworkInterface", "ReleaseAddress", "RevokeSecurityGroupIngress", "RunInstances",
+		"TerminateInstances", "UnassignPrivateIpAddresses",
 	}
 	if got := h.Operations("ec2"); !slices.Equal(got, want) {
 		t.Fatalf("operations %v\nwant %v", got, want)

@@ -175,15 +175,7 @@ func (s *Service) renderInterface(tx *state.Tx, n *state.NetworkInterface, eips 
 	}
 	switch {
 	case n.InstanceID != "":
-		out.Attachment = &types.NetworkInterfaceAttachment{
-			AttachmentId:        aws.String(facts.StableID("eni-attach", n.ID)),
-			InstanceId:          aws.String(n.InstanceID),
-			InstanceOwnerId:     aws.String(s.account),
-			DeviceIndex:         aws.Int32(0),
-			NetworkCardIndex:    aws.Int32(0),
-			DeleteOnTermination: aws.Bool(true),
-			Status:              types.AttachmentStatusAttached,
-		}
+		out.Attachment = instanceAttachment(n, s.account)
 	case managed:
 		out.Attachment = &types.NetworkInterfaceAttachment{
 			AttachmentId:        aws.String(facts.StableID("eni-attach", n.ID)),
