@@ -36,9 +36,8 @@ import (
 // presents next, and deleting the Gateway leaves no AWS resource.
 func TestGatewayEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	cfg := ctrltest.APIServerWithGatewayAPI(t)
-	c := ctrltest.Client(t, cfg)
-	elb := startWholeController(t, cfg)
+	c, elb, _ := localControllerOn(t, ctrltest.APIServerWithGatewayAPI(t), nil)
+	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
 
 	ns := "shop"
 	create := func(objs ...client.Object) {

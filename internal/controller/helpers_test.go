@@ -3,7 +3,6 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/elbowlb/elbow/internal/controller"
@@ -38,6 +38,36 @@ func testOptions(t testing.TB) controller.Options {
 	return o
 }
 
+// localController starts an API server, a local ELB and the whole
+// controller against them (edit changes the options first); it returns
+// a client of the API server, the local ELB and the controller's
+// collaborators.
+func localController(t *testing.T, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
+	t.Helper()
+	return localControllerOn(t, ctrltest.APIServer(t), edit)
+}
+
+// localControllerOn is localController on the API server cfg.
+func localControllerOn(t *testing.T, cfg *rest.Config, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
+	t.Helper()
+	c := ctrltest.Client(t, cfg)
+	elb := ctrltest.StartLocalELB(t, "test", nil)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	o := testOptions(t)
+	o.AWSRegion = "us-east-1"
+	o.ELBEndpoint = elb.URL
+	if edit != nil {
+		edit(&o)
+	}
+	d, err := controller.NewDeps(context.Background(), o, ctrltest.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	startController(t, cfg, o, d)
+	return c, elb, d
+}
+
 // Controller is a controller running in the test process.
 type Controller struct {
 	cancel context.CancelFunc
@@ -59,17 +89,7 @@ func startController(t testing.TB, cfg *rest.Config, o controller.Options, d con
 	t.Cleanup(func() { c.Stop(t) })
 	// Ready once the webhook server serves: until then the API server
 	// refuses what the webhooks (failure policy Fail) cover.
-	ctrltest.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Get("http://" + o.HealthProbeBindAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
-	})
+	ctrltest.WaitHTTPOK(t, "http://"+o.HealthProbeBindAddr+"/readyz", 30*time.Second)
 	return c
 }
 
@@ -88,26 +108,6 @@ func (c *Controller) Stop(t testing.TB) {
 	case <-time.After(30 * time.Second):
 		t.Error("controller did not stop within 30s")
 	}
-}
-
-// startWholeController starts a local ELB and the whole controller (its
-// AWS clients pointed at the local ELB) against the API server cfg, and
-// registers node-a, an instance in us-east-1a.
-func startWholeController(t *testing.T, cfg *rest.Config) *ctrltest.LocalELB {
-	t.Helper()
-	elb := ctrltest.StartLocalELB(t, "test", nil)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	o := testOptions(t)
-	o.AWSRegion = "us-east-1"
-	o.ELBEndpoint = elb.URL
-	d, err := controller.NewDeps(context.Background(), o, ctrltest.Logger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	startController(t, cfg, o, d)
-	ctrltest.Node(t, ctrltest.Client(t, cfg), "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
-	return elb
 }
 
 // deps returns the collaborators of a controller without AWS.

@@ -27,9 +27,8 @@ import (
 // update, and deletion leaves no AWS resource and no finalizer.
 func TestIngressEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	cfg := ctrltest.APIServer(t)
-	c := ctrltest.Client(t, cfg)
-	elb := startWholeController(t, cfg)
+	c, elb, _ := localController(t, nil)
+	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
 
 	ns := "shop"
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
