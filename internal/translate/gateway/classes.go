@@ -10,30 +10,28 @@ import (
 	"github.com/elbowlb/elbow/internal/translate"
 )
 
-// classInfo is a GatewayClass of the ALB controller with its configuration.
+// classInfo is a GatewayClass of elbow's controllers with its
+// configuration.
 type classInfo struct {
-	class *gwv1.GatewayClass
-	lbc   *gwaws.LoadBalancerConfiguration
+	class  *gwv1.GatewayClass
+	flavor *flavor
+	lbc    *gwaws.LoadBalancerConfiguration
 	// err says why the class is not accepted.
 	err error
 }
 
-// classes decides the status of the ALB controller's GatewayClasses.
+// classes decides the status of the GatewayClasses of elbow's controllers.
 func (t *translator) classes() {
 	t.classInfo = map[string]*classInfo{}
 	for _, name := range t.x.classNames {
 		c := t.x.classes[name]
 		ref := translate.ObjectRef{Kind: "GatewayClass", Name: c.Name}
-		switch c.Spec.ControllerName {
-		case ControllerALB:
-		case ControllerNLB:
-			t.note(translate.Note, ref, "controller %s: Network Load Balancer Gateways are not translated yet (ALB Gateways of %s are)", ControllerNLB, ControllerALB)
-			continue
-		default:
-			t.note(translate.Note, ref, "not handled: controllerName %s is not %s", c.Spec.ControllerName, ControllerALB)
+		f := flavorOf(c.Spec.ControllerName)
+		if f == nil {
+			t.note(translate.Note, ref, "not handled: controllerName %s is neither %s nor %s", c.Spec.ControllerName, ControllerALB, ControllerNLB)
 			continue
 		}
-		ci := &classInfo{class: c}
+		ci := &classInfo{class: c, flavor: f}
 		ci.lbc, ci.err = t.classConfig(c)
 		t.classInfo[name] = ci
 		st := &GatewayClassStatus{Name: c.Name}
@@ -43,10 +41,10 @@ func (t *translator) classes() {
 			t.note(translate.Error, ref, "not accepted: %v", ci.err)
 		} else {
 			st.Status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayClassConditionStatusAccepted), metav1.ConditionTrue,
-				string(gwv1.GatewayClassReasonAccepted), "Accepted by elbow's ALB Gateway controller.", c.Generation)}
+				string(gwv1.GatewayClassReasonAccepted), "Accepted by elbow's "+f.short+" Gateway controller.", c.Generation)}
 		}
-		for _, f := range SupportedFeatures {
-			st.Status.SupportedFeatures = append(st.Status.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(f)})
+		for _, feat := range f.features {
+			st.Status.SupportedFeatures = append(st.Status.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(feat)})
 		}
 		t.status.classes[c.Name] = st
 	}

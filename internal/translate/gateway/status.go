@@ -34,6 +34,20 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportReferenceGrant,
 }
 
+// SupportedFeaturesNLB are the conformance features elbow's NLB
+// GatewayClass claims: TCPRoute, UDPRoute and TLSRoute with TLS
+// termination on the load balancer. Not TLSRouteModeMixed: an NLB listener
+// cannot tell passthrough connections from terminated ones on one port.
+var SupportedFeaturesNLB = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportGatewayAddressEmpty,
+	features.SupportReferenceGrant,
+	features.SupportTCPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportUDPRoute,
+}
+
 // SupportedBundleVersion is the Gateway API release whose CRDs the
 // translation is written for (the sigs.k8s.io/gateway-api module elbow
 // builds with); see SupportedVersionCondition.

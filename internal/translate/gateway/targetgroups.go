@@ -152,7 +152,7 @@ func mergeProps(hi, lo *v1beta1.TargetGroupProps) *v1beta1.TargetGroupProps {
 func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGroupProps, string) {
 	var svcProps *v1beta1.TargetGroupProps
 	src := ""
-	if tgc, ok := b.x.tgcByService[key(svc.Namespace, svc.Name)]; ok {
+	if tgc, ok := b.x.tgcByRef[tgcRefKey(kindService, svc.Namespace, svc.Name)]; ok {
 		svcProps = routeProps(tgc, r)
 		b.t.useTGC(tgc, true)
 		src = fmt.Sprintf("%s %s/%s", kindTGC, tgc.Namespace, tgc.Name)
@@ -166,25 +166,147 @@ func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGrou
 	return mergeProps(svcProps, b.defaultProps), src
 }
 
-// targetGroup returns the target group of a backend of a route on a
+// namedTargetGroup is the ARN of a backend of kind TargetGroupName.
+func (b *gwBuilder) namedTargetGroup(r *route, be *backend) (stack.Token, error) {
+	arn, err := b.cloud.LookupARN("target group", b.opts.References.TargetGroups, be.tgName, func() string {
+		return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", b.cloud.Region(), b.cloud.Account(), be.tgName, translate.Trunc(translate.Hash(be.tgName), 16))
+	}, translate.Source{Object: r.ref, Field: "backendRef " + kindTargetGroupName + " " + be.tgName}, b.trace)
+	if err != nil {
+		return stack.Token{}, err
+	}
+	return stack.Literal(arn), nil
+}
+
+// tgResID is the resource ID of a route's target group for a backend
+// (a Service, or an ALB Gateway) and port, as the reference makes it.
+func (b *gwBuilder) tgResID(r *route, ns, name, port string, control *int32) string {
+	id := fmt.Sprintf("%s/%s:%s-%s:%s-%s-%s:%s", b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, ns, name, port)
+	if control != nil {
+		id += fmt.Sprintf("-%d", *control)
+	}
+	return id
+}
+
+// tgName is a target group's name: the configuration's, else the
+// reference's k8s-<route ns>-<route>-<hash> over the cluster, the
+// Gateway, the route, the backend, the port (the node port for instance
+// targets, the port as written for others), the target type, the protocol
+// [and protocol version] [and control port]. A name may be used by one
+// target group of the Gateway only.
+func (b *gwBuilder) tgName(props *v1beta1.TargetGroupProps, resID string, r *route, ns, name, port string, tt stack.TargetType, proto stack.Protocol, version *stack.ProtocolVersion, control *int32) (string, error) {
+	var n string
+	if props != nil && props.TargetGroupName != nil {
+		n = *props.TargetGroupName
+	} else {
+		parts := []string{b.opts.ClusterName, b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, ns, name, port, string(tt), string(proto)}
+		if version != nil {
+			parts = append(parts, string(*version))
+		}
+		if control != nil {
+			parts = append(parts, strconv.Itoa(int(*control)))
+		}
+		hash := translate.Hash(parts...)
+		n = fmt.Sprintf("k8s-%s-%s-%s", translate.Trunc(translate.Sanitize(r.ref.Namespace), 8), translate.Trunc(translate.Sanitize(r.ref.Name), 8), hash[:10])
+	}
+	if other, ok := b.tgNames[n]; ok {
+		return "", fmt.Errorf("target group name %s is already the name of target group %s of this Gateway; target group names are unique per region", n, other)
+	}
+	b.tgNames[n] = resID
+	return n, nil
+}
+
+// tgAttributes are a configuration's target group attributes, sorted.
+func tgAttributes(props *v1beta1.TargetGroupProps) []stack.Attribute {
+	var attrs []stack.Attribute
+	if props != nil {
+		for _, a := range props.TargetGroupAttributes {
+			attrs = append(attrs, stack.Attribute{Key: a.Key, Value: a.Value})
+		}
+		sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
+	}
+	return attrs
+}
+
+// tgIPType is a Service backend's target group IP address type: the
+// configuration's, else IPv6 for an IPv6 Service; IPv6 needs a dual-stack
+// load balancer.
+func (b *gwBuilder) tgIPType(be *backend, props *v1beta1.TargetGroupProps) (string, error) {
+	ipType := stack.TargetGroupIPv4
+	for _, f := range be.svc.Spec.IPFamilies {
+		if f == corev1.IPv6Protocol {
+			ipType = stack.TargetGroupIPv6
+		}
+	}
+	if props != nil && props.IPAddressType != nil {
+		ipType = string(*props.IPAddressType)
+	}
+	if ipType == stack.TargetGroupIPv6 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
+		return "", fmt.Errorf("backend %s: IPv6 targets need a dual-stack load balancer (ipAddressType dualstack in a %s)", be, kindLBC)
+	}
+	return ipType, nil
+}
+
+// tgTags are a configuration's target group tags with --default-tags.
+func (b *gwBuilder) tgTags(props *v1beta1.TargetGroupProps) (map[string]string, error) {
+	var in *map[string]string
+	if props != nil {
+		in = props.Tags
+	}
+	return b.tags(in, kindTGC)
+}
+
+// targetType is a Service backend's target type: the configuration's,
+// else --default-target-type; src says where it came from.
+func (b *gwBuilder) targetType(props *v1beta1.TargetGroupProps, propsSrc string) (stack.TargetType, string) {
+	if props != nil && props.TargetType != nil {
+		return stack.TargetType(*props.TargetType), propsSrc
+	}
+	return stack.TargetType(b.opts.DefaultTargetType), "default --default-target-type"
+}
+
+// targetPort is the port a target group of a Service port registers its
+// targets on: the node port for instance targets, the target port for ip
+// targets (1 when it is named: the binding registers each pod's port).
+func (b *gwBuilder) targetPort(r *route, be *backend, tt stack.TargetType, ttSrc string) (int32, error) {
+	svc, sp := be.svc, be.port
+	switch tt {
+	case stack.TargetTypeInstance:
+		port := sp.NodePort
+		if port == 0 {
+			if !b.opts.AssumeNodePorts || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
+				return 0, fmt.Errorf("instance targets need a node port: Service %s/%s is %s; make it type NodePort, or use ip targets (targetType: ip in a %s, or --default-target-type=ip)", svc.Namespace, svc.Name, svc.Spec.Type, kindTGC)
+			}
+			b.trace.Add(translate.Warning, r.ref, "Service %s/%s port %d has no node port yet: the target group port shows as 0 until the API server allocates one", svc.Namespace, svc.Name, sp.Port)
+		}
+		return port, nil
+	case stack.TargetTypeIP:
+		if sp.TargetPort.Type == intstr.Int {
+			return sp.TargetPort.IntVal, nil
+		}
+		return 1, nil
+	}
+	return 0, fmt.Errorf("%s: target type %q: want instance or ip", ttSrc, tt)
+}
+
+// decideTargetGroup records where a target group's settings came from.
+func (b *gwBuilder) decideTargetGroup(tg *stack.TargetGroup, be *backend, propsSrc, ttSrc string) {
+	v := fmt.Sprintf("%s targets, %s", tg.Spec.TargetType, tg.Spec.Protocol)
+	if propsSrc != "" {
+		b.decide("target group "+tg.Spec.Name, v, "%s", propsSrc)
+	} else {
+		b.decide("target group "+tg.Spec.Name, v, "defaults (no %s for Service %s/%s): %s", kindTGC, be.svc.Namespace, be.svc.Name, ttSrc)
+	}
+}
+
+// targetGroup returns the target group of a backend of a route on an ALB
 // listener of the given protocol, creating it (with its binding) once.
 func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (stack.Token, error) {
 	if be.tgName != "" {
-		arn, err := b.cloud.LookupARN("target group", b.opts.References.TargetGroups, be.tgName, func() string {
-			return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", b.cloud.Region(), b.cloud.Account(), be.tgName, translate.Trunc(translate.Hash(be.tgName), 16))
-		}, translate.Source{Object: r.ref, Field: "backendRef " + kindTargetGroupName + " " + be.tgName}, b.trace)
-		if err != nil {
-			return stack.Token{}, err
-		}
-		return stack.Literal(arn), nil
+		return b.namedTargetGroup(r, be)
 	}
 	svc, sp := be.svc, be.port
 	props, propsSrc := b.propsFor(r, svc)
-	tt := stack.TargetType(b.opts.DefaultTargetType)
-	ttSrc := "default --default-target-type"
-	if props != nil && props.TargetType != nil {
-		tt, ttSrc = stack.TargetType(*props.TargetType), propsSrc
-	}
+	tt, ttSrc := b.targetType(props, propsSrc)
 	proto := stack.ProtocolHTTP
 	if props != nil && props.Protocol != nil {
 		switch *props.Protocol {
@@ -202,97 +324,42 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 		}
 		control = props.TargetControlPort
 	}
-	idPort := sp.TargetPort
-	resID := fmt.Sprintf("%s/%s:%s-%s:%s-%s-%s:%s", b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, svc.Namespace, svc.Name, idPort.String())
-	if control != nil {
-		resID += fmt.Sprintf("-%d", *control)
-	}
+	resID := b.tgResID(r, svc.Namespace, svc.Name, sp.TargetPort.String(), control)
 	if tg, ok := b.stack.TargetGroups[resID]; ok {
 		return tg.ARN(), nil
 	}
-	var port int32
-	switch tt {
-	case stack.TargetTypeInstance:
-		port = sp.NodePort
-		if port == 0 {
-			if !b.opts.AssumeNodePorts || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
-				return stack.Token{}, fmt.Errorf("instance targets need a node port: Service %s/%s is %s; make it type NodePort, or use ip targets (targetType: ip in a %s, or --default-target-type=ip)", svc.Namespace, svc.Name, svc.Spec.Type, kindTGC)
-			}
-			b.trace.Add(translate.Warning, r.ref, "Service %s/%s port %d has no node port yet: the target group port shows as 0 until the API server allocates one", svc.Namespace, svc.Name, sp.Port)
-		}
-	case stack.TargetTypeIP:
-		port = 1
-		if sp.TargetPort.Type == intstr.Int {
-			port = sp.TargetPort.IntVal
-		}
-	default:
-		return stack.Token{}, fmt.Errorf("%s: target type %q: want instance or ip", ttSrc, tt)
+	port, err := b.targetPort(r, be, tt, ttSrc)
+	if err != nil {
+		return stack.Token{}, err
 	}
 	hc, err := healthCheck(props, svc, tt, proto, version)
 	if err != nil {
 		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
 	}
-	ipType := stack.TargetGroupIPv4
-	for _, f := range svc.Spec.IPFamilies {
-		if f == corev1.IPv6Protocol {
-			ipType = stack.TargetGroupIPv6
-		}
-	}
-	if props != nil && props.IPAddressType != nil {
-		ipType = string(*props.IPAddressType)
-	}
-	if ipType == stack.TargetGroupIPv6 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
-		return stack.Token{}, fmt.Errorf("backend %s: IPv6 targets need a dual-stack load balancer (ipAddressType dualstack in a %s)", be, kindLBC)
-	}
-	var tagsIn *map[string]string
-	if props != nil {
-		tagsIn = props.Tags
-	}
-	tags, err := b.tags(tagsIn, kindTGC)
+	ipType, err := b.tgIPType(be, props)
 	if err != nil {
 		return stack.Token{}, err
 	}
-	var name string
-	if props != nil && props.TargetGroupName != nil {
-		name = *props.TargetGroupName
-	} else {
-		portIn := strconv.Itoa(int(port))
-		if tt != stack.TargetTypeInstance {
-			portIn = idPort.String()
-		}
-		parts := []string{b.opts.ClusterName, b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, svc.Namespace, svc.Name, portIn, string(tt), string(proto)}
-		if version != nil {
-			parts = append(parts, string(*version))
-		}
-		if control != nil {
-			parts = append(parts, strconv.Itoa(int(*control)))
-		}
-		hash := translate.Hash(parts...)
-		name = fmt.Sprintf("k8s-%s-%s-%s", translate.Trunc(translate.Sanitize(r.ref.Namespace), 8), translate.Trunc(translate.Sanitize(r.ref.Name), 8), hash[:10])
+	tags, err := b.tgTags(props)
+	if err != nil {
+		return stack.Token{}, err
 	}
-	if other, ok := b.tgNames[name]; ok {
-		return stack.Token{}, fmt.Errorf("target group name %s is already the name of target group %s of this Gateway; target group names are unique per region", name, other)
+	portIn := strconv.Itoa(int(port))
+	if tt != stack.TargetTypeInstance {
+		portIn = sp.TargetPort.String()
 	}
-	b.tgNames[name] = resID
-	var attrs []stack.Attribute
-	if props != nil {
-		for _, a := range props.TargetGroupAttributes {
-			attrs = append(attrs, stack.Attribute{Key: a.Key, Value: a.Value})
-		}
-		sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
+	name, err := b.tgName(props, resID, r, svc.Namespace, svc.Name, portIn, tt, proto, version, control)
+	if err != nil {
+		return stack.Token{}, err
 	}
 	tg := &stack.TargetGroup{ResID: resID, Spec: stack.TargetGroupSpec{
 		Name: name, TargetType: tt, Port: &port, Protocol: proto, ProtocolVersion: version, IPAddressType: ipType,
-		HealthCheckConfig: hc, TargetGroupAttributes: attrs, Tags: tags, TargetControlPort: control,
+		HealthCheckConfig: hc, TargetGroupAttributes: tgAttributes(props), Tags: tags, TargetControlPort: control,
 	}}
 	if err := b.stack.Add(tg); err != nil {
 		return stack.Token{}, err
 	}
-	if propsSrc != "" {
-		b.decide("target group "+name, fmt.Sprintf("%s targets, %s", tt, proto), "%s", propsSrc)
-	} else {
-		b.decide("target group "+name, fmt.Sprintf("%s targets, %s", tt, proto), "defaults (no %s for Service %s/%s): %s", kindTGC, svc.Namespace, svc.Name, ttSrc)
-	}
+	b.decideTargetGroup(tg, be, propsSrc, ttSrc)
 	return tg.ARN(), b.binding(tg, svc, sp, props)
 }
 
@@ -398,9 +465,13 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 		}
 		multi = props.EnableMultiCluster != nil && *props.EnableMultiCluster
 	}
-	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port),
-		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		nodeSel, b.cloud.VPCID(), multi)
+	var netw *stack.TGBNetworking
+	if b.flavor.nlb() {
+		netw = b.nlbNetworking(tg, targetPort)
+	} else {
+		netw = b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort)
+	}
+	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port), netw, nodeSel, b.cloud.VPCID(), multi)
 	if inf := b.gw.Spec.Infrastructure; inf != nil {
 		for k, v := range inf.Labels {
 			if tgb.Spec.Template.Labels == nil {
