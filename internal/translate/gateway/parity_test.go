@@ -81,3 +81,47 @@ func TestReferenceNames(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceNamesNLB checks, as TestReferenceNames does for ALBs, the
+// names, tags and IDs of an NLB Gateway's resources: target group names
+// from the reference's own test expectations for TCPRoutes, the load
+// balancer name from its formula, the NLB tag prefix and finalizer.
+func TestReferenceNamesNLB(t *testing.T) {
+	const uid = "123e4567-e89b-12d3-a456-426614174000"
+	for _, tc := range []struct{ file, tg string }{
+		{"testdata/ref-names-nlb-instance.in.yaml", "k8s-myrouten-myroute-8d8111f6ac"},
+		{"testdata/ref-names-nlb-ip.in.yaml", "k8s-myrouten-myroute-3bce8b0f70"},
+	} {
+		res := build(t, tc.file)
+		if len(res.Gateways) != 1 || res.Gateways[0].Stack == nil {
+			t.Fatalf("%s: %+v", tc.file, res)
+		}
+		g := res.Gateways[0]
+		st := g.Stack
+		if st.TagPrefix != "gateway.k8s.aws.nlb" || st.ID.String() != "my-gw-ns/my-gw" || g.Finalizer != "gateway.k8s.aws/nlb" {
+			t.Errorf("%s: tag prefix %q, stack ID %q, finalizer %q", tc.file, st.TagPrefix, st.ID, g.Finalizer)
+		}
+		const tgID = "my-gw-ns/my-gw:my-route-ns-my-route:TCPRoute-my-svc-ns-my-svc:80"
+		tg, ok := st.TargetGroups[tgID]
+		if !ok {
+			t.Fatalf("%s: no target group %s in %v", tc.file, tgID, st.TargetGroups)
+		}
+		if tg.Spec.Name != tc.tg || tg.Spec.Protocol != stack.ProtocolTCP {
+			t.Errorf("%s: target group %q %s, the reference computes %q TCP", tc.file, tg.Spec.Name, tg.Spec.Protocol, tc.tg)
+		}
+		if hc := tg.Spec.HealthCheckConfig; hc.Protocol != stack.ProtocolTCP || *hc.IntervalSeconds != 15 || *hc.TimeoutSeconds != 5 || hc.Path != nil {
+			t.Errorf("%s: health check %+v, the reference's default is TCP every 15s, timeout 5s", tc.file, hc)
+		}
+		lb := st.LoadBalancers[stack.IDLoadBalancer]
+		if want := "k8s-mygwns-mygw-" + hash10("my-cluster", uid, "internal"); lb.Spec.Name != want || lb.Spec.Type != stack.LoadBalancerTypeNetwork {
+			t.Errorf("%s: load balancer %q %s, want %q network", tc.file, lb.Spec.Name, lb.Spec.Type, want)
+		}
+		tags := st.ResourceTags("my-cluster", tg, tg.Spec.Tags)
+		if tags["gateway.k8s.aws.nlb/stack"] != "my-gw-ns/my-gw" || tags["gateway.k8s.aws.nlb/resource"] != tgID {
+			t.Errorf("%s: target group tags %v", tc.file, tags)
+		}
+		if l, ok := st.Listeners["80"]; !ok || l.Spec.Protocol != stack.ProtocolTCP {
+			t.Errorf("%s: no TCP listener 80", tc.file)
+		}
+	}
+}
