@@ -138,6 +138,10 @@ type Deployment struct {
 	// State is the load balancer's provisioning state code: active,
 	// active_impaired, provisioning or failed; empty when unknown.
 	State string
+	// StaticAddresses are the addresses an NLB was given in its subnets
+	// (Elastic IPs, private IPv4 allocations), in zone order; they follow
+	// the DNS name in status.addresses.
+	StaticAddresses []string
 	// DryRun says the stack was not deployed on purpose.
 	DryRun bool
 	// Err is the deploy error.
@@ -147,7 +151,8 @@ type Deployment struct {
 // Deployed returns the Gateway's status once its stack is deployed: the
 // Programmed conditions translation left Unknown (Pending) decided from d,
 // the Gateway's and its listeners' (those translation set False stay so),
-// and the load balancer's DNS name as a Hostname address.
+// and the load balancer's DNS name as a Hostname address, followed by its
+// static addresses as IPAddress ones.
 func (s GatewayStatus) Deployed(d Deployment) gwv1.GatewayStatus {
 	out := *s.Status.DeepCopy()
 	gen := observedGeneration(out.Conditions)
@@ -168,6 +173,10 @@ func (s GatewayStatus) Deployed(d Deployment) gwv1.GatewayStatus {
 	if d.DNSName != "" && accepted {
 		t := gwv1.HostnameAddressType
 		out.Addresses = []gwv1.GatewayStatusAddress{{Type: &t, Value: strings.ToLower(d.DNSName)}}
+		for _, a := range d.StaticAddresses {
+			ip := gwv1.IPAddressType
+			out.Addresses = append(out.Addresses, gwv1.GatewayStatusAddress{Type: &ip, Value: a})
+		}
 	}
 	return out
 }
@@ -220,12 +229,16 @@ func SupportedVersionCondition(bundleVersion string, generation int64) metav1.Co
 }
 
 // MergeParents returns a route's status.parents with the entries of the
-// controller replaced by ours: other controllers' entries are kept in
-// place, ours follow in spec order.
+// controller, and of the controllers of ours, replaced by ours: other
+// controllers' entries are kept in place, ours follow in spec order.
 func MergeParents(existing, ours []gwv1.RouteParentStatus, controller gwv1.GatewayController) []gwv1.RouteParentStatus {
+	mine := map[gwv1.GatewayController]bool{controller: true}
+	for _, p := range ours {
+		mine[p.ControllerName] = true
+	}
 	out := make([]gwv1.RouteParentStatus, 0, len(existing)+len(ours))
 	for _, p := range existing {
-		if p.ControllerName != controller {
+		if !mine[p.ControllerName] {
 			out = append(out, p)
 		}
 	}
