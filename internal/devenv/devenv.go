@@ -326,7 +326,7 @@ func (e *Env) start(ctx context.Context) error {
 		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
 	}
 	e.goRun(ctx, "node agent", func(ctx context.Context) error {
-		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent")})
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
 	}, failed)
 	var pn []nodeproxy.Node
 	for _, nd := range e.nodes {
