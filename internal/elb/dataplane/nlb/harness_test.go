@@ -397,6 +397,7 @@ type listenerSpec struct {
 	port     uint16 // 0: a free port
 	tgs      []string
 	weights  []int32
+	sticky   bool     // target group stickiness of the forward action
 	certs    []string // certificate ARNs, default first
 	policy   string
 	alpn     string
@@ -419,6 +420,9 @@ func (e *env) createListener(l *lb, spec listenerSpec) uint16 {
 		fc := &elbv2types.ForwardActionConfig{}
 		for i, tg := range spec.tgs {
 			fc.TargetGroups = append(fc.TargetGroups, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(tg), Weight: aws.Int32(spec.weights[i])})
+		}
+		if spec.sticky {
+			fc.TargetGroupStickinessConfig = &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}
 		}
 		act.ForwardConfig = fc
 	}
