@@ -81,6 +81,9 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 		return t.foreignGateway(gw, ref)
 	}
 	f := ci.flavor
+	if f == nil {
+		f = autoFlavor(gw)
+	}
 	out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: f.finalizer}
 	b := &gwBuilder{t: t, x: t.x, cloud: t.cloud, opts: t.opts, gw: gw, ref: ref, class: ci, flavor: f,
 		stack: stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, f.tagPrefix),
@@ -129,7 +132,7 @@ func (t *translator) foreignGateway(gw *gwv1.Gateway, ref translate.ObjectRef) (
 	if _, exists := t.x.classes[string(gw.Spec.GatewayClassName)]; !exists {
 		t.note(translate.Note, ref, "not handled: GatewayClass %s not found", gw.Spec.GatewayClassName)
 	} else {
-		t.note(translate.Note, ref, "not handled: GatewayClass %s is neither of controller %s nor %s", gw.Spec.GatewayClassName, ControllerALB, ControllerNLB)
+		t.note(translate.Note, ref, "not handled: GatewayClass %s is not of controller %s, %s or %s", gw.Spec.GatewayClassName, ControllerALB, ControllerNLB, ControllerAuto)
 	}
 	return Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName)}, false
 }

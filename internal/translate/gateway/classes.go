@@ -13,7 +13,9 @@ import (
 // classInfo is a GatewayClass of elbow's controllers with its
 // configuration.
 type classInfo struct {
-	class  *gwv1.GatewayClass
+	class *gwv1.GatewayClass
+	// flavor is the class's; nil for a ControllerAuto class, whose
+	// Gateways choose theirs (autoFlavor).
 	flavor *flavor
 	lbc    *gwaws.LoadBalancerConfiguration
 	// err says why the class is not accepted.
@@ -26,9 +28,9 @@ func (t *translator) classes() {
 	for _, name := range t.x.classNames {
 		c := t.x.classes[name]
 		ref := translate.ObjectRef{Kind: "GatewayClass", Name: c.Name}
-		f := flavorOf(c.Spec.ControllerName)
-		if f == nil {
-			t.note(translate.Note, ref, "not handled: controllerName %s is neither %s nor %s", c.Spec.ControllerName, ControllerALB, ControllerNLB)
+		f, ok := flavorOf(c.Spec.ControllerName)
+		if !ok {
+			t.note(translate.Note, ref, "not handled: controllerName %s is not %s, %s or %s", c.Spec.ControllerName, ControllerALB, ControllerNLB, ControllerAuto)
 			continue
 		}
 		ci := &classInfo{class: c, flavor: f}
@@ -40,10 +42,18 @@ func (t *translator) classes() {
 				string(gwv1.GatewayClassReasonInvalidParameters), ci.err.Error(), c.Generation)}
 			t.note(translate.Error, ref, "not accepted: %v", ci.err)
 		} else {
+			who := "elbow's Gateway controller (ALB or NLB Gateways by their listeners)"
+			if f != nil {
+				who = "elbow's " + f.short + " Gateway controller"
+			}
 			st.Status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayClassConditionStatusAccepted), metav1.ConditionTrue,
-				string(gwv1.GatewayClassReasonAccepted), "Accepted by elbow's "+f.short+" Gateway controller.", c.Generation)}
+				string(gwv1.GatewayClassReasonAccepted), "Accepted by "+who+".", c.Generation)}
 		}
-		for _, feat := range f.features {
+		feats := autoFeatures()
+		if f != nil {
+			feats = f.features
+		}
+		for _, feat := range feats {
 			st.Status.SupportedFeatures = append(st.Status.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(feat)})
 		}
 		t.status.classes[c.Name] = st

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"sort"
+
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/elbowlb/elbow/internal/stack"
+	"github.com/elbowlb/elbow/internal/translate"
 )
 
 // flavor is what differs between the Gateways of the two controllers: the
@@ -49,16 +52,54 @@ var (
 	}
 )
 
-// flavorOf returns the flavor of a controllerName, nil when it is not one
-// of elbow's.
-func flavorOf(c gwv1.GatewayController) *flavor {
+// flavorOf returns the flavor of a controllerName (nil for ControllerAuto,
+// whose Gateways choose theirs); ok is false when the controllerName is
+// not one of elbow's.
+func flavorOf(c gwv1.GatewayController) (f *flavor, ok bool) {
 	switch c {
 	case ControllerALB:
-		return albFlavor
+		return albFlavor, true
 	case ControllerNLB:
-		return nlbFlavor
+		return nlbFlavor, true
+	case ControllerAuto:
+		return nil, true
 	}
-	return nil
+	return nil, false
+}
+
+// autoFlavor is the flavor of a Gateway of a ControllerAuto class: the
+// one its finalizer names (a load balancer keeps its type), else an ALB
+// when a listener of its own is HTTP or HTTPS, else an NLB when one is TCP,
+// UDP or TLS, else an ALB.
+func autoFlavor(gw *gwv1.Gateway) *flavor {
+	for _, f := range []*flavor{albFlavor, nlbFlavor} {
+		if translate.HasFinalizer(gw, f.finalizer) {
+			return f
+		}
+	}
+	for _, f := range []*flavor{albFlavor, nlbFlavor} {
+		for _, l := range gw.Spec.Listeners {
+			if _, ok := f.kinds[l.Protocol]; ok {
+				return f
+			}
+		}
+	}
+	return albFlavor
+}
+
+// autoFeatures are the features of a ControllerAuto class: those of both
+// flavors.
+func autoFeatures() []features.FeatureName {
+	set := map[features.FeatureName]bool{}
+	for _, f := range append(append([]features.FeatureName(nil), SupportedFeatures...), SupportedFeaturesNLB...) {
+		set[f] = true
+	}
+	out := make([]features.FeatureName, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func (f *flavor) nlb() bool { return f.lbType == stack.LoadBalancerTypeNetwork }

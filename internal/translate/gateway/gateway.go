@@ -41,6 +41,13 @@ const (
 	// ControllerNLB is the controllerName of GatewayClasses whose Gateways
 	// become Network Load Balancers (TCP, UDP and TLS listeners).
 	ControllerNLB gwv1.GatewayController = "gateway.k8s.aws/nlb"
+	// ControllerAuto is elbow's own controllerName, beyond the reference:
+	// a Gateway of its classes becomes an ALB when it has HTTP or HTTPS
+	// listeners, else an NLB, and keeps the load balancer type it was
+	// created with (its finalizer says which). One class then serves every
+	// route kind, as the Gateway API conformance profiles expect of the
+	// class they run against.
+	ControllerAuto gwv1.GatewayController = "elbowlb.dev/gateway"
 )
 
 // Finalizers the reference controller puts on the objects it uses.
