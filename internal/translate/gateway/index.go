@@ -118,27 +118,15 @@ func newIndex(in *Input) *index {
 	}
 	for i := range in.TCPRoutes {
 		r := in.TCPRoutes[i].DeepCopy()
-		var rules []l4Rule
-		for _, rule := range r.Spec.Rules {
-			rules = append(rules, l4Rule{name: rule.Name, backendRefs: rule.BackendRefs})
-		}
-		x.addL4Route(kindTCPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, rules)
+		x.addL4Route(kindTCPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, l4Rules(r.Spec.Rules, func(r gwv1.TCPRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
 	}
 	for i := range in.UDPRoutes {
 		r := in.UDPRoutes[i].DeepCopy()
-		var rules []l4Rule
-		for _, rule := range r.Spec.Rules {
-			rules = append(rules, l4Rule{name: rule.Name, backendRefs: rule.BackendRefs})
-		}
-		x.addL4Route(kindUDPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, rules)
+		x.addL4Route(kindUDPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, l4Rules(r.Spec.Rules, func(r gwv1.UDPRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
 	}
 	for i := range in.TLSRoutes {
 		r := in.TLSRoutes[i].DeepCopy()
-		var rules []l4Rule
-		for _, rule := range r.Spec.Rules {
-			rules = append(rules, l4Rule{name: rule.Name, backendRefs: rule.BackendRefs})
-		}
-		x.addL4Route(kindTLSRoute, &r.ObjectMeta, r.Spec.ParentRefs, r.Spec.Hostnames, rules)
+		x.addL4Route(kindTLSRoute, &r.ObjectMeta, r.Spec.ParentRefs, r.Spec.Hostnames, l4Rules(r.Spec.Rules, func(r gwv1.TLSRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
 	}
 	sort.Slice(x.routes, func(i, j int) bool { return x.routes[i].key() < x.routes[j].key() })
 	x.grants = in.ReferenceGrants
@@ -186,6 +174,15 @@ func newIndex(in *Input) *index {
 		x.secrets[key(s.Namespace, s.Name)] = s
 	}
 	return x
+}
+
+// l4Rules converts the rules of a TCPRoute, UDPRoute or TLSRoute.
+func l4Rules[R any](rules []R, conv func(R) l4Rule) []l4Rule {
+	out := make([]l4Rule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, conv(r))
+	}
+	return out
 }
 
 // addL4Route adds a TCPRoute, UDPRoute or TLSRoute (a deep copy), with the

@@ -204,7 +204,7 @@ func (b *gwBuilder) nlbTargetGroup(r *route, be *backend, lproto stack.Protocol,
 		return b.albTargetGroup(r, be, np)
 	}
 	svc, sp := be.svc, be.port
-	props, propsSrc := b.propsFor(r, svc)
+	props, propsSrc := b.propsFor(r, kindService, svc.Namespace, svc.Name)
 	tt, ttSrc := b.targetType(props, propsSrc)
 	proto := lproto
 	if lproto == stack.ProtocolTLS {
@@ -238,39 +238,9 @@ func (b *gwBuilder) nlbTargetGroup(r *route, be *backend, lproto stack.Protocol,
 		}
 		return tg.ARN(), nil
 	}
-	port, err := b.targetPort(r, be, tt, ttSrc)
-	if err != nil {
-		return stack.Token{}, err
-	}
-	hc, err := nlbHealthCheck(props, svc, tt, b.opts.AssumeNodePorts)
-	if err != nil {
-		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
-	}
-	ipType, err := b.tgIPType(be, props)
-	if err != nil {
-		return stack.Token{}, err
-	}
-	tags, err := b.tgTags(props)
-	if err != nil {
-		return stack.Token{}, err
-	}
-	portIn := strconv.Itoa(int(port))
-	if tt != stack.TargetTypeInstance {
-		portIn = sp.TargetPort.String()
-	}
-	name, err := b.tgName(props, resID, r, svc.Namespace, svc.Name, portIn, tt, proto, nil, nil)
-	if err != nil {
-		return stack.Token{}, err
-	}
-	tg := &stack.TargetGroup{ResID: resID, Spec: stack.TargetGroupSpec{
-		Name: name, TargetType: tt, Port: &port, Protocol: proto, IPAddressType: ipType,
-		HealthCheckConfig: hc, TargetGroupAttributes: tgAttributes(props), Tags: tags,
-	}}
-	if err := b.stack.Add(tg); err != nil {
-		return stack.Token{}, err
-	}
-	b.decideTargetGroup(tg, be, propsSrc, ttSrc)
-	return tg.ARN(), b.binding(tg, svc, sp, props)
+	return b.addServiceTargetGroup(r, be, serviceTG{props: props, propsSrc: propsSrc, ttSrc: ttSrc, resID: resID,
+		spec:        stack.TargetGroupSpec{TargetType: tt, Protocol: proto},
+		healthCheck: func() (*stack.HealthCheck, error) { return nlbHealthCheck(props, svc, tt, b.opts.AssumeNodePorts) }})
 }
 
 func protocolList(ps []stack.Protocol) string {
@@ -295,13 +265,7 @@ const (
 // externalTrafficPolicy Local, kube-proxy's /healthz on its
 // healthCheckNodePort).
 func nlbHealthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.TargetType, assumeNodePorts bool) (*stack.HealthCheck, error) {
-	var c *v1beta1.HealthCheckConfiguration
-	if props != nil {
-		c = props.HealthCheckConfig
-	}
-	if c == nil {
-		c = &v1beta1.HealthCheckConfiguration{}
-	}
+	c := hcConfig(props)
 	local := tt == stack.TargetTypeInstance && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 	proto := stack.ProtocolTCP
 	port := intstr.FromString(stack.HealthCheckPortTrafficPort)
@@ -322,31 +286,15 @@ func nlbHealthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt sta
 			return nil, fmt.Errorf("healthCheckProtocol %s: want TCP, HTTP or HTTPS", proto)
 		}
 	}
-	if c.HealthCheckPort != nil && *c.HealthCheckPort != stack.HealthCheckPortTrafficPort {
-		p := intstr.Parse(*c.HealthCheckPort)
-		if p.Type == intstr.Int {
-			port = p
-		} else {
-			hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
-			if err != nil {
-				return nil, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
-			}
-			port = hp
-		}
-	} else if c.HealthCheckPort != nil {
-		port = intstr.FromString(stack.HealthCheckPortTrafficPort)
-	}
-	num := func(p *int32, def int32) *int32 {
-		if p != nil {
-			return ptrTo(*p)
-		}
-		return ptrTo(def)
+	port, err := hcPort(c, svc, tt, port)
+	if err != nil {
+		return nil, err
 	}
 	hc := &stack.HealthCheck{Port: &port, Protocol: proto,
-		IntervalSeconds:         num(c.HealthCheckInterval, interval),
-		TimeoutSeconds:          num(c.HealthCheckTimeout, timeout),
-		HealthyThresholdCount:   num(c.HealthyThresholdCount, healthy),
-		UnhealthyThresholdCount: num(c.UnhealthyThresholdCount, unhealthy)}
+		IntervalSeconds:         orDefault(c.HealthCheckInterval, interval),
+		TimeoutSeconds:          orDefault(c.HealthCheckTimeout, timeout),
+		HealthyThresholdCount:   orDefault(c.HealthyThresholdCount, healthy),
+		UnhealthyThresholdCount: orDefault(c.UnhealthyThresholdCount, unhealthy)}
 	if proto != stack.ProtocolTCP {
 		if c.HealthCheckPath != nil {
 			path = *c.HealthCheckPath
@@ -421,7 +369,7 @@ func (b *gwBuilder) albTargetGroup(r *route, be *backend, np *nlbPort) (stack.To
 	if tg, ok := b.stack.TargetGroups[resID]; ok {
 		return tg.ARN(), nil
 	}
-	props, propsSrc := b.gatewayProps(r, gw)
+	props, propsSrc := b.propsFor(r, kindGateway, gw.Namespace, gw.Name)
 	hc, err := albTargetHealthCheck(props)
 	if err != nil {
 		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
@@ -453,37 +401,11 @@ func (b *gwBuilder) albTargetGroup(r *route, be *backend, np *nlbPort) (stack.To
 	return tg.ARN(), nil
 }
 
-// gatewayProps are the target group properties of a Gateway backend: the
-// TargetGroupConfiguration whose targetReference names the Gateway, over
-// the Gateway's default one.
-func (b *gwBuilder) gatewayProps(r *route, gw *gwv1.Gateway) (*v1beta1.TargetGroupProps, string) {
-	var own *v1beta1.TargetGroupProps
-	src := ""
-	if tgc, ok := b.x.tgcByRef[tgcRefKey(kindGateway, gw.Namespace, gw.Name)]; ok {
-		own = routeProps(tgc, r)
-		b.t.useTGC(tgc, true)
-		src = fmt.Sprintf("%s %s/%s", kindTGC, tgc.Namespace, tgc.Name)
-	}
-	if b.defaultProps != nil {
-		if src != "" {
-			src += " over "
-		}
-		src += "the Gateway's default " + kindTGC
-	}
-	return mergeProps(own, b.defaultProps), src
-}
-
 // albTargetHealthCheck is the health check of an alb target group: HTTP
 // (or HTTPS) on the traffic port, path / and codes 200-399 by default,
 // the reference's defaults for intervals and thresholds.
 func albTargetHealthCheck(props *v1beta1.TargetGroupProps) (*stack.HealthCheck, error) {
-	var c *v1beta1.HealthCheckConfiguration
-	if props != nil {
-		c = props.HealthCheckConfig
-	}
-	if c == nil {
-		c = &v1beta1.HealthCheckConfiguration{}
-	}
+	c := hcConfig(props)
 	proto := stack.ProtocolHTTP
 	if c.HealthCheckProtocol != nil {
 		proto = stack.Protocol(*c.HealthCheckProtocol)
@@ -507,15 +429,9 @@ func albTargetHealthCheck(props *v1beta1.TargetGroupProps) (*stack.HealthCheck, 
 	if c.Matcher != nil && c.Matcher.HTTPCode != nil {
 		code = *c.Matcher.HTTPCode
 	}
-	num := func(p *int32, def int32) *int32 {
-		if p != nil {
-			return ptrTo(*p)
-		}
-		return ptrTo(def)
-	}
 	return &stack.HealthCheck{Port: &port, Protocol: proto, Path: &path, Matcher: &stack.Matcher{HTTPCode: &code},
-		IntervalSeconds:         num(c.HealthCheckInterval, defaultHealthCheckInterval),
-		TimeoutSeconds:          num(c.HealthCheckTimeout, defaultHealthCheckTimeout),
-		HealthyThresholdCount:   num(c.HealthyThresholdCount, defaultHealthyThreshold),
-		UnhealthyThresholdCount: num(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
+		IntervalSeconds:         orDefault(c.HealthCheckInterval, defaultHealthCheckInterval),
+		TimeoutSeconds:          orDefault(c.HealthCheckTimeout, defaultHealthCheckTimeout),
+		HealthyThresholdCount:   orDefault(c.HealthyThresholdCount, defaultHealthyThreshold),
+		UnhealthyThresholdCount: orDefault(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
 }

@@ -146,14 +146,15 @@ func mergeProps(hi, lo *v1beta1.TargetGroupProps) *v1beta1.TargetGroupProps {
 	return &out
 }
 
-// propsFor returns the target group properties of a Service backend of a
-// route: the Service's TargetGroupConfiguration over the Gateway's
-// default one.
-func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGroupProps, string) {
-	var svcProps *v1beta1.TargetGroupProps
+// propsFor returns the target group properties of a backend of a route
+// (a Service, or a Gateway: kind): the TargetGroupConfiguration whose
+// targetReference names it over the Gateway's default one, and where
+// they came from.
+func (b *gwBuilder) propsFor(r *route, kind, ns, name string) (*v1beta1.TargetGroupProps, string) {
+	var own *v1beta1.TargetGroupProps
 	src := ""
-	if tgc, ok := b.x.tgcByRef[tgcRefKey(kindService, svc.Namespace, svc.Name)]; ok {
-		svcProps = routeProps(tgc, r)
+	if tgc, ok := b.x.tgcByRef[tgcRefKey(kind, ns, name)]; ok {
+		own = routeProps(tgc, r)
 		b.t.useTGC(tgc, true)
 		src = fmt.Sprintf("%s %s/%s", kindTGC, tgc.Namespace, tgc.Name)
 	}
@@ -163,7 +164,7 @@ func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGrou
 		}
 		src += "the Gateway's default " + kindTGC
 	}
-	return mergeProps(svcProps, b.defaultProps), src
+	return mergeProps(own, b.defaultProps), src
 }
 
 // namedTargetGroup is the ARN of a backend of kind TargetGroupName.
@@ -305,7 +306,7 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 		return b.namedTargetGroup(r, be)
 	}
 	svc, sp := be.svc, be.port
-	props, propsSrc := b.propsFor(r, svc)
+	props, propsSrc := b.propsFor(r, kindService, svc.Namespace, svc.Name)
 	tt, ttSrc := b.targetType(props, propsSrc)
 	proto := stack.ProtocolHTTP
 	if props != nil && props.Protocol != nil {
@@ -328,19 +329,41 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 	if tg, ok := b.stack.TargetGroups[resID]; ok {
 		return tg.ARN(), nil
 	}
-	port, err := b.targetPort(r, be, tt, ttSrc)
+	return b.addServiceTargetGroup(r, be, serviceTG{props: props, propsSrc: propsSrc, ttSrc: ttSrc, resID: resID,
+		spec:        stack.TargetGroupSpec{TargetType: tt, Protocol: proto, ProtocolVersion: version, TargetControlPort: control},
+		healthCheck: func() (*stack.HealthCheck, error) { return healthCheck(props, svc, tt, proto, version) }})
+}
+
+// serviceTG is what a flavor decided of a Service backend's target group.
+type serviceTG struct {
+	props           *v1beta1.TargetGroupProps
+	propsSrc, ttSrc string
+	resID           string
+	// spec holds the target type, protocol, protocol version and control
+	// port; the rest is filled in.
+	spec        stack.TargetGroupSpec
+	healthCheck func() (*stack.HealthCheck, error)
+}
+
+// addServiceTargetGroup adds the target group of a Service backend, and
+// its binding: the port its targets are registered on, health check, IP
+// address type, tags, name and attributes as the configuration says.
+func (b *gwBuilder) addServiceTargetGroup(r *route, be *backend, c serviceTG) (stack.Token, error) {
+	svc, sp := be.svc, be.port
+	tt := c.spec.TargetType
+	port, err := b.targetPort(r, be, tt, c.ttSrc)
 	if err != nil {
 		return stack.Token{}, err
 	}
-	hc, err := healthCheck(props, svc, tt, proto, version)
+	hc, err := c.healthCheck()
 	if err != nil {
 		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
 	}
-	ipType, err := b.tgIPType(be, props)
+	ipType, err := b.tgIPType(be, c.props)
 	if err != nil {
 		return stack.Token{}, err
 	}
-	tags, err := b.tgTags(props)
+	tags, err := b.tgTags(c.props)
 	if err != nil {
 		return stack.Token{}, err
 	}
@@ -348,19 +371,18 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 	if tt != stack.TargetTypeInstance {
 		portIn = sp.TargetPort.String()
 	}
-	name, err := b.tgName(props, resID, r, svc.Namespace, svc.Name, portIn, tt, proto, version, control)
+	name, err := b.tgName(c.props, c.resID, r, svc.Namespace, svc.Name, portIn, tt, c.spec.Protocol, c.spec.ProtocolVersion, c.spec.TargetControlPort)
 	if err != nil {
 		return stack.Token{}, err
 	}
-	tg := &stack.TargetGroup{ResID: resID, Spec: stack.TargetGroupSpec{
-		Name: name, TargetType: tt, Port: &port, Protocol: proto, ProtocolVersion: version, IPAddressType: ipType,
-		HealthCheckConfig: hc, TargetGroupAttributes: tgAttributes(props), Tags: tags, TargetControlPort: control,
-	}}
+	spec := c.spec
+	spec.Name, spec.Port, spec.IPAddressType, spec.HealthCheckConfig, spec.TargetGroupAttributes, spec.Tags = name, &port, ipType, hc, tgAttributes(c.props), tags
+	tg := &stack.TargetGroup{ResID: c.resID, Spec: spec}
 	if err := b.stack.Add(tg); err != nil {
 		return stack.Token{}, err
 	}
-	b.decideTargetGroup(tg, be, propsSrc, ttSrc)
-	return tg.ARN(), b.binding(tg, svc, sp, props)
+	b.decideTargetGroup(tg, be, c.propsSrc, c.ttSrc)
+	return tg.ARN(), b.binding(tg, svc, sp, c.props)
 }
 
 // protocolVersion is a target group's protocol version: HTTP1 behind HTTP
@@ -381,29 +403,51 @@ func (b *gwBuilder) protocolVersion(r *route, sp *corev1.ServicePort, props *v1b
 	return &v
 }
 
+// hcConfig is a configuration's health check settings (empty ones when
+// it has none).
+func hcConfig(props *v1beta1.TargetGroupProps) *v1beta1.HealthCheckConfiguration {
+	if props != nil && props.HealthCheckConfig != nil {
+		return props.HealthCheckConfig
+	}
+	return &v1beta1.HealthCheckConfiguration{}
+}
+
+// hcPort is the health check port a configuration asks for (a number,
+// traffic-port, or the name of a port of the Service), else def.
+func hcPort(c *v1beta1.HealthCheckConfiguration, svc *corev1.Service, tt stack.TargetType, def intstr.IntOrString) (intstr.IntOrString, error) {
+	switch {
+	case c.HealthCheckPort == nil:
+		return def, nil
+	case *c.HealthCheckPort == stack.HealthCheckPortTrafficPort:
+		return intstr.FromString(stack.HealthCheckPortTrafficPort), nil
+	}
+	p := intstr.Parse(*c.HealthCheckPort)
+	if p.Type == intstr.Int {
+		return p, nil
+	}
+	hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
+	if err != nil {
+		return intstr.IntOrString{}, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
+	}
+	return hp, nil
+}
+
+// orDefault returns a new pointer to *p, or to def when p is nil.
+func orDefault(p *int32, def int32) *int32 {
+	if p != nil {
+		return ptrTo(*p)
+	}
+	return ptrTo(def)
+}
+
 // healthCheck is a target group's health check: the configuration's
 // fields over the reference's defaults.
 func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.TargetType, proto stack.Protocol, version *stack.ProtocolVersion) (*stack.HealthCheck, error) {
-	var c *v1beta1.HealthCheckConfiguration
-	if props != nil {
-		c = props.HealthCheckConfig
-	}
-	if c == nil {
-		c = &v1beta1.HealthCheckConfiguration{}
-	}
+	c := hcConfig(props)
 	grpc := version != nil && *version == stack.ProtocolVersionGRPC
-	port := intstr.FromString(stack.HealthCheckPortTrafficPort)
-	if c.HealthCheckPort != nil && *c.HealthCheckPort != stack.HealthCheckPortTrafficPort {
-		p := intstr.Parse(*c.HealthCheckPort)
-		if p.Type == intstr.Int {
-			port = p
-		} else {
-			hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
-			if err != nil {
-				return nil, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
-			}
-			port = hp
-		}
+	port, err := hcPort(c, svc, tt, intstr.FromString(stack.HealthCheckPortTrafficPort))
+	if err != nil {
+		return nil, err
 	}
 	hcProto := proto
 	if c.HealthCheckProtocol != nil {
@@ -435,17 +479,11 @@ func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.
 		}
 		matcher = &stack.Matcher{HTTPCode: &code}
 	}
-	num := func(p *int32, def int32) *int32 {
-		if p != nil {
-			return ptrTo(*p)
-		}
-		return ptrTo(def)
-	}
 	return &stack.HealthCheck{Port: &port, Protocol: hcProto, Path: &path, Matcher: matcher,
-		IntervalSeconds:         num(c.HealthCheckInterval, defaultHealthCheckInterval),
-		TimeoutSeconds:          num(c.HealthCheckTimeout, defaultHealthCheckTimeout),
-		HealthyThresholdCount:   num(c.HealthyThresholdCount, defaultHealthyThreshold),
-		UnhealthyThresholdCount: num(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
+		IntervalSeconds:         orDefault(c.HealthCheckInterval, defaultHealthCheckInterval),
+		TimeoutSeconds:          orDefault(c.HealthCheckTimeout, defaultHealthCheckTimeout),
+		HealthyThresholdCount:   orDefault(c.HealthyThresholdCount, defaultHealthyThreshold),
+		UnhealthyThresholdCount: orDefault(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
 }
 
 // binding adds the TargetGroupBinding that keeps a target group's targets

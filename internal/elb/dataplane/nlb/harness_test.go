@@ -821,6 +821,26 @@ func dialFrom(from netip.Addr, to netip.AddrPort) (*net.TCPConn, error) {
 	return c.(*net.TCPConn), nil
 }
 
+// fromClients connects to to from n client addresses 127.<net>.<seq>.<i>
+// and returns the backends that answered.
+func (e *env) fromClients(net byte, to netip.AddrPort, n int) map[string]bool {
+	e.t.Helper()
+	seen := map[string]bool{}
+	for i := range n {
+		c, err := dialFrom(netip.AddrFrom4([4]byte{127, net, byte(e.seq), byte(i + 1)}), to)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		name, err := hello(c)
+		c.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		seen[name] = true
+	}
+	return seen
+}
+
 // hello reads the backend's name from a fresh connection.
 func hello(c net.Conn) (string, error) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

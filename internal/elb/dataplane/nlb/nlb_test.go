@@ -189,20 +189,7 @@ func TestSourceIPStickiness(t *testing.T) {
 		t.Errorf("one client address reached %v; want one target", seen)
 	}
 	// Other client addresses spread.
-	targets := map[string]bool{}
-	for i := range 20 {
-		c, err := dialFrom(netip.AddrFrom4([4]byte{127, 57, byte(e.seq), byte(i + 1)}), to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, err := hello(c)
-		c.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets[name] = true
-	}
-	if len(targets) < 2 {
+	if targets := e.fromClients(57, to, 20); len(targets) < 2 {
 		t.Errorf("20 client addresses all reached %v", targets)
 	}
 }
@@ -942,20 +929,7 @@ func TestWeightedTargetGroups(t *testing.T) {
 	if seen := e.spread(sticky, 20); len(seen) != 1 {
 		t.Errorf("one client address reached %v; target group stickiness keeps it on one group", seen)
 	}
-	groups := map[string]bool{}
-	for i := range 20 {
-		c, err := dialFrom(netip.AddrFrom4([4]byte{127, 58, byte(e.seq), byte(i + 1)}), sticky)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, err := hello(c)
-		c.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups[name] = true
-	}
-	if len(groups) != 2 {
+	if groups := e.fromClients(58, sticky, 20); len(groups) != 2 {
 		t.Errorf("20 client addresses reached %v; want both groups", groups)
 	}
 }
