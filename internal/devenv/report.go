@@ -12,6 +12,7 @@ import (
 func (e *Env) baseReport() *Report {
 	rep := &Report{
 		ELBEndpoint: e.elb.URL(),
+		Console:     e.elb.ConsoleURL(),
 		Kubeconfig:  filepath.Join(e.cfg.StateDir, "kubeconfig"),
 	}
 	if a := e.elb.DNSAddr(); a != nil {

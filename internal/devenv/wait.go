@@ -45,6 +45,8 @@ type Report struct {
 	ELBEndpoint string `json:"elbEndpoint"`
 	// DNSServer answers A queries for the load balancers' DNS names.
 	DNSServer string `json:"dnsServer"`
+	// Console is the local ELB's web console (docs/console.md).
+	Console string `json:"console"`
 	// Kubeconfig is the admin kubeconfig.
 	Kubeconfig    string         `json:"kubeconfig"`
 	Nodes         []NodeInfo     `json:"nodes"`
@@ -470,11 +472,12 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 			return fmt.Sprintf("grpcurl -insecure %s grpc.health.v1.Health/Check", hostPort)
 		}
 		if host != "" {
-			url := "https://" + host
 			if l.Port != 443 {
-				url += ":" + port
+				// curl would send Host: host:port, and an ALB compares
+				// host-header values with the whole header, port included.
+				return fmt.Sprintf("curl -k --resolve %s:%s:%s -H 'Host: %s' https://%s:%s/", host, port, ip, host, host, port)
 			}
-			return fmt.Sprintf("curl -k --resolve %s:%s:%s %s/", host, port, ip, url)
+			return fmt.Sprintf("curl -k --resolve %s:%s:%s https://%s/", host, port, ip, host)
 		}
 		return "curl -k https://" + hostPort + "/"
 	case "TLS":

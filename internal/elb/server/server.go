@@ -27,7 +27,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/console"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
@@ -40,6 +42,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/service/waf"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/iampolicy"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -75,6 +78,10 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics (Prometheus) and /healthz
 	// there.
 	MetricsListen string
+	// ConsoleListen, when set, serves the web console there
+	// (docs/console.md). Off loopback it needs credentials other than the
+	// development default, and browsers give them (HTTP Basic).
+	ConsoleListen string
 	// Logger receives the process's logs; nil discards.
 	Logger *slog.Logger
 	// Registry receives every component's metrics; nil makes a new one
@@ -109,6 +116,22 @@ type Config struct {
 	// Limits are the ELBv2 quotas; zero fields take AWS's defaults (raise
 	// one as an AWS quota increase would).
 	Limits elbv2.Limits
+	// IAMPolicy, when set, decides every request signed with AccessKeyID
+	// as IAM would (elbow elb --iam-policy): refused requests get AWS's
+	// access-denied answer and are logged (awsauthz.DeniedMessage).
+	IAMPolicy *iampolicy.Policy
+	// Principals are credentials accepted besides AccessKeyID's, each
+	// with the policy that decides its requests.
+	Principals []Principal
+}
+
+// Principal is a caller of the local ELB with credentials of its own and
+// its IAM policy (nil: every request allowed).
+type Principal struct {
+	// Name goes into the caller's ARN in denials, arn:aws:iam::ACCOUNT:user/NAME.
+	Name                         string
+	AccessKeyID, SecretAccessKey string
+	Policy                       *iampolicy.Policy
 }
 
 // Server is the running local ELB.
@@ -130,6 +153,10 @@ type Server struct {
 	metricsLn net.Listener
 	metrics   *http.Server
 	dns       *dnsServer
+
+	console    *console.Console
+	consoleLn  net.Listener
+	consoleSrv *http.Server
 
 	mu      sync.Mutex
 	running bool
@@ -212,13 +239,18 @@ func New(cfg Config) (*Server, error) {
 		tagging.New(s.store).API(),
 		sts.New(f.AccountID).API(),
 	}
+	creds, authorize, err := s.principals(f)
+	if err != nil {
+		return nil, err
+	}
 	handler, err := api.NewHandler(api.Config{
 		Region:      f.Region,
-		Credentials: map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey},
+		Credentials: creds,
 		Services:    services,
 		Logger:      log.With("component", "api"),
 		Registerer:  s.registry,
 		Throttle:    cfg.Throttle,
+		Authorize:   authorize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("API handler: %w", err)
@@ -247,6 +279,11 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
+	if cfg.ConsoleListen != "" {
+		if err := s.newConsole(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.DNSListen != "" {
 		if s.dns, err = newDNSServer(cfg.DNSListen, s.elbv2.DNSDomain(), log.With("component", "dns")); err != nil {
 			return nil, err
@@ -259,8 +296,92 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// newConsole builds the console on the data planes' counters and the
+// health checker, and binds its socket.
+func (s *Server) newConsole() error {
+	cfg := console.Config{
+		Metrics: s.registry, Addresses: s.addrs, Logger: s.log.With("component", "console"),
+		RequireAuth: !loopbackAddr(s.cfg.ConsoleListen), AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey,
+	}
+	if s.checker != nil {
+		cfg.Health = s.checker
+	}
+	if s.albPlane != nil {
+		cfg.Activity = append(cfg.Activity, s.albPlane.InFlight)
+	}
+	if s.nlbPlane != nil {
+		cfg.Activity = append(cfg.Activity, s.nlbPlane.OpenFlows)
+	}
+	s.console = console.New(cfg)
+	ln, err := net.Listen("tcp", s.cfg.ConsoleListen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.ConsoleListen, err)
+	}
+	s.consoleLn = ln
+	s.consoleSrv = &http.Server{Handler: s.console.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	return nil
+}
+
+// principals returns the accepted credentials and, when a policy applies
+// to some of them, the API's authorization hook.
+func (s *Server) principals(f *facts.Facts) (map[string]string, func(context.Context, api.RequestInfo, any) (string, error), error) {
+	all := append([]Principal{{Name: "elbow", AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey, Policy: s.cfg.IAMPolicy}}, s.cfg.Principals...)
+	creds := map[string]string{}
+	byKey := map[string]*awsauthz.Authorizer{}
+	tags := func(_ context.Context, resource string) (map[string]string, error) {
+		out := map[string]string{}
+		err := s.store.View(func(tx *state.Tx) error {
+			ts, ok, err := state.Get(tx, state.Tags, resource)
+			if ok {
+				for _, t := range ts.Tags {
+					out[t.Key] = t.Value
+				}
+			}
+			return err
+		})
+		return out, err
+	}
+	for _, p := range all {
+		if p.AccessKeyID == "" || p.SecretAccessKey == "" {
+			return nil, nil, fmt.Errorf("principal %q: an access key ID and a secret access key are required", p.Name)
+		}
+		if _, dup := creds[p.AccessKeyID]; dup {
+			return nil, nil, fmt.Errorf("principal %q: access key ID %s is used twice", p.Name, p.AccessKeyID)
+		}
+		creds[p.AccessKeyID] = p.SecretAccessKey
+		if p.Policy == nil {
+			continue
+		}
+		a, err := awsauthz.New(awsauthz.Config{
+			Policy: p.Policy, Region: f.Region, AccountID: f.AccountID, Tags: tags,
+			Principal: "arn:aws:iam::" + f.AccountID + ":user/" + p.Name,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("IAM policy of %q: %w", p.Name, err)
+		}
+		byKey[p.AccessKeyID] = a
+	}
+	if len(byKey) == 0 {
+		return creds, nil, nil
+	}
+	log := s.log.With("component", "iam")
+	return creds, func(ctx context.Context, info api.RequestInfo, in any) (string, error) {
+		a := byKey[info.AccessKeyID]
+		if a == nil {
+			return "", nil
+		}
+		d, err := a.Authorize(ctx, info.Service, info.Action, in)
+		if err != nil || d == nil {
+			return "", err
+		}
+		log.Warn(awsauthz.DeniedMessage, "principal", d.Principal, "action", d.Action, "resource", d.Resource, "explicit", d.Explicit, "statement", d.Statement, "request_id", info.RequestID)
+		return d.Message(), nil
+	}, nil
+}
+
 // checkCredentials fills the development credentials when none are given
-// and refuses them on an address other than loopback.
+// and refuses them on an address other than loopback (the API's or the
+// console's).
 func checkCredentials(cfg *Config) error {
 	if (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == "") {
 		return errors.New("an access key ID and a secret access key go together")
@@ -268,8 +389,13 @@ func checkCredentials(cfg *Config) error {
 	if cfg.AccessKeyID == "" {
 		cfg.AccessKeyID, cfg.SecretAccessKey = DefaultAccessKeyID, DefaultSecretAccessKey
 	}
-	if cfg.AccessKeyID == DefaultAccessKeyID && cfg.SecretAccessKey == DefaultSecretAccessKey && !loopbackAddr(cfg.Listen) {
-		return fmt.Errorf("the development credentials test/test are refused on %s, which is not a loopback address: set an access key ID and secret access key", cfg.Listen)
+	if cfg.AccessKeyID == DefaultAccessKeyID && cfg.SecretAccessKey == DefaultSecretAccessKey {
+		if !loopbackAddr(cfg.Listen) {
+			return fmt.Errorf("the development credentials test/test are refused on %s, which is not a loopback address: set an access key ID and secret access key", cfg.Listen)
+		}
+		if cfg.ConsoleListen != "" && !loopbackAddr(cfg.ConsoleListen) {
+			return fmt.Errorf("the console on %s, which is not a loopback address, needs credentials other than the development test/test (browsers give them to open it): set an access key ID and secret access key", cfg.ConsoleListen)
+		}
 	}
 	return nil
 }
@@ -299,6 +425,15 @@ func (s *Server) MetricsAddr() net.Addr {
 		return nil
 	}
 	return s.metricsLn.Addr()
+}
+
+// ConsoleURL returns the console's address, e.g. http://127.0.0.1:9090/,
+// empty without one.
+func (s *Server) ConsoleURL() string {
+	if s.consoleLn == nil {
+		return ""
+	}
+	return "http://" + s.consoleLn.Addr().String() + "/"
 }
 
 // DNSAddr returns the DNS server's (UDP) address, nil without one.
@@ -334,7 +469,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	// serving: the API and metrics servers, which end at shutdown;
 	// workers: the background work, which ends with ctx and must end
 	// before the data planes close.
@@ -355,7 +490,18 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if s.consoleSrv != nil {
+		goRun(&serving, func() {
+			if err := s.consoleSrv.Serve(s.consoleLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("console: %w", err)
+			}
+		})
+	}
 	var consumers []consumer
+	if s.console != nil {
+		consumers = append(consumers, consumer{"console", s.console.Apply})
+		goRun(&workers, func() { s.console.Run(ctx) })
+	}
 	if s.dns != nil {
 		s.dns.start(errc)
 		consumers = append(consumers, consumer{"dns", s.dns.apply})
@@ -373,7 +519,7 @@ func (s *Server) Run(ctx context.Context) error {
 	goRun(&workers, func() { s.elbv2.Run(ctx) })
 	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
-		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "dataPlanes", !s.cfg.NoDataPlanes)
+		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "console", s.ConsoleURL(), "dataPlanes", !s.cfg.NoDataPlanes)
 	if s.cfg.AutoProvisionReferences {
 		s.log.Warn("auto-provisioning references: subnets, security groups, Elastic IPs, certificates and web ACLs that requests name and the local cloud lacks are created on first use (AWS would refuse them)")
 	} else if s.cfg.AutoProvisionCertificates {
@@ -413,6 +559,9 @@ func (s *Server) shutdown() {
 	}
 	if s.metrics != nil {
 		_ = s.metrics.Shutdown(sctx)
+	}
+	if s.consoleSrv != nil {
+		_ = s.consoleSrv.Shutdown(sctx)
 	}
 	if s.dns != nil {
 		s.dns.stop()
@@ -456,6 +605,9 @@ func (s *Server) Close() error {
 	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.consoleLn != nil {
+		s.consoleLn.Close()
 	}
 	if s.dns != nil {
 		s.dns.closeSockets()

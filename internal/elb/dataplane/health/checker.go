@@ -106,6 +106,7 @@ type probe struct {
 	inFlight    bool
 	removed     bool
 	seen        uint64
+	history     *probeHistory
 }
 
 // New returns a Checker that checks nothing until Sync hands it a state
@@ -264,7 +265,7 @@ func (c *Checker) syncGroup(snap *state.Snapshot, g *group, tg *state.TargetGrou
 	for _, a := range lbARNs {
 		if lb := snap.LoadBalancers[a]; lb != nil {
 			lbs = append(lbs, lb)
-			dims = append(dims, lbDimension(a))
+			dims = append(dims, state.Dimension(a))
 		}
 	}
 	var base spec
@@ -353,7 +354,7 @@ func (c *Checker) syncTarget(snap *state.Snapshot, g *group, tg *state.TargetGro
 	switch {
 	case p == nil:
 		s := &spec{check: ck, timing: base.timing, codes: base.codes, uri: base.uri}
-		p = &probe{group: g, key: key, spec: s, status: InitialHealthChecking, index: -1}
+		p = &probe{group: g, key: key, spec: s, status: InitialHealthChecking, index: -1, history: newHistory()}
 		g.probes[key] = p
 		c.schedule(p, now.Add(jitter(s.interval)))
 	case p.spec.check != ck || p.spec.timing != base.timing:
@@ -612,7 +613,7 @@ func (c *Checker) publish(g *group) {
 // setGauges sets the host counts of g for the load balancers using it and
 // deletes those of load balancers that no longer do; c.mu is held.
 func (c *Checker) setGauges(g *group, healthy, unhealthy int) {
-	tg := tgDimension(g.arn)
+	tg := state.Dimension(g.arn)
 	for _, lb := range g.gaugeLBs {
 		if !slices.Contains(g.lbDims, lb) {
 			c.metrics.healthy.DeleteLabelValues(lb, tg)
@@ -726,6 +727,11 @@ func (c *Checker) apply(ctx context.Context, j job, r result) {
 	}
 	old := p.status
 	p.record(r)
+	now := c.now()
+	p.history.results.add(stamped{now, r})
+	if p.status != old {
+		p.history.transitions.add(Transition{Time: now, From: old, To: p.status})
+	}
 	if c.onResult != nil {
 		c.onResult(p.group.arn, p.key.id, p.key.port, p.status)
 	}

@@ -121,9 +121,9 @@ func (p *Plane) compile(snap *state.Snapshot) *compiled {
 	}
 	used := map[[2]string]bool{}
 	for _, r := range c.routes {
-		used[[2]string{dimension(r.lbARN), ""}] = true
+		used[[2]string{state.Dimension(r.lbARN), ""}] = true
 		for _, g := range r.groups {
-			used[[2]string{dimension(r.lbARN), dimension(g.tg.arn)}] = true
+			used[[2]string{state.Dimension(r.lbARN), state.Dimension(g.tg.arn)}] = true
 		}
 	}
 	p.m.keep(used)
@@ -181,7 +181,7 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 		}
 	}
 	policy := access.Compile(snap, lb, p.cfg.Addresses)
-	lbLabel := dimension(lb.ARN)
+	lbLabel := state.Dimension(lb.ARN)
 	lbm := p.m.pair(lbLabel, "")
 	counted := map[string]bool{}
 
@@ -275,7 +275,7 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			}
 			for _, w := range wgs {
 				cross := effectiveCrossZone(w.tg.s, crossLB) || pl.public
-				g := groupRoute{tg: w.tg, weight: w.weight, m: p.m.pair(lbLabel, dimension(w.tg.arn))}
+				g := groupRoute{tg: w.tg, weight: w.weight, m: p.m.pair(lbLabel, state.Dimension(w.tg.arn))}
 				g.cands = p.candidates(snap, c, w.tg, pl.zone.name, cross, enabled)
 				r.groups = append(r.groups, g)
 				r.totalWeight += w.weight
