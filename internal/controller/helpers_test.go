@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -76,6 +77,26 @@ func (c *Controller) Stop(t testing.TB) {
 	case <-time.After(30 * time.Second):
 		t.Error("controller did not stop within 30s")
 	}
+}
+
+// startWholeController starts a local ELB and the whole controller (its
+// AWS clients pointed at the local ELB) against the API server cfg, and
+// registers node-a, an instance in us-east-1a.
+func startWholeController(t *testing.T, cfg *rest.Config) *ctrltest.LocalELB {
+	t.Helper()
+	elb := ctrltest.StartLocalELB(t, "test", nil)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	o := testOptions(t)
+	o.AWSRegion = "us-east-1"
+	o.ELBEndpoint = elb.URL
+	d, err := controller.NewDeps(context.Background(), o, ctrltest.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	startController(t, cfg, o, d)
+	ctrltest.Node(t, ctrltest.Client(t, cfg), "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
+	return elb
 }
 
 // deps returns the collaborators of a controller without AWS.

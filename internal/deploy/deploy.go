@@ -114,6 +114,12 @@ type Config struct {
 	// reference's EnableRGTAPI gate): one paged GetResources per cluster
 	// tag key instead of listing the region and reading every tag.
 	Tagging Tagging
+	// ACM imports, re-imports and deletes the certificates of stacks that
+	// have ImportedCertificates; nil refuses such stacks. With it the scan
+	// also lists the account's imported certificates and reads their tags.
+	ACM ACM
+	// Secrets gives the certificate material of ImportedCertificates.
+	Secrets Secrets
 }
 
 // Deployer deploys stacks. It is safe for concurrent use; deploys of one
@@ -146,7 +152,7 @@ func (e noteEvent) apply(idx map[string]*owned) {
 		o = newOwned()
 		idx[e.key] = o
 	}
-	m := map[string]map[string]bool{"lb": o.lbs, "tg": o.tgs, "sg": o.sgs}[e.kind]
+	m := map[string]map[string]bool{"lb": o.lbs, "tg": o.tgs, "sg": o.sgs, "cert": o.certs}[e.kind]
 	if e.add {
 		m[e.id] = true
 	} else {
@@ -156,13 +162,14 @@ func (e noteEvent) apply(idx map[string]*owned) {
 
 // owned is what one stack owns, by ARN or ID.
 type owned struct {
-	lbs map[string]bool
-	tgs map[string]bool
-	sgs map[string]bool
+	lbs   map[string]bool
+	tgs   map[string]bool
+	sgs   map[string]bool
+	certs map[string]bool
 }
 
 func newOwned() *owned {
-	return &owned{lbs: map[string]bool{}, tgs: map[string]bool{}, sgs: map[string]bool{}}
+	return &owned{lbs: map[string]bool{}, tgs: map[string]bool{}, sgs: map[string]bool{}, certs: map[string]bool{}}
 }
 
 // New returns a Deployer over the clients.
@@ -215,6 +222,9 @@ func (d *Deployer) owns(s *stack.Stack) *owned {
 		}
 		for k := range cur.sgs {
 			o.sgs[k] = true
+		}
+		for k := range cur.certs {
+			o.certs[k] = true
 		}
 	}
 	return o

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go/middleware"
@@ -89,8 +91,11 @@ type env struct {
 	calls   *calls
 	elbv2   *elbv2.Client
 	ec2     *ec2.Client
+	acm     *acm.Client
 	facts   *facts.Facts
 	backend string
+	// secrets hold the TLS Secrets of the manifests translated.
+	secrets *secretStore
 }
 
 func newEnv(t testing.TB) *env { return newEnvLimits(t, elbv2svc.Limits{}) }
@@ -116,9 +121,11 @@ func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 	} {
 		f.Certificates = append(f.Certificates, facts.Certificate{ARN: arn, DomainName: "example.com", SubjectAlternativeNames: []string{"*.example.com"}})
 	}
-	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true, Limits: limits}), calls: &calls{}, facts: f}
+	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true, Limits: limits}), calls: &calls{}, facts: f,
+		secrets: &secretStore{m: map[string][2][]byte{}}}
 	e.elbv2 = elbv2.NewFromConfig(e.elb.Config, func(o *elbv2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	e.ec2 = ec2.NewFromConfig(e.elb.Config, func(o *ec2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
+	e.acm = acm.NewFromConfig(e.elb.Config, func(o *acm.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	out, err := e.elb.EC2.CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String("k8s-traffic-test"), Description: aws.String("[k8s] Shared Backend SecurityGroup for LoadBalancer"), VpcId: aws.String(vpc),
 	})
@@ -131,7 +138,7 @@ func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 
 func (e *env) deployer(t testing.TB) *deploy.Deployer {
 	t.Helper()
-	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster})
+	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster, ACM: e.acm, Secrets: e.secrets, DeleteTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +165,13 @@ func (e *env) stacksOf(t testing.TB, objs *manifests.Objects) []*stack.Stack {
 	o.AssumeNodePorts = true
 	o.AdoptServicesWithoutClass = true // as the Service webhook makes it (loadBalancerClass set on create)
 	allocateNodePorts(objs)
+	for _, sec := range objs.Secrets {
+		crt, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
+		if crt == nil {
+			crt, key = []byte(sec.StringData[corev1.TLSCertKey]), []byte(sec.StringData[corev1.TLSPrivateKeyKey])
+		}
+		e.secrets.set(sec.Namespace, sec.Name, crt, key)
+	}
 	plan.AddDefaultIngressClass(objs, o.IngressClass)
 	p := plan.Build(plan.Input{Objects: objs, Facts: e.facts, Options: o})
 	var out []*stack.Stack

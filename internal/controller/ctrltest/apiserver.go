@@ -47,9 +47,21 @@ const ServiceCIDR = "172.20.0.0/16"
 // stops them when the test ends.
 func APIServer(t testing.TB) *rest.Config {
 	t.Helper()
+	return apiServer(t, filepath.Join(repoRoot(), "config", "crd", "bases"))
+}
+
+// APIServerWithGatewayAPI is APIServer with the Gateway API's CRDs
+// installed too (the release in config/crd/gateway-api).
+func APIServerWithGatewayAPI(t testing.TB) *rest.Config {
+	t.Helper()
+	return apiServer(t, filepath.Join(repoRoot(), "config", "crd", "bases"), filepath.Join(repoRoot(), "config", "crd", "gateway-api"))
+}
+
+func apiServer(t testing.TB, crdDirs ...string) *rest.Config {
+	t.Helper()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    binaries(t),
-		CRDDirectoryPaths:        []string{filepath.Join(repoRoot(), "config", "crd", "bases")},
+		CRDDirectoryPaths:        crdDirs,
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
