@@ -371,6 +371,15 @@ func checkDeployed(t *testing.T, e *env, s *stack.Stack) {
 			t.Fatal(err)
 		}
 		got := out.LoadBalancers[0]
+		fixed := 0
+		for _, m := range lb.Spec.SubnetMappings {
+			if m.AllocationID != nil || m.PrivateIPv4Address != nil {
+				fixed++
+			}
+		}
+		if len(lb.Status.StaticAddresses) != fixed {
+			t.Errorf("load balancer %s: static addresses %v, want one for each of the %d subnet mappings with an Elastic IP or a private address", lb.Spec.Name, lb.Status.StaticAddresses, fixed)
+		}
 		if aws.ToString(got.LoadBalancerName) != lb.Spec.Name || string(got.Type) != string(lb.Spec.Type) || (lb.Spec.Scheme != "" && string(got.Scheme) != string(lb.Spec.Scheme)) {
 			t.Errorf("load balancer: got %s %s %s, want %s %s %s", aws.ToString(got.LoadBalancerName), got.Type, got.Scheme, lb.Spec.Name, lb.Spec.Type, lb.Spec.Scheme)
 		}
