@@ -82,9 +82,16 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 	}
 	f := ci.flavor
 	if f == nil {
-		f = autoFlavor(gw)
+		f = autoFlavor(gw, t.off)
 	}
 	out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: f.finalizer}
+	if t.off[f] {
+		// A ControllerAuto Gateway whose load balancer is of a flavor whose
+		// controller is off: left as it is.
+		out.Err = fmt.Errorf("its load balancer is an %s, and elbow's %s Gateway controller is off (%s): the Gateway is left as it is", f.short, f.short, f.offWhy())
+		out.Diagnostics = []translate.Diagnostic{{Severity: translate.Error, Object: ref, Stack: ref.Key(), Message: out.Err.Error()}}
+		return out, true
+	}
 	b := &gwBuilder{t: t, x: t.x, cloud: t.cloud, opts: t.opts, gw: gw, ref: ref, class: ci, flavor: f,
 		stack: stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, f.tagPrefix),
 		trace: &translate.Trace{}, rejectedLS: map[string]string{},
@@ -121,7 +128,7 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 // finalizers, when what it owns is deleted.
 func (t *translator) foreignGateway(gw *gwv1.Gateway, ref translate.ObjectRef) (Gateway, bool) {
 	for _, f := range []*flavor{albFlavor, nlbFlavor} {
-		if translate.HasFinalizer(gw, f.finalizer) {
+		if translate.HasFinalizer(gw, f.finalizer) && !t.off[f] {
 			out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: f.finalizer}
 			out.Stack = stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, f.tagPrefix)
 			out.Diagnostics = []translate.Diagnostic{{Severity: translate.Note, Object: ref, Stack: ref.Key(),

@@ -47,7 +47,7 @@ func (t *translator) resolveGatewayBackend(r *route, be *backend, ns string, a *
 	if !ok {
 		return fail(string(gwv1.RouteReasonBackendNotFound), "backendRef %s: Gateway %s/%s not found", be, ns, ref.Name)
 	}
-	if ci := t.classInfo[string(gw.Spec.GatewayClassName)]; ci == nil || (ci.flavor != albFlavor && (ci.flavor != nil || autoFlavor(gw) != albFlavor)) {
+	if ci := t.classInfo[string(gw.Spec.GatewayClassName)]; ci == nil || (ci.flavor != albFlavor && (ci.flavor != nil || autoFlavor(gw, t.off) != albFlavor)) {
 		return fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s: Gateway %s/%s is not an ALB Gateway of elbow's controllers; an NLB forwards to Application Load Balancers only (target type alb)", be, ns, ref.Name)
 	}
 	port := int32(*ref.Port)

@@ -33,6 +33,10 @@ func (t *translator) classes() {
 			t.note(translate.Note, ref, "not handled: controllerName %s is not %s, %s or %s", c.Spec.ControllerName, ControllerALB, ControllerNLB, ControllerAuto)
 			continue
 		}
+		if f != nil && t.off[f] {
+			t.note(translate.Note, ref, "not handled: elbow's %s Gateway controller is off (%s)", f.short, f.offWhy())
+			continue
+		}
 		ci := &classInfo{class: c, flavor: f}
 		ci.lbc, ci.err = t.classConfig(c)
 		t.classInfo[name] = ci
@@ -43,13 +47,18 @@ func (t *translator) classes() {
 			t.note(translate.Error, ref, "not accepted: %v", ci.err)
 		} else {
 			who := "elbow's Gateway controller (ALB or NLB Gateways by their listeners)"
+			for _, fl := range []*flavor{albFlavor, nlbFlavor} {
+				if t.off[fl] {
+					who = fmt.Sprintf("elbow's Gateway controller (%s Gateways only: the %s Gateway controller is off, %s)", fl.other().short, fl.short, fl.offWhy())
+				}
+			}
 			if f != nil {
 				who = "elbow's " + f.short + " Gateway controller"
 			}
 			st.Status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayClassConditionStatusAccepted), metav1.ConditionTrue,
 				string(gwv1.GatewayClassReasonAccepted), "Accepted by "+who+".", c.Generation)}
 		}
-		feats := autoFeatures()
+		feats := autoFeatures(t.off)
 		if f != nil {
 			feats = f.features
 		}

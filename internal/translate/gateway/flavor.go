@@ -68,31 +68,43 @@ func flavorOf(c gwv1.GatewayController) (f *flavor, ok bool) {
 }
 
 // autoFlavor is the flavor of a Gateway of a ControllerAuto class: the
-// one its finalizer names (a load balancer keeps its type), else an ALB
-// when a listener of its own is HTTP or HTTPS, else an NLB when one is TCP,
-// UDP or TLS, else an ALB.
-func autoFlavor(gw *gwv1.Gateway) *flavor {
+// one its finalizer names (a load balancer keeps its type, even when its
+// controller is off), else an ALB when a listener of its own is HTTP or
+// HTTPS, else an NLB when one is TCP, UDP or TLS, else an ALB; a flavor
+// whose controller is off is not chosen by the listeners.
+func autoFlavor(gw *gwv1.Gateway, off map[*flavor]bool) *flavor {
 	for _, f := range []*flavor{albFlavor, nlbFlavor} {
 		if translate.HasFinalizer(gw, f.finalizer) {
 			return f
 		}
 	}
 	for _, f := range []*flavor{albFlavor, nlbFlavor} {
+		if off[f] {
+			continue
+		}
 		for _, l := range gw.Spec.Listeners {
 			if _, ok := f.kinds[l.Protocol]; ok {
 				return f
 			}
 		}
 	}
+	if off[albFlavor] {
+		return nlbFlavor
+	}
 	return albFlavor
 }
 
-// autoFeatures are the features of a ControllerAuto class: those of both
-// flavors.
-func autoFeatures() []features.FeatureName {
+// autoFeatures are the features of a ControllerAuto class: those of the
+// flavors whose controller runs.
+func autoFeatures(off map[*flavor]bool) []features.FeatureName {
 	set := map[features.FeatureName]bool{}
-	for _, f := range append(append([]features.FeatureName(nil), SupportedFeatures...), SupportedFeaturesNLB...) {
-		set[f] = true
+	for _, fl := range []*flavor{albFlavor, nlbFlavor} {
+		if off[fl] {
+			continue
+		}
+		for _, f := range fl.features {
+			set[f] = true
+		}
 	}
 	out := make([]features.FeatureName, 0, len(set))
 	for f := range set {
@@ -100,6 +112,33 @@ func autoFeatures() []features.FeatureName {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// offFlavors maps the flavors of the controllerNames in off.
+func offFlavors(off []gwv1.GatewayController) map[*flavor]bool {
+	out := map[*flavor]bool{}
+	for _, c := range off {
+		if f, _ := flavorOf(c); f != nil {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// other is the other flavor.
+func (f *flavor) other() *flavor {
+	if f == albFlavor {
+		return nlbFlavor
+	}
+	return albFlavor
+}
+
+// offWhy says why a flavor's controller can be off.
+func (f *flavor) offWhy() string {
+	if f.nlb() {
+		return "the API server does not serve TCPRoute, UDPRoute and TLSRoute v1 (the Gateway API's experimental channel), or --feature-gates NLBGatewayAPI=false"
+	}
+	return "the API server does not serve HTTPRoute and GRPCRoute v1, or --feature-gates ALBGatewayAPI=false"
 }
 
 func (f *flavor) nlb() bool { return f.lbType == stack.LoadBalancerTypeNetwork }

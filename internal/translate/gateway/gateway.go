@@ -137,6 +137,12 @@ type Input struct {
 	Workloads []translate.Workload
 	Facts     *facts.Facts
 	Options   translate.Options
+	// Off names the controllers (ControllerALB, ControllerNLB) that do not
+	// run, their route kinds not being served or their feature gate off:
+	// their classes and Gateways are left alone, and a ControllerAuto
+	// Gateway does not become their load balancer. Empty: both run, as in
+	// elbow plan.
+	Off []gwv1.GatewayController
 }
 
 // Result is the translation of every Gateway of the ALB and NLB
@@ -196,7 +202,7 @@ func Build(in Input) Result {
 		return res
 	}
 	x := newIndex(&in)
-	t := &translator{x: x, cloud: cloud, opts: &opts, status: newStatusBook()}
+	t := &translator{x: x, cloud: cloud, opts: &opts, status: newStatusBook(), off: offFlavors(in.Off)}
 	t.classes()
 	for _, gw := range x.gateways {
 		if g, ok := t.gateway(gw); ok {
@@ -218,6 +224,8 @@ type translator struct {
 	diags  []translate.Diagnostic
 	// classInfo holds the GatewayClasses of elbow's controllers by name.
 	classInfo map[string]*classInfo
+	// off holds the flavors whose controller does not run.
+	off map[*flavor]bool
 	// lrcChecked holds the result of checking each
 	// ListenerRuleConfiguration, by namespace/name.
 	lrcChecked map[string]error

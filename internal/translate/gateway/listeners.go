@@ -88,7 +88,9 @@ func (b *gwBuilder) validateListeners(ls []*listener) {
 		if !ok {
 			l.accepted, l.acceptedReason = false, string(gwv1.ListenerReasonUnsupportedProtocol)
 			l.accMsg = unsupportedProtocolMessage(f, l.protocol)
-			if b.class.flavor == nil {
+			if b.class.flavor == nil && b.t.off[f.other()] {
+				l.accMsg = fmt.Sprintf("Protocol %s needs an %s, and elbow's %s Gateway controller is off (%s).", l.protocol, f.other().short, f.other().short, f.other().offWhy())
+			} else if b.class.flavor == nil {
 				l.accMsg = fmt.Sprintf("Protocol %s cannot join this Gateway, which is an %s (class controller %s chooses by the listeners, HTTP and HTTPS making an ALB, TCP, UDP and TLS an NLB, and a load balancer keeps its type): put %s listeners on a Gateway of their own.", l.protocol, f.short, ControllerAuto, l.protocol)
 			}
 			l.kinds = []gwv1.RouteGroupKind{}

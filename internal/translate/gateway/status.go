@@ -74,7 +74,7 @@ func (s Status) Empty() bool {
 		len(s.ListenerRuleConfigurations)+len(s.LoadBalancerConfigurations)+len(s.TargetGroupConfigurations) == 0
 }
 
-// GatewayClassStatus is the status of a GatewayClass of the ALB controller:
+// GatewayClassStatus is the status of a GatewayClass of elbow's controllers:
 // Accepted and the supported features. The controller adds the
 // SupportedVersion condition (SupportedVersionCondition), which depends on
 // the installed CRDs.
