@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -68,7 +69,10 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ctrllog.SetLogger(logr.Discard())
+	// Each test starts its own controller: their names repeat.
+	skipNames := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: &skipNames},
 		Logger: logr.FromSlogHandler(ctrltest.Logger(t).Handler())})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -294,8 +295,8 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int
 	}
 	if r.Kinds.NLB {
 		// An NLB Gateway in front of an ALB Gateway reads the ALB's ARN
-		// from the ALB Gateway's status.
-		b = b.Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.chainedGateways), builder.WithPredicates(programmedChanged()))
+		// from the ALB Gateway's status, its listeners from its spec.
+		b = b.Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.chainedGateways), builder.WithPredicates(predicate.Or(specChanged(), programmedChanged())))
 	}
 	b = watch(b, &corev1.Service{}, r.serviceGateways)
 	b = r.watchWorld(b, r.allGateways, r.listenerSetGateways)

@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -151,6 +153,11 @@ func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) 
 	b = watch(b, &gwv1.Gateway{}, m.gateway)
 	b = watch(b, &gwv1.GatewayClass{}, m.all)
 	b = watch(b, &corev1.Service{}, m.service)
+	if r.kind.kind == kindTCPRoute {
+		// A Gateway backend resolves once its load balancer is programmed.
+		b = b.Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(m.backendGateway),
+			builder.WithPredicates(predicate.Or(specChanged(), programmedChanged())))
+	}
 	b = r.watchWorld(b, m.all, m.listenerSet)
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).Complete(r)
 }

@@ -501,6 +501,12 @@ func (m routeRequests) service(ctx context.Context, o client.Object) []reconcile
 	return m.byIndex(ctx, indexRouteService, o.GetNamespace()+"/"+o.GetName())
 }
 
+// backendGateway maps a Gateway to the TCPRoutes that send to it (an NLB
+// Gateway in front of an ALB Gateway).
+func (m routeRequests) backendGateway(ctx context.Context, o client.Object) []reconcile.Request {
+	return m.byIndex(ctx, indexRouteGateway, o.GetNamespace()+"/"+o.GetName())
+}
+
 // requests returns a request for each object of a list.
 func requests(l client.ObjectList) []reconcile.Request {
 	objs, err := apimeta.ExtractList(l)
