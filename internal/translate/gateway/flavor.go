@@ -136,7 +136,7 @@ func (f *flavor) other() *flavor {
 // offWhy says why a flavor's controller can be off.
 func (f *flavor) offWhy() string {
 	if f.nlb() {
-		return "the API server does not serve TCPRoute, UDPRoute and TLSRoute v1 (the Gateway API's experimental channel), or --feature-gates NLBGatewayAPI=false"
+		return "the API server does not serve TCPRoute, UDPRoute and TLSRoute v1 (CRDs of an older Gateway API release), or --feature-gates NLBGatewayAPI=false"
 	}
 	return "the API server does not serve HTTPRoute and GRPCRoute v1, or --feature-gates ALBGatewayAPI=false"
 }
