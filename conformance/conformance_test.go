@@ -40,6 +40,7 @@ import (
 	conformanceconfig "sigs.k8s.io/gateway-api/conformance/utils/config"
 	"sigs.k8s.io/gateway-api/conformance/utils/flags"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
+	"sigs.k8s.io/gateway-api/pkg/features"
 	"sigs.k8s.io/yaml"
 
 	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
@@ -54,17 +55,36 @@ import (
 var (
 	stateDir = flag.String("elbow-state-dir", "", "state directory of the dev environment (kept, with its logs); a temporary one when empty")
 	slot     = flag.Int("elbow-slot", 14, fmt.Sprintf("address slot of the dev environment (1-%d)", devenv.MaxSlot))
-	noSkip   = flag.Bool("elbow-no-skip", false, "run the tests SkippedTests lists too")
+	noSkip   = flag.Bool("elbow-no-skip", false, "run the tests SkippedTests (SkippedTestsL4) lists too")
+	l4       = flag.Bool("elbow-l4", false, "run the GATEWAY-TCP, GATEWAY-UDP and GATEWAY-TLS profiles (class "+ClassNameL4+") instead of GATEWAY-HTTP and GATEWAY-GRPC (class "+ClassName+")")
 )
 
 // ClassName is the GatewayClass the suite's Gateways use.
 const ClassName = "elbow-alb"
+
+// ClassNameL4 is the GatewayClass of the L4 profiles' run, of elbow's own
+// controller elbowlb.dev/gateway: the suite's base Gateways (HTTP
+// listeners, which must be Accepted and Programmed before any test runs)
+// become ALBs, the L4 tests' Gateways (TCP, UDP and TLS listeners) NLBs,
+// exactly as a class of controller gateway.k8s.aws/nlb makes them. The
+// features are the NLB class's (SupportedFeaturesNLB), given to the
+// suite: those of the class's status would run the HTTP tests again.
+const ClassNameL4 = "elbow-l4"
+
+// SkippedTestsL4 are the tests of the GATEWAY-TCP, GATEWAY-UDP and
+// GATEWAY-TLS profiles (core, or of a feature the NLB class claims) that an
+// NLB cannot pass, with the limit that rules each out; docs/gateway.md
+// gives the AWS documentation.
+var SkippedTestsL4 = map[string]string{
+	"TLSRouteHostnameIntersection": "an NLB does not route by SNI: a TLS Passthrough listener is a TCP listener with one default action, so neither several TLSRoutes of different hostnames on one listener nor refusing a connection whose SNI matches no route can be done (elbow refuses the later routes, UnsupportedValue)",
+}
 
 // SkippedTests are the tests of the GATEWAY-HTTP and GATEWAY-GRPC profiles
 // (core, or of a feature the class claims) that an ALB cannot pass, with the
 // limit that rules each out; docs/gateway.md gives the AWS documentation.
 var SkippedTests = map[string]string{
 	"HTTPRouteRequestHeaderModifier":    "ALB listener rules do not add, set or remove request headers",
+	"HTTPRouteRedirectPortAndScheme":    "ALB redirects HTTPS to HTTPS only, never to HTTP; the test's HTTPS listener redirects to http",
 	"GRPCExactMethodMatching":           "ALB serves gRPC on HTTPS listeners only; the test calls a plaintext HTTP listener",
 	"GRPCRouteHeaderMatching":           "ALB serves gRPC on HTTPS listeners only; the test calls a plaintext HTTP listener",
 	"GRPCRouteListenerHostnameMatching": "ALB serves gRPC on HTTPS listeners only; the test calls a plaintext HTTP listener",
@@ -100,22 +120,31 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createClass(t, c)
+	class, controller, skipped := ClassName, trgw.ControllerALB, SkippedTests
+	profiles := []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName}
+	var supported []features.FeatureName
+	if *l4 {
+		class, controller, skipped = ClassNameL4, trgw.ControllerAuto, SkippedTestsL4
+		profiles = []suite.ConformanceProfileName{suite.GatewayTCPConformanceProfileName, suite.GatewayUDPConformanceProfileName, suite.GatewayTLSConformanceProfileName}
+		supported = trgw.SupportedFeaturesNLB
+	}
+	createClass(t, c, class, controller)
 
 	var skip []string
 	if !*noSkip {
-		for name := range SkippedTests {
+		for name := range skipped {
 			skip = append(skip, name)
 		}
 		sort.Strings(skip)
 	}
 	co := suite.ConfigurableOptions{
-		GatewayClassName:     ClassName,
+		GatewayClassName:     class,
 		CleanupBaseResources: true,
 		CleanupTestResources: true,
 		SkipTests:            skip,
+		SupportedFeatures:    supported,
 		Mode:                 "default",
-		ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName},
+		ConformanceProfiles:  profiles,
 		Implementation: confv1.Implementation{
 			Organization: "elbowlb",
 			Project:      "elbow",
@@ -138,7 +167,11 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("conformance suite: %v", err)
 	}
-	t.Logf("supported features (from GatewayClass %s): %v", ClassName, trgw.SupportedFeatures)
+	if supported == nil {
+		t.Logf("supported features (from GatewayClass %s): %v", class, trgw.SupportedFeatures)
+	} else {
+		t.Logf("supported features (the NLB class's; GatewayClass %s claims the ALB's too): %v", class, supported)
+	}
 	// The suite's tests run in parallel subtests, which end after Run
 	// returns: the report is made once they have.
 	t.Cleanup(func() {
@@ -234,19 +267,24 @@ func useDNS(server string) {
 	}}
 }
 
-// createClass creates the GatewayClass of the ALB controller the suite
-// uses. Its LoadBalancerConfiguration gives every Gateway's target groups
+// createClass creates the GatewayClass the suite uses, of the controller
+// given. Its LoadBalancerConfiguration gives every Gateway's target groups
 // ip targets (the suite's backends are ClusterIP Services) and health
-// checks quick enough for its timeouts, and has the ALBs pass the Host
-// header on as the client sent it (routing.http.preserve_host_header:
-// by default an ALB rewrites its port), which the suite checks.
-func createClass(t *testing.T, c client.Client) {
+// checks quick enough for its timeouts; an ALB class's also has the ALBs
+// pass the Host header on as the client sent it
+// (routing.http.preserve_host_header: by default an ALB rewrites its
+// port), which the suite checks. NLBs have no such attribute.
+func createClass(t *testing.T, c client.Client, className string, controller gwv1.GatewayController) {
 	t.Helper()
 	ctx := context.Background()
 	const ns = "elbow-system"
 	ip := v1beta1.TargetTypeIP
 	interval, timeout, healthy, unhealthy := int32(5), int32(2), int32(2), int32(2)
 	ns2 := gwv1.Namespace(ns)
+	var lbAttrs []v1beta1.LoadBalancerAttribute
+	if controller == trgw.ControllerALB {
+		lbAttrs = []v1beta1.LoadBalancerAttribute{{Key: "routing.http.preserve_host_header.enabled", Value: "true"}}
+	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&gwaws.TargetGroupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ip-targets"}, Spec: v1beta1.TargetGroupConfigurationSpec{
@@ -255,10 +293,10 @@ func createClass(t *testing.T, c client.Client) {
 		}},
 		&gwaws.LoadBalancerConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "conformance"}, Spec: v1beta1.LoadBalancerConfigurationSpec{
 			DefaultTargetGroupConfiguration: &v1beta1.DefaultTargetGroupConfigurationReference{Name: "ip-targets"},
-			LoadBalancerAttributes:          []v1beta1.LoadBalancerAttribute{{Key: "routing.http.preserve_host_header.enabled", Value: "true"}},
+			LoadBalancerAttributes:          lbAttrs,
 		}},
-		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: ClassName}, Spec: gwv1.GatewayClassSpec{
-			ControllerName: trgw.ControllerALB,
+		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: className}, Spec: gwv1.GatewayClassSpec{
+			ControllerName: controller,
 			ParametersRef:  &gwv1.ParametersReference{Group: "gateway.k8s.aws", Kind: "LoadBalancerConfiguration", Name: "conformance", Namespace: &ns2},
 		}},
 	}
@@ -270,12 +308,12 @@ func createClass(t *testing.T, c client.Client) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		class := &gwv1.GatewayClass{}
-		err := c.Get(ctx, client.ObjectKey{Name: ClassName}, class)
+		err := c.Get(ctx, client.ObjectKey{Name: className}, class)
 		if err == nil && meta.IsStatusConditionTrue(class.Status.Conditions, string(gwv1.GatewayClassConditionStatusAccepted)) && len(class.Status.SupportedFeatures) > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GatewayClass %s not accepted within 2 minutes: %v %+v", ClassName, err, class.Status)
+			t.Fatalf("GatewayClass %s not accepted within 2 minutes: %v %+v", className, err, class.Status)
 		}
 		time.Sleep(time.Second)
 	}

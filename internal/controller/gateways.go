@@ -44,35 +44,47 @@ func (s *SecretSource) TLSSecret(ctx context.Context, namespace, name string) ([
 	return sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey], nil
 }
 
-// setupGateways detects the Gateway API kinds the API server serves and,
-// unless the ALBGatewayAPI feature gate turns it off or the kinds are
-// missing (while the gate is left to its default), adds the ALB Gateway
-// controller. It reports whether it did.
+// setupGateways detects the Gateway API kinds the API server serves and
+// adds the Gateway controllers they allow: the ALB one unless the
+// ALBGatewayAPI feature gate turns it off, the NLB one unless
+// NLBGatewayAPI does (a gate set true while its kinds are missing is an
+// error; left to its default, the controller is just off). It reports
+// whether any runs.
 func setupGateways(ctx context.Context, mgr manager.Manager, o Options, d Deps, topts translate.Options, bsg BackendSG) (bool, error) {
 	gates, err := translate.ParseFeatureGates(o.FeatureGates)
 	if err != nil {
 		return false, err
 	}
-	on, set := gates[gateway.GateALBGatewayAPI]
-	if set && !on {
-		d.Logger.Info("ALB Gateway controller off", "featureGate", gateway.GateALBGatewayAPI+"=false")
+	albOn, albSet := gates[gateway.GateALBGatewayAPI]
+	nlbOn, nlbSet := gates[gateway.GateNLBGatewayAPI]
+	if albSet && !albOn && nlbSet && !nlbOn {
+		d.Logger.Info("Gateway controllers off", "featureGates", gateway.GateALBGatewayAPI+"=false,"+gateway.GateNLBGatewayAPI+"=false")
 		return false, nil
 	}
 	kinds, err := gateway.Detect(ctx, mgr.GetRESTMapper(), mgr.GetAPIReader())
 	if err != nil {
 		return false, err
 	}
-	if !kinds.ALB {
-		if set {
-			return false, fmt.Errorf("--feature-gates %s=true: %s (install the Gateway API CRDs and elbow's gateway.k8s.aws CRDs)", gateway.GateALBGatewayAPI, kinds)
-		}
-		d.Logger.Info(kinds.String())
-		return false, nil
+	const install = "install the Gateway API CRDs and elbow's gateway.k8s.aws CRDs"
+	if albSet && albOn && !kinds.ALB {
+		return false, fmt.Errorf("--feature-gates %s=true: %s (%s)", gateway.GateALBGatewayAPI, kinds, install)
+	}
+	if nlbSet && nlbOn && !kinds.NLB {
+		return false, fmt.Errorf("--feature-gates %s=true: %s (%s)", gateway.GateNLBGatewayAPI, kinds, install)
+	}
+	if albSet && !albOn {
+		kinds.ALB = false
+	}
+	if nlbSet && !nlbOn {
+		kinds.NLB = false
 	}
 	if ls, set := gates[gateway.GateGatewayListenerSet]; set && !ls {
 		kinds.ListenerSets = false
 	}
 	d.Logger.Info(kinds.String())
+	if !kinds.ALB && !kinds.NLB {
+		return false, nil
+	}
 	c := &gateway.Config{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -89,7 +101,9 @@ func setupGateways(ctx context.Context, mgr manager.Manager, o Options, d Deps, 
 	if d.Lookup != nil {
 		c.Lookup = d.Lookup
 	}
-	if err := gateway.Setup(ctx, mgr, c, o.ALBGatewayMaxConcurrentReconciles); err != nil {
+	// One Gateway reconciler serves ALB and NLB Gateways (the reference
+	// runs one of each): it takes the larger of the two bounds.
+	if err := gateway.Setup(ctx, mgr, c, max(o.ALBGatewayMaxConcurrentReconciles, o.NLBGatewayMaxConcurrentReconciles)); err != nil {
 		return false, err
 	}
 	return true, nil

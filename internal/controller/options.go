@@ -81,6 +81,9 @@ type Options struct {
 	// ALBGatewayMaxConcurrentReconciles bounds the concurrent reconciles of
 	// ALB Gateways and of their routes.
 	ALBGatewayMaxConcurrentReconciles int
+	// NLBGatewayMaxConcurrentReconciles bounds those of NLB Gateways and
+	// of their routes (one reconciler serves both: the larger bound holds).
+	NLBGatewayMaxConcurrentReconciles int
 	TargetGroupBindingRequeueDuration time.Duration
 	TargetGroupBindingMaxBackoff      time.Duration
 	MaxTargetsPerTargetGroup          int
@@ -131,6 +134,7 @@ func DefaultOptions() Options {
 		ServiceMaxConcurrentReconciles:            3,
 		TargetGroupBindingMaxConcurrentReconciles: 3,
 		ALBGatewayMaxConcurrentReconciles:         3,
+		NLBGatewayMaxConcurrentReconciles:         3,
 		TargetGroupBindingRequeueDuration:         15 * time.Second,
 		TargetGroupBindingMaxBackoff:              1000 * time.Second,
 		FactsRefresh:                              10 * time.Minute,
@@ -187,6 +191,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ServiceMaxConcurrentReconciles, "service-max-concurrent-reconciles", o.ServiceMaxConcurrentReconciles, "concurrent Service reconciles")
 	fs.IntVar(&o.TargetGroupBindingMaxConcurrentReconciles, "targetgroupbinding-max-concurrent-reconciles", o.TargetGroupBindingMaxConcurrentReconciles, "concurrent TargetGroupBinding reconciles")
 	fs.IntVar(&o.ALBGatewayMaxConcurrentReconciles, "alb-gateway-max-concurrent-reconciles", o.ALBGatewayMaxConcurrentReconciles, "concurrent reconciles of ALB Gateways (and of their HTTPRoutes and GRPCRoutes)")
+	fs.IntVar(&o.NLBGatewayMaxConcurrentReconciles, "nlb-gateway-max-concurrent-reconciles", o.NLBGatewayMaxConcurrentReconciles, "concurrent reconciles of NLB Gateways (and of their TCPRoutes, UDPRoutes and TLSRoutes); one reconciler serves ALB and NLB Gateways, with the larger bound")
 	fs.DurationVar(&o.TargetGroupBindingRequeueDuration, "targetgroupbinding-requeue-duration", o.TargetGroupBindingRequeueDuration, "longest pause between target health reads while some target is not healthy")
 	fs.DurationVar(&o.TargetGroupBindingMaxBackoff, "targetgroupbinding-max-exponential-backoff-delay", o.TargetGroupBindingMaxBackoff, "longest retry delay after a failed TargetGroupBinding reconcile")
 	fs.IntVar(&o.MaxTargetsPerTargetGroup, "max-targets-per-target-group", o.MaxTargetsPerTargetGroup, "cap on the targets of one target group (0: none)")

@@ -62,6 +62,9 @@ func (r *run) deploy(ctx context.Context) error {
 	if err := r.loadBalancer(ctx); err != nil {
 		return err
 	}
+	if err := r.frontendTargets(ctx); err != nil {
+		return err
+	}
 	return r.remove(ctx)
 }
 

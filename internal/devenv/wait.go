@@ -502,6 +502,15 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 		}
 		return "curl -k https://" + hostPort + "/"
 	case "TLS":
+		// An NLB terminates TLS whatever the SNI; the name is for the
+		// certificate check curl -k skips, and for the echo's report.
+		if host != "" {
+			url := "https://" + host + "/"
+			if l.Port != 443 {
+				url = "https://" + net.JoinHostPort(host, port) + "/"
+			}
+			return fmt.Sprintf("curl -k --resolve %s:%s:%s %s", host, port, ip, url)
+		}
 		return "curl -k https://" + hostPort + "/"
 	case "UDP":
 		return fmt.Sprintf("echo hello | nc -u -w1 %s %s", ip, port)
@@ -514,9 +523,10 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 	return "curl http://" + hostPort + "/"
 }
 
-// surveyGateway reads a Gateway's state: skipped unless of the ALB
-// GatewayClass controller, pending until Programmed with an address; the
-// hosts are its listeners' and its HTTPRoutes' hostnames.
+// surveyGateway reads a Gateway's state: skipped unless of one of
+// elbow's GatewayClass controllers, pending until Programmed with an
+// address; the hosts are its listeners' and its routes' hostnames
+// (HTTPRoutes of an ALB, TLSRoutes of an NLB).
 func surveyGateway(ctx context.Context, c client.Client, key types.NamespacedName, cd *candidate) error {
 	var gw gwv1.Gateway
 	if err := c.Get(ctx, key, &gw); err != nil {
@@ -531,12 +541,10 @@ func surveyGateway(ctx context.Context, c client.Client, key types.NamespacedNam
 		return err
 	}
 	switch class.Spec.ControllerName {
-	case trgw.ControllerALB:
-	case trgw.ControllerNLB:
-		cd.skip = "Gateways of controller " + string(trgw.ControllerNLB) + " (Network Load Balancers) are not translated yet: the Gateway API's TCP, UDP and TLS routes come next"
-		return nil
+	case trgw.ControllerALB, trgw.ControllerNLB, trgw.ControllerAuto:
 	default:
-		cd.skip = "not an ALB Gateway (GatewayClass " + class.Name + " is of controller " + string(class.Spec.ControllerName) + ", not " + string(trgw.ControllerALB) + ")"
+		cd.skip = "not a Gateway of elbow (GatewayClass " + class.Name + " is of controller " + string(class.Spec.ControllerName) + ", not " +
+			string(trgw.ControllerALB) + ", " + string(trgw.ControllerNLB) + " or " + string(trgw.ControllerAuto) + ")"
 		return nil
 	}
 	cd.status, cd.hostname = "", ""
@@ -557,22 +565,32 @@ func surveyGateway(ctx context.Context, c client.Client, key types.NamespacedNam
 			hosts[string(*l.Hostname)] = true
 		}
 	}
+	names := func(ns string, parents []gwv1.ParentReference, hostnames []gwv1.Hostname) {
+		for _, p := range parents {
+			pns := ns
+			if p.Namespace != nil {
+				pns = string(*p.Namespace)
+			}
+			if string(p.Name) == gw.Name && pns == gw.Namespace && (p.Kind == nil || *p.Kind == "Gateway") {
+				for _, h := range hostnames {
+					hosts[string(h)] = true
+				}
+			}
+		}
+	}
 	var routes gwv1.HTTPRouteList
 	if err := c.List(ctx, &routes); err != nil {
 		return err
 	}
 	for _, r := range routes.Items {
-		for _, p := range r.Spec.ParentRefs {
-			pns := r.Namespace
-			if p.Namespace != nil {
-				pns = string(*p.Namespace)
-			}
-			if string(p.Name) == gw.Name && pns == gw.Namespace && (p.Kind == nil || *p.Kind == "Gateway") {
-				for _, h := range r.Spec.Hostnames {
-					hosts[string(h)] = true
-				}
-			}
-		}
+		names(r.Namespace, r.Spec.ParentRefs, r.Spec.Hostnames)
+	}
+	var tlsRoutes gwv1.TLSRouteList
+	if err := c.List(ctx, &tlsRoutes); err != nil && !meta.IsNoMatchError(err) {
+		return err
+	}
+	for _, r := range tlsRoutes.Items {
+		names(r.Namespace, r.Spec.ParentRefs, r.Spec.Hostnames)
 	}
 	cd.hosts = translate.SortedKeys(hosts)
 	return nil

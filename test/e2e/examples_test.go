@@ -56,7 +56,11 @@ var checks = map[string]func(t *testing.T, d *dev){
 	"gateway-alb.yaml":                 checkGatewayALB,
 	"gateway-alb-routes.yaml":          checkGatewayALBRoutes,
 	"gateway-alb-grpc.yaml":            checkGatewayALBGRPC,
-	"gateway-nlb.yaml":                 checkGatewayNotYet,
+	"gateway-nlb.yaml":                 checkGatewayNLB,
+	"gateway-nlb-game-server.yaml":     checkGatewayNLBGameServer,
+	"gateway-nlb-tls-terminate.yaml":   checkGatewayNLBTLSTerminate,
+	"gateway-nlb-tls-passthrough.yaml": checkGatewayNLBTLSPassthrough,
+	"gateway-nlb-to-alb.yaml":          checkGatewayNLBToALB,
 	"hostnetwork-and-etp.yaml":         checkHostNetwork,
 }
 
@@ -763,17 +767,6 @@ func checkGatewayALBGRPC(t *testing.T, d *dev) {
 		t.Fatalf("target groups %+v, want one GRPC group", tgs)
 	}
 	checkHealthyTargets(t, d, tgs[0], 2)
-}
-
-func checkGatewayNotYet(t *testing.T, d *dev) {
-	if len(d.rep.NotServed) == 0 {
-		t.Fatalf("endpoints.json lists no Gateway as not served: %+v", d.rep)
-	}
-	for _, n := range d.rep.NotServed {
-		if n.Object.Kind == "Gateway" && !strings.Contains(n.Reason, "Gateway API") {
-			t.Errorf("%s: reason %q does not say the Gateway API is not translated yet", n.Object, n.Reason)
-		}
-	}
 }
 
 func checkHostNetwork(t *testing.T, d *dev) {

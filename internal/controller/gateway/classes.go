@@ -18,7 +18,7 @@ import (
 	trgw "github.com/elbowlb/elbow/internal/translate/gateway"
 )
 
-// ClassReconciler reconciles the GatewayClasses of the ALB controller:
+// ClassReconciler reconciles the GatewayClasses of elbow's controllers:
 // its finalizer (held while a Gateway uses the class, as the reference
 // does) and status (Accepted, SupportedVersion, supportedFeatures).
 type ClassReconciler struct {
@@ -31,7 +31,7 @@ func (r *ClassReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 	if err := r.Client.Get(ctx, req.NamespacedName, class); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if class.Spec.ControllerName != trgw.ControllerALB {
+	if !r.controllers()[class.Spec.ControllerName] {
 		return reconcile.Result{}, nil
 	}
 	log := kube.Logger(ctx)
@@ -98,7 +98,7 @@ func (r *ClassReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// allClasses maps any object to every GatewayClass of the ALB controller.
+// allClasses maps any object to every GatewayClass of ours.
 func (r *ClassReconciler) allClasses(ctx context.Context, _ client.Object) []reconcile.Request {
 	var classes gwv1.GatewayClassList
 	if err := r.Client.List(ctx, &classes); err != nil {
@@ -106,7 +106,7 @@ func (r *ClassReconciler) allClasses(ctx context.Context, _ client.Object) []rec
 	}
 	var out []reconcile.Request
 	for _, c := range classes.Items {
-		if c.Spec.ControllerName == trgw.ControllerALB {
+		if r.controllers()[c.Spec.ControllerName] {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: c.Name}})
 		}
 	}

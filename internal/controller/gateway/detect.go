@@ -17,10 +17,11 @@ import (
 )
 
 // Feature gates of the reference controller that switch the Gateway
-// controllers (both on by default; --feature-gates ALBGatewayAPI=false
-// turns the ALB Gateway controller off).
+// controllers (on by default; --feature-gates ALBGatewayAPI=false turns
+// the ALB Gateway controller off, NLBGatewayAPI=false the NLB one).
 const (
 	GateALBGatewayAPI      = "ALBGatewayAPI"
+	GateNLBGatewayAPI      = "NLBGatewayAPI"
 	GateGatewayListenerSet = "GatewayListenerSet"
 )
 
@@ -40,6 +41,12 @@ type Kinds struct {
 	ALB bool
 	// Missing names the kinds that are not served, when ALB is false.
 	Missing []string
+	// NLB is true when the kinds of the ALB Gateway controller but the
+	// HTTP routes are served, and TCPRoute, UDPRoute and TLSRoute (v1):
+	// the NLB Gateway controller can run.
+	NLB bool
+	// MissingNLB names the kinds that are not served, when NLB is false.
+	MissingNLB []string
 	// ListenerSets is true when ListenerSet (v1) is served.
 	ListenerSets bool
 	// ReferenceGrantVersion is the served version read for
@@ -65,23 +72,33 @@ func Detect(ctx context.Context, mapper meta.RESTMapper, reader client.Reader) (
 		}
 		return false, fmt.Errorf("discover %s: %w", gvk, err)
 	}
-	required := []schema.GroupVersionKind{
+	common := []schema.GroupVersionKind{
 		gwGV.WithKind("GatewayClass"), gwGV.WithKind("Gateway"),
-		gwGV.WithKind("HTTPRoute"), gwGV.WithKind("GRPCRoute"),
 		gwaws.GroupVersion.WithKind("LoadBalancerConfiguration"), gwaws.GroupVersion.WithKind("TargetGroupConfiguration"),
 		gwaws.GroupVersion.WithKind("ListenerRuleConfiguration"),
 	}
-	for _, gvk := range required {
-		ok, err := served(gvk)
-		if err != nil {
-			return k, err
+	missing := func(gvks []schema.GroupVersionKind) ([]string, error) {
+		var out []string
+		for _, gvk := range gvks {
+			ok, err := served(gvk)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				out = append(out, gvk.Kind+"."+gvk.Group+"/"+gvk.Version)
+			}
 		}
-		if !ok {
-			k.Missing = append(k.Missing, gvk.Kind+"."+gvk.Group+"/"+gvk.Version)
-		}
+		return out, nil
+	}
+	var err error
+	if k.Missing, err = missing(append(append([]schema.GroupVersionKind(nil), common...), gwGV.WithKind("HTTPRoute"), gwGV.WithKind("GRPCRoute"))); err != nil {
+		return k, err
 	}
 	k.ALB = len(k.Missing) == 0
-	var err error
+	if k.MissingNLB, err = missing(append(append([]schema.GroupVersionKind(nil), common...), gwGV.WithKind("TCPRoute"), gwGV.WithKind("UDPRoute"), gwGV.WithKind("TLSRoute"))); err != nil {
+		return k, err
+	}
+	k.NLB = len(k.MissingNLB) == 0
 	if k.ListenerSets, err = served(gwGV.WithKind("ListenerSet")); err != nil {
 		return k, err
 	}
@@ -95,7 +112,7 @@ func Detect(ctx context.Context, mapper meta.RESTMapper, reader client.Reader) (
 			break
 		}
 	}
-	if k.ALB && reader != nil {
+	if (k.ALB || k.NLB) && reader != nil {
 		crd := &metav1.PartialObjectMetadata{}
 		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 		if err := reader.Get(ctx, types.NamespacedName{Name: "gateways." + gwv1.GroupName}, crd); err == nil {
@@ -107,10 +124,14 @@ func Detect(ctx context.Context, mapper meta.RESTMapper, reader client.Reader) (
 
 // String describes the kinds for a log line.
 func (k Kinds) String() string {
-	if !k.ALB {
-		return "ALB Gateway controller off: not served " + strings.Join(k.Missing, ", ")
+	onOff := func(name string, on bool, missing []string) string {
+		if on {
+			return name + " Gateway controller on"
+		}
+		return name + " Gateway controller off (not served: " + strings.Join(missing, ", ") + ")"
 	}
-	return fmt.Sprintf("ALB Gateway controller on (Gateway API %s, ListenerSets %t, ReferenceGrant %s)", orUnknown(k.BundleVersion), k.ListenerSets, orUnknown(k.ReferenceGrantVersion))
+	return fmt.Sprintf("%s, %s (Gateway API %s, ListenerSets %t, ReferenceGrant %s)", onOff("ALB", k.ALB, k.Missing), onOff("NLB", k.NLB, k.MissingNLB),
+		orUnknown(k.BundleVersion), k.ListenerSets, orUnknown(k.ReferenceGrantVersion))
 }
 
 func orUnknown(s string) string {

@@ -1,6 +1,7 @@
-// Package gateway reconciles the Gateway API objects of the ALB
-// GatewayClass controller (controllerName gateway.k8s.aws/alb) and the
-// reference controller's gateway.k8s.aws configuration objects.
+// Package gateway reconciles the Gateway API objects of elbow's
+// GatewayClass controllers (controllerNames gateway.k8s.aws/alb,
+// gateway.k8s.aws/nlb and elbowlb.dev/gateway) and the reference
+// controller's gateway.k8s.aws configuration objects.
 //
 // Every reconciler reads the same world (world.go) from the cache and
 // translates it with internal/translate/gateway, which decides the stack of
@@ -11,17 +12,18 @@
 //     annotations, the stack deployed and its TargetGroupBindings applied,
 //     status (conditions, listeners, addresses) and that of the Gateway's
 //     ListenerSets, Events.
-//   - HTTPRoutes and GRPCRoutes (routes.go): status.parents, keeping other
-//     controllers' entries.
+//   - HTTPRoutes, GRPCRoutes, TCPRoutes, UDPRoutes and TLSRoutes
+//     (routes.go): status.parents, keeping other controllers' entries.
 //   - GatewayClasses (classes.go): finalizer, Accepted, SupportedVersion and
 //     supportedFeatures.
 //   - LoadBalancerConfigurations, TargetGroupConfigurations and
 //     ListenerRuleConfigurations (configs.go): finalizer (held while in
 //     use) and status.
 //
-// The Gateway API CRDs are optional: Setup reports which kinds the API
-// server serves (Detect) and the controller runs without the Gateway
-// reconcilers when they are missing, as the reference does.
+// The Gateway API CRDs are optional: Detect reports which kinds the API
+// server serves; the ALB controller runs when the HTTP route kinds are
+// served, the NLB one when the L4 route kinds are, and neither when the
+// Gateway kinds are missing, as the reference does.
 package gateway
 
 import (
@@ -31,11 +33,13 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/elbowlb/elbow/internal/controller/kube"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate"
+	trgw "github.com/elbowlb/elbow/internal/translate/gateway"
 )
 
 // Event reasons, the reference controller's.
@@ -101,11 +105,52 @@ type Config struct {
 	memo buildMemo
 }
 
-// Setup registers the cache indexes and every reconciler of the ALB
-// Gateway controller; c.Kinds must say the ALB kinds are served.
-func Setup(ctx context.Context, mgr ctrl.Manager, c *Config, maxConcurrent int) error {
+// controllers are the controllerNames whose GatewayClasses this
+// controller serves: the ALB and NLB ones as their kinds say, and
+// elbow's own when either runs.
+func (c *Config) controllers() map[gwv1.GatewayController]bool {
+	out := map[gwv1.GatewayController]bool{}
+	if c.Kinds.ALB {
+		out[trgw.ControllerALB] = true
+	}
+	if c.Kinds.NLB {
+		out[trgw.ControllerNLB] = true
+	}
+	if c.Kinds.ALB || c.Kinds.NLB {
+		out[trgw.ControllerAuto] = true
+	}
+	return out
+}
+
+// off names the controllers that do not run, for translation.
+func (c *Config) off() []gwv1.GatewayController {
+	var out []gwv1.GatewayController
 	if !c.Kinds.ALB {
-		return fmt.Errorf("the ALB Gateway controller needs kinds the API server does not serve: %v", c.Kinds.Missing)
+		out = append(out, trgw.ControllerALB)
+	}
+	if !c.Kinds.NLB {
+		out = append(out, trgw.ControllerNLB)
+	}
+	return out
+}
+
+// routeKinds are the route kinds of the controllers that run.
+func (c *Config) routeKinds() []routeKind {
+	var out []routeKind
+	if c.Kinds.ALB {
+		out = append(out, httpRoutes, grpcRoutes)
+	}
+	if c.Kinds.NLB {
+		out = append(out, tcpRoutes, udpRoutes, tlsRoutes)
+	}
+	return out
+}
+
+// Setup registers the cache indexes and every reconciler of the Gateway
+// controllers c.Kinds says can run (ALB, NLB or both).
+func Setup(ctx context.Context, mgr ctrl.Manager, c *Config, maxConcurrent int) error {
+	if !c.Kinds.ALB && !c.Kinds.NLB {
+		return fmt.Errorf("the Gateway controllers need kinds the API server does not serve: %v, %v", c.Kinds.Missing, c.Kinds.MissingNLB)
 	}
 	if err := c.indexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return fmt.Errorf("gateway indexes: %w", err)
@@ -116,9 +161,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c *Config, maxConcurrent int) 
 	if err := (&GatewayReconciler{Config: c}).SetupWithManager(mgr, maxConcurrent); err != nil {
 		return fmt.Errorf("gateway controller: %w", err)
 	}
-	for _, r := range []*RouteReconciler{NewHTTPRouteReconciler(c), NewGRPCRouteReconciler(c)} {
-		if err := r.SetupWithManager(mgr, maxConcurrent); err != nil {
-			return fmt.Errorf("%s controller: %w", r.kind.kind, err)
+	for _, k := range c.routeKinds() {
+		if err := (&RouteReconciler{Config: c, kind: k}).SetupWithManager(mgr, maxConcurrent); err != nil {
+			return fmt.Errorf("%s controller: %w", k.kind, err)
 		}
 	}
 	for _, r := range NewConfigReconcilers(c) {

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -68,8 +69,11 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ctrllog.SetLogger(logr.Discard())
+	// Each test starts its own controller: their names repeat.
+	skipNames := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Logger: logr.FromSlogHandler(ctrltest.Logger(t).Handler())})
+		Controller: config.Controller{SkipNameValidation: &skipNames},
+		Logger:     logr.FromSlogHandler(ctrltest.Logger(t).Handler())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -37,7 +38,7 @@ const (
 	provisioningPollMax = 15 * time.Second
 )
 
-// GatewayReconciler reconciles the Gateways of the ALB controller: one
+// GatewayReconciler reconciles the Gateways of elbow's controllers: one
 // stack each.
 type GatewayReconciler struct {
 	*Config
@@ -163,7 +164,7 @@ func deployment(s *stack.Stack) trgw.Deployment {
 		if lb.Status == nil {
 			continue
 		}
-		d.LoadBalancerARN, d.DNSName = lb.Status.LoadBalancerARN, lb.Status.DNSName
+		d.LoadBalancerARN, d.DNSName, d.StaticAddresses = lb.Status.LoadBalancerARN, lb.Status.DNSName, lb.Status.StaticAddresses
 		if lb.Status.ProvisioningState != nil {
 			d.State = lb.Status.ProvisioningState.Code
 		}
@@ -307,8 +308,14 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int
 		For(&gwv1.Gateway{}, builder.WithPredicates(specChanged())).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretGateways))
 	b = watch(b, &gwv1.GatewayClass{}, r.classGateways)
-	b = watch(b, &gwv1.HTTPRoute{}, r.routeGateways)
-	b = watch(b, &gwv1.GRPCRoute{}, r.routeGateways)
+	for _, k := range r.routeKinds() {
+		b = watch(b, k.newObj(), r.routeGateways)
+	}
+	if r.Kinds.NLB {
+		// An NLB Gateway in front of an ALB Gateway reads the ALB's ARN
+		// from the ALB Gateway's status, its listeners from its spec.
+		b = b.Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.chainedGateways), builder.WithPredicates(predicate.Or(specChanged(), programmedChanged())))
+	}
 	b = watch(b, &corev1.Service{}, r.serviceGateways)
 	b = r.watchWorld(b, r.allGateways, r.listenerSetGateways)
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).Complete(r)

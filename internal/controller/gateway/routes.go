@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -20,8 +22,10 @@ import (
 
 // routeKind is what the route reconciler needs of a route kind.
 type routeKind struct {
-	// kind is HTTPRoute or GRPCRoute.
+	// kind is HTTPRoute, GRPCRoute, TCPRoute, UDPRoute or TLSRoute.
 	kind string
+	// name names its controller in logs and metrics.
+	name string
 	// newObj returns an empty route.
 	newObj func() client.Object
 	// status returns the route's status.
@@ -32,6 +36,7 @@ type routeKind struct {
 
 var httpRoutes = routeKind{
 	kind:   kindHTTPRoute,
+	name:   "httproute",
 	newObj: func() client.Object { return &gwv1.HTTPRoute{} },
 	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.HTTPRoute).Status.RouteStatus },
 	list:   func() client.ObjectList { return &gwv1.HTTPRouteList{} },
@@ -39,27 +44,42 @@ var httpRoutes = routeKind{
 
 var grpcRoutes = routeKind{
 	kind:   kindGRPCRoute,
+	name:   "grpcroute",
 	newObj: func() client.Object { return &gwv1.GRPCRoute{} },
 	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.GRPCRoute).Status.RouteStatus },
 	list:   func() client.ObjectList { return &gwv1.GRPCRouteList{} },
 }
 
-// RouteReconciler writes the status.parents entries of the ALB controller
-// on the routes of one kind, keeping other controllers' entries. Routes
-// whose parents are no longer the ALB controller's lose its entries.
+var tcpRoutes = routeKind{
+	kind:   kindTCPRoute,
+	name:   "tcproute",
+	newObj: func() client.Object { return &gwv1.TCPRoute{} },
+	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.TCPRoute).Status.RouteStatus },
+	list:   func() client.ObjectList { return &gwv1.TCPRouteList{} },
+}
+
+var udpRoutes = routeKind{
+	kind:   kindUDPRoute,
+	name:   "udproute",
+	newObj: func() client.Object { return &gwv1.UDPRoute{} },
+	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.UDPRoute).Status.RouteStatus },
+	list:   func() client.ObjectList { return &gwv1.UDPRouteList{} },
+}
+
+var tlsRoutes = routeKind{
+	kind:   kindTLSRoute,
+	name:   "tlsroute",
+	newObj: func() client.Object { return &gwv1.TLSRoute{} },
+	status: func(o client.Object) *gwv1.RouteStatus { return &o.(*gwv1.TLSRoute).Status.RouteStatus },
+	list:   func() client.ObjectList { return &gwv1.TLSRouteList{} },
+}
+
+// RouteReconciler writes the status.parents entries of elbow's
+// controllers on the routes of one kind, keeping other controllers'
+// entries. Routes whose parents are no longer ours lose our entries.
 type RouteReconciler struct {
 	*Config
 	kind routeKind
-}
-
-// NewHTTPRouteReconciler returns the reconciler of HTTPRoutes.
-func NewHTTPRouteReconciler(c *Config) *RouteReconciler {
-	return &RouteReconciler{Config: c, kind: httpRoutes}
-}
-
-// NewGRPCRouteReconciler returns the reconciler of GRPCRoutes.
-func NewGRPCRouteReconciler(c *Config) *RouteReconciler {
-	return &RouteReconciler{Config: c, kind: grpcRoutes}
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -69,9 +89,10 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	st := r.kind.status(route)
+	ctrls := r.controllers()
 	mine := false
 	for _, p := range st.Parents {
-		mine = mine || p.ControllerName == trgw.ControllerALB
+		mine = mine || ctrls[p.ControllerName]
 	}
 	_, res, err := r.buildShared(ctx)
 	if err != nil {
@@ -80,13 +101,21 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 	var ours []gwv1.RouteParentStatus
 	for _, rs := range res.Status.Routes {
 		if rs.Route.Kind == r.kind.kind && rs.Route.Namespace == req.Namespace && rs.Route.Name == req.Name {
-			ours = rs.Parents
+			for _, p := range rs.Parents {
+				if ctrls[p.ControllerName] {
+					ours = append(ours, p)
+				}
+			}
 		}
 	}
 	if len(ours) == 0 && !mine {
 		return reconcile.Result{}, nil
 	}
-	want := timedParents(st.Parents, trgw.MergeParents(st.Parents, ours, trgw.ControllerALB), metav1.Now())
+	merged := st.Parents
+	for ctrl := range ctrls {
+		merged = trgw.MergeParents(merged, nil, ctrl)
+	}
+	want := timedParents(st.Parents, append(merged, ours...), metav1.Now())
 	if len(want) == 0 {
 		want = nil
 	}
@@ -119,11 +148,16 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
 	m := routeRequests{c: r.Config, list: r.kind.list}
 	b := ctrl.NewControllerManagedBy(mgr).
-		Named(map[string]string{kindHTTPRoute: "httproute", kindGRPCRoute: "grpcroute"}[r.kind.kind]).
+		Named(r.kind.name).
 		For(r.kind.newObj(), builder.WithPredicates(specChanged()))
 	b = watch(b, &gwv1.Gateway{}, m.gateway)
 	b = watch(b, &gwv1.GatewayClass{}, m.all)
 	b = watch(b, &corev1.Service{}, m.service)
+	if r.kind.kind == kindTCPRoute {
+		// A Gateway backend resolves once its load balancer is programmed.
+		b = b.Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(m.backendGateway),
+			builder.WithPredicates(predicate.Or(specChanged(), programmedChanged())))
+	}
 	b = r.watchWorld(b, m.all, m.listenerSet)
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).Complete(r)
 }

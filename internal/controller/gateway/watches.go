@@ -24,12 +24,16 @@ const (
 	indexGatewayClass   = "elbow.gateway.class"      // Gateway: spec.gatewayClassName
 	indexGatewaySecret  = "elbow.gateway.secret"     // Gateway, ListenerSet: "ns/name" of certificate Secrets
 	indexListenerSetGW  = "elbow.listenerset.parent" // ListenerSet: "ns/name" of its Gateway
-	indexRouteParent    = "elbow.route.parent"       // HTTPRoute, GRPCRoute: parentKey of each parentRef
-	indexRouteService   = "elbow.route.service"      // HTTPRoute, GRPCRoute: "ns/name" of backend Services
+	indexRouteParent    = "elbow.route.parent"       // routes: parentKey of each parentRef
+	indexRouteService   = "elbow.route.service"      // routes: "ns/name" of backend Services
+	indexRouteGateway   = "elbow.route.gateway"      // TCPRoutes: "ns/name" of backend Gateways (an NLB in front of an ALB)
 	kindGateway         = "Gateway"
 	kindListenerSet     = "ListenerSet"
 	kindHTTPRoute       = "HTTPRoute"
 	kindGRPCRoute       = "GRPCRoute"
+	kindTCPRoute        = "TCPRoute"
+	kindUDPRoute        = "UDPRoute"
+	kindTLSRoute        = "TLSRoute"
 	kindService         = "Service"
 	kindLRC             = "ListenerRuleConfiguration"
 	kindLBC             = "LoadBalancerConfiguration"
@@ -76,6 +80,45 @@ func backendServices(ns string, refs []gwv1.BackendRef) []string {
 		out = append(out, n+"/"+string(b.Name))
 	}
 	return out
+}
+
+// backendGateways returns "ns/name" of the Gateways a route's backendRefs
+// name (an NLB Gateway in front of an ALB Gateway).
+func backendGateways(ns string, refs []gwv1.BackendRef) []string {
+	var out []string
+	for _, b := range refs {
+		if b.Group == nil || string(*b.Group) != gwv1.GroupName || b.Kind == nil || *b.Kind != kindGateway {
+			continue
+		}
+		n := ns
+		if b.Namespace != nil && *b.Namespace != "" {
+			n = string(*b.Namespace)
+		}
+		out = append(out, n+"/"+string(b.Name))
+	}
+	return out
+}
+
+// l4Route is what the indexes need of a TCPRoute, UDPRoute or TLSRoute.
+func l4Route(o client.Object) (ns string, parents []gwv1.ParentReference, refs []gwv1.BackendRef, ok bool) {
+	switch r := o.(type) {
+	case *gwv1.TCPRoute:
+		for _, rule := range r.Spec.Rules {
+			refs = append(refs, rule.BackendRefs...)
+		}
+		return r.Namespace, r.Spec.ParentRefs, refs, true
+	case *gwv1.UDPRoute:
+		for _, rule := range r.Spec.Rules {
+			refs = append(refs, rule.BackendRefs...)
+		}
+		return r.Namespace, r.Spec.ParentRefs, refs, true
+	case *gwv1.TLSRoute:
+		for _, rule := range r.Spec.Rules {
+			refs = append(refs, rule.BackendRefs...)
+		}
+		return r.Namespace, r.Spec.ParentRefs, refs, true
+	}
+	return "", nil, nil, false
 }
 
 func httpRouteServices(r *gwv1.HTTPRoute) []string {
@@ -148,24 +191,46 @@ func (c *Config) indexes(ctx context.Context, idx client.FieldIndexer) error {
 			return err
 		}
 	}
-	for _, r := range []struct {
+	type routeIndex struct {
 		obj      client.Object
 		parents  func(client.Object) []string
 		services func(client.Object) []string
-	}{
-		{&gwv1.HTTPRoute{},
+	}
+	var routes []routeIndex
+	if c.Kinds.ALB {
+		routes = append(routes, routeIndex{&gwv1.HTTPRoute{},
 			func(o client.Object) []string {
 				r := o.(*gwv1.HTTPRoute)
 				return routeParents(r.Namespace, r.Spec.ParentRefs)
 			},
 			func(o client.Object) []string { return httpRouteServices(o.(*gwv1.HTTPRoute)) }},
-		{&gwv1.GRPCRoute{},
-			func(o client.Object) []string {
-				r := o.(*gwv1.GRPCRoute)
-				return routeParents(r.Namespace, r.Spec.ParentRefs)
-			},
-			func(o client.Object) []string { return grpcRouteServices(o.(*gwv1.GRPCRoute)) }},
-	} {
+			routeIndex{&gwv1.GRPCRoute{},
+				func(o client.Object) []string {
+					r := o.(*gwv1.GRPCRoute)
+					return routeParents(r.Namespace, r.Spec.ParentRefs)
+				},
+				func(o client.Object) []string { return grpcRouteServices(o.(*gwv1.GRPCRoute)) }})
+	}
+	if c.Kinds.NLB {
+		l4Parents := func(o client.Object) []string {
+			ns, parents, _, _ := l4Route(o)
+			return routeParents(ns, parents)
+		}
+		l4Services := func(o client.Object) []string {
+			ns, _, refs, _ := l4Route(o)
+			return backendServices(ns, refs)
+		}
+		for _, o := range []client.Object{&gwv1.TCPRoute{}, &gwv1.UDPRoute{}, &gwv1.TLSRoute{}} {
+			routes = append(routes, routeIndex{o, l4Parents, l4Services})
+		}
+		if err := idx.IndexField(ctx, &gwv1.TCPRoute{}, indexRouteGateway, func(o client.Object) []string {
+			ns, _, refs, _ := l4Route(o)
+			return backendGateways(ns, refs)
+		}); err != nil {
+			return err
+		}
+	}
+	for _, r := range routes {
 		if err := idx.IndexField(ctx, r.obj, indexRouteParent, r.parents); err != nil {
 			return err
 		}
@@ -176,11 +241,11 @@ func (c *Config) indexes(ctx context.Context, idx client.FieldIndexer) error {
 	return nil
 }
 
-// ours reports whether a Gateway is the ALB controller's (its class's
-// controllerName) or carries its finalizer.
+// ours reports whether a Gateway is of a class of the controllers that
+// run, or carries the finalizer of one that runs.
 func (c *Config) ours(ctx context.Context, gw *gwv1.Gateway) bool {
 	for _, f := range gw.Finalizers {
-		if f == trgw.FinalizerALBGateway {
+		if (f == trgw.FinalizerALBGateway && c.Kinds.ALB) || (f == trgw.FinalizerNLBGateway && c.Kinds.NLB) {
 			return true
 		}
 	}
@@ -188,11 +253,11 @@ func (c *Config) ours(ctx context.Context, gw *gwv1.Gateway) bool {
 	if err := c.Client.Get(ctx, types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, class); err != nil {
 		return false
 	}
-	return class.Spec.ControllerName == trgw.ControllerALB
+	return c.controllers()[class.Spec.ControllerName]
 }
 
 // gatewayRequests returns requests for the Gateways among gws that are
-// the ALB controller's.
+// ours.
 func (c *Config) gatewayRequests(ctx context.Context, gws []gwv1.Gateway) []reconcile.Request {
 	var out []reconcile.Request
 	for i := range gws {
@@ -203,7 +268,7 @@ func (c *Config) gatewayRequests(ctx context.Context, gws []gwv1.Gateway) []reco
 	return out
 }
 
-// allGateways maps any object to every Gateway of the ALB controller.
+// allGateways maps any object to every Gateway of ours.
 func (c *Config) allGateways(ctx context.Context, _ client.Object) []reconcile.Request {
 	var gws gwv1.GatewayList
 	if err := c.Client.List(ctx, &gws); err != nil {
@@ -230,8 +295,8 @@ func (c *Config) listenerSetGateways(ctx context.Context, o client.Object) []rec
 	return c.gatewaysByKey(ctx, []string{listenerSetGateway(ls)})
 }
 
-// gatewaysByKey returns requests for the Gateways ("ns/name") that are the
-// ALB controller's.
+// gatewaysByKey returns requests for the Gateways ("ns/name") that are
+// ours.
 func (c *Config) gatewaysByKey(ctx context.Context, keys []string) []reconcile.Request {
 	var out []reconcile.Request
 	seen := map[string]bool{}
@@ -283,6 +348,10 @@ func (c *Config) routeGateways(ctx context.Context, o client.Object) []reconcile
 		parents = routeParents(r.Namespace, r.Spec.ParentRefs)
 	case *gwv1.GRPCRoute:
 		parents = routeParents(r.Namespace, r.Spec.ParentRefs)
+	default:
+		if ns, refs, _, ok := l4Route(o); ok {
+			parents = routeParents(ns, refs)
+		}
 	}
 	return c.gatewaysByKey(ctx, c.parentGateways(ctx, parents))
 }
@@ -290,21 +359,49 @@ func (c *Config) routeGateways(ctx context.Context, o client.Object) []reconcile
 // serviceGateways maps a Service to the Gateways of the routes that send
 // to it.
 func (c *Config) serviceGateways(ctx context.Context, o client.Object) []reconcile.Request {
-	key := o.GetNamespace() + "/" + o.GetName()
+	return c.gatewaysByKey(ctx, c.parentGateways(ctx, c.routeParentsByIndex(ctx, indexRouteService, o.GetNamespace()+"/"+o.GetName())))
+}
+
+// routeParentsByIndex returns the parentKeys of the routes (of every kind
+// that runs) an index value finds.
+func (c *Config) routeParentsByIndex(ctx context.Context, field, value string) []string {
 	var parents []string
-	var hrs gwv1.HTTPRouteList
-	if err := c.Client.List(ctx, &hrs, client.MatchingFields{indexRouteService: key}); err == nil {
-		for _, r := range hrs.Items {
-			parents = append(parents, routeParents(r.Namespace, r.Spec.ParentRefs)...)
+	for _, k := range c.routeKinds() {
+		if field == indexRouteGateway && k.kind != kindTCPRoute {
+			continue
+		}
+		l := k.list()
+		if err := c.Client.List(ctx, l, client.MatchingFields{field: value}); err != nil {
+			continue
+		}
+		objs, err := apimeta.ExtractList(l)
+		if err != nil {
+			continue
+		}
+		for _, obj := range objs {
+			switch r := obj.(type) {
+			case *gwv1.HTTPRoute:
+				parents = append(parents, routeParents(r.Namespace, r.Spec.ParentRefs)...)
+			case *gwv1.GRPCRoute:
+				parents = append(parents, routeParents(r.Namespace, r.Spec.ParentRefs)...)
+			case client.Object:
+				if ns, refs, _, ok := l4Route(r); ok {
+					parents = append(parents, routeParents(ns, refs)...)
+				}
+			}
 		}
 	}
-	var grs gwv1.GRPCRouteList
-	if err := c.Client.List(ctx, &grs, client.MatchingFields{indexRouteService: key}); err == nil {
-		for _, r := range grs.Items {
-			parents = append(parents, routeParents(r.Namespace, r.Spec.ParentRefs)...)
-		}
+	return parents
+}
+
+// chainedGateways maps a Gateway to the NLB Gateways whose TCPRoutes
+// forward to it (its load balancer's ARN, in its status, goes into their
+// stacks).
+func (c *Config) chainedGateways(ctx context.Context, o client.Object) []reconcile.Request {
+	if !c.Kinds.NLB {
+		return nil
 	}
-	return c.gatewaysByKey(ctx, c.parentGateways(ctx, parents))
+	return c.gatewaysByKey(ctx, c.parentGateways(ctx, c.routeParentsByIndex(ctx, indexRouteGateway, o.GetNamespace()+"/"+o.GetName())))
 }
 
 // secretGateways maps a Secret to the Gateways whose listeners (or whose
@@ -404,6 +501,12 @@ func (m routeRequests) service(ctx context.Context, o client.Object) []reconcile
 	return m.byIndex(ctx, indexRouteService, o.GetNamespace()+"/"+o.GetName())
 }
 
+// backendGateway maps a Gateway to the TCPRoutes that send to it (an NLB
+// Gateway in front of an ALB Gateway).
+func (m routeRequests) backendGateway(ctx context.Context, o client.Object) []reconcile.Request {
+	return m.byIndex(ctx, indexRouteGateway, o.GetNamespace()+"/"+o.GetName())
+}
+
 // requests returns a request for each object of a list.
 func requests(l client.ObjectList) []reconcile.Request {
 	objs, err := apimeta.ExtractList(l)
@@ -473,6 +576,30 @@ func specChanged() predicate.Predicate {
 				}
 			}
 			return false
+		},
+	}
+}
+
+// programmedChanged passes the updates that change a Gateway's
+// Programmed condition (status, message).
+func programmedChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*gwv1.Gateway)
+			n, ok2 := e.ObjectNew.(*gwv1.Gateway)
+			if !ok1 || !ok2 {
+				return false
+			}
+			oc := apimeta.FindStatusCondition(o.Status.Conditions, string(gwv1.GatewayConditionProgrammed))
+			nc := apimeta.FindStatusCondition(n.Status.Conditions, string(gwv1.GatewayConditionProgrammed))
+			switch {
+			case oc == nil || nc == nil:
+				return (oc == nil) != (nc == nil)
+			}
+			return oc.Status != nc.Status || oc.Message != nc.Message
 		},
 	}
 }

@@ -39,15 +39,33 @@ func (c *Config) load(ctx context.Context) (trgw.Input, error) {
 	if err := c.Client.List(ctx, &gws); err != nil {
 		return in, fmt.Errorf("list Gateways: %w", err)
 	}
-	var hrs gwv1.HTTPRouteList
-	if err := c.Client.List(ctx, &hrs); err != nil {
-		return in, fmt.Errorf("list HTTPRoutes: %w", err)
+	in.GatewayClasses, in.Gateways = classes.Items, gws.Items
+	if c.Kinds.ALB {
+		var hrs gwv1.HTTPRouteList
+		if err := c.Client.List(ctx, &hrs); err != nil {
+			return in, fmt.Errorf("list HTTPRoutes: %w", err)
+		}
+		var grs gwv1.GRPCRouteList
+		if err := c.Client.List(ctx, &grs); err != nil {
+			return in, fmt.Errorf("list GRPCRoutes: %w", err)
+		}
+		in.HTTPRoutes, in.GRPCRoutes = hrs.Items, grs.Items
 	}
-	var grs gwv1.GRPCRouteList
-	if err := c.Client.List(ctx, &grs); err != nil {
-		return in, fmt.Errorf("list GRPCRoutes: %w", err)
+	if c.Kinds.NLB {
+		var tcp gwv1.TCPRouteList
+		if err := c.Client.List(ctx, &tcp); err != nil {
+			return in, fmt.Errorf("list TCPRoutes: %w", err)
+		}
+		var udp gwv1.UDPRouteList
+		if err := c.Client.List(ctx, &udp); err != nil {
+			return in, fmt.Errorf("list UDPRoutes: %w", err)
+		}
+		var tls gwv1.TLSRouteList
+		if err := c.Client.List(ctx, &tls); err != nil {
+			return in, fmt.Errorf("list TLSRoutes: %w", err)
+		}
+		in.TCPRoutes, in.UDPRoutes, in.TLSRoutes = tcp.Items, udp.Items, tls.Items
 	}
-	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = classes.Items, gws.Items, hrs.Items, grs.Items
 	if c.Kinds.ListenerSets {
 		var lss gwv1.ListenerSetList
 		if err := c.Client.List(ctx, &lss); err != nil {
@@ -215,6 +233,7 @@ func (c *Config) buildShared(ctx context.Context) (trgw.Input, trgw.Result, erro
 // translate resolves the names the world refers to and translates it.
 func (c *Config) translate(ctx context.Context, in trgw.Input) (trgw.Input, trgw.Result, error) {
 	in.Options = c.Options
+	in.Off = c.off()
 	if c.Lookup != nil {
 		if err := c.resolve(ctx, &in); err != nil {
 			return in, trgw.Result{}, err
@@ -336,6 +355,18 @@ func referencedNames(in *trgw.Input) (targetGroups, trustStores []string) {
 				addRefs([]gwv1.BackendRef{b.BackendRef})
 			}
 		}
+	}
+	for i := range in.TCPRoutes {
+		_, _, refs, _ := l4Route(&in.TCPRoutes[i])
+		addRefs(refs)
+	}
+	for i := range in.UDPRoutes {
+		_, _, refs, _ := l4Route(&in.UDPRoutes[i])
+		addRefs(refs)
+	}
+	for i := range in.TLSRoutes {
+		_, _, refs, _ := l4Route(&in.TLSRoutes[i])
+		addRefs(refs)
 	}
 	for _, lbc := range in.LoadBalancerConfigurations {
 		if lbc.Spec.ListenerConfigurations == nil {
