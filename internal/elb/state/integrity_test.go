@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/state/statetest"
 )
 
 // populate writes n target records and a load balancer whose name is
@@ -42,66 +43,6 @@ func populate(t testing.TB, dir string, n int, marker string) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// pageType returns bbolt's type of the page that holds byte offset off of
-// the state file at path ("leaf", "branch", "free", "freelist", "meta").
-func pageType(t *testing.T, path string, off int64) string {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second, PreLoadFreelist: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var typ string
-	err = db.View(func(tx *bolt.Tx) error {
-		id := int(off / int64(db.Info().PageSize))
-		// an overflow page belongs to the page it continues
-		for ; id >= 0; id-- {
-			info, err := tx.Page(id)
-			if err != nil {
-				return err
-			}
-			if info != nil && id+info.OverflowCount >= int(off/int64(db.Info().PageSize)) {
-				typ = info.Type
-				return nil
-			}
-		}
-		return errors.New("no page")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return typ
-}
-
-// flip inverts n bytes of the file at path from off.
-func flip(t *testing.T, path string, off int64, n int) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	for i := range b {
-		b[i] ^= 0xff
-	}
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Size()
 }
 
 // wantRefused checks that opening dir fails with a *DamagedError naming
@@ -148,12 +89,7 @@ func wantRefused(t *testing.T, dir, problem string) {
 func TestOpenRefusesDamageInTheMiddle(t *testing.T) {
 	dir := t.TempDir()
 	populate(t, dir, 3000, "web")
-	path := filepath.Join(dir, FileName)
-	mid := fileSize(t, path) / 2
-	if typ := pageType(t, path, mid); typ != "leaf" && typ != "branch" {
-		t.Fatalf("test setup: the page at half the file is %q, not one that holds data", typ)
-	}
-	flip(t, path, mid, 64)
+	statetest.FlipMiddle(t, filepath.Join(dir, FileName))
 	wantRefused(t, dir, "is damaged")
 }
 
@@ -162,10 +98,7 @@ func TestOpenRefusesDamageInTheMiddle(t *testing.T) {
 func TestOpenRefusesTruncatedFile(t *testing.T) {
 	dir := t.TempDir()
 	populate(t, dir, 3000, "web")
-	path := filepath.Join(dir, FileName)
-	if err := os.Truncate(path, fileSize(t, path)/2); err != nil {
-		t.Fatal(err)
-	}
+	statetest.TruncateHalf(t, filepath.Join(dir, FileName))
 	wantRefused(t, dir, "is truncated")
 }
 
@@ -175,11 +108,9 @@ func TestOpenRefusesEmptyFile(t *testing.T) {
 	dir := t.TempDir()
 	populate(t, dir, 10, "web")
 	path := filepath.Join(dir, FileName)
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	statetest.Empty(t, path)
 	wantRefused(t, dir, "is empty (0 bytes)")
-	if fileSize(t, path) != 0 {
+	if info, err := os.Stat(path); err != nil || info.Size() != 0 {
 		t.Error("the empty file was initialised")
 	}
 }
@@ -299,15 +230,11 @@ func TestDamageWhileServingFailsTheStore(t *testing.T) {
 		locate func(t *testing.T, path string, raw []byte) (int64, int)
 	}{
 		{"record", func(t *testing.T, path string, raw []byte) (int64, int) {
-			at := bytes.Index(raw, []byte(`"name":"marker-of-the-record"`))
-			if at < 0 {
-				t.Fatal("test setup: the record is not in the file")
-			}
-			return int64(at + 10), 1
+			return statetest.RecordOffset(t, path, `"name":"marker-of-the-record"`) + 10, 1
 		}},
 		{"page", func(t *testing.T, path string, raw []byte) (int64, int) {
 			mid := int64(len(raw) / 2)
-			if typ := pageType(t, path, mid); typ != "leaf" && typ != "branch" {
+			if typ := statetest.PageType(t, path, mid); typ != "leaf" && typ != "branch" {
 				t.Fatalf("test setup: the page at half the file is %q", typ)
 			}
 			return mid, 64
@@ -329,7 +256,7 @@ func TestDamageWhileServingFailsTheStore(t *testing.T) {
 			if _, err := s.Snapshot(); err != nil || s.Err() != nil {
 				t.Fatalf("sound store: snapshot %v, Err %v", err, s.Err())
 			}
-			flip(t, path, off, n)
+			statetest.Flip(t, path, off, n)
 			if _, err := s.Snapshot(); err == nil {
 				t.Fatal("a snapshot of the damaged file succeeded")
 			}

@@ -120,7 +120,7 @@ func OpenWith(ctx context.Context, dir string, o Options) (*Store, error) {
 	err = verify(vctx, db, path)
 	cancel()
 	if err != nil {
-		if vctx.Err() != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			// bbolt's check may still hold a read transaction, which Close
 			// waits for: close once it ends.
 			go func() { db.Close(); lock.release() }()

@@ -279,15 +279,20 @@ func VerifyFile(ctx context.Context, path string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
 	}
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := verify(vctx, db, path); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			go db.Close() // once bbolt's check, still reading, ends
+			return fmt.Errorf("%w (the check is bounded by %s)", err, timeout)
+		}
+		db.Close()
 		return err
 	}
+	defer db.Close()
 	return protect(func() error {
 		return db.View(func(tx *bolt.Tx) error {
 			_, err := checkSchema(tx, path)
