@@ -418,6 +418,10 @@ func (c *call) failFromMethod(err error) {
 		c.fail(internalError(c.svc.Protocol))
 		return
 	}
+	if ae.Code == codeServiceUnavailable {
+		c.fail(unavailableError(c.svc.Protocol, ae))
+		return
+	}
 	c.fail(ae)
 }
 

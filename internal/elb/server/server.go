@@ -109,6 +109,9 @@ type Config struct {
 	// Limits are the ELBv2 quotas; zero fields take AWS's defaults (raise
 	// one as an AWS quota increase would).
 	Limits elbv2.Limits
+	// StateCheckTimeout bounds the verification of the state file at start
+	// (state.Options.CheckTimeout; 0: state.DefaultCheckTimeout).
+	StateCheckTimeout time.Duration
 }
 
 // Server is the running local ELB.
@@ -130,6 +133,7 @@ type Server struct {
 	metricsLn net.Listener
 	metrics   *http.Server
 	dns       *dnsServer
+	control   *control
 
 	mu      sync.Mutex
 	running bool
@@ -179,10 +183,14 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 		}
 	}()
-	if s.store, err = state.Open(cfg.StateDir); err != nil {
+	ctx := context.Background()
+	s.store, err = state.OpenWith(ctx, cfg.StateDir, state.Options{CheckTimeout: cfg.StateCheckTimeout, Logger: log.With("component", "state")})
+	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
+	if s.control, err = listenControl(s.store, log.With("component", "control")); err != nil {
+		return nil, err
+	}
 	if err := ec2.Bootstrap(ctx, s.store, f); err != nil {
 		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
 	}
@@ -244,7 +252,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.HandleFunc("/healthz", s.healthz)
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	if cfg.DNSListen != "" {
@@ -257,6 +265,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// healthz answers 200 "ok" while the server is sound, and 503 with the
+// reason once its state cannot be read (the store refuses writes then).
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if err := s.store.Err(); err != nil {
+		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // checkCredentials fills the development credentials when none are given
@@ -348,6 +366,11 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("API server: %w", err)
 		}
 	})
+	goRun(&serving, func() {
+		if err := s.control.serve(); err != nil {
+			errc <- err
+		}
+	})
 	if s.metrics != nil {
 		goRun(&serving, func() {
 			if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -373,7 +396,7 @@ func (s *Server) Run(ctx context.Context) error {
 	goRun(&workers, func() { s.elbv2.Run(ctx) })
 	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
-		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "dataPlanes", !s.cfg.NoDataPlanes)
+		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "control", s.control.path, "dataPlanes", !s.cfg.NoDataPlanes)
 	if s.cfg.AutoProvisionReferences {
 		s.log.Warn("auto-provisioning references: subnets, security groups, Elastic IPs, certificates and web ACLs that requests name and the local cloud lacks are created on first use (AWS would refuse them)")
 	} else if s.cfg.AutoProvisionCertificates {
@@ -414,6 +437,7 @@ func (s *Server) shutdown() {
 	if s.metrics != nil {
 		_ = s.metrics.Shutdown(sctx)
 	}
+	s.control.shutdown(sctx)
 	if s.dns != nil {
 		s.dns.stop()
 	}
@@ -456,6 +480,9 @@ func (s *Server) Close() error {
 	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.control != nil {
+		s.control.close()
 	}
 	if s.dns != nil {
 		s.dns.closeSockets()

@@ -5,6 +5,7 @@ package statetest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -22,6 +23,35 @@ func FlipMiddle(t testing.TB, path string) {
 		t.Fatalf("statetest: the page at half of %s is a %q page, not one that holds data: make the state larger", path, typ)
 	}
 	Flip(t, path, mid, 64)
+}
+
+// Compact rewrites the state file at path without free pages (bbolt's
+// Compact), as a restored copy might be, so that its every page but the
+// meta and freelist pages holds data. The file must not be open
+// elsewhere.
+func Compact(t testing.TB, path string) {
+	t.Helper()
+	src, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".compact"
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		src.Close()
+		t.Fatal(err)
+	}
+	err = bolt.Compact(dst, src, 1<<20)
+	src.Close()
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TruncateHalf cuts the state file at path to half its length.
@@ -88,16 +118,21 @@ func PageType(t testing.TB, path string, off int64) string {
 	target := int(off / int64(db.Info().PageSize))
 	typ := ""
 	err = db.View(func(tx *bolt.Tx) error {
-		// the page that holds target: target itself, or one before it
-		// whose overflow pages reach it
-		for id := target; id >= 0 && typ == ""; id-- {
+		// from the first page, span by span (a page and its overflow
+		// pages), to the span that holds target
+		for id := 0; id <= target; {
 			info, err := tx.Page(id)
 			if err != nil {
 				return err
 			}
-			if info != nil && id+info.OverflowCount >= target {
-				typ = info.Type
+			if info == nil {
+				return fmt.Errorf("no page %d", id)
 			}
+			if id+info.OverflowCount >= target {
+				typ = info.Type
+				return nil
+			}
+			id += info.OverflowCount + 1
 		}
 		return nil
 	})
