@@ -46,7 +46,7 @@ unit:
 bench: build
 	hack/bench-alb.sh
 	hack/bench-nlb.sh
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/elb/health/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/elb/dataplane/health/
 	$(GO) test -run '^$$' -bench . ./internal/elb/server/
 	@if [ -d internal/deploy ]; then $(GO) test -run '^$$' -bench . ./internal/deploy/; fi
 

@@ -39,7 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/elbowlb/elbow/internal/elb/nlb"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )

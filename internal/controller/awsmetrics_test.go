@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	elbec2 "github.com/elbowlb/elbow/internal/elb/ec2"
-	"github.com/elbowlb/elbow/internal/elb/svctest"
+	elbec2 "github.com/elbowlb/elbow/internal/elb/service/ec2"
+	"github.com/elbowlb/elbow/internal/elb/service/svctest"
 	"github.com/elbowlb/elbow/internal/facts"
 )
 

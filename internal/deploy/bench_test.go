@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/deploy"
-	elbv2svc "github.com/elbowlb/elbow/internal/elb/elbv2"
+	elbv2svc "github.com/elbowlb/elbow/internal/elb/service/elbv2"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate/manifests"
 )

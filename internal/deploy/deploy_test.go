@@ -19,7 +19,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
-	elbv2svc "github.com/elbowlb/elbow/internal/elb/elbv2"
+	elbv2svc "github.com/elbowlb/elbow/internal/elb/service/elbv2"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate"

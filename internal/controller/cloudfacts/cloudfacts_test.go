@@ -9,9 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	elbacm "github.com/elbowlb/elbow/internal/elb/acm"
-	elbec2 "github.com/elbowlb/elbow/internal/elb/ec2"
-	"github.com/elbowlb/elbow/internal/elb/svctest"
+	elbacm "github.com/elbowlb/elbow/internal/elb/service/acm"
+	elbec2 "github.com/elbowlb/elbow/internal/elb/service/ec2"
+	"github.com/elbowlb/elbow/internal/elb/service/svctest"
 	"github.com/elbowlb/elbow/internal/facts"
 )
 

@@ -16,7 +16,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 )
 
 // TestAWSCLI drives the endpoint with the AWS CLI (botocore: another

@@ -3,8 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/sigv4"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 // AWS's wording of the errors the endpoint itself returns. Sources: AWS

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 )
 
 // apiErr checks that err is an AWS API error with the code, HTTP status and

@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/awsjson"
 	"github.com/elbowlb/elbow/internal/elb/api/query"
 	"github.com/elbowlb/elbow/internal/elb/api/sigv4"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 // call is the state of one request.

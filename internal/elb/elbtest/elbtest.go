@@ -32,8 +32,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
-	"github.com/elbowlb/elbow/internal/elb/elbv2"
 	"github.com/elbowlb/elbow/internal/elb/server"
+	"github.com/elbowlb/elbow/internal/elb/service/elbv2"
 	"github.com/elbowlb/elbow/internal/facts"
 )
 

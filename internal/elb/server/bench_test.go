@@ -10,9 +10,9 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/elbowlb/elbow/internal/elb/ec2"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
-	"github.com/elbowlb/elbow/internal/elb/elbv2"
+	"github.com/elbowlb/elbow/internal/elb/service/ec2"
+	"github.com/elbowlb/elbow/internal/elb/service/elbv2"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )

@@ -26,8 +26,8 @@ import (
 
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/wire"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 // ContentType is the media type of JSON 1.1 requests and responses.

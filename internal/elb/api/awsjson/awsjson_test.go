@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/awsjson"
 	"github.com/elbowlb/elbow/internal/elb/api/internal/sdkcapture"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 func p[T any](v T) *T { return &v }

@@ -21,8 +21,8 @@ import (
 
 	smithytime "github.com/aws/smithy-go/time"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/wire"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 // Dialect is one of the two query protocols.

@@ -13,8 +13,8 @@ import (
 
 	smithytime "github.com/aws/smithy-go/time"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/wire"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 // EncodeResponse writes the XML response of a successful call of action:

@@ -14,9 +14,9 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/api/internal/sdkcapture"
 	"github.com/elbowlb/elbow/internal/elb/api/query"
-	"github.com/elbowlb/elbow/internal/elb/awserr"
 )
 
 func p[T any](v T) *T { return &v }

@@ -1,0 +1,552 @@
+package alb
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
+	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
+	"github.com/elbowlb/elbow/internal/elb/state"
+)
+
+// lbRuntime is a load balancer's part of the plane that outlives state
+// changes: its metrics and its access log writer.
+type lbRuntime struct {
+	arn  string
+	name string
+	dim  string // app/NAME/ID
+	m    *lbMetrics
+
+	logMu   sync.Mutex
+	alog    *accessLog
+	alogKey string
+}
+
+func (lb *lbRuntime) closeLog() {
+	lb.logMu.Lock()
+	defer lb.logMu.Unlock()
+	if lb.alog != nil {
+		lb.alog.close()
+		lb.alog = nil
+		lb.alogKey = ""
+	}
+}
+
+// lbCfg is one state's configuration of a load balancer; immutable.
+type lbCfg struct {
+	rt       *lbRuntime
+	arn      string
+	name     string
+	attrs    lbAttrs
+	internal bool
+	alog     *accessLog
+}
+
+// listenerCfg is one state's compiled listener; immutable.
+type listenerCfg struct {
+	lb       *lbCfg
+	arn      string
+	port     int32
+	portStr  string
+	protocol string // HTTP | HTTPS
+	scheme   string // http | https
+	tls      *tls.Config
+	certs    []certInfo
+	rules    []*rule // by priority, the default rule last
+	access   *access.Policy
+
+	serverHeader bool     // routing.http.response.server.enabled
+	respHeaders  []header // routing.http.response.*.header_value
+	tlsVersionH  string   // header name for the TLS version (x-amzn-tls-version)
+	tlsCipherH   string
+}
+
+// sockCfg is what one socket serves: a listener, from one zone's node.
+type sockCfg struct {
+	*listenerCfg
+	zone string
+	// src is the host address of the zone's load balancer node; targets
+	// are connected to from it.
+	src netip.Addr
+}
+
+// certInfo is a listener certificate with what SNI selection needs.
+type certInfo struct {
+	arn   string
+	cert  *tls.Certificate
+	names []string // lower-case DNS names and common name
+	ecdsa bool
+	bits  int
+}
+
+// tlsEntry caches a listener's TLS configuration while its inputs stay.
+type tlsEntry struct {
+	fp    string
+	cfg   *tls.Config
+	certs []certInfo
+}
+
+// compile builds the wanted sockets of every application load balancer in
+// the state and updates the target group runtimes. It returns the
+// backends that are gone. applyMu is held.
+func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, []*backend) {
+	want := map[netip.AddrPort]*sockCfg{}
+	var removed []*backend
+	usedTG := map[string]bool{}
+	usedLB := map[string]bool{}
+	usedTLS := map[string]bool{}
+	tgOf := func(arn string) *tgRuntime {
+		if usedTG[arn] {
+			return p.tgs[arn]
+		}
+		tg, gone := p.syncTargetGroup(snap, arn)
+		removed = append(removed, gone...)
+		if tg != nil {
+			usedTG[arn] = true
+		}
+		return tg
+	}
+	lbARNs := make([]string, 0, len(snap.LoadBalancers))
+	for arn, lb := range snap.LoadBalancers {
+		if lb.Type == "application" && lb.State != "failed" {
+			lbARNs = append(lbARNs, arn)
+		}
+	}
+	sort.Strings(lbARNs)
+	for _, arn := range lbARNs {
+		lb := snap.LoadBalancers[arn]
+		usedLB[arn] = true
+		lc := p.lbConfig(lb)
+		for _, l := range snap.ListenersOf(arn) {
+			if l.Protocol != "HTTP" && l.Protocol != "HTTPS" {
+				continue
+			}
+			usedTLS[l.ARN] = true
+			cl, err := p.compileListener(snap, lc, l, tgOf)
+			if err != nil {
+				p.log.Warn("ALB listener not served", "lb", lb.Name, "listener", l.ARN, "err", err)
+				continue
+			}
+			p.addSockets(want, lb, cl)
+		}
+	}
+	for arn, tg := range p.tgs {
+		if !usedTG[arn] {
+			delete(p.tgs, arn)
+			if st := tg.st.Load(); st != nil {
+				removed = append(removed, st.targets...)
+			}
+		}
+	}
+	for arn, rt := range p.lbs {
+		if !usedLB[arn] {
+			delete(p.lbs, arn)
+			rt.closeLog()
+			p.m.forget(rt.dim)
+		}
+	}
+	for arn := range p.tlsCache {
+		if !usedTLS[arn] {
+			delete(p.tlsCache, arn)
+		}
+	}
+	return want, removed
+}
+
+// addSockets adds a listener's sockets: one per zone address, plus the
+// public addresses of an internet-facing load balancer.
+func (p *Plane) addSockets(want map[netip.AddrPort]*sockCfg, lb *state.LoadBalancer, cl *listenerCfg) {
+	var first *sockCfg
+	for _, z := range lb.Zones {
+		a, err := netip.ParseAddr(z.Address)
+		if err != nil {
+			continue
+		}
+		if cl.lb.internal && !a.IsLoopback() {
+			p.log.Warn("internal ALB zone address is not a loopback address; not listening there", "lb", lb.Name, "addr", z.Address)
+			continue
+		}
+		sc := &sockCfg{listenerCfg: cl, zone: z.ZoneName, src: p.nodeAddr(z)}
+		addr := netip.AddrPortFrom(a, uint16(cl.port))
+		if prev, ok := want[addr]; ok && prev.lb.arn != cl.lb.arn {
+			p.log.Warn("ALB listen address used twice", "addr", addr.String(), "lb", lb.Name, "other", prev.lb.name)
+			continue
+		}
+		want[addr] = sc
+		if first == nil {
+			first = sc
+		}
+	}
+	if cl.lb.internal || first == nil {
+		return
+	}
+	for _, a := range p.cfg.PublicAddrs {
+		addr := netip.AddrPortFrom(a, uint16(cl.port))
+		if _, ok := want[addr]; ok {
+			continue
+		}
+		want[addr] = first
+	}
+}
+
+// nodeAddr is the host address of a zone's load balancer node.
+func (p *Plane) nodeAddr(z state.LBZone) netip.Addr {
+	a, err := netip.ParseAddr(z.PrivateIPv4Address)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return p.addrs.ToHost(a)
+}
+
+// lbConfig returns the configuration of a load balancer, creating its
+// runtime on first sight.
+func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
+	rt := p.lbs[lb.ARN]
+	if rt == nil {
+		rt = &lbRuntime{arn: lb.ARN, name: lb.Name, dim: lbDimension(lb.ARN)}
+		rt.m = p.m.lb(rt.dim)
+		p.lbs[lb.ARN] = rt
+	}
+	c := &lbCfg{
+		rt:       rt,
+		arn:      lb.ARN,
+		name:     lb.Name,
+		attrs:    parseLBAttrs(lb.Attributes),
+		internal: lb.Scheme == "internal",
+	}
+	c.alog = p.accessLogFor(rt, c)
+	return c
+}
+
+// lbDimension returns the CloudWatch LoadBalancer dimension of an ARN
+// (app/NAME/ID).
+func lbDimension(arn string) string {
+	if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
+		return arn[i+len(":loadbalancer/"):]
+	}
+	return arn
+}
+
+// tgDimension returns the CloudWatch TargetGroup dimension of an ARN
+// (targetgroup/NAME/ID).
+func tgDimension(arn string) string {
+	if i := strings.LastIndex(arn, ":targetgroup/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// compileListener compiles a listener's rules, TLS configuration and
+// security groups.
+func (p *Plane) compileListener(snap *state.Snapshot, lc *lbCfg, l *state.Listener, tgOf func(string) *tgRuntime) (*listenerCfg, error) {
+	cl := &listenerCfg{
+		lb:           lc,
+		arn:          l.ARN,
+		port:         l.Port,
+		portStr:      strconv.Itoa(int(l.Port)),
+		protocol:     l.Protocol,
+		scheme:       strings.ToLower(l.Protocol),
+		access:       access.Compile(snap, snap.LoadBalancers[lc.arn], p.addrs),
+		serverHeader: l.Attributes["routing.http.response.server.enabled"] != "false",
+		tlsVersionH:  "x-amzn-tls-version",
+		tlsCipherH:   "x-amzn-tls-cipher-suite",
+	}
+	if v := l.Attributes["routing.http.request.x_amzn_tls_version.header_name"]; v != "" {
+		cl.tlsVersionH = v
+	}
+	if v := l.Attributes["routing.http.request.x_amzn_tls_cipher_suite.header_name"]; v != "" {
+		cl.tlsCipherH = v
+	}
+	for _, rh := range responseHeaderAttrs {
+		if v := l.Attributes[rh.attr]; v != "" {
+			cl.respHeaders = append(cl.respHeaders, header{name: []byte(rh.name), value: []byte(v)})
+		}
+	}
+	for _, r := range snap.RulesOf(l.ARN) {
+		cr, err := compileRule(r, tgOf)
+		if err != nil {
+			p.log.Warn("ALB rule not served", "lb", lc.name, "rule", r.ARN, "err", err)
+			continue
+		}
+		cl.rules = append(cl.rules, cr)
+	}
+	def, err := compileActions(l.DefaultActions, tgOf)
+	if err != nil {
+		return nil, fmt.Errorf("default actions: %w", err)
+	}
+	cl.rules = append(cl.rules, &rule{arn: l.DefaultRuleARN, priority: 0, act: def})
+	if l.Protocol == "HTTPS" {
+		e, err := p.listenerTLS(snap, lc, l)
+		if err != nil {
+			return nil, err
+		}
+		cl.tls, cl.certs = e.cfg, e.certs
+	}
+	return cl, nil
+}
+
+// responseHeaderAttrs are the listener attributes that add response
+// headers, and the headers.
+var responseHeaderAttrs = []struct{ attr, name string }{
+	{"routing.http.response.strict_transport_security.header_value", "Strict-Transport-Security"},
+	{"routing.http.response.access_control_allow_origin.header_value", "Access-Control-Allow-Origin"},
+	{"routing.http.response.access_control_allow_methods.header_value", "Access-Control-Allow-Methods"},
+	{"routing.http.response.access_control_allow_headers.header_value", "Access-Control-Allow-Headers"},
+	{"routing.http.response.access_control_allow_credentials.header_value", "Access-Control-Allow-Credentials"},
+	{"routing.http.response.access_control_expose_headers.header_value", "Access-Control-Expose-Headers"},
+	{"routing.http.response.access_control_max_age.header_value", "Access-Control-Max-Age"},
+	{"routing.http.response.content_security_policy.header_value", "Content-Security-Policy"},
+	{"routing.http.response.x_content_type_options.header_value", "X-Content-Type-Options"},
+	{"routing.http.response.x_frame_options.header_value", "X-Frame-Options"},
+}
+
+func compileRule(r *state.Rule, tgOf func(string) *tgRuntime) (*rule, error) {
+	cr := &rule{arn: r.ARN, priority: r.Priority}
+	for _, c := range r.Conditions {
+		cc, err := compileCondition(c)
+		if err != nil {
+			return nil, err
+		}
+		cr.conds = append(cr.conds, cc)
+	}
+	act, err := compileActions(r.Actions, tgOf)
+	if err != nil {
+		return nil, err
+	}
+	cr.act = act
+	cr.hostRewrite, cr.urlRewrite, err = compileTransforms(r.Transforms)
+	if err != nil {
+		return nil, err
+	}
+	return cr, nil
+}
+
+// syncTargetGroup brings a target group's runtime up to the state and
+// returns the backends it no longer has.
+func (p *Plane) syncTargetGroup(snap *state.Snapshot, arn string) (*tgRuntime, []*backend) {
+	rec, ok := snap.TargetGroups[arn]
+	if !ok {
+		return nil, nil
+	}
+	tg := p.tgs[arn]
+	if tg == nil {
+		tg = &tgRuntime{arn: arn, dim: tgDimension(arn), p: p}
+		p.tgs[arn] = tg
+	}
+	old := tg.st.Load()
+	st := &tgState{
+		name:       rec.Name,
+		protocol:   rec.Protocol,
+		version:    rec.ProtocolVersion,
+		targetType: rec.TargetType,
+		attrs:      parseTGAttrs(rec.Attributes),
+		byKey:      map[string]*backend{},
+		draining:   map[*backend]bool{},
+	}
+	if st.version == "" {
+		st.version = "HTTP1"
+	}
+	isTLS := rec.Protocol == "HTTPS"
+	for _, t := range snap.TargetsOf(arn) {
+		key := targetKey(t.ID, t.Port)
+		addr, zone, err := snap.TargetHostAddr(p.addrs, t)
+		if err != nil {
+			continue
+		}
+		vpcAddr, _, _ := snap.TargetVPCAddress(t)
+		var b *backend
+		if old != nil {
+			if ob := old.byKey[key]; ob != nil && ob.addr == addr && ob.tls == isTLS && ob.zone == zone {
+				b = ob
+			}
+		}
+		if b == nil {
+			b = &backend{tg: tg, id: t.ID, port: t.Port, addr: addr, vpc: netip.AddrPortFrom(vpcAddr, uint16(t.Port)), zone: zone, tls: isTLS}
+			b.cookie = p.cookieFor(arn, key)
+		}
+		st.targets = append(st.targets, b)
+		st.byKey[key] = b
+		if t.Draining() {
+			st.draining[b] = true
+		}
+	}
+	var gone []*backend
+	if old != nil {
+		for key, ob := range old.byKey {
+			if st.byKey[key] != ob {
+				gone = append(gone, ob)
+			}
+		}
+	}
+	tg.st.Store(st)
+	return tg, gone
+}
+
+// listenerTLS returns an HTTPS listener's TLS configuration: its
+// certificates (the default one for clients without SNI or without a
+// matching certificate), its security policy and ALPN (h2 when
+// routing.http2.enabled).
+func (p *Plane) listenerTLS(snap *state.Snapshot, lc *lbCfg, l *state.Listener) (*tlsEntry, error) {
+	h := sha256.New()
+	io.WriteString(h, l.SSLPolicy+"\x00"+strconv.FormatBool(lc.attrs.http2)+"\x00")
+	for _, c := range l.Certificates {
+		fmt.Fprintf(h, "%s\x00%t\x00", c.ARN, c.Default)
+		if rec, ok := snap.Certificates[c.ARN]; ok {
+			io.WriteString(h, rec.CertificatePEM+"\x00"+rec.ChainPEM+"\x00"+rec.PrivateKeyPEM+"\x00")
+		}
+	}
+	fp := hex.EncodeToString(h.Sum(nil))
+	if e := p.tlsCache[l.ARN]; e != nil && e.fp == fp {
+		return e, nil
+	}
+	name := l.SSLPolicy
+	if name == "" {
+		name = sslpolicy.Default
+	}
+	pol, ok := sslpolicy.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("security policy %q is not an ELB security policy", name)
+	}
+	var certs []certInfo
+	var def *certInfo
+	for _, lcert := range l.Certificates {
+		rec, ok := snap.Certificates[lcert.ARN]
+		if !ok {
+			p.log.Warn("ALB listener certificate not found", "listener", l.ARN, "certificate", lcert.ARN)
+			continue
+		}
+		ci, err := loadCert(rec)
+		if err != nil {
+			p.log.Warn("ALB listener certificate unusable", "listener", l.ARN, "certificate", lcert.ARN, "err", err)
+			continue
+		}
+		certs = append(certs, ci)
+		if lcert.Default && def == nil {
+			def = &certs[len(certs)-1]
+		}
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("HTTPS listener has no usable certificate")
+	}
+	if def == nil {
+		def = &certs[0]
+	}
+	defCert := def.cert
+	protos := []string{"http/1.1"}
+	if lc.attrs.http2 {
+		protos = []string{"h2", "http/1.1"}
+	}
+	base := &tls.Config{
+		NextProtos: protos,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c := chooseCert(certs, hello); c != nil {
+				return c.cert, nil
+			}
+			return defCert, nil
+		},
+	}
+	e := &tlsEntry{fp: fp, cfg: pol.TLSConfig(base), certs: certs}
+	// Put the default certificate first: access logs name it when no
+	// SNI certificate matched.
+	sort.SliceStable(e.certs, func(i, j int) bool { return e.certs[i].cert == defCert && e.certs[j].cert != defCert })
+	p.tlsCache[l.ARN] = e
+	return e, nil
+}
+
+func loadCert(rec *state.Certificate) (certInfo, error) {
+	pemChain := rec.CertificatePEM
+	if rec.ChainPEM != "" {
+		pemChain += "\n" + rec.ChainPEM
+	}
+	c, err := tls.X509KeyPair([]byte(pemChain), []byte(rec.PrivateKeyPEM))
+	if err != nil {
+		return certInfo{}, err
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return certInfo{}, err
+	}
+	c.Leaf = leaf
+	ci := certInfo{arn: rec.ARN, cert: &c}
+	for _, n := range leaf.DNSNames {
+		ci.names = append(ci.names, strings.ToLower(n))
+	}
+	if leaf.Subject.CommonName != "" {
+		ci.names = append(ci.names, strings.ToLower(leaf.Subject.CommonName))
+	}
+	switch k := leaf.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		ci.ecdsa = true
+		ci.bits = k.Curve.Params().BitSize
+	case *rsa.PublicKey:
+		ci.bits = k.N.BitLen()
+	}
+	return ci, nil
+}
+
+// chooseCert picks the certificate for a client's SNI name as ALB's
+// "smart certificate selection" does: among the certificates whose names
+// match, one the client supports, preferring ECDSA over RSA and longer
+// keys; nil when none matches.
+func chooseCert(certs []certInfo, hello *tls.ClientHelloInfo) *certInfo {
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if name == "" {
+		return nil
+	}
+	var best *certInfo
+	for i := range certs {
+		c := &certs[i]
+		if !nameMatches(c.names, name) {
+			continue
+		}
+		if hello.SupportsCertificate(c.cert) != nil {
+			continue
+		}
+		if best == nil || c.ecdsa && !best.ecdsa || c.ecdsa == best.ecdsa && c.bits > best.bits {
+			best = c
+		}
+	}
+	return best
+}
+
+// certForName returns the ARN of the certificate served for an SNI name
+// (the default certificate's when none matches), for access logs.
+func (cl *listenerCfg) certForName(name string) string {
+	name = strings.ToLower(name)
+	if name != "" {
+		for _, c := range cl.certs {
+			if nameMatches(c.names, name) {
+				return c.arn
+			}
+		}
+	}
+	if len(cl.certs) > 0 {
+		return cl.certs[0].arn
+	}
+	return ""
+}
+
+func nameMatches(names []string, host string) bool {
+	for _, n := range names {
+		if n == host {
+			return true
+		}
+		if strings.HasPrefix(n, "*.") {
+			if i := strings.IndexByte(host, '.'); i > 0 && host[i+1:] == n[2:] {
+				return true
+			}
+		}
+	}
+	return false
+}
