@@ -14,7 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/state/statetest"
 )
 

@@ -28,7 +28,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/elbowlb/elbow/internal/elb/awserr"
+	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 )
 
 // Store is an open state file.
