@@ -15,6 +15,7 @@ package state
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ type Store struct {
 	path string
 	lock *dirLock
 	log  *slog.Logger
+	// tokenKey seals pagination tokens (TokenKey).
+	tokenKey []byte
 
 	// failed is set once the store met damage while serving (a page bbolt
 	// could not read, a snapshot that could not be built): from then on
@@ -139,8 +142,44 @@ func OpenWith(ctx context.Context, dir string, o Options) (*Store, error) {
 	if copyPath != "" {
 		log.Info("state migrated to the current schema; the store as it was is kept", "file", path, "schema", SchemaVersion, "copy", copyPath)
 	}
-	return &Store{db: db, path: path, lock: lock, log: log, subs: map[chan struct{}]struct{}{}}, nil
+	key, err := tokenKey(db)
+	if err != nil {
+		db.Close()
+		lock.release()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return &Store{db: db, path: path, lock: lock, log: log, tokenKey: key, subs: map[chan struct{}]struct{}{}}, nil
 }
+
+// tokenKeyName is the meta key of the secret that seals pagination tokens.
+const tokenKeyName = "page-token-key"
+
+// tokenKey returns the store's pagination token key, made (32 random
+// bytes) and stored on first use.
+func tokenKey(db *bolt.DB) ([]byte, error) {
+	var key []byte
+	err := protect(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(metaBucket)
+			if k := meta.Get([]byte(tokenKeyName)); len(k) == 32 {
+				key = bytes.Clone(k)
+				return nil
+			}
+			key = make([]byte, 32)
+			_, _ = rand.Read(key) // crypto/rand.Read never fails
+			return meta.Put([]byte(tokenKeyName), key)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pagination token key: %w", err)
+	}
+	return key, nil
+}
+
+// TokenKey returns the secret key that seals the services' pagination
+// tokens (internal/elb/service/pagetoken): random, made with the store and
+// kept in it, so that tokens stay valid across restarts.
+func (s *Store) TokenKey() []byte { return bytes.Clone(s.tokenKey) }
 
 // create makes an empty state file at path, of the current schema: built
 // beside it and renamed into place, so that path is never a file half
@@ -452,7 +491,7 @@ func (tx *Tx) PutMeta(key string, value []byte) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
 	}
-	if key == revisionKey {
+	if key == revisionKey || key == schemaKey || key == tokenKeyName {
 		return fmt.Errorf("state: meta key %q is reserved", key)
 	}
 	return tx.btx.Bucket(metaBucket).Put([]byte(key), value)

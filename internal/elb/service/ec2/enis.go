@@ -377,7 +377,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in *ec2.Describ
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.NetworkInterface) string { return *v.NetworkInterfaceId },
+	page, next, err := paginate(s.tokens.Scope("DescribeNetworkInterfaces"), all, func(v types.NetworkInterface) string { return *v.NetworkInterfaceId },
 		pageLimits{min: 5, max: 1000, idsParam: "networkInterfaceIdSet"}, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds))
 	if err != nil {
 		return nil, err

@@ -149,7 +149,7 @@ func (s *Service) DescribeRouteTables(ctx context.Context, in *ec2.DescribeRoute
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.RouteTable) string { return *v.RouteTableId }, pageLimits{min: 5, max: 100}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeRouteTables"), all, func(v types.RouteTable) string { return *v.RouteTableId }, pageLimits{min: 5, max: 100}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (s *Service) DescribeInternetGateways(ctx context.Context, in *ec2.Describe
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.InternetGateway) string { return *v.InternetGatewayId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeInternetGateways"), all, func(v types.InternetGateway) string { return *v.InternetGatewayId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

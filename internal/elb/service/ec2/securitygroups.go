@@ -429,7 +429,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSe
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.SecurityGroup) string { return *v.GroupId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeSecurityGroups"), all, func(v types.SecurityGroup) string { return *v.GroupId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +499,7 @@ func (s *Service) DescribeSecurityGroupRules(ctx context.Context, in *ec2.Descri
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.SecurityGroupRule) string { return *v.SecurityGroupRuleId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeSecurityGroupRules"), all, func(v types.SecurityGroupRule) string { return *v.SecurityGroupRuleId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -238,7 +238,7 @@ func (s *Service) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsIn
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.Subnet) string { return *v.SubnetId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeSubnets"), all, func(v types.Subnet) string { return *v.SubnetId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -313,7 +313,7 @@ func (s *Service) DescribeTags(ctx context.Context, in *ec2.DescribeTagsInput) (
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(d types.TagDescription) string { return *d.ResourceId + "\x00" + *d.Key },
+	page, next, err := paginate(s.tokens.Scope("DescribeTags"), all, func(d types.TagDescription) string { return *d.ResourceId + "\x00" + *d.Key },
 		pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func (s *Service) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput) (
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(v types.Vpc) string { return *v.VpcId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+	page, next, err := paginate(s.tokens.Scope("DescribeVpcs"), all, func(v types.Vpc) string { return *v.VpcId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}
