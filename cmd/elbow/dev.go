@@ -85,6 +85,7 @@ logs.`,
 	f.StringVar(&cfg.ClusterName, "cluster-name", cfg.ClusterName, "cluster name (tags, names, subnet discovery)")
 	f.IntVar(&cfg.Slot, "slot", 0, fmt.Sprintf("address slot 0-%d, to run several dev clusters side by side (each with its own --state-dir); fixed at the first start", devenv.MaxSlot))
 	f.DurationVar(&cfg.Wait, "wait", cfg.Wait, "how long to wait for the load balancers to serve before printing them")
+	f.BoolVar(&cfg.Processes, "processes", false, "run the local ELB and the controller as child processes (elbow elb, elbow controller), started again whenever they exit; STATE_DIR/processes.json names them (for tests that kill them)")
 	f.BoolVar(&verbose, "verbose", false, "also write every component's logs to stderr (they always go to STATE_DIR/logs/elbow.log)")
 	logOpts.AddFlags(f)
 	return cmd

@@ -83,6 +83,10 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// Processes runs the local ELB and the controller as child processes
+	// of the elbow binary, started again whenever they exit (processes.go),
+	// instead of in this process.
+	Processes bool
 }
 
 // Env is a running dev environment, handed to Config callers through
@@ -93,8 +97,12 @@ type Env struct {
 	log   *slog.Logger
 	rest  *rest.Config
 	kube  kubernetes.Interface
-	elb   *server.Server
 	aws   aws.Config
+	// elbURL and dnsAddr are the local ELB's endpoint and DNS server.
+	elbURL  string
+	dnsAddr string
+	// procs are the child processes (Config.Processes).
+	procs children
 	nodes []agent.Node
 	addrs vpcaddr.Map
 	ports ports
@@ -291,35 +299,46 @@ func (e *Env) start(ctx context.Context) error {
 	}
 
 	t = time.Now()
-	elbDir := filepath.Join(cfg.StateDir, "elb")
-	first := !exists(elbDir)
-	srv, err := server.New(server.Config{
-		Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
-		DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
-		StateDir:                elbDir,
-		Facts:                   f,
-		Logger:                  e.log.With("component", "elb"),
-		AutoProvisionReferences: true,
-	})
-	if err != nil {
-		return fmt.Errorf("local ELB: %w", err)
-	}
-	if first {
-		if err := e.seedPools(ctx, srv); err != nil {
-			srv.Close()
-			return err
+	failed := make(chan error, 8)
+	e.procs.path = filepath.Join(cfg.StateDir, ProcessesFile)
+	if cfg.Processes {
+		if err := e.startELBProcess(ctx, f); err != nil {
+			return fmt.Errorf("local ELB: %w", err)
+		}
+		e.elbURL = "http://127.0.0.1:" + strconv.Itoa(e.ports.ELB)
+		e.dnsAddr = "127.0.0.1:" + strconv.Itoa(e.ports.DNS)
+	} else {
+		elbDir := filepath.Join(cfg.StateDir, "elb")
+		first := !exists(elbDir)
+		srv, err := server.New(server.Config{
+			Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
+			DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+			StateDir:                elbDir,
+			Facts:                   f,
+			Logger:                  e.log.With("component", "elb"),
+			AutoProvisionReferences: true,
+		})
+		if err != nil {
+			return fmt.Errorf("local ELB: %w", err)
+		}
+		if first {
+			if err := e.seedPools(ctx, srv.Store()); err != nil {
+				srv.Close()
+				return err
+			}
+		}
+		e.goRun(ctx, "local ELB", srv.Run, failed)
+		e.elbURL = srv.URL()
+		if a := srv.DNSAddr(); a != nil {
+			e.dnsAddr = a.String()
 		}
 	}
-	e.elb = srv
-	failed := make(chan error, 8)
-	e.goRun(ctx, "local ELB", srv.Run, failed)
-	ak, sk := srv.Credentials()
 	e.aws = aws.Config{
 		Region:       cfg.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
-		BaseEndpoint: aws.String(srv.URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider(server.DefaultAccessKeyID, server.DefaultSecretAccessKey, ""),
+		BaseEndpoint: aws.String(e.elbURL),
 	}
-	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", srv.URL(), srv.DNSAddr(), since(t))
+	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", e.elbURL, e.dnsAddr, since(t))
 
 	var names []string
 	for _, nd := range e.nodes {
@@ -338,7 +357,11 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
 	t = time.Now()
-	if err := e.startController(ctx, srv.URL(), failed); err != nil {
+	startController := e.startController
+	if cfg.Processes {
+		startController = func(ctx context.Context, elbURL string, _ chan<- error) error { return e.startControllerProcess(ctx, elbURL) }
+	}
+	if err := startController(ctx, e.elbURL, failed); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
 	if err := e.installIngressClass(ctx); err != nil {
@@ -363,8 +386,8 @@ func (e *Env) start(ctx context.Context) error {
 
 // seedPools starts the load balancer and Elastic IP address pools of a
 // new state at the slot's place.
-func (e *Env) seedPools(ctx context.Context, srv *server.Server) error {
-	return srv.Store().Update(ctx, func(tx *state.Tx) error {
+func (e *Env) seedPools(ctx context.Context, st *state.Store) error {
+	return st.Update(ctx, func(tx *state.Tx) error {
 		for _, pool := range []netip.Prefix{state.LoadBalancerPool, state.ElasticIPPool} {
 			b := pool.Addr().As4()
 			b[2] = byte(16 * e.cfg.Slot)

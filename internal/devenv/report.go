@@ -11,11 +11,9 @@ import (
 
 func (e *Env) baseReport() *Report {
 	rep := &Report{
-		ELBEndpoint: e.elb.URL(),
+		ELBEndpoint: e.elbURL,
 		Kubeconfig:  filepath.Join(e.cfg.StateDir, "kubeconfig"),
-	}
-	if a := e.elb.DNSAddr(); a != nil {
-		rep.DNSServer = a.String()
+		DNSServer:   e.dnsAddr,
 	}
 	for _, n := range e.nodes {
 		rep.Nodes = append(rep.Nodes, NodeInfo{

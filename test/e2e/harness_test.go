@@ -83,6 +83,7 @@ type dev struct {
 	dir   string
 	slot  int
 	files []string
+	extra []string // more arguments of elbow dev
 	cmd   *exec.Cmd
 	out   *lockedBuffer
 	done  chan struct{}
@@ -112,9 +113,15 @@ func (l *lockedBuffer) String() string {
 // checked to leave nothing behind) when the test ends.
 func startDev(t *testing.T, files ...string) *dev {
 	t.Helper()
+	return startDevWith(t, nil, files...)
+}
+
+// startDevWith is startDev with more arguments of elbow dev.
+func startDevWith(t *testing.T, extra []string, files ...string) *dev {
+	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, extra: extra}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -129,6 +136,7 @@ func (d *dev) start() {
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
+	args = append(args, d.extra...)
 	d.cmd = exec.Command(elbowBin, args...)
 	d.cmd.Env = append(os.Environ(), "ELBOW_BIN_DIR="+binDir)
 	d.out = &lockedBuffer{}
