@@ -92,12 +92,12 @@ type Config struct {
 // Env is a running dev environment, handed to Config callers through
 // Endpoints.
 type Env struct {
-	cfg   Config
-	out   io.Writer
-	log   *slog.Logger
-	rest  *rest.Config
-	kube  kubernetes.Interface
-	aws   aws.Config
+	cfg  Config
+	out  io.Writer
+	log  *slog.Logger
+	rest *rest.Config
+	kube kubernetes.Interface
+	aws  aws.Config
 	// elbURL and dnsAddr are the local ELB's endpoint and DNS server.
 	elbURL  string
 	dnsAddr string
@@ -359,7 +359,9 @@ func (e *Env) start(ctx context.Context) error {
 	t = time.Now()
 	startController := e.startController
 	if cfg.Processes {
-		startController = func(ctx context.Context, elbURL string, _ chan<- error) error { return e.startControllerProcess(ctx, elbURL) }
+		startController = func(ctx context.Context, elbURL string, _ chan<- error) error {
+			return e.startControllerProcess(ctx, elbURL)
+		}
 	}
 	if err := startController(ctx, e.elbURL, failed); err != nil {
 		return fmt.Errorf("controller: %w", err)
