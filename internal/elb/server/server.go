@@ -197,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.NoDataPlanes {
 		s.checker = health.New(health.Config{Addresses: addrs, Logger: log.With("component", "health"), Registerer: s.registry})
 	}
-	var hs elbv2.HealthSource
+	var hs health.Source
 	if s.checker != nil {
 		hs = s.checker
 	}

@@ -25,6 +25,9 @@ import (
 // minutes; elbow appends plain text and flushes every second, so that a
 // developer can follow the file.
 
+// hexDigit are the lower-case hexadecimal digits.
+const hexDigit = "0123456789abcdef"
+
 // logEntry is one request's access log fields.
 type logEntry struct {
 	typ          string // http, https, h2, grpcs, ws, wss
@@ -78,11 +81,11 @@ type accessLog struct {
 // accessLogFor returns the access log writer of a load balancer, opening,
 // keeping or closing it as its attributes say. applyMu is held.
 func (p *Plane) accessLogFor(rt *lbRuntime, c *lbCfg) *accessLog {
-	if p.cfg.AccessLogDir == "" || !c.attrs.accessLogs || c.attrs.accessLogBucket == "" {
+	if p.cfg.AccessLogDir == "" || !c.attrs.AccessLogs || c.attrs.AccessLogBucket == "" {
 		rt.closeLog()
 		return nil
 	}
-	key := c.attrs.accessLogBucket + "\x00" + c.attrs.accessLogPrefix
+	key := c.attrs.AccessLogBucket + "\x00" + c.attrs.AccessLogPrefix
 	rt.logMu.Lock()
 	defer rt.logMu.Unlock()
 	if rt.alog != nil && rt.alogKey == key {
@@ -92,9 +95,9 @@ func (p *Plane) accessLogFor(rt *lbRuntime, c *lbCfg) *accessLog {
 		rt.alog.close()
 	}
 	region, account, name := arnParts(rt.arn)
-	dir := filepath.Join(p.cfg.AccessLogDir, c.attrs.accessLogBucket)
-	if c.attrs.accessLogPrefix != "" {
-		dir = filepath.Join(dir, filepath.FromSlash(c.attrs.accessLogPrefix))
+	dir := filepath.Join(p.cfg.AccessLogDir, c.attrs.AccessLogBucket)
+	if c.attrs.AccessLogPrefix != "" {
+		dir = filepath.Join(dir, filepath.FromSlash(c.attrs.AccessLogPrefix))
 	}
 	dir = filepath.Join(dir, "AWSLogs", account, "elasticloadbalancing", region)
 	l := &accessLog{
@@ -334,7 +337,7 @@ func appendQuoted(b []byte, s string) []byte {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
 		case c < 0x20 || c >= 0x7f:
-			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			b = append(b, '\\', 'x', hexDigit[c>>4], hexDigit[c&0xf])
 		default:
 			b = append(b, c)
 		}

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -48,28 +49,20 @@ type lbCfg struct {
 	rt       *lbRuntime
 	arn      string
 	name     string
-	attrs    lbAttrs
+	attrs    routing.LBAttributes
 	internal bool
 	alog     *accessLog
 }
 
-// listenerCfg is one state's compiled listener; immutable.
+// listenerCfg is one state's compiled listener: the routing core's
+// listener with what the transports add (the load balancer's runtime, TLS
+// and security groups); immutable.
 type listenerCfg struct {
-	lb       *lbCfg
-	arn      string
-	port     int32
-	portStr  string
-	protocol string // HTTP | HTTPS
-	scheme   string // http | https
-	tls      *tls.Config
-	certs    []certInfo
-	rules    []*rule // by priority, the default rule last
-	access   *access.Policy
-
-	serverHeader bool     // routing.http.response.server.enabled
-	respHeaders  []header // routing.http.response.*.header_value
-	tlsVersionH  string   // header name for the TLS version (x-amzn-tls-version)
-	tlsCipherH   string
+	*routing.Listener
+	lb     *lbCfg
+	tls    *tls.Config
+	certs  []certInfo
+	access *access.Policy
 }
 
 // sockCfg is what one socket serves: a listener, from one zone's node.
@@ -98,25 +91,14 @@ type tlsEntry struct {
 }
 
 // compile builds the wanted sockets of every application load balancer in
-// the state and updates the target group runtimes. It returns the
-// backends that are gone. applyMu is held.
-func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, []*backend) {
+// the state: the routing core compiles the listeners, the plane adds
+// certificates, security groups and the load balancers' runtimes. It
+// returns the targets and target groups that are gone. applyMu is held.
+func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, *routing.Compiled) {
 	want := map[netip.AddrPort]*sockCfg{}
-	var removed []*backend
-	usedTG := map[string]bool{}
+	compiled := p.router.Compile(snap)
 	usedLB := map[string]bool{}
 	usedTLS := map[string]bool{}
-	tgOf := func(arn string) *tgRuntime {
-		if usedTG[arn] {
-			return p.tgs[arn]
-		}
-		tg, gone := p.syncTargetGroup(snap, arn)
-		removed = append(removed, gone...)
-		if tg != nil {
-			usedTG[arn] = true
-		}
-		return tg
-	}
 	lbARNs := make([]string, 0, len(snap.LoadBalancers))
 	for arn, lb := range snap.LoadBalancers {
 		if lb.Type == "application" && lb.State != "failed" {
@@ -129,24 +111,21 @@ func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, []*b
 		usedLB[arn] = true
 		lc := p.lbConfig(lb)
 		for _, l := range snap.ListenersOf(arn) {
-			if l.Protocol != "HTTP" && l.Protocol != "HTTPS" {
+			rl := compiled.Listeners[l.ARN]
+			if rl == nil {
 				continue
 			}
 			usedTLS[l.ARN] = true
-			cl, err := p.compileListener(snap, lc, l, tgOf)
-			if err != nil {
-				p.log.Warn("ALB listener not served", "lb", lb.Name, "listener", l.ARN, "err", err)
-				continue
+			cl := &listenerCfg{Listener: rl, lb: lc, access: access.Compile(snap, lb, p.addrs)}
+			if l.Protocol == "HTTPS" {
+				e, err := p.listenerTLS(snap, lc, l)
+				if err != nil {
+					p.log.Warn("ALB listener not served", "lb", lb.Name, "listener", l.ARN, "err", err)
+					continue
+				}
+				cl.tls, cl.certs = e.cfg, e.certs
 			}
 			p.addSockets(want, lb, cl)
-		}
-	}
-	for arn, tg := range p.tgs {
-		if !usedTG[arn] {
-			delete(p.tgs, arn)
-			if st := tg.st.Load(); st != nil {
-				removed = append(removed, st.targets...)
-			}
 		}
 	}
 	for arn, rt := range p.lbs {
@@ -161,7 +140,7 @@ func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, []*b
 			delete(p.tlsCache, arn)
 		}
 	}
-	return want, removed
+	return want, compiled
 }
 
 // addSockets adds a listener's sockets: one per zone address, plus the
@@ -178,7 +157,7 @@ func (p *Plane) addSockets(want map[netip.AddrPort]*sockCfg, lb *state.LoadBalan
 			continue
 		}
 		sc := &sockCfg{listenerCfg: cl, zone: z.ZoneName, src: p.nodeAddr(z)}
-		addr := netip.AddrPortFrom(a, uint16(cl.port))
+		addr := netip.AddrPortFrom(a, uint16(cl.Port))
 		if prev, ok := want[addr]; ok && prev.lb.arn != cl.lb.arn {
 			p.log.Warn("ALB listen address used twice", "addr", addr.String(), "lb", lb.Name, "other", prev.lb.name)
 			continue
@@ -192,7 +171,7 @@ func (p *Plane) addSockets(want map[netip.AddrPort]*sockCfg, lb *state.LoadBalan
 		return
 	}
 	for _, a := range p.cfg.PublicAddrs {
-		addr := netip.AddrPortFrom(a, uint16(cl.port))
+		addr := netip.AddrPortFrom(a, uint16(cl.Port))
 		if _, ok := want[addr]; ok {
 			continue
 		}
@@ -222,7 +201,7 @@ func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
 		rt:       rt,
 		arn:      lb.ARN,
 		name:     lb.Name,
-		attrs:    parseLBAttrs(lb.Attributes),
+		attrs:    routing.ParseLBAttributes(lb.Attributes),
 		internal: lb.Scheme == "internal",
 	}
 	c.alog = p.accessLogFor(rt, c)
@@ -238,7 +217,7 @@ func lbDimension(arn string) string {
 	return arn
 }
 
-// tgDimension returns the CloudWatch TargetGroup dimension of an ARN
+// tgDimension returns the CloudWatch routing.TargetGroup dimension of an ARN
 // (targetgroup/NAME/ID).
 func tgDimension(arn string) string {
 	if i := strings.LastIndex(arn, ":targetgroup/"); i >= 0 {
@@ -247,159 +226,13 @@ func tgDimension(arn string) string {
 	return arn
 }
 
-// compileListener compiles a listener's rules, TLS configuration and
-// security groups.
-func (p *Plane) compileListener(snap *state.Snapshot, lc *lbCfg, l *state.Listener, tgOf func(string) *tgRuntime) (*listenerCfg, error) {
-	cl := &listenerCfg{
-		lb:           lc,
-		arn:          l.ARN,
-		port:         l.Port,
-		portStr:      strconv.Itoa(int(l.Port)),
-		protocol:     l.Protocol,
-		scheme:       strings.ToLower(l.Protocol),
-		access:       access.Compile(snap, snap.LoadBalancers[lc.arn], p.addrs),
-		serverHeader: l.Attributes["routing.http.response.server.enabled"] != "false",
-		tlsVersionH:  "x-amzn-tls-version",
-		tlsCipherH:   "x-amzn-tls-cipher-suite",
-	}
-	if v := l.Attributes["routing.http.request.x_amzn_tls_version.header_name"]; v != "" {
-		cl.tlsVersionH = v
-	}
-	if v := l.Attributes["routing.http.request.x_amzn_tls_cipher_suite.header_name"]; v != "" {
-		cl.tlsCipherH = v
-	}
-	for _, rh := range responseHeaderAttrs {
-		if v := l.Attributes[rh.attr]; v != "" {
-			cl.respHeaders = append(cl.respHeaders, header{name: []byte(rh.name), value: []byte(v)})
-		}
-	}
-	for _, r := range snap.RulesOf(l.ARN) {
-		cr, err := compileRule(r, tgOf)
-		if err != nil {
-			p.log.Warn("ALB rule not served", "lb", lc.name, "rule", r.ARN, "err", err)
-			continue
-		}
-		cl.rules = append(cl.rules, cr)
-	}
-	def, err := compileActions(l.DefaultActions, tgOf)
-	if err != nil {
-		return nil, fmt.Errorf("default actions: %w", err)
-	}
-	cl.rules = append(cl.rules, &rule{arn: l.DefaultRuleARN, priority: 0, act: def})
-	if l.Protocol == "HTTPS" {
-		e, err := p.listenerTLS(snap, lc, l)
-		if err != nil {
-			return nil, err
-		}
-		cl.tls, cl.certs = e.cfg, e.certs
-	}
-	return cl, nil
-}
-
-// responseHeaderAttrs are the listener attributes that add response
-// headers, and the headers.
-var responseHeaderAttrs = []struct{ attr, name string }{
-	{"routing.http.response.strict_transport_security.header_value", "Strict-Transport-Security"},
-	{"routing.http.response.access_control_allow_origin.header_value", "Access-Control-Allow-Origin"},
-	{"routing.http.response.access_control_allow_methods.header_value", "Access-Control-Allow-Methods"},
-	{"routing.http.response.access_control_allow_headers.header_value", "Access-Control-Allow-Headers"},
-	{"routing.http.response.access_control_allow_credentials.header_value", "Access-Control-Allow-Credentials"},
-	{"routing.http.response.access_control_expose_headers.header_value", "Access-Control-Expose-Headers"},
-	{"routing.http.response.access_control_max_age.header_value", "Access-Control-Max-Age"},
-	{"routing.http.response.content_security_policy.header_value", "Content-Security-Policy"},
-	{"routing.http.response.x_content_type_options.header_value", "X-Content-Type-Options"},
-	{"routing.http.response.x_frame_options.header_value", "X-Frame-Options"},
-}
-
-func compileRule(r *state.Rule, tgOf func(string) *tgRuntime) (*rule, error) {
-	cr := &rule{arn: r.ARN, priority: r.Priority}
-	for _, c := range r.Conditions {
-		cc, err := compileCondition(c)
-		if err != nil {
-			return nil, err
-		}
-		cr.conds = append(cr.conds, cc)
-	}
-	act, err := compileActions(r.Actions, tgOf)
-	if err != nil {
-		return nil, err
-	}
-	cr.act = act
-	cr.hostRewrite, cr.urlRewrite, err = compileTransforms(r.Transforms)
-	if err != nil {
-		return nil, err
-	}
-	return cr, nil
-}
-
-// syncTargetGroup brings a target group's runtime up to the state and
-// returns the backends it no longer has.
-func (p *Plane) syncTargetGroup(snap *state.Snapshot, arn string) (*tgRuntime, []*backend) {
-	rec, ok := snap.TargetGroups[arn]
-	if !ok {
-		return nil, nil
-	}
-	tg := p.tgs[arn]
-	if tg == nil {
-		tg = &tgRuntime{arn: arn, dim: tgDimension(arn), p: p}
-		p.tgs[arn] = tg
-	}
-	old := tg.st.Load()
-	st := &tgState{
-		name:       rec.Name,
-		protocol:   rec.Protocol,
-		version:    rec.ProtocolVersion,
-		targetType: rec.TargetType,
-		attrs:      parseTGAttrs(rec.Attributes),
-		byKey:      map[string]*backend{},
-		draining:   map[*backend]bool{},
-	}
-	if st.version == "" {
-		st.version = "HTTP1"
-	}
-	isTLS := rec.Protocol == "HTTPS"
-	for _, t := range snap.TargetsOf(arn) {
-		key := targetKey(t.ID, t.Port)
-		addr, zone, err := snap.TargetHostAddr(p.addrs, t)
-		if err != nil {
-			continue
-		}
-		vpcAddr, _, _ := snap.TargetVPCAddress(t)
-		var b *backend
-		if old != nil {
-			if ob := old.byKey[key]; ob != nil && ob.addr == addr && ob.tls == isTLS && ob.zone == zone {
-				b = ob
-			}
-		}
-		if b == nil {
-			b = &backend{tg: tg, id: t.ID, port: t.Port, addr: addr, vpc: netip.AddrPortFrom(vpcAddr, uint16(t.Port)), zone: zone, tls: isTLS}
-			b.cookie = p.cookieFor(arn, key)
-		}
-		st.targets = append(st.targets, b)
-		st.byKey[key] = b
-		if t.Draining() {
-			st.draining[b] = true
-		}
-	}
-	var gone []*backend
-	if old != nil {
-		for key, ob := range old.byKey {
-			if st.byKey[key] != ob {
-				gone = append(gone, ob)
-			}
-		}
-	}
-	tg.st.Store(st)
-	return tg, gone
-}
-
 // listenerTLS returns an HTTPS listener's TLS configuration: its
 // certificates (the default one for clients without SNI or without a
 // matching certificate), its security policy and ALPN (h2 when
 // routing.http2.enabled).
 func (p *Plane) listenerTLS(snap *state.Snapshot, lc *lbCfg, l *state.Listener) (*tlsEntry, error) {
 	h := sha256.New()
-	io.WriteString(h, l.SSLPolicy+"\x00"+strconv.FormatBool(lc.attrs.http2)+"\x00")
+	io.WriteString(h, l.SSLPolicy+"\x00"+strconv.FormatBool(lc.attrs.HTTP2)+"\x00")
 	for _, c := range l.Certificates {
 		fmt.Fprintf(h, "%s\x00%t\x00", c.ARN, c.Default)
 		if rec, ok := snap.Certificates[c.ARN]; ok {
@@ -444,7 +277,7 @@ func (p *Plane) listenerTLS(snap *state.Snapshot, lc *lbCfg, l *state.Listener) 
 	}
 	defCert := def.cert
 	protos := []string{"http/1.1"}
-	if lc.attrs.http2 {
+	if lc.attrs.HTTP2 {
 		protos = []string{"h2", "http/1.1"}
 	}
 	base := &tls.Config{

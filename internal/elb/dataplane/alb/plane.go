@@ -1,32 +1,7 @@
-// Package alb is the data plane of the local ELB's Application Load
-// Balancers.
-//
-// Every load balancer of type application in the state is realised on its
-// zone addresses (LoadBalancer.Zones[].Address), one listening socket per
-// zone address and listener port; internet-facing load balancers may also
-// listen on the host's public addresses (Config.PublicAddrs), internal ones
-// only on loopback. A request is routed by the listener's rules (priority
-// order, then the default rule), and forwarded to a target chosen among
-// the target group's healthy targets (all of them when none is healthy),
-// redirected, answered with a fixed response, or refused the way ALB
-// refuses it. docs/alb.md lists the behaviour and the AWS documentation it
-// follows.
-//
-// HTTP/1.1 is served by a lean request loop of its own (pooled buffers,
-// kept-alive connections to targets, no allocation per request on the
-// common path); HTTP/2 and gRPC go through golang.org/x/net/http2.
-//
-// Apply compiles a state snapshot (rules, conditions, certificates,
-// security groups) into an immutable configuration per socket and swaps it
-// in atomically: a request runs on the configuration it started with,
-// kept-alive client connections survive every change but the removal of
-// their listener, and connections to targets are pooled per target across
-// changes.
 package alb
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,25 +14,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
-
-// Health tells the data plane which targets may receive traffic. The
-// shared health checker (*health.Checker) satisfies it. Group must not
-// block: it is read for every request.
-type Health interface {
-	// Group returns the current picture of a target group's targets and
-	// their health, nil when the checker does not hold the group.
-	Group(tgARN string) *health.Group
-}
-
-// healthNotifier is a Health that announces changes (as *health.Checker
-// does); the plane then refreshes its host-count metrics at once.
-type healthNotifier interface {
-	Subscribe() (changes <-chan struct{}, cancel func())
-}
 
 // Config configures a Plane.
 type Config struct {
@@ -66,7 +27,7 @@ type Config struct {
 	Addresses vpcaddr.Map
 	// Health tells which targets are healthy. Nil treats every registered
 	// target that is not draining as healthy.
-	Health Health
+	Health health.Source
 	// Logger receives the data plane's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the data plane's metrics; nil keeps them
@@ -95,11 +56,12 @@ type Plane struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	health Health
+	health health.Source
 	addrs  vpcaddr.Map
 	m      *metrics
 
-	cookieKey [32]byte
+	router *routing.Router
+	conns  *targetPools
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -110,7 +72,6 @@ type Plane struct {
 	socks    map[netip.AddrPort]*listenSock
 	want     map[netip.AddrPort]*sockCfg
 	bindErrs map[netip.AddrPort]string
-	tgs      map[string]*tgRuntime
 	lbs      map[string]*lbRuntime
 	tlsCache map[string]*tlsEntry
 	retrying bool
@@ -141,7 +102,6 @@ func New(cfg Config) *Plane {
 		addrs:    cfg.Addresses,
 		socks:    map[netip.AddrPort]*listenSock{},
 		bindErrs: map[netip.AddrPort]string{},
-		tgs:      map[string]*tgRuntime{},
 		lbs:      map[string]*lbRuntime{},
 		tlsCache: map[string]*tlsEntry{},
 	}
@@ -151,14 +111,15 @@ func New(cfg Config) *Plane {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	rand.Read(p.cookieKey[:])
+	p.router = routing.NewRouter(routing.Config{Addresses: cfg.Addresses, Health: cfg.Health, Logger: p.log, Now: p.now})
+	p.conns = newTargetPools()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		p.log.Warn("ALB metrics not registered", "err", err)
 	}
 	p.m = m
-	if hn, ok := cfg.Health.(healthNotifier); ok {
+	if hn, ok := cfg.Health.(health.Notifier); ok {
 		ch, cancel := hn.Subscribe()
 		p.wg.Add(1)
 		go func() {
@@ -192,13 +153,16 @@ func (p *Plane) Apply(snap *state.Snapshot) {
 		return
 	}
 	p.applying = snap
-	want, removedBackends := p.compile(snap)
+	want, compiled := p.compile(snap)
 	p.applying = nil
 	p.want = want
 	p.lastSnap.Store(snap)
 	p.reconcileSockets()
-	for _, b := range removedBackends {
-		b.close()
+	for _, t := range compiled.RemovedTargets {
+		p.conns.drop(t)
+	}
+	for _, g := range compiled.RemovedGroups {
+		p.m.forgetGroup(g)
 	}
 	p.updateHostCountsLocked()
 }
@@ -247,7 +211,7 @@ func (p *Plane) reconcileSockets() {
 			s.cur.Store(lc)
 			p.wg.Add(1)
 			go s.acceptLoop()
-			p.log.Info("ALB listener open", "addr", addr.String(), "lb", lc.lb.name, "protocol", lc.protocol)
+			p.log.Info("ALB listener open", "addr", addr.String(), "lb", lc.lb.name, "protocol", lc.Protocol)
 			continue
 		}
 		s.cur.Store(lc)
@@ -299,7 +263,7 @@ func (p *Plane) listen(addr netip.AddrPort) (*listenSock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listenSock{p: p, addr: addr, ln: ln, conns: map[*clientConn]struct{}{}}, nil
+	return &listenSock{p: p, addr: addr, ln: ln, conns: map[*blockingConn]struct{}{}}, nil
 }
 
 // Close stops accepting connections, lets requests in flight finish until
@@ -359,13 +323,7 @@ func (p *Plane) Close(ctx context.Context) error {
 	}
 	p.cancel()
 	p.applyMu.Lock()
-	for _, tg := range p.tgs {
-		if st := tg.st.Load(); st != nil {
-			for _, b := range st.targets {
-				b.close()
-			}
-		}
-	}
+	p.conns.closeAll()
 	for _, lb := range p.lbs {
 		lb.closeLog()
 	}
@@ -383,7 +341,7 @@ type listenSock struct {
 	cur  atomic.Pointer[sockCfg]
 
 	mu      sync.Mutex
-	conns   map[*clientConn]struct{}
+	conns   map[*blockingConn]struct{}
 	closing bool
 	shut    atomic.Bool // closing, readable without the lock
 
@@ -395,7 +353,7 @@ type listenSock struct {
 
 // addConn tracks a connection served by a goroutine; false when the
 // socket is shutting down.
-func (s *listenSock) addConn(c *clientConn) bool {
+func (s *listenSock) addConn(c *blockingConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -434,7 +392,7 @@ func (s *listenSock) acceptLoop() {
 			nc.Close()
 			continue
 		}
-		if lc.protocol == "HTTP" && s.p.loopConn(s, lc, nc, remote) {
+		if lc.Protocol == "HTTP" && s.p.toEventLoop(s, lc, nc, remote) {
 			continue
 		}
 		c := newClientConn(s, nc, remote)
@@ -483,7 +441,7 @@ func (s *listenSock) closeAll() {
 	}
 }
 
-func (s *listenSock) remove(c *clientConn) {
+func (s *listenSock) remove(c *blockingConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

@@ -43,21 +43,6 @@ import (
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
-// Health reports the health of targets: the shared health checker
-// (*health.Checker) satisfies it. When it also has a Subscribe method
-// like the checker's, health changes are read as soon as they are
-// announced instead of at the next sweep.
-type Health interface {
-	// Status returns the health of a registered target, as
-	// DescribeTargetHealth reports it.
-	Status(targetGroupARN, targetID string, port int32) health.Status
-}
-
-// healthNotifier is a Health that announces changes.
-type healthNotifier interface {
-	Subscribe() (changes <-chan struct{}, cancel func())
-}
-
 // Config configures a Plane.
 type Config struct {
 	// Addresses realises VPC addresses (targets, the load balancer nodes'
@@ -66,7 +51,7 @@ type Config struct {
 	Addresses vpcaddr.Map
 	// Health tells which targets are healthy. Nil treats every target as
 	// healthy.
-	Health Health
+	Health health.Source
 	// Logger receives the data plane's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the data plane's metrics; nil keeps them
@@ -414,7 +399,7 @@ func (p *Plane) sweeper() {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	var changes <-chan struct{}
-	if n, ok := p.cfg.Health.(healthNotifier); ok {
+	if n, ok := p.cfg.Health.(health.Notifier); ok {
 		var cancel func()
 		changes, cancel = n.Subscribe()
 		defer cancel()

@@ -59,6 +59,9 @@ func (f *fakeHealth) Status(tg, id string, port int32) health.Status {
 	return health.InitialHealthChecking
 }
 
+// Group is not asked by the service.
+func (f *fakeHealth) Group(string) *health.Group { return nil }
+
 func (f *fakeHealth) set(id string, st health.Status) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

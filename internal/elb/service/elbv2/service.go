@@ -41,14 +41,6 @@ import (
 	"github.com/elbowlb/elbow/internal/facts"
 )
 
-// HealthSource reports the health of registered targets, as the health
-// checker (*health.Checker) does. DescribeTargetHealth asks it for targets
-// the service's own rules (not registered, draining, unused, health checks
-// disabled) do not already decide.
-type HealthSource interface {
-	Status(tgARN, targetID string, port int32) health.Status
-}
-
 // DefaultProvisioningDelay is how long a new load balancer stays
 // provisioning before it is active.
 const DefaultProvisioningDelay = 2 * time.Second
@@ -67,7 +59,7 @@ type Config struct {
 	AccountID string
 	// Health answers DescribeTargetHealth for targets in use; nil reports
 	// such targets as initial (Elb.RegistrationInProgress).
-	Health HealthSource
+	Health health.Source
 	// Logger receives a debug line per write (the wire layer logs every
 	// call) and the background work's notes;
 	// nil discards.
@@ -119,7 +111,7 @@ type Service struct {
 	region    string
 	account   string
 	partition string
-	health    HealthSource
+	health    health.Source
 	log       *slog.Logger
 	now       func() time.Time
 	newID     func() string

@@ -1,4 +1,4 @@
-package alb
+package routing
 
 import (
 	"bytes"
@@ -23,22 +23,20 @@ import (
 // header with a Root field only.
 const traceTooLarge = 7 << 10
 
-const hexDigits = "0123456789abcdef"
-
 // appendTraceID appends a new "1-TIME-ID" value.
 func appendTraceID(dst []byte, now time.Time) []byte {
 	t := uint32(now.Unix())
 	dst = append(dst, '1', '-')
 	for i := 28; i >= 0; i -= 4 {
-		dst = append(dst, hexDigits[t>>uint(i)&0xf])
+		dst = append(dst, hexDigit[t>>uint(i)&0xf])
 	}
 	dst = append(dst, '-')
 	hi, lo := rand.Uint32(), rand.Uint64()
 	for i := 28; i >= 0; i -= 4 {
-		dst = append(dst, hexDigits[hi>>uint(i)&0xf])
+		dst = append(dst, hexDigit[hi>>uint(i)&0xf])
 	}
 	for i := 60; i >= 0; i -= 4 {
-		dst = append(dst, hexDigits[lo>>uint(i)&0xf])
+		dst = append(dst, hexDigit[lo>>uint(i)&0xf])
 	}
 	return dst
 }
@@ -59,10 +57,10 @@ func validTraceID(v []byte) bool {
 	return true
 }
 
-// appendTraceHeader appends the X-Amzn-Trace-Id value to send to the
+// AppendTraceHeader appends the X-Amzn-Trace-Id value to send to the
 // target, given the incoming value (nil when absent) and the size of the
 // request's headers.
-func appendTraceHeader(dst, in []byte, headBytes int, now time.Time) []byte {
+func AppendTraceHeader(dst, in []byte, headBytes int, now time.Time) []byte {
 	if len(in) == 0 || headBytes > traceTooLarge {
 		return appendTraceID(append(dst, "Root="...), now)
 	}
@@ -115,10 +113,10 @@ func appendTraceHeader(dst, in []byte, headBytes int, now time.Time) []byte {
 	}
 }
 
-// appendXFF appends the X-Forwarded-For value of append mode: the
+// AppendXFF appends the X-Forwarded-For value of append mode: the
 // incoming value (if any) followed by the client's address (and port when
 // routing.http.xff_client_port.enabled).
-func appendXFF(dst, in []byte, client netip.AddrPort, withPort bool) []byte {
+func AppendXFF(dst, in []byte, client netip.AddrPort, withPort bool) []byte {
 	if len(in) > 0 {
 		dst = append(dst, in...)
 		dst = append(dst, ", "...)
@@ -142,8 +140,8 @@ func appendXFF(dst, in []byte, client netip.AddrPort, withPort bool) []byte {
 // style of ALB's (for example "<html><head><title>502 Bad Gateway</title>
 // </head>…").
 
-// statusText is the reason phrase ALB sends with its own responses.
-func statusText(code int) string {
+// StatusText is the reason phrase ALB sends with its own responses.
+func StatusText(code int) string {
 	switch code {
 	case 200:
 		return "OK"
@@ -197,7 +195,7 @@ var fixedStatusText = map[int]string{
 // generates for code.
 func errorPage(code int) []byte {
 	title := strconv.Itoa(code)
-	if t := statusText(code); t != "" {
+	if t := StatusText(code); t != "" {
 		title += " " + t
 	}
 	return []byte("<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title + "</h1></center>\r\n</body>\r\n</html>\r\n")
@@ -212,52 +210,67 @@ var errorPages = func() map[int][]byte {
 	return m
 }()
 
-func pageFor(code int) []byte {
+// Page returns the HTML body of a response the load balancer generates
+// for code.
+func Page(code int) []byte {
 	if b, ok := errorPages[code]; ok {
 		return b
 	}
 	return errorPage(code)
 }
 
-// httpDate caches the Date header value for one second.
-type httpDate struct {
-	sec int64
-	val []byte
+// hexDigit are the lower-case hexadecimal digits.
+const hexDigit = "0123456789abcdef"
+
+// Header is one header field of a request. Its slices point into the
+// transport's buffers.
+type Header struct {
+	Name, Value []byte
 }
 
-func (d *httpDate) get(now time.Time) []byte {
-	if s := now.Unix(); s != d.sec {
-		d.sec = s
-		d.val = now.UTC().AppendFormat(d.val[:0], "Mon, 02 Jan 2006 15:04:05 GMT")
-	}
-	return d.val
-}
-
-// hopByHop reports whether a field is connection-specific (RFC 9110
-// 7.6.1) and so not forwarded.
-func hopByHop(name []byte) bool {
-	switch len(name) {
-	case 2:
-		return asciiEqualFold(name, "te")
-	case 7:
-		return asciiEqualFold(name, "upgrade") || asciiEqualFold(name, "trailer")
-	case 10:
-		return asciiEqualFold(name, "connection") || asciiEqualFold(name, "keep-alive")
-	case 16:
-		return asciiEqualFold(name, "proxy-connection")
-	case 17:
-		return asciiEqualFold(name, "transfer-encoding")
-	}
-	return false
-}
-
-// listed reports whether name is among the Connection header's extra
-// tokens.
-func listed(name []byte, tokens [][]byte) bool {
-	for _, t := range tokens {
-		if equalFoldBytes(name, t) {
-			return true
+// HeaderValue returns the first value of the header named lower (a
+// lower-case name), nil when there is none.
+func HeaderValue(hs []Header, lower string) []byte {
+	for i := range hs {
+		if EqualFold(hs[i].Name, lower) {
+			return hs[i].Value
 		}
 	}
-	return false
+	return nil
+}
+
+// EqualFold compares b with a lower-case ASCII string, ignoring ASCII case
+// in b: how header names and tokens compare.
+func EqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// TrimSpace trims spaces and tabs around b.
+func TrimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }

@@ -20,11 +20,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // starts only when the target is slow, so a fast request pays for a timer
 // reset and nothing else.
 type watcher struct {
-	c     *clientConn
+	c     *blockingConn
 	timer *time.Timer
 
 	mu       sync.Mutex
-	uc       *upConn
+	uc       *targetConn
 	armed    bool
 	running  bool
 	stopping bool
@@ -33,7 +33,7 @@ type watcher struct {
 }
 
 // watchClient arms the watcher for a request waiting on uc.
-func (c *clientConn) watchClient(uc *upConn) *watcher {
+func (c *blockingConn) watchClient(uc *targetConn) *watcher {
 	w := c.watch
 	if w == nil {
 		w = &watcher{c: c}

@@ -1,4 +1,4 @@
-package alb
+package routing
 
 import (
 	"fmt"
@@ -99,10 +99,10 @@ func isASCII(s string) bool {
 	return true
 }
 
-func hdrs(kv ...string) []header {
-	var out []header
+func hdrs(kv ...string) []Header {
+	var out []Header
 	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, header{name: []byte(kv[i]), value: []byte(kv[i+1])})
+		out = append(out, Header{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
 	}
 	return out
 }
@@ -247,11 +247,11 @@ func TestTraceHeader(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.check(t, string(appendTraceHeader(nil, []byte(c.in), 100, now)))
+			c.check(t, string(AppendTraceHeader(nil, []byte(c.in), 100, now)))
 		})
 	}
 	// Headers over 7 KB: the header is rewritten with a Root field.
-	out := string(appendTraceHeader(nil, []byte(root), 8<<10, now))
+	out := string(AppendTraceHeader(nil, []byte(root), 8<<10, now))
 	if !strings.HasPrefix(out, "Root=1-"+ts+"-") || strings.Contains(out, "67891233") {
 		t.Errorf("large headers: got %q", out)
 	}
@@ -267,7 +267,7 @@ func FuzzTraceHeader(f *testing.F) {
 	f.Add(";;Self=;", 10)
 	f.Fuzz(func(t *testing.T, in string, size int) {
 		now := mustTime("2026-01-02T03:04:05Z")
-		out := appendTraceHeader(nil, []byte(in), size, now)
+		out := AppendTraceHeader(nil, []byte(in), size, now)
 		if !strings.Contains(string(out), fmt.Sprintf("=1-%08x-", now.Unix())) {
 			t.Fatalf("%q -> %q: no new trace id", in, out)
 		}
@@ -290,8 +290,8 @@ func TestXFF(t *testing.T) {
 		{"", v6, false, "2001:db8::1"},
 	}
 	for _, c := range cases {
-		if got := string(appendXFF(nil, []byte(c.in), c.client, c.withPort)); got != c.want {
-			t.Errorf("appendXFF(%q, %s, %v) = %q, want %q", c.in, c.client, c.withPort, got, c.want)
+		if got := string(AppendXFF(nil, []byte(c.in), c.client, c.withPort)); got != c.want {
+			t.Errorf("AppendXFF(%q, %s, %v) = %q, want %q", c.in, c.client, c.withPort, got, c.want)
 		}
 	}
 }
@@ -337,9 +337,8 @@ func TestForwardHost(t *testing.T) {
 		{80, true, "example.com:8080", "example.com:8080"},
 	}
 	for _, c := range cases {
-		sc := &sockCfg{listenerCfg: &listenerCfg{port: c.port, portStr: strconv.Itoa(int(c.port)), lb: &lbCfg{attrs: lbAttrs{preserveHost: c.preserve}}}}
-		cc := &clientConn{}
-		if got := string(cc.forwardHost(sc, []byte(c.in))); got != c.want {
+		l := &Listener{Port: c.port, PortStr: strconv.Itoa(int(c.port)), LB: &LBAttributes{PreserveHost: c.preserve}}
+		if got := string(l.forwardHost(&Decision{}, []byte(c.in))); got != c.want {
 			t.Errorf("port %d preserve %v: Host %q -> %q, want %q", c.port, c.preserve, c.in, got, c.want)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 )
 
@@ -22,8 +23,9 @@ import (
 // seconds)").
 const connectTimeout = 10 * time.Second
 
-// upConn is a kept-alive HTTP/1.1 connection to a target.
-type upConn struct {
+// targetConn is a kept-alive HTTP/1.1 connection to a target of the
+// blocking path.
+type targetConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	bw       *bufio.Writer
@@ -37,10 +39,10 @@ type upConn struct {
 // pool holds the idle connections from one load balancer node address to
 // one target.
 type pool struct {
-	b      *backend
+	t      *routing.Target
 	src    netip.Addr
 	mu     sync.Mutex
-	idle   []*upConn
+	idle   []*targetConn
 	closed bool
 	// shut is closed, readable without the lock (by event loops).
 	shut atomic.Bool
@@ -62,7 +64,7 @@ var backendTLS = func() *tls.Config {
 }()
 
 // get returns an idle connection younger than maxIdle, or dials a new one.
-func (p *pool) get(ctx context.Context, maxIdle time.Duration) (*upConn, error) {
+func (p *pool) get(ctx context.Context, maxIdle time.Duration) (*targetConn, error) {
 	now := time.Now()
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
@@ -81,17 +83,17 @@ func (p *pool) get(ctx context.Context, maxIdle time.Duration) (*upConn, error) 
 }
 
 // dial opens a new connection to the target from the node's address.
-func (p *pool) dial(ctx context.Context) (*upConn, error) {
+func (p *pool) dial(ctx context.Context) (*targetConn, error) {
 	d := net.Dialer{Timeout: connectTimeout, Control: bindNoPort}
 	if p.src.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: p.src.AsSlice()}
 	}
-	nc, err := d.DialContext(ctx, "tcp", p.b.addr.String())
+	nc, err := d.DialContext(ctx, "tcp", p.t.Addr.String())
 	if err != nil && p.src.IsValid() && errors.Is(err, syscall.EADDRNOTAVAIL) {
 		// The node address is not usable on this host: connect from
 		// the default address instead of failing the request.
 		d.LocalAddr = nil
-		nc, err = d.DialContext(ctx, "tcp", p.b.addr.String())
+		nc, err = d.DialContext(ctx, "tcp", p.t.Addr.String())
 	}
 	if err != nil {
 		return nil, err
@@ -99,7 +101,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	if p.b.tls {
+	if p.t.TLS {
 		tc := tls.Client(nc, backendTLS)
 		hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 		err := tc.HandshakeContext(hctx)
@@ -110,8 +112,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 		}
 		nc = tc
 	}
-	p.b.tg.conns.Add(1)
-	return &upConn{
+	return &targetConn{
 		nc:   nc,
 		br:   bufio.NewReaderSize(nc, 8<<10),
 		bw:   bufio.NewWriterSize(nc, 8<<10),
@@ -127,7 +128,7 @@ func (e *tlsError) Unwrap() error { return e.err }
 
 // put returns a connection for reuse, or closes it when the pool is
 // closed or full.
-func (p *pool) put(uc *upConn) {
+func (p *pool) put(uc *targetConn) {
 	uc.idleAt = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdlePerPool {
@@ -160,13 +161,13 @@ func (p *pool) close() {
 	}
 }
 
-func (uc *upConn) close() {
+func (uc *targetConn) close() {
 	uc.nc.Close()
 }
 
 // setReadDeadline sets the connection's read deadline unless the one set
 // is already within slack of it, saving timer updates on busy connections.
-func (uc *upConn) setReadDeadline(t time.Time) {
+func (uc *targetConn) setReadDeadline(t time.Time) {
 	if d := t.Sub(uc.deadline); d < 0 || d > deadlineSlack {
 		uc.deadline = t
 		uc.nc.SetReadDeadline(t)
@@ -176,52 +177,73 @@ func (uc *upConn) setReadDeadline(t time.Time) {
 // deadlineSlack is how stale an idle deadline may be before it is moved.
 const deadlineSlack = 100 * time.Millisecond
 
-// backend is one registered target of a target group as the data plane
-// reaches it; it outlives state changes that keep the target.
-type backend struct {
-	tg   *tgRuntime
-	id   string
-	port int32
-	addr netip.AddrPort // where to connect (host address)
-	vpc  netip.AddrPort // the target's VPC address, as logs report it
-	zone string
-	tls  bool
-	// cookie is the target's opaque identity in stickiness cookies.
-	cookie string
+// targetPools holds the connection pools of every target, one per target
+// and load balancer node address. A request finds its pool without a lock;
+// pools are made on first use and closed when their target leaves the
+// state.
+type targetPools struct {
+	byKey sync.Map // poolKey -> *pool
 
-	inflight atomic.Int64
-	// since is when the target last became routable (UnixNano), for slow
-	// start; 0 while it is not.
-	since atomic.Int64
-
-	mu     sync.Mutex
-	pools  []*pool
-	closed bool
+	mu       sync.Mutex
+	byTarget map[*routing.Target][]*pool
 }
 
-// pool returns the backend's pool for connections from src.
-func (b *backend) pool(src netip.Addr) *pool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.pools {
-		if p.src == src {
-			return p
-		}
+type poolKey struct {
+	t   *routing.Target
+	src netip.Addr
+}
+
+func newTargetPools() *targetPools {
+	return &targetPools{byTarget: map[*routing.Target][]*pool{}}
+}
+
+// get returns the pool of connections to t from src. A target that has
+// left the state gets a closed pool: its connections are not kept.
+func (tp *targetPools) get(t *routing.Target, src netip.Addr) *pool {
+	k := poolKey{t, src}
+	if v, ok := tp.byKey.Load(k); ok {
+		return v.(*pool)
 	}
-	p := &pool{b: b, src: src, closed: b.closed}
-	p.shut.Store(b.closed)
-	b.pools = append(b.pools, p)
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if v, ok := tp.byKey.Load(k); ok {
+		return v.(*pool)
+	}
+	p := &pool{t: t, src: src}
+	if t.Removed() {
+		p.closed = true
+		p.shut.Store(true)
+		return p
+	}
+	tp.byTarget[t] = append(tp.byTarget[t], p)
+	tp.byKey.Store(k, p)
 	return p
 }
 
-// close closes the backend's idle connections and stops pooling.
-func (b *backend) close() {
-	b.mu.Lock()
-	b.closed = true
-	pools := b.pools
-	b.mu.Unlock()
+// drop closes the pools of a target that left the state.
+func (tp *targetPools) drop(t *routing.Target) {
+	tp.mu.Lock()
+	pools := tp.byTarget[t]
+	delete(tp.byTarget, t)
+	for _, p := range pools {
+		tp.byKey.Delete(poolKey{t, p.src})
+	}
+	tp.mu.Unlock()
 	for _, p := range pools {
 		p.close()
+	}
+}
+
+// closeAll closes every pool.
+func (tp *targetPools) closeAll() {
+	tp.mu.Lock()
+	var ts []*routing.Target
+	for t := range tp.byTarget {
+		ts = append(ts, t)
+	}
+	tp.mu.Unlock()
+	for _, t := range ts {
+		tp.drop(t)
 	}
 }
 

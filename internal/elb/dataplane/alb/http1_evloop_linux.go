@@ -4,6 +4,7 @@ package alb
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 )
 
 // The event loop serves plain HTTP/1.1 connections without a goroutine
@@ -48,13 +51,13 @@ type evLoop struct {
 	efd  int // eventfd: wakes the loop for new connections and shutdown
 
 	mu    sync.Mutex
-	inbox []*evClient
+	inbox []*loopConn
 	quit  atomic.Bool
 	done  chan struct{}
 
 	fds   []evObj // by file descriptor
-	conns map[*evClient]struct{}
-	idle  map[*pool][]*evUp // kept-alive target connections, per pool
+	conns map[*loopConn]struct{}
+	idle  map[*pool][]*loopTargetConn // kept-alive target connections, per pool
 	now   time.Time
 	last  time.Time // last sweep
 	// noPwait2: the kernel has no epoll_pwait2.
@@ -94,7 +97,7 @@ func newLoop(p *Plane) (*evLoop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("eventfd2", errno)
 	}
-	l := &evLoop{p: p, epfd: epfd, efd: int(efd), done: make(chan struct{}), conns: map[*evClient]struct{}{}, idle: map[*pool][]*evUp{}}
+	l := &evLoop{p: p, epfd: epfd, efd: int(efd), done: make(chan struct{}), conns: map[*loopConn]struct{}{}, idle: map[*pool][]*loopTargetConn{}}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(efd)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, int(efd), &ev); err != nil {
 		syscall.Close(epfd)
@@ -118,7 +121,7 @@ func (l *evLoop) stop() {
 }
 
 // add hands a client connection to the loop.
-func (l *evLoop) add(c *evClient) {
+func (l *evLoop) add(c *loopConn) {
 	l.mu.Lock()
 	l.inbox = append(l.inbox, c)
 	l.mu.Unlock()
@@ -270,16 +273,8 @@ const (
 	evClosing               // writing the last response, then closing
 )
 
-// Response body framings.
-const (
-	bodyNone uint8 = iota
-	bodyLength
-	bodyChunked
-	bodyEOF
-)
-
-// evClient is a client connection served by an event loop.
-type evClient struct {
+// loopConn is a client connection served by an event loop (the fast path).
+type loopConn struct {
 	exchange
 	l  *evLoop
 	fd int
@@ -297,7 +292,7 @@ type evClient struct {
 	state    uint8
 	deadline time.Time
 	d        decision
-	up       *evUp
+	up       *loopTargetConn
 	inflight bool // d.b's in-flight count includes this request
 	attempt  int
 	reqLeft  int64
@@ -305,17 +300,14 @@ type evClient struct {
 	sentAt   time.Time
 	gotAt    time.Time
 
-	framing     uint8
-	respLeft    int64
-	chunkState  uint8
-	chunkOut    bool
+	body        body // the response body being relayed
 	clientClose bool
 	upReusable  bool
 	paused      bool
 	active      bool
 }
 
-func (c *evClient) onEvent(ev uint32) {
+func (c *loopConn) onEvent(ev uint32) {
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		c.onReadable()
 	}
@@ -325,12 +317,12 @@ func (c *evClient) onEvent(ev uint32) {
 }
 
 // setIdle waits for the next request.
-func (c *evClient) setIdle(now time.Time) {
+func (c *loopConn) setIdle(now time.Time) {
 	c.state = evIdle
 	sc := c.s.cur.Load()
 	idle := 60 * time.Second
 	if sc != nil {
-		idle = sc.lb.attrs.idleTimeout
+		idle = sc.LB.IdleTimeout
 	}
 	c.deadline = now.Add(idle)
 	if c.active {
@@ -340,7 +332,7 @@ func (c *evClient) setIdle(now time.Time) {
 }
 
 // readIn reads what the socket holds into the input buffer.
-func (c *evClient) readIn() {
+func (c *loopConn) readIn() {
 	for !c.peerEOF {
 		if c.inR == c.inW {
 			c.inR, c.inW, c.scanFrom = 0, 0, 0
@@ -378,7 +370,7 @@ func (c *evClient) readIn() {
 	}
 }
 
-func (c *evClient) onReadable() {
+func (c *loopConn) onReadable() {
 	if c.fd < 0 {
 		return
 	}
@@ -406,7 +398,7 @@ func (c *evClient) onReadable() {
 }
 
 // process serves the requests in the input buffer, one after the other.
-func (c *evClient) process() {
+func (c *loopConn) process() {
 	for c.fd >= 0 && c.state == evIdle {
 		// Empty lines before a request line are ignored.
 		for c.inR < c.inW && (c.in[c.inR] == '\r' || c.in[c.inR] == '\n') {
@@ -445,7 +437,7 @@ func (c *evClient) process() {
 		err := readRequest(&sr, &c.req)
 		c.start = c.l.now
 		sc := c.s.cur.Load()
-		if sc == nil || sc.protocol != "HTTP" {
+		if sc == nil || sc.Protocol != "HTTP" {
 			c.close()
 			return
 		}
@@ -468,7 +460,7 @@ func (c *evClient) process() {
 		c.active = true
 		c.s.loopActive.Add(1)
 		d := c.decide(sc, c.start, &c.d)
-		if d.kind == decRespond {
+		if d.Kind == routing.Respond {
 			if req.contentLength > 0 {
 				c.inR = headStart
 				c.handoff(headStart)
@@ -477,7 +469,7 @@ func (c *evClient) process() {
 			c.respond(d)
 			continue
 		}
-		if d.b.tls {
+		if d.Target.TLS {
 			c.inR = headStart
 			c.handoff(headStart)
 			return
@@ -489,12 +481,12 @@ func (c *evClient) process() {
 }
 
 // respond writes a response of the load balancer's.
-func (c *evClient) respond(d *decision) {
+func (c *loopConn) respond(d *decision) {
 	c.appendELB((*outBuf)(&c.out), c.sc, d)
 	c.finish(c.sc, d.e, d.pm)
-	if d.closeAfter {
+	if d.Close {
 		c.state = evClosing
-		c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
+		c.deadline = c.l.now.Add(c.sc.LB.IdleTimeout)
 	} else {
 		c.setIdle(c.l.now)
 	}
@@ -503,7 +495,7 @@ func (c *evClient) respond(d *decision) {
 
 // refuseNow answers a request the load balancer could not read, then
 // closes.
-func (c *evClient) refuseNow(code int) {
+func (c *loopConn) refuseNow(code int) {
 	sc := c.sc
 	if sc == nil {
 		sc = c.s.cur.Load()
@@ -524,14 +516,14 @@ func (c *evClient) refuseNow(code int) {
 
 // send forwards the request to its target: a kept-alive connection of the
 // loop's, or a new one.
-func (c *evClient) send() {
+func (c *loopConn) send() {
 	sc, d := c.sc, &c.d
-	b := d.b
-	pl := b.pool(sc.src)
-	up := c.l.getUp(pl, sc.lb.attrs.idleTimeout)
+	b := d.Target
+	pl := c.p.conns.get(b, sc.src)
+	up := c.l.getUp(pl, sc.LB.IdleTimeout)
 	if up == nil {
 		var err error
-		up, err = c.l.dialUp(pl, sc.lb.attrs.idleTimeout)
+		up, err = c.l.dialUp(pl, sc.LB.IdleTimeout)
 		if err != nil {
 			d.pm.connErrors.Inc()
 			d.e.errReason = "TargetConnectionError"
@@ -540,7 +532,7 @@ func (c *evClient) send() {
 		}
 	}
 	if !c.inflight {
-		b.inflight.Add(1)
+		b.Inflight.Add(1)
 		c.inflight = true
 	}
 	up.owner = c
@@ -567,7 +559,7 @@ func (c *evClient) send() {
 // pump writes the request to the target: the head, then the body as the
 // client sends it. When the whole request is sent it waits for the
 // response.
-func (c *evClient) pump() {
+func (c *loopConn) pump() {
 	up := c.up
 	for up != nil && c.up == up {
 		if up.outPos < len(up.out) {
@@ -582,7 +574,7 @@ func (c *evClient) pump() {
 		}
 		if c.reqLeft > 0 {
 			c.state = evReqBody
-			c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
+			c.deadline = c.l.now.Add(c.sc.LB.IdleTimeout)
 			if c.inR == c.inW && !c.drained && !c.peerEOF {
 				c.readIn()
 			}
@@ -605,7 +597,7 @@ func (c *evClient) pump() {
 		}
 		c.state = evWait
 		c.sentAt = time.Now()
-		c.deadline = c.sentAt.Add(c.sc.lb.attrs.idleTimeout)
+		c.deadline = c.sentAt.Add(c.sc.LB.IdleTimeout)
 		if c.peerEOF {
 			c.onReadable()
 			return
@@ -620,7 +612,7 @@ func (c *evClient) pump() {
 // upFailed handles a target connection that failed before the response
 // head arrived: a reused connection the target had closed is replaced
 // once for a request without body; otherwise the client gets 502.
-func (c *evClient) upFailed(up *evUp, err error) {
+func (c *loopConn) upFailed(up *loopTargetConn, err error) {
 	bodyless := c.req.contentLength <= 0
 	c.up = nil
 	up.owner = nil
@@ -646,17 +638,17 @@ func (c *evClient) upFailed(up *evUp, err error) {
 }
 
 // failNow answers with an ELB error after a target failure.
-func (c *evClient) failNow(code int) {
+func (c *loopConn) failNow(code int) {
 	d := &c.d
 	c.abortUp()
 	c.release()
-	d.closeAfter = d.closeAfter || c.reqLeft > 0 || c.req.contentLength > 0
-	d.page(code)
+	d.Close = d.Close || c.reqLeft > 0 || c.req.contentLength > 0
+	d.Page(code)
 	c.respond(d)
 }
 
 // abortUp drops the request's target connection.
-func (c *evClient) abortUp() {
+func (c *loopConn) abortUp() {
 	if c.up != nil {
 		c.up.owner = nil
 		c.up.close()
@@ -666,15 +658,15 @@ func (c *evClient) abortUp() {
 }
 
 // release takes the request out of its target's in-flight count.
-func (c *evClient) release() {
+func (c *loopConn) release() {
 	if c.inflight {
 		c.inflight = false
-		c.d.b.inflight.Add(-1)
+		c.d.Target.Inflight.Add(-1)
 	}
 }
 
 // onUpData consumes what the target sent.
-func (c *evClient) onUpData() {
+func (c *loopConn) onUpData() {
 	up := c.up
 	switch c.state {
 	case evWait:
@@ -722,7 +714,7 @@ var errUpstreamEOF = errors.New("target closed the connection")
 
 // startResponse writes the response head to the client and starts the
 // body relay.
-func (c *evClient) startResponse() {
+func (c *loopConn) startResponse() {
 	d, resp := &c.d, &c.resp
 	c.gotAt = time.Now()
 	e := d.e
@@ -731,27 +723,26 @@ func (c *evClient) startResponse() {
 	d.pm.responseTime.Observe(e.targetProc.Seconds())
 	d.pm.targetCode(resp.status)
 	bodyless := resp.bodyless(c.req.method)
-	c.clientClose = d.closeAfter
-	c.chunkOut = false
+	c.clientClose = d.Close
 	switch {
 	case bodyless:
-		c.framing = bodyNone
+		c.body = body{framing: bodyNone}
 	case resp.chunked:
-		c.framing, c.chunkState, c.respLeft = bodyChunked, chunkSize, 0
+		c.body = body{framing: bodyChunked}
 	case resp.contentLength >= 0:
-		c.framing, c.respLeft = bodyLength, resp.contentLength
+		c.body = body{framing: bodyLength, left: resp.contentLength}
 	default:
-		c.framing = bodyEOF
+		c.body = body{framing: bodyEOF}
 		if c.req.minor >= 1 {
-			c.chunkOut = true
+			c.body.chunkOut = true
 		} else {
 			c.clientClose = true
 		}
 	}
-	c.upReusable = !resp.close && c.framing != bodyEOF
+	c.upReusable = !resp.close && c.body.framing != bodyEOF
 	w := (*outBuf)(&c.out)
 	c.writeResponseHead(w, c.sc, d, c.clientClose, false)
-	if c.chunkOut {
+	if c.body.chunkOut {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	w.WriteString("\r\n")
@@ -759,143 +750,44 @@ func (c *evClient) startResponse() {
 	c.relay()
 }
 
-// Chunked body parser states.
-const (
-	chunkSize uint8 = iota
-	chunkData
-	chunkCRLF
-	chunkTrailer
-	chunkDone
-)
-
 // relay moves response body bytes from the target to the client.
-func (c *evClient) relay() {
+func (c *loopConn) relay() {
 	up := c.up
 	for !c.paused {
-		done := false
-		switch c.framing {
-		case bodyNone:
-			done = true
-		case bodyLength:
-			n := min(c.respLeft, int64(up.inW-up.inR))
-			c.out = append(c.out, up.in[up.inR:up.inR+int(n)]...)
-			up.inR += int(n)
-			c.respLeft -= n
-			done = c.respLeft == 0
-		case bodyEOF:
-			if n := up.inW - up.inR; n > 0 {
-				if c.chunkOut {
-					c.out = appendHex(c.out, n)
-				}
-				c.out = append(c.out, up.in[up.inR:up.inW]...)
-				if c.chunkOut {
-					c.out = append(c.out, '\r', '\n')
-				}
-				up.inR = up.inW
-			}
-			if up.eof {
-				if c.chunkOut {
-					c.out = append(c.out, "0\r\n\r\n"...)
-				}
-				done = true
-			}
-		case bodyChunked:
-			var ok bool
-			done, ok = c.relayChunks()
-			if !ok {
-				c.d.e.errReason = "TargetResponseError"
-				c.abortUp()
-				c.finish(c.sc, c.d.e, c.d.pm)
-				c.flush()
-				c.close()
-				return
-			}
-		}
-		if done {
-			c.endResponse()
-			return
-		}
-		if up.eof {
+		used, done, err := c.body.relay((*outBuf)(&c.out), up.in[up.inR:up.inW], up.eof)
+		up.inR += used
+		switch {
+		case err == io.ErrUnexpectedEOF:
 			// The target closed before the whole body.
 			c.upFailed(up, errUpstreamEOF)
 			return
+		case err != nil:
+			c.d.e.errReason = "TargetResponseError"
+			c.abortUp()
+			c.finish(c.sc, c.d.e, c.d.pm)
+			c.flush()
+			c.close()
+			return
+		case done:
+			c.endResponse()
+			return
 		}
-		c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
+		c.deadline = c.l.now.Add(c.sc.LB.IdleTimeout)
 		c.flush()
 		if c.fd < 0 || len(c.out)-c.outPos > evMaxOut {
 			c.paused = c.fd >= 0
 			return
 		}
-		if up.inR == up.inW {
+		if used == 0 || up.inR == up.inW {
+			// More input is needed: everything was relayed, or a chunk
+			// line is cut short.
 			if up.drained {
 				return
 			}
+			before := up.inW - up.inR
 			up.readIn()
-			if up.inR == up.inW && !up.eof {
+			if up.inW-up.inR == before && !up.eof {
 				return
-			}
-		}
-	}
-}
-
-// relayChunks passes whole chunk framing elements through; it reports
-// whether the body ended and whether the framing was valid.
-func (c *evClient) relayChunks() (done, ok bool) {
-	up := c.up
-	for {
-		buf := up.in[up.inR:up.inW]
-		switch c.chunkState {
-		case chunkSize, chunkCRLF, chunkTrailer:
-			i := indexByte(buf, '\n')
-			if i < 0 {
-				return false, len(buf) < 4096
-			}
-			line := buf[:i]
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
-			switch c.chunkState {
-			case chunkSize:
-				sz := line
-				if j := indexByte(sz, ';'); j >= 0 {
-					sz = sz[:j]
-				}
-				n, valid := parseHex(trimSpace(sz))
-				if !valid {
-					return false, false
-				}
-				if n == 0 {
-					c.chunkState = chunkTrailer
-				} else {
-					c.chunkState, c.respLeft = chunkData, n
-				}
-			case chunkCRLF:
-				if len(line) != 0 {
-					return false, false
-				}
-				c.chunkState = chunkSize
-			case chunkTrailer:
-				if len(line) == 0 {
-					c.chunkState = chunkDone
-				} else if indexByte(line, ':') <= 0 {
-					return false, false
-				}
-			}
-			c.out = append(c.out, buf[:i+1]...)
-			up.inR += i + 1
-			if c.chunkState == chunkDone {
-				return true, true
-			}
-		case chunkData:
-			if len(buf) == 0 {
-				return false, true
-			}
-			n := min(c.respLeft, int64(len(buf)))
-			c.out = append(c.out, buf[:n]...)
-			up.inR += int(n)
-			c.respLeft -= n
-			if c.respLeft == 0 {
-				c.chunkState = chunkCRLF
 			}
 		}
 	}
@@ -903,7 +795,7 @@ func (c *evClient) relayChunks() (done, ok bool) {
 
 // endResponse completes a request: the target connection goes back to
 // the pool, the request is logged, and the next one may begin.
-func (c *evClient) endResponse() {
+func (c *loopConn) endResponse() {
 	up := c.up
 	d := &c.d
 	c.release()
@@ -918,7 +810,7 @@ func (c *evClient) endResponse() {
 	c.finish(c.sc, d.e, d.pm)
 	if c.clientClose {
 		c.state = evClosing
-		c.deadline = c.l.now.Add(c.sc.lb.attrs.idleTimeout)
+		c.deadline = c.l.now.Add(c.sc.LB.IdleTimeout)
 		c.flush()
 		return
 	}
@@ -930,7 +822,7 @@ func (c *evClient) endResponse() {
 }
 
 // flush writes buffered output to the client.
-func (c *evClient) flush() {
+func (c *loopConn) flush() {
 	for c.outPos < len(c.out) {
 		n, err := rawWrite(c.fd, c.out[c.outPos:])
 		if n > 0 {
@@ -966,7 +858,7 @@ func (c *evClient) flush() {
 }
 
 // onTimeout handles a deadline that passed.
-func (c *evClient) onTimeout() {
+func (c *loopConn) onTimeout() {
 	switch c.state {
 	case evIdle:
 		if c.inW > c.inR {
@@ -997,7 +889,7 @@ func (c *evClient) onTimeout() {
 }
 
 // close closes the client connection.
-func (c *evClient) close() {
+func (c *loopConn) close() {
 	if c.fd < 0 {
 		return
 	}
@@ -1017,7 +909,7 @@ func (c *evClient) close() {
 
 // handoff gives the connection to a goroutine loop, with the bytes read
 // from headStart on.
-func (c *evClient) handoff(headStart int) {
+func (c *loopConn) handoff(headStart int) {
 	prefix := append([]byte(nil), c.in[headStart:c.inW]...)
 	fd := c.fd
 	c.l.fds[fd] = nil
@@ -1067,23 +959,8 @@ func (b *outBuf) WriteByte(c byte) error {
 	return nil
 }
 
-func appendHex(b []byte, n int) []byte {
-	var buf [16]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = hexDigits[n&0xf]
-		n >>= 4
-		if n == 0 {
-			break
-		}
-	}
-	b = append(b, buf[i:]...)
-	return append(b, '\r', '\n')
-}
-
-// evUp is a connection to a target served by an event loop.
-type evUp struct {
+// loopTargetConn is a connection to a target served by an event loop.
+type loopTargetConn struct {
 	l       *evLoop
 	fd      int
 	pool    *pool
@@ -1098,11 +975,11 @@ type evUp struct {
 	eof        bool
 	drained    bool // the last read emptied the socket
 	reused     bool
-	owner      *evClient
+	owner      *loopConn
 	idleAt     time.Time
 }
 
-func (u *evUp) onEvent(ev uint32) {
+func (u *loopTargetConn) onEvent(ev uint32) {
 	if u.fd < 0 {
 		return
 	}
@@ -1160,7 +1037,7 @@ func (u *evUp) onEvent(ev uint32) {
 }
 
 // readIn reads what the socket holds.
-func (u *evUp) readIn() {
+func (u *loopTargetConn) readIn() {
 	for !u.eof {
 		if u.inR == u.inW {
 			u.inR, u.inW = 0, 0
@@ -1197,7 +1074,7 @@ func (u *evUp) readIn() {
 }
 
 // write writes pending request bytes; done reports that all were taken.
-func (u *evUp) write() (done bool, err error) {
+func (u *loopTargetConn) write() (done bool, err error) {
 	for u.outPos < len(u.out) {
 		n, err := rawWrite(u.fd, u.out[u.outPos:])
 		if n > 0 {
@@ -1215,7 +1092,7 @@ func (u *evUp) write() (done bool, err error) {
 	return true, nil
 }
 
-func (u *evUp) close() {
+func (u *loopTargetConn) close() {
 	if u.fd < 0 {
 		return
 	}
@@ -1224,7 +1101,7 @@ func (u *evUp) close() {
 }
 
 // getUp returns a kept-alive connection of the pool, or nil.
-func (l *evLoop) getUp(pl *pool, maxIdle time.Duration) *evUp {
+func (l *evLoop) getUp(pl *pool, maxIdle time.Duration) *loopTargetConn {
 	ups := l.idle[pl]
 	for len(ups) > 0 {
 		u := ups[len(ups)-1]
@@ -1244,7 +1121,7 @@ func (l *evLoop) getUp(pl *pool, maxIdle time.Duration) *evUp {
 }
 
 // putUp keeps a connection for reuse.
-func (l *evLoop) putUp(u *evUp) {
+func (l *evLoop) putUp(u *loopTargetConn) {
 	if u.pool.isClosed() || len(l.idle[u.pool]) >= maxIdlePerPool {
 		u.close()
 		return
@@ -1255,7 +1132,7 @@ func (l *evLoop) putUp(u *evUp) {
 }
 
 // dropIdle closes a kept-alive connection the target closed.
-func (l *evLoop) dropIdle(u *evUp) {
+func (l *evLoop) dropIdle(u *loopTargetConn) {
 	ups := l.idle[u.pool]
 	for i, x := range ups {
 		if x == u {
@@ -1269,8 +1146,8 @@ func (l *evLoop) dropIdle(u *evUp) {
 
 // dialUp opens a connection to the pool's target from the node address,
 // without waiting for it to be established.
-func (l *evLoop) dialUp(pl *pool, maxIdle time.Duration) (*evUp, error) {
-	addr := pl.b.addr
+func (l *evLoop) dialUp(pl *pool, maxIdle time.Duration) (*loopTargetConn, error) {
+	addr := pl.t.Addr
 	family := syscall.AF_INET
 	if addr.Addr().Is6() && !addr.Addr().Is4In6() {
 		family = syscall.AF_INET6
@@ -1288,7 +1165,7 @@ func (l *evLoop) dialUp(pl *pool, maxIdle time.Duration) (*evUp, error) {
 		}
 	}
 	err = syscall.Connect(fd, sockaddr(addr))
-	u := &evUp{l: l, fd: fd, pool: pl, maxIdle: maxIdle, in: make([]byte, evInBuf)}
+	u := &loopTargetConn{l: l, fd: fd, pool: pl, maxIdle: maxIdle, in: make([]byte, evInBuf)}
 	switch err {
 	case nil:
 	case syscall.EINPROGRESS:
@@ -1312,9 +1189,9 @@ func sockaddr(ap netip.AddrPort) syscall.Sockaddr {
 	return &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
 }
 
-// loopConn hands an accepted plain HTTP connection to an event loop; it
+// toEventLoop hands an accepted plain HTTP connection to an event loop; it
 // reports false when the connection is to be served by a goroutine.
-func (p *Plane) loopConn(s *listenSock, sc *sockCfg, nc net.Conn, remote netip.AddrPort) bool {
+func (p *Plane) toEventLoop(s *listenSock, sc *sockCfg, nc net.Conn, remote netip.AddrPort) bool {
 	loops := p.eventLoops()
 	if loops == nil {
 		return false
@@ -1338,7 +1215,7 @@ func (p *Plane) loopConn(s *listenSock, sc *sockCfg, nc net.Conn, remote netip.A
 		return false
 	}
 	tc.Close()
-	c := &evClient{fd: fd, in: make([]byte, evInBuf), sc: sc}
+	c := &loopConn{fd: fd, in: make([]byte, evInBuf), sc: sc}
 	c.init(p, s, remote)
 	c.lbm = sc.lb.rt.m
 	c.lbm.newConns.Inc()

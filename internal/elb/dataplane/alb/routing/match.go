@@ -1,4 +1,4 @@
-package alb
+package routing
 
 import (
 	"bytes"
@@ -120,7 +120,7 @@ type routeInput struct {
 	host    []byte // the first Host header without its port
 	path    []byte // the request path (no query)
 	query   []byte // the raw query, without '?'
-	headers []header
+	headers []Header
 	src     netip.Addr // client address on the host
 	srcVPC  netip.Addr // the VPC address it stands for, if any
 
@@ -211,7 +211,7 @@ func (c *condition) match(in *routeInput) bool {
 	case condHeader:
 		for i := range in.headers {
 			h := &in.headers[i]
-			if asciiEqualFold(h.name, c.name) && c.matchValue(h.value) {
+			if EqualFold(h.Name, c.name) && c.matchValue(h.Value) {
 				return true
 			}
 		}
@@ -350,9 +350,9 @@ func compileCondition(rc elbv2types.RuleCondition) (condition, error) {
 	return c, nil
 }
 
-// splitHostPort returns a Host header's host without its port (IPv6
+// HostOnly returns a Host header's host without its port (IPv6
 // literals keep their brackets off).
-func hostOnly(h []byte) []byte {
+func HostOnly(h []byte) []byte {
 	if len(h) > 0 && h[0] == '[' {
 		if i := bytes.IndexByte(h, ']'); i > 0 {
 			return h[1:i]

@@ -17,7 +17,7 @@ func startLoops(p *Plane) ([]*evLoop, error) { return nil, errNoLoops }
 
 var errNoLoops = errors.New("event loops need Linux")
 
-// loopConn serves every connection with a goroutine.
-func (p *Plane) loopConn(s *listenSock, sc *sockCfg, nc net.Conn, remote netip.AddrPort) bool {
+// toEventLoop serves every connection with a goroutine.
+func (p *Plane) toEventLoop(s *listenSock, sc *sockCfg, nc net.Conn, remote netip.AddrPort) bool {
 	return false
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 )
 
 // The HTTP/2 path: clients that negotiate h2 on an HTTPS listener are
@@ -28,7 +30,7 @@ type h2Server struct {
 	queue chan net.Conn
 	done  chan struct{}
 	once  sync.Once
-	conns sync.Map // net.Conn -> *clientConn
+	conns sync.Map // net.Conn -> *blockingConn
 }
 
 type ctxKey struct{}
@@ -42,7 +44,7 @@ func newH2Server() *h2Server {
 		MaxHeaderBytes: maxHeadBytes,
 		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: 128},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Context().Value(ctxKey{}).(*clientConn).serveH2Request(w, r)
+			r.Context().Value(ctxKey{}).(*blockingConn).serveH2Request(w, r)
 		}),
 		ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
 			c, _ := h.conns.Load(nc)
@@ -51,7 +53,7 @@ func newH2Server() *h2Server {
 		ConnState: func(nc net.Conn, st http.ConnState) {
 			if st == http.StateClosed || st == http.StateHijacked {
 				if c, ok := h.conns.LoadAndDelete(nc); ok {
-					close(c.(*clientConn).h2done)
+					close(c.(*blockingConn).h2done)
 				}
 			}
 		},
@@ -87,14 +89,14 @@ func (h *h2Server) shutdown() {
 
 // serveH2 serves an HTTP/2 client connection until it closes. An idle
 // connection (no stream in flight) closes after the idle timeout.
-func (c *clientConn) serveH2(sc *sockCfg, tc *tls.Conn) {
+func (c *blockingConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.conn = tc
 	c.h2done = make(chan struct{})
 	h := c.p.h2srv()
 	if h == nil {
 		return
 	}
-	c.h2idle = time.AfterFunc(sc.lb.attrs.idleTimeout, c.h2IdleCheck)
+	c.h2idle = time.AfterFunc(sc.LB.IdleTimeout, c.h2IdleCheck)
 	h.conns.Store(tc, c)
 	select {
 	case h.queue <- tc:
@@ -107,7 +109,7 @@ func (c *clientConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 }
 
 // h2IdleCheck closes an HTTP/2 connection that has stayed idle.
-func (c *clientConn) h2IdleCheck() {
+func (c *blockingConn) h2IdleCheck() {
 	if c.h2n.Load() == 0 {
 		c.nc.Close()
 	}
@@ -119,7 +121,7 @@ func isGRPC(r *http.Request) bool {
 }
 
 // serveH2Request routes and serves one HTTP/2 request.
-func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
+func (c *blockingConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// The connection is idle when no stream is in flight; an idle
 	// connection of a listener that is gone closes.
@@ -131,7 +133,7 @@ func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 			if c.s.isClosing() {
 				c.nc.Close()
 			} else if sc := c.s.cur.Load(); sc != nil {
-				c.h2idle.Reset(sc.lb.attrs.idleTimeout)
+				c.h2idle.Reset(sc.LB.IdleTimeout)
 			}
 		}
 	}()
@@ -161,123 +163,92 @@ func (c *clientConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 	hs := make([]header, 0, len(r.Header)+1)
 	for k, vs := range r.Header {
 		for _, v := range vs {
-			hs = append(hs, header{name: []byte(k), value: []byte(v)})
+			hs = append(hs, header{Name: []byte(k), Value: []byte(v)})
 		}
 	}
-	host := []byte(r.Host)
-	path, query := []byte(r.URL.EscapedPath()), []byte(r.URL.RawQuery)
-	if r.Method == "TRACE" {
-		e.elbStatus = 405
-		h2Error(w, grpc, 405, sc)
-		return
+	req := routing.Request{
+		Protocol:      routing.HTTP2,
+		Method:        []byte(r.Method),
+		Target:        []byte(r.URL.RequestURI()),
+		Host:          []byte(r.Host),
+		DefaultHost:   c.localHost,
+		Headers:       hs,
+		Source:        c.remote.Addr(),
+		SourceVPC:     c.vpc,
+		HasBody:       r.ContentLength != 0,
+		ContentLength: r.ContentLength,
+		HeadBytes:     headerSize(r.Header),
+		Start:         start,
 	}
-	in := &routeInput{method: []byte(r.Method), host: hostOnly(host), path: path, query: query, headers: hs, src: c.remote.Addr().Unmap(), srcVPC: c.vpc}
-	rule := sc.route(in)
-	if rule == nil {
-		e.elbStatus = 500
-		h2Error(w, grpc, 500, sc)
-		return
+	if grpc {
+		req.Protocol = routing.GRPC
 	}
-	e.priority, e.actions = rule.priority, rule.act.names
-	act := rule.act
-	switch act.kind {
-	case actFixed:
-		e.elbStatus = act.status
-		ct := act.contentType
-		if ct == "" {
-			ct = "text/plain; charset=utf-8"
+	d := &routing.Decision{}
+	sc.Route(sc.zone, &req, d)
+	if d.Rule != nil {
+		e.priority, e.actions = d.Rule.Priority, d.Rule.Action.Names
+	}
+	e.errReason, e.redirect = d.ErrReason, d.Location
+	if d.Group != nil {
+		e.tgARN = d.Group.ARN
+		pm = sc.lb.rt.m.group(d.Group)
+	}
+	if d.Kind == routing.Respond {
+		e.elbStatus = d.Status
+		if d.Group != nil || d.Rule == nil {
+			// An error of the load balancer's: gRPC clients get it as a
+			// gRPC status.
+			h2Error(w, grpc, d.Status, sc)
+			return
 		}
-		writeELBHeaders(w, sc, ct, len(act.body))
-		w.WriteHeader(act.status)
-		w.Write(act.body)
-		return
-	case actRedirect:
-		loc := act.redirect.location(sc.scheme, sc.port, hostOnly(host), path, query)
-		e.redirect, e.elbStatus = loc, act.redirect.code
-		w.Header().Set("Location", loc)
-		body := pageFor(act.redirect.code)
-		writeELBHeaders(w, sc, "text/html", len(body))
-		w.WriteHeader(act.redirect.code)
-		w.Write(body)
-		return
-	case actUnsupported:
-		e.elbStatus, e.errReason = 501, "UnsupportedAction"
-		body := []byte(act.message + "\n")
-		writeELBHeaders(w, sc, "text/plain; charset=utf-8", len(body))
-		w.WriteHeader(501)
-		w.Write(body)
-		return
-	}
-	wt, tgCookie := c.p.chooseTargetGroup(act, hs)
-	tg := wt.tg
-	st := tg.st.Load()
-	e.tgARN = tg.arn
-	pm = tg.metrics(sc.lb.rt.m)
-	if grpc && st.version == "HTTP1" || !grpc && st.version == "GRPC" {
-		e.elbStatus, e.errReason = 464, "IncompatibleProtocol"
-		h2Error(w, grpc, 464, sc)
-		return
-	}
-	if st.targetType == "lambda" {
-		e.elbStatus, e.errReason = 502, "LambdaUnsupported"
-		h2Error(w, grpc, 502, sc)
-		return
-	}
-	hostOut := host
-	rewroteHost := false
-	target := []byte(r.URL.RequestURI())
-	if rule.hostRewrite != nil {
-		if out, ok := rule.hostRewrite.apply(hostOnly(host)); ok {
-			if !validHost(out) {
-				e.elbStatus, e.errReason = 500, "TransformFailed"
-				h2Error(w, grpc, 500, sc)
-				return
-			}
-			hostOut, rewroteHost = out, true
+		// The rule's own answer: a fixed response, a redirect, or 501
+		// for an action elbow does not perform.
+		if d.Location != "" {
+			w.Header().Set("Location", d.Location)
 		}
-	}
-	if rule.urlRewrite != nil {
-		if out, ok := rule.urlRewrite.apply(target); ok {
-			if len(out) == 0 || out[0] != '/' {
-				e.elbStatus, e.errReason = 500, "TransformFailed"
-				h2Error(w, grpc, 500, sc)
-				return
-			}
-			target = out
-		}
-	}
-	if !rewroteHost {
-		hostOut = append([]byte(nil), c.forwardHost(sc, host)...)
-	}
-	b := tg.chooseTarget(st, sc.zone, hs)
-	if b == nil {
-		e.elbStatus, e.errReason = 503, "NoHealthyTargets"
-		h2Error(w, grpc, 503, sc)
+		writeELBHeaders(w, sc, d.ContentType, len(d.Body))
+		w.WriteHeader(d.Status)
+		w.Write(d.Body)
 		return
 	}
-	e.target = b.vpc
-	b.inflight.Add(1)
-	defer b.inflight.Add(-1)
-	c.forwardH2(w, r, sc, e, pm, st, b, string(hostOut), string(target), tgCookie, grpc)
+	e.target = d.Target.VPC
+	e.trace = d.Trace
+	d.Target.Inflight.Add(1)
+	defer d.Target.Inflight.Add(-1)
+	c.forwardH2(&h2Forward{w: w, r: r, sc: sc, e: e, pm: pm, d: d, grpc: grpc})
 }
 
-// forwardH2 sends an HTTP/2 request to a target and relays the response,
-// trailers included.
-func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockCfg, e *logEntry, pm *pairMetrics, st *tgState, b *backend, host, target, tgCookie string, grpc bool) {
-	idle := sc.lb.attrs.idleTimeout
+// h2Forward is one HTTP/2 request on its way to the target the routing
+// core chose.
+type h2Forward struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	sc   *sockCfg
+	e    *logEntry
+	pm   *pairMetrics
+	d    *routing.Decision
+	grpc bool
+}
+
+// forwardH2 sends an HTTP/2 request to its target and relays the
+// response, trailers included.
+func (c *blockingConn) forwardH2(f *h2Forward) {
+	w, r, sc, e, pm, grpc := f.w, f.r, f.sc, f.e, f.pm, f.grpc
+	st, b := f.d.State, f.d.Target
+	idle := sc.LB.IdleTimeout
 	out := r.Clone(r.Context())
-	u, err := url.ParseRequestURI(target)
+	u, err := url.ParseRequestURI(string(f.d.URI))
 	if err != nil {
 		e.elbStatus, e.errReason = 500, "TransformFailed"
 		h2Error(w, grpc, 500, sc)
 		return
 	}
 	scheme := "http"
-	if b.tls {
+	if b.TLS {
 		scheme = "https"
 	}
-	out.URL = &url.URL{Scheme: scheme, Host: b.addr.String(), Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
-	out.Host = host
+	out.URL = &url.URL{Scheme: scheme, Host: b.Addr.String(), Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	out.Host = string(f.d.Host)
 	out.RequestURI = ""
 	out.Header = r.Header.Clone()
 	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Amzn-Trace-Id"} {
@@ -286,23 +257,21 @@ func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockC
 	if te := r.Header.Get("Te"); te != "" && !strings.EqualFold(te, "trailers") {
 		out.Header.Del("Te")
 	}
-	switch sc.lb.attrs.xffMode {
-	case xffAppend:
+	switch sc.LB.XFFMode {
+	case routing.XFFAppend:
 		prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
-		out.Header.Set("X-Forwarded-For", string(appendXFF(nil, []byte(prior), c.seen, sc.lb.attrs.xffClientPort)))
-	case xffRemove:
+		out.Header.Set("X-Forwarded-For", string(routing.AppendXFF(nil, []byte(prior), c.seen, sc.LB.XFFClientPort)))
+	case routing.XFFRemove:
 		out.Header.Del("X-Forwarded-For")
 	}
 	out.Header.Set("X-Forwarded-Proto", "https")
-	out.Header.Set("X-Forwarded-Port", sc.portStr)
-	trace := appendTraceHeader(nil, []byte(r.Header.Get("X-Amzn-Trace-Id")), headerSize(r.Header), e.start)
-	e.trace = trace
-	out.Header.Set("X-Amzn-Trace-Id", string(trace))
-	if sc.lb.attrs.tlsHeaders {
-		out.Header.Set(sc.tlsVersionH, c.tlsProto)
-		out.Header.Set(sc.tlsCipherH, c.tlsCiph)
+	out.Header.Set("X-Forwarded-Port", sc.PortStr)
+	out.Header.Set("X-Amzn-Trace-Id", string(f.d.Trace))
+	if sc.LB.TLSHeaders {
+		out.Header.Set(sc.TLSVersionHeader, c.tlsProto)
+		out.Header.Set(sc.TLSCipherHeader, c.tlsCiph)
 	}
-	if sc.lb.attrs.dropInvalid {
+	if sc.LB.DropInvalid {
 		for k := range out.Header {
 			if !validName([]byte(k)) {
 				out.Header.Del(k)
@@ -320,7 +289,7 @@ func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockC
 	out = out.WithContext(ctx)
 	e.reqProc = time.Since(e.start)
 	sent := time.Now()
-	rt := b.pool(sc.src).slowClient(st.version)
+	rt := c.p.conns.get(b, sc.src).slowClient(st.Version)
 	resp, err := rt.RoundTrip(out)
 	stopped := timer.Stop()
 	if err != nil {
@@ -356,25 +325,23 @@ func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockC
 		}
 		h[k] = vs
 	}
-	for _, rh := range sc.respHeaders {
-		h.Set(string(rh.name), string(rh.value))
+	for _, rh := range sc.ResponseHeaders {
+		h.Set(string(rh.Name), string(rh.Value))
 	}
 	now := c.p.now()
-	switch st.attrs.sticky {
-	case stickyLBCookie:
-		addStickyCookie(h, "AWSALB", b.cookie, now.Add(st.attrs.stickyFor))
-	case stickyAppCookie:
+	switch st.Attrs.Sticky {
+	case routing.StickyLBCookie:
+		addStickyCookie(h, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
+	case routing.StickyAppCookie:
 		for _, sv := range resp.Header.Values("Set-Cookie") {
-			if setsCookie([]byte(sv), st.attrs.appCookie) {
-				addStickyCookie(h, "AWSALBAPP-0", b.cookie, now.Add(st.attrs.stickyFor))
+			if setsCookie([]byte(sv), st.Attrs.AppCookie) {
+				addStickyCookie(h, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
 				break
 			}
 		}
 	}
-	if tgCookie != "" {
-		if d := c.stickyFor(sc, e); d > 0 {
-			addStickyCookie(h, "AWSALBTG", tgCookie, now.Add(d))
-		}
+	if f.d.GroupCookie != "" && f.d.GroupSticky > 0 {
+		addStickyCookie(h, "AWSALBTG", f.d.GroupCookie, now.Add(f.d.GroupSticky))
 	}
 	// Announce the trailers the target declared.
 	for k := range resp.Trailer {
@@ -420,17 +387,6 @@ func (c *clientConn) forwardH2(w http.ResponseWriter, r *http.Request, sc *sockC
 	e.respProc = time.Since(got)
 }
 
-// stickyFor is the target group stickiness duration of the rule that
-// matched.
-func (c *clientConn) stickyFor(sc *sockCfg, e *logEntry) time.Duration {
-	for _, r := range sc.rules {
-		if r.priority == e.priority && r.act != nil {
-			return r.act.tgSticky
-		}
-	}
-	return 0
-}
-
 func isClosed(ch chan struct{}) bool {
 	select {
 	case <-ch:
@@ -458,14 +414,14 @@ func addStickyCookie(h http.Header, name, value string, exp time.Time) {
 
 func writeELBHeaders(w http.ResponseWriter, sc *sockCfg, ctype string, n int) {
 	h := w.Header()
-	if sc != nil && sc.serverHeader {
+	if sc != nil && sc.ServerHeader {
 		h.Set("Server", "awselb/2.0")
 	}
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Length", strconv.Itoa(n))
 	if sc != nil {
-		for _, rh := range sc.respHeaders {
-			h.Set(string(rh.name), string(rh.value))
+		for _, rh := range sc.ResponseHeaders {
+			h.Set(string(rh.Name), string(rh.Value))
 		}
 	}
 }
@@ -477,7 +433,7 @@ func grpcStatus(code int) (int, string) {
 	case 400:
 		return 13, "Bad Request"
 	case 405, 464, 501:
-		return 12, statusText(code)
+		return 12, routing.StatusText(code)
 	case 503:
 		return 14, "Service Unavailable"
 	case 504:
@@ -494,7 +450,7 @@ func grpcStatus(code int) (int, string) {
 func h2Error(w http.ResponseWriter, grpc bool, code int, sc *sockCfg) {
 	if grpc {
 		h := w.Header()
-		if sc != nil && sc.serverHeader {
+		if sc != nil && sc.ServerHeader {
 			h.Set("Server", "awselb/2.0")
 		}
 		st, msg := grpcStatus(code)
@@ -504,14 +460,14 @@ func h2Error(w http.ResponseWriter, grpc bool, code int, sc *sockCfg) {
 		w.WriteHeader(200)
 		return
 	}
-	body := pageFor(code)
+	body := routing.Page(code)
 	writeELBHeaders(w, sc, "text/html", len(body))
 	w.WriteHeader(code)
 	w.Write(body)
 }
 
 // finishH2 records an HTTP/2 request's metrics and access log entry.
-func (c *clientConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
+func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 	if sc == nil {
 		return
 	}
@@ -551,14 +507,14 @@ func (p *pool) slowClient(version string) http.RoundTripper {
 		if p.src.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: p.src.AsSlice()}
 		}
-		return d.DialContext(ctx, "tcp", p.b.addr.String())
+		return d.DialContext(ctx, "tcp", p.t.Addr.String())
 	}
 	newTransport := func(h2 bool) *http.Transport {
 		protos := new(http.Protocols)
 		switch {
 		case !h2:
 			protos.SetHTTP1(true)
-		case p.b.tls:
+		case p.t.TLS:
 			protos.SetHTTP2(true)
 		default:
 			protos.SetUnencryptedHTTP2(true)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 )
 
 // Limits of a request head, as ALB documents them (HTTP 400: "The request
@@ -18,10 +20,8 @@ const (
 	maxXFFAddresses = 30
 )
 
-// header is one header field; name and value point into the head buffer.
-type header struct {
-	name, value []byte
-}
+// header is one header field; its slices point into the head buffer.
+type header = routing.Header
 
 // head is a parsed message head: a first line and header fields. Its
 // slices point into buf, which is reused from message to message.
@@ -222,7 +222,7 @@ func (h *head) read(br lineReader, firstTooLong error) ([]byte, error) {
 		lineEnd = hs[0].ns
 	}
 	for _, sp := range hs {
-		h.headers = append(h.headers, header{name: h.buf[sp.ns:sp.ne], value: h.buf[sp.vs:sp.ve]})
+		h.headers = append(h.headers, header{Name: h.buf[sp.ns:sp.ne], Value: h.buf[sp.vs:sp.ve]})
 	}
 	return h.buf[lineStart:lineEnd], nil
 }
@@ -285,16 +285,16 @@ func (r *request) interpretHeaders() error {
 	teSeen := false
 	for i := range r.headers {
 		h := &r.headers[i]
-		if !r.invalidNames && !validName(h.name) {
+		if !r.invalidNames && !validName(h.Name) {
 			r.invalidNames = true
 		}
 		switch {
-		case asciiEqualFold(h.name, "host"):
+		case asciiEqualFold(h.Name, "host"):
 			if r.host == nil {
-				r.host = h.value
+				r.host = h.Value
 			}
-		case asciiEqualFold(h.name, "content-length"):
-			n, ok := parseDecimal(h.value)
+		case asciiEqualFold(h.Name, "content-length"):
+			n, ok := parseDecimal(h.Value)
 			if !ok {
 				return badRequest("malformed Content-Length")
 			}
@@ -303,10 +303,10 @@ func (r *request) interpretHeaders() error {
 			}
 			clSeen = true
 			r.contentLength = n
-		case asciiEqualFold(h.name, "transfer-encoding"):
+		case asciiEqualFold(h.Name, "transfer-encoding"):
 			teSeen = true
 			var err error
-			forEachToken(h.value, func(tok []byte) {
+			forEachToken(h.Value, func(tok []byte) {
 				switch {
 				case asciiEqualFold(tok, "chunked"):
 					r.chunked = true
@@ -318,8 +318,8 @@ func (r *request) interpretHeaders() error {
 			if err != nil {
 				return err
 			}
-		case asciiEqualFold(h.name, "connection"):
-			forEachToken(h.value, func(tok []byte) {
+		case asciiEqualFold(h.Name, "connection"):
+			forEachToken(h.Value, func(tok []byte) {
 				switch {
 				case asciiEqualFold(tok, "close"):
 					r.close = true
@@ -332,14 +332,14 @@ func (r *request) interpretHeaders() error {
 					r.hopByHop = append(r.hopByHop, tok)
 				}
 			})
-		case asciiEqualFold(h.name, "upgrade"):
-			r.upgrade = h.value
-		case asciiEqualFold(h.name, "expect"):
-			if asciiEqualFold(h.value, "100-continue") {
+		case asciiEqualFold(h.Name, "upgrade"):
+			r.upgrade = h.Value
+		case asciiEqualFold(h.Name, "expect"):
+			if asciiEqualFold(h.Value, "100-continue") {
 				r.expect100 = true
 			}
-		case asciiEqualFold(h.name, "x-forwarded-for"):
-			forEachToken(h.value, func([]byte) { r.xffCount++ })
+		case asciiEqualFold(h.Name, "x-forwarded-for"):
+			forEachToken(h.Value, func([]byte) { r.xffCount++ })
 		}
 	}
 	if r.upgrade != nil && !connectionHas(r.headers, "upgrade") {
@@ -370,8 +370,8 @@ func (r *request) hasBody() bool { return r.chunked || r.contentLength > 0 }
 func connectionHas(hs []header, token string) bool {
 	found := false
 	for _, h := range hs {
-		if asciiEqualFold(h.name, "connection") {
-			forEachToken(h.value, func(tok []byte) {
+		if asciiEqualFold(h.Name, "connection") {
+			forEachToken(h.Value, func(tok []byte) {
 				if asciiEqualFold(tok, token) {
 					found = true
 				}
@@ -415,21 +415,7 @@ func parseDecimal(b []byte) (int64, bool) {
 }
 
 // asciiEqualFold compares b with a lower-case ASCII string, ignoring case.
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
+func asciiEqualFold(b []byte, lower string) bool { return routing.EqualFold(b, lower) }
 
 // equalFoldBytes compares two byte strings ignoring ASCII case.
 func equalFoldBytes(a, b []byte) bool {
@@ -556,16 +542,16 @@ func readResponse(br lineReader, r *response) error {
 	for i := range r.headers {
 		h := &r.headers[i]
 		switch {
-		case asciiEqualFold(h.name, "content-length"):
-			n, ok := parseDecimal(h.value)
+		case asciiEqualFold(h.Name, "content-length"):
+			n, ok := parseDecimal(h.Value)
 			if !ok || clSeen && n != r.contentLength {
 				return errBadResponse
 			}
 			clSeen = true
 			r.contentLength = n
-		case asciiEqualFold(h.name, "transfer-encoding"):
+		case asciiEqualFold(h.Name, "transfer-encoding"):
 			var bad bool
-			forEachToken(h.value, func(tok []byte) {
+			forEachToken(h.Value, func(tok []byte) {
 				switch {
 				case asciiEqualFold(tok, "chunked"):
 					r.chunked = true
@@ -577,8 +563,8 @@ func readResponse(br lineReader, r *response) error {
 			if bad {
 				return errBadResponse
 			}
-		case asciiEqualFold(h.name, "connection"):
-			forEachToken(h.value, func(tok []byte) {
+		case asciiEqualFold(h.Name, "connection"):
+			forEachToken(h.Value, func(tok []byte) {
 				switch {
 				case asciiEqualFold(tok, "close"):
 					r.close = true

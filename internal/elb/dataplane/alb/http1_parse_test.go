@@ -37,7 +37,7 @@ func TestReadRequest(t *testing.T) {
 	if len(r.hopByHop) != 1 || string(r.hopByHop[0]) != "X-Hop" {
 		t.Errorf("hop-by-hop %q", r.hopByHop)
 	}
-	if len(r.headers) != 5 || string(r.headers[4].value) != "5" {
+	if len(r.headers) != 5 || string(r.headers[4].Value) != "5" {
 		t.Errorf("headers %d", len(r.headers))
 	}
 
@@ -166,8 +166,8 @@ func FuzzReadRequest(f *testing.F) {
 			t.Fatalf("chunked request with a Content-Length: %q", data)
 		}
 		for _, h := range r.headers {
-			if bytes.ContainsAny(h.value, "\r\n\x00") || len(h.name) == 0 {
-				t.Fatalf("header %q: %q survived parsing", h.name, h.value)
+			if bytes.ContainsAny(h.Value, "\r\n\x00") || len(h.Name) == 0 {
+				t.Fatalf("header %q: %q survived parsing", h.Name, h.Value)
 			}
 		}
 	})

@@ -1,4 +1,4 @@
-package alb
+package routing
 
 import (
 	"bytes"
@@ -12,18 +12,18 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-// rule is a compiled listener rule; the default rule has no conditions.
-type rule struct {
-	arn      string
-	priority int32 // 0 for the default rule (as access logs report it)
+// Rule is a compiled listener rule; the default rule has no conditions.
+type Rule struct {
+	ARN      string
+	Priority int32 // 0 for the default rule (as access logs report it)
+	Action   *Action
 	conds    []condition
-	act      *action
 
 	hostRewrite *rewrite
 	urlRewrite  *rewrite
 }
 
-func (r *rule) match(in *routeInput) bool {
+func (r *Rule) match(in *routeInput) bool {
 	for i := range r.conds {
 		if !r.conds[i].match(in) {
 			return false
@@ -32,24 +32,29 @@ func (r *rule) match(in *routeInput) bool {
 	return true
 }
 
-type actionKind uint8
+// ActionKind is the kind of a rule's terminal action.
+type ActionKind uint8
 
+// The kinds of terminal actions.
 const (
-	actForward actionKind = iota
-	actRedirect
-	actFixed
-	actUnsupported
+	ActionForward ActionKind = iota
+	ActionRedirect
+	ActionFixedResponse
+	// ActionUnsupported is an action elbow does not perform
+	// (authenticate-oidc, authenticate-cognito, jwt-validation): the
+	// request is answered with 501.
+	ActionUnsupported
 )
 
-// action is a rule's compiled terminal action.
-type action struct {
-	kind actionKind
-	// names lists the executed action types for access logs
+// Action is a rule's compiled terminal action.
+type Action struct {
+	Kind ActionKind
+	// Names lists the executed action types for access logs
 	// ("forward", "redirect", "fixed-response", …).
-	names string
+	Names string
 
 	// forward
-	tgs      []weightedTG
+	groups   []weightedGroup
 	total    int
 	tgSticky time.Duration // target group stickiness (0: off)
 
@@ -65,8 +70,8 @@ type action struct {
 	message string
 }
 
-type weightedTG struct {
-	tg     *tgRuntime
+type weightedGroup struct {
+	g      *TargetGroup
 	weight int
 }
 
@@ -91,9 +96,9 @@ func (rw *rewrite) apply(s []byte) (out []byte, matched bool) {
 	return rw.re.ReplaceAll(s, rw.repl), true
 }
 
-// compileActions compiles a rule's actions. tgOf resolves target group
+// compileActions compiles a rule's actions. groupOf resolves target group
 // ARNs.
-func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (*action, error) {
+func compileActions(actions []elbv2types.Action, groupOf func(string) *TargetGroup) (*Action, error) {
 	if len(actions) == 0 {
 		return nil, fmt.Errorf("no actions")
 	}
@@ -103,11 +108,11 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 	for _, a := range as {
 		names = append(names, string(a.Type))
 	}
-	act := &action{names: strings.Join(names, ",")}
+	act := &Action{Names: strings.Join(names, ",")}
 	for _, a := range as[:len(as)-1] {
 		switch a.Type {
 		case elbv2types.ActionTypeEnumAuthenticateOidc, elbv2types.ActionTypeEnumAuthenticateCognito, "jwt-validation":
-			act.kind = actUnsupported
+			act.Kind = ActionUnsupported
 			act.message = string(a.Type) + " actions are not supported by elbow's local Application Load Balancer; remove the action or test authentication against AWS."
 			return act, nil
 		default:
@@ -117,7 +122,7 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 	last := as[len(as)-1]
 	switch last.Type {
 	case elbv2types.ActionTypeEnumForward:
-		act.kind = actForward
+		act.Kind = ActionForward
 		if last.ForwardConfig != nil && len(last.ForwardConfig.TargetGroups) > 0 {
 			for _, t := range last.ForwardConfig.TargetGroups {
 				if t.TargetGroupArn == nil {
@@ -130,16 +135,16 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 				if w < 0 || w > 999 {
 					return nil, fmt.Errorf("forward action weight %d: want 0 to 999", w)
 				}
-				tg := tgOf(*t.TargetGroupArn)
-				if tg == nil {
+				g := groupOf(*t.TargetGroupArn)
+				if g == nil {
 					return nil, fmt.Errorf("forward action: target group %s not found", *t.TargetGroupArn)
 				}
 				if w > 0 || len(last.ForwardConfig.TargetGroups) == 1 {
-					act.tgs = append(act.tgs, weightedTG{tg, max(w, 1)})
+					act.groups = append(act.groups, weightedGroup{g, max(w, 1)})
 					act.total += max(w, 1)
 				}
 			}
-			if sc := last.ForwardConfig.TargetGroupStickinessConfig; sc != nil && sc.Enabled != nil && *sc.Enabled && len(act.tgs) > 1 {
+			if sc := last.ForwardConfig.TargetGroupStickinessConfig; sc != nil && sc.Enabled != nil && *sc.Enabled && len(act.groups) > 1 {
 				d := int32(3600)
 				if sc.DurationSeconds != nil {
 					d = *sc.DurationSeconds
@@ -147,17 +152,17 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 				act.tgSticky = time.Duration(d) * time.Second
 			}
 		} else if last.TargetGroupArn != nil {
-			tg := tgOf(*last.TargetGroupArn)
-			if tg == nil {
+			g := groupOf(*last.TargetGroupArn)
+			if g == nil {
 				return nil, fmt.Errorf("forward action: target group %s not found", *last.TargetGroupArn)
 			}
-			act.tgs = []weightedTG{{tg, 1}}
+			act.groups = []weightedGroup{{g, 1}}
 			act.total = 1
 		} else {
 			return nil, fmt.Errorf("forward action without a target group")
 		}
 	case elbv2types.ActionTypeEnumRedirect:
-		act.kind = actRedirect
+		act.Kind = ActionRedirect
 		rc := last.RedirectConfig
 		if rc == nil {
 			return nil, fmt.Errorf("redirect action without RedirectConfig")
@@ -179,7 +184,7 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 		}
 		act.redirect = r
 	case elbv2types.ActionTypeEnumFixedResponse:
-		act.kind = actFixed
+		act.Kind = ActionFixedResponse
 		fc := last.FixedResponseConfig
 		if fc == nil || fc.StatusCode == nil {
 			return nil, fmt.Errorf("fixed-response action without a status code")
@@ -196,7 +201,7 @@ func compileActions(actions []elbv2types.Action, tgOf func(string) *tgRuntime) (
 			act.body = []byte(*fc.MessageBody)
 		}
 	case elbv2types.ActionTypeEnumAuthenticateOidc, elbv2types.ActionTypeEnumAuthenticateCognito, "jwt-validation":
-		act.kind = actUnsupported
+		act.Kind = ActionUnsupported
 		act.message = string(last.Type) + " actions are not supported by elbow's local Application Load Balancer; remove the action or test authentication against AWS."
 	default:
 		return nil, fmt.Errorf("action type %q: want forward, redirect, fixed-response, authenticate-oidc or authenticate-cognito", last.Type)
