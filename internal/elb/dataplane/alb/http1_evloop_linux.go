@@ -3,6 +3,7 @@
 package alb
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -316,6 +317,19 @@ func (c *loopConn) onEvent(ev uint32) {
 	}
 }
 
+// firstLineTooLong reports whether the start of a head holds a first line
+// longer than a request line may be, ended or not (the parser's limit,
+// applied before the whole head has arrived).
+func firstLineTooLong(b []byte) bool {
+	n := bytes.IndexByte(b, '\n')
+	if n < 0 {
+		n = len(b)
+	} else if n > 0 && b[n-1] == '\r' {
+		n--
+	}
+	return n > maxLineBytes
+}
+
 // setIdle waits for the next request.
 func (c *loopConn) setIdle(now time.Time) {
 	c.state = evIdle
@@ -375,9 +389,16 @@ func (c *loopConn) onReadable() {
 		return
 	}
 	c.drained = false
+	before := c.rx
 	c.readIn()
 	switch c.state {
 	case evIdle:
+		if c.rx > before {
+			// ALB counts a connection idle when no byte moves: a head
+			// that arrives slowly, byte after byte, is not cut at the
+			// idle timeout from its start
+			c.setIdle(c.l.now)
+		}
 		c.process()
 	case evReqBody:
 		c.pump()
@@ -413,6 +434,10 @@ func (c *loopConn) process() {
 		end := headEnd(c.in[c.inR:c.inW], c.scanFrom)
 		if end < 0 {
 			c.scanFrom = max(c.inW-c.inR-3, 0)
+			if firstLineTooLong(c.in[c.inR:c.inW]) {
+				c.refuseNow(errLineTooLong.status)
+				return
+			}
 			if c.inW-c.inR >= maxHeadBuffer-1 {
 				c.refuseNow(400)
 				return

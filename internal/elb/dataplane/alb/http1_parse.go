@@ -9,9 +9,13 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 )
 
-// Limits of a request head, as ALB documents them (HTTP 400: "The request
-// header exceeded 16K per request line, 16K per single header, or 64K for
-// the entire header").
+// Limits of a request head, as ALB documents them ("Quotas for your
+// Application Load Balancers", HTTP headers: request line 16K, single
+// header 16K, whole request header 64K). A request line of up to 16 KiB
+// (its CRLF not counted) is served whatever part of it the URI is; a
+// longer one, however long, is 414 (ALB's "URI too long": "the request URL
+// or query string parameters are too large"); a longer header field, or a
+// head over 64 KiB, is 400.
 const (
 	maxLineBytes = 16 << 10
 	maxHeadBytes = 64 << 10
@@ -130,6 +134,9 @@ func (h *head) readLine(br lineReader, limit int, tooLong error) (int, error) {
 			end := len(h.buf) - 1 // the '\n'
 			if end > start && h.buf[end-1] == '\r' {
 				end--
+			}
+			if end-start > limit {
+				return 0, tooLong
 			}
 			h.buf = h.buf[:end]
 			return start, nil
@@ -272,9 +279,6 @@ func (r *request) parseRequestLine(line []byte) error {
 		r.close = true
 	default:
 		return badRequest("unsupported protocol version")
-	}
-	if len(r.target) > maxLineBytes-32 {
-		return &httpError{414, "request URI too long"}
 	}
 	return nil
 }
