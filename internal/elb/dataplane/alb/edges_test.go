@@ -93,8 +93,8 @@ func testMalformedChunkedBody(t *testing.T, opts ...envOption) {
 	src := e.clientAddr(0).String()
 	head := "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	for name, body := range map[string]string{
-		"a chunk shorter than its size": "5\r\nabc\r\n0\r\n\r\n",
-		"a chunk longer than its size":  "2\r\nabcdef\r\n0\r\n\r\n",
+		"a chunk shorter than its size":  "5\r\nabc\r\n0\r\n\r\n",
+		"a chunk longer than its size":   "2\r\nabcdef\r\n0\r\n\r\n",
 		"a size that is not hexadecimal": "zz\r\nabc\r\n0\r\n\r\n",
 		"a size with a sign":             "-3\r\nabc\r\n0\r\n\r\n",
 	} {
