@@ -3,7 +3,6 @@
 package alb
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -315,19 +314,6 @@ func (c *loopConn) onEvent(ev uint32) {
 	if ev&syscall.EPOLLOUT != 0 && c.fd >= 0 {
 		c.flush()
 	}
-}
-
-// firstLineTooLong reports whether the start of a head holds a first line
-// longer than a request line may be, ended or not (the parser's limit,
-// applied before the whole head has arrived).
-func firstLineTooLong(b []byte) bool {
-	n := bytes.IndexByte(b, '\n')
-	if n < 0 {
-		n = len(b)
-	} else if n > 0 && b[n-1] == '\r' {
-		n--
-	}
-	return n > maxLineBytes
 }
 
 // setIdle waits for the next request.

@@ -148,6 +148,25 @@ func (h *head) readLine(br lineReader, limit int, tooLong error) (int, error) {
 	}
 }
 
+// firstLineTooLong reports whether the start of a head (empty lines
+// before it skipped) holds a first line longer than a request line may
+// be, ended or not yet: the parser's limit, applied before the whole head
+// has arrived. A trailing CR of an unended line is not counted, as the
+// line may end with it.
+func firstLineTooLong(b []byte) bool {
+	n := bytes.IndexByte(b, '\n')
+	switch {
+	case n < 0:
+		n = len(b)
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+	case n > 0 && b[n-1] == '\r':
+		n--
+	}
+	return n > maxLineBytes
+}
+
 // read reads a message head: empty lines before the first line are
 // skipped. It returns the first line, errClientGone when the connection
 // ended before anything was read, an *httpError for a head to refuse, or
