@@ -43,8 +43,7 @@ start before it takes FILE's name. Restore it with elbow elb restore.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "state-dir", "", "state directory to back up (required)")
-	cmd.Flags().DurationVar(&timeout, "state-check-timeout", state.DefaultCheckTimeout, "bound of the copy's verification")
+	stateFlags(cmd, &dir, &timeout, "state directory to back up (required)", "bound of the copy's verification")
 	return cmd
 }
 
@@ -77,7 +76,13 @@ the state file it replaces is kept beside it as elb.db.replaced-TIME.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "state-dir", "", "state directory to restore into (required)")
-	cmd.Flags().DurationVar(&timeout, "state-check-timeout", state.DefaultCheckTimeout, "bound of the backup's verification")
+	stateFlags(cmd, &dir, &timeout, "state directory to restore into (required)", "bound of the backup's verification")
 	return cmd
+}
+
+// stateFlags adds --state-dir and --state-check-timeout to a state
+// command.
+func stateFlags(cmd *cobra.Command, dir *string, timeout *time.Duration, dirUsage, timeoutUsage string) {
+	cmd.Flags().StringVar(dir, "state-dir", "", dirUsage)
+	cmd.Flags().DurationVar(timeout, "state-check-timeout", state.DefaultCheckTimeout, timeoutUsage)
 }

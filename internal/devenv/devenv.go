@@ -433,9 +433,22 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 // waitTLS waits until a TLS server answers a handshake at addr (the
 // webhook server: the API server calls it for every pod and Service).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
+	return waitDial(ctx, addr, limit, func() (io.Closer, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
+	})
+}
+
+// waitTCP waits until something accepts TCP connections at addr.
+func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
+	return waitDial(ctx, addr, limit, func() (io.Closer, error) { return net.DialTimeout("tcp", addr, time.Second) })
+}
+
+// waitDial retries dial every 100 ms until it succeeds, limit passes or
+// ctx ends.
+func waitDial(ctx context.Context, addr string, limit time.Duration, dial func() (io.Closer, error)) error {
 	deadline := time.Now().Add(limit)
 	for {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
+		c, err := dial()
 		if err == nil {
 			c.Close()
 			return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,24 +212,4 @@ func (e *Env) startControllerProcess(ctx context.Context, elbURL string) error {
 		return err
 	}
 	return waitTLS(ctx, "127.0.0.1:"+port, time.Minute)
-}
-
-// waitTCP waits until something accepts TCP connections at addr.
-func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

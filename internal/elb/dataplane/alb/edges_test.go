@@ -8,28 +8,22 @@ import (
 	"time"
 )
 
-// exchangeRaw sends req, exactly, from src while it reads the answer
-// (the load balancer may answer and close before it has read all of a
-// long request), and returns what came back.
-func exchangeRaw(t *testing.T, src, addr, req string) string {
-	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	go io.WriteString(c, req) // a write cut short by the close is expected
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
-
 // requestLine returns a GET request whose request line (CRLF not
 // counted) is n bytes long.
 func requestLine(n int) string {
 	const fixed = len("GET ") + len(" HTTP/1.1")
 	return "GET /" + strings.Repeat("a", n-fixed-1) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+}
+
+// echoListener starts an echo target and an HTTP listener forwarding to
+// it; the load balancer's attributes are attrs.
+func echoListener(e *env, attrs map[string]string) (lb *lbFixture, tg, base string) {
+	a := e.startBackend("A", nil)
+	tg = e.targetGroup("HTTP", "HTTP1", nil)
+	e.register(tg, a.vpc)
+	lb = e.newLB("internet-facing", attrs)
+	_, base = lb.listener("HTTP", forward(tg))
+	return lb, tg, base
 }
 
 // TestRequestLineLimits is the eighth edge: a request line of up
@@ -39,11 +33,7 @@ func TestRequestLineLimits(t *testing.T) { bothLoops(t, testRequestLineLimits) }
 
 func testRequestLineLimits(t *testing.T, opts ...envOption) {
 	e := newEnv(t, opts...)
-	a := e.startBackend("A", nil)
-	tg := e.targetGroup("HTTP", "HTTP1", nil)
-	e.register(tg, a.vpc)
-	lb := e.newLB("internet-facing", nil)
-	_, base := lb.listener("HTTP", forward(tg))
+	_, _, base := echoListener(e, nil)
 	addr := base[len("http://"):]
 	src := e.clientAddr(0).String()
 	for _, tc := range []struct {
@@ -56,13 +46,13 @@ func testRequestLineLimits(t *testing.T, opts ...envOption) {
 		{70_000, "HTTP/1.1 414 Request-URI Too Large"},
 		{200_000, "HTTP/1.1 414 Request-URI Too Large"},
 	} {
-		if resp := exchangeRaw(t, src, addr, requestLine(tc.line)); !strings.HasPrefix(resp, tc.status) {
+		if resp := rawRequest(t, src, addr, requestLine(tc.line)); !strings.HasPrefix(resp, tc.status) {
 			t.Errorf("request line of %d bytes: %q, want %q", tc.line, firstLine(resp), tc.status)
 		}
 	}
 	// a header field over 16 KiB, or a head over 64 KiB, is 400
 	long := "GET / HTTP/1.1\r\nHost: h\r\nX-Long: " + strings.Repeat("b", 17<<10) + "\r\n\r\n"
-	if resp := exchangeRaw(t, src, addr, long); !strings.HasPrefix(resp, "HTTP/1.1 400 Bad Request") {
+	if resp := rawRequest(t, src, addr, long); !strings.HasPrefix(resp, "HTTP/1.1 400 Bad Request") {
 		t.Errorf("a 17 KiB header field: %q, want 400", firstLine(resp))
 	}
 	var many strings.Builder
@@ -71,7 +61,7 @@ func testRequestLineLimits(t *testing.T, opts ...envOption) {
 		many.WriteString("X-Part-" + string(rune('a'+i)) + ": " + strings.Repeat("c", 8<<10) + "\r\n")
 	}
 	many.WriteString("\r\n")
-	if resp := exchangeRaw(t, src, addr, many.String()); !strings.HasPrefix(resp, "HTTP/1.1 400 Bad Request") {
+	if resp := rawRequest(t, src, addr, many.String()); !strings.HasPrefix(resp, "HTTP/1.1 400 Bad Request") {
 		t.Errorf("a 72 KiB head: %q, want 400", firstLine(resp))
 	}
 }
@@ -84,11 +74,7 @@ func TestMalformedChunkedBody(t *testing.T) { bothLoops(t, testMalformedChunkedB
 
 func testMalformedChunkedBody(t *testing.T, opts ...envOption) {
 	e := newEnv(t, opts...)
-	a := e.startBackend("A", nil)
-	tg := e.targetGroup("HTTP", "HTTP1", nil)
-	e.register(tg, a.vpc)
-	lb := e.newLB("internet-facing", nil)
-	_, fwd := lb.listener("HTTP", forward(tg))
+	lb, _, fwd := echoListener(e, nil)
 	_, fixedBase := lb.listener("HTTP", fixed("200", "fixed"))
 	src := e.clientAddr(0).String()
 	head := "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -99,14 +85,14 @@ func testMalformedChunkedBody(t *testing.T, opts ...envOption) {
 		"a size with a sign":             "-3\r\nabc\r\n0\r\n\r\n",
 	} {
 		for listener, base := range map[string]string{"forwarded": fwd, "fixed response": fixedBase} {
-			resp := exchangeRaw(t, src, base[len("http://"):], head+body)
+			resp := rawRequest(t, src, base[len("http://"):], head+body)
 			if !strings.HasPrefix(resp, "HTTP/1.1 400 Bad Request") {
 				t.Errorf("%s, %s: %q, want 400", name, listener, firstLine(resp))
 			}
 		}
 	}
 	// a well-formed chunked body still goes through
-	resp := exchangeRaw(t, src, fwd[len("http://"):], head+"3\r\nabc\r\n0\r\n\r\n")
+	resp := rawRequest(t, src, fwd[len("http://"):], head+"3\r\nabc\r\n0\r\n\r\n")
 	if !strings.HasPrefix(resp, "HTTP/1.1 200 OK") {
 		t.Errorf("a well-formed chunked body: %q", firstLine(resp))
 	}
@@ -120,11 +106,7 @@ func TestIdleTimeoutBetweenBytes(t *testing.T) { bothLoops(t, testIdleTimeoutBet
 
 func testIdleTimeoutBetweenBytes(t *testing.T, opts ...envOption) {
 	e := newEnv(t, opts...)
-	a := e.startBackend("A", nil)
-	tg := e.targetGroup("HTTP", "HTTP1", nil)
-	e.register(tg, a.vpc)
-	lb := e.newLB("internet-facing", map[string]string{"idle_timeout.timeout_seconds": "2"})
-	_, base := lb.listener("HTTP", forward(tg))
+	_, _, base := echoListener(e, map[string]string{"idle_timeout.timeout_seconds": "2"})
 	dial := func() net.Conn {
 		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: e.clientAddr(1).AsSlice()}}
 		c, err := d.Dial("tcp", base[len("http://"):])
