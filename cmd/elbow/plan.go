@@ -34,10 +34,12 @@ func newPlanCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan -f FILE|DIR [-f …]",
 		Short: "Show the load balancers elbow would build for a set of manifests",
-		Long: `plan translates Ingresses and Services of type LoadBalancer (with their
-IngressClasses, IngressClassParams and backend Services) into the load
-balancers, listeners, rules, target groups and security groups the AWS Load
-Balancer Controller would create, without calling any API.
+		Long: `plan translates Ingresses, Services of type LoadBalancer and Gateways of
+the ALB GatewayClass (with their IngressClasses, IngressClassParams, routes,
+gateway.k8s.aws configurations and backend Services) into the load balancers,
+listeners, rules, target groups and security groups the AWS Load Balancer
+Controller would create, without calling any API, and shows the status the
+controller would write on the Gateway API objects.
 
 Cloud facts (subnets, certificates, security groups, Elastic IPs) come from
 --facts FILE, or default to the VPC of elbow's local ELB. References the facts

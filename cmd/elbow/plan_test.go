@@ -157,13 +157,13 @@ subnets:
 	}
 }
 
-func TestPlanDirectoryAndGatewayNote(t *testing.T) {
+func TestPlanDirectoryAndGateways(t *testing.T) {
 	out, _, err := runPlanCmd(t, "-f", "../../examples")
 	if err == nil {
 		// All examples together: two share default/my-app Deployments and
 		// Services, which is fine; the plan must still succeed.
-		if !strings.Contains(out, "Gateway API objects are not translated yet") {
-			t.Fatalf("no Gateway note:\n%s", out)
+		if !strings.Contains(out, "Gateway app-ns/my-alb") || !strings.Contains(out, "Network Load Balancer Gateways are not translated yet") {
+			t.Fatalf("no ALB Gateway stack or no note on NLB Gateways:\n%s", out)
 		}
 		return
 	}

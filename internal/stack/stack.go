@@ -29,6 +29,12 @@ const (
 	TagPrefixIngress = "ingress.k8s.aws"
 	// TagPrefixService prefixes the stack and resource tags of Service stacks.
 	TagPrefixService = "service.k8s.aws"
+	// TagPrefixGatewayALB prefixes the stack and resource tags of the stacks
+	// of Gateways of the ALB GatewayClass controller.
+	TagPrefixGatewayALB = "gateway.k8s.aws.alb"
+	// TagPrefixGatewayNLB prefixes the stack and resource tags of the stacks
+	// of Gateways of the NLB GatewayClass controller.
+	TagPrefixGatewayNLB = "gateway.k8s.aws.nlb"
 )
 
 // ID identifies a stack: "namespace/name" for a Service or an implicit
@@ -59,7 +65,8 @@ type Resource interface {
 type Stack struct {
 	ID ID
 	// TagPrefix is the prefix of the stack and resource tags
-	// (TagPrefixIngress or TagPrefixService).
+	// (TagPrefixIngress, TagPrefixService, TagPrefixGatewayALB or
+	// TagPrefixGatewayNLB).
 	TagPrefix string
 
 	LoadBalancers           map[string]*LoadBalancer
@@ -71,6 +78,9 @@ type Stack struct {
 	WAFv2Associations       map[string]*WAFv2Association
 	WAFRegionalAssociations map[string]*WAFRegionalAssociation
 	ShieldProtections       map[string]*ShieldProtection
+	// ImportedCertificates are certificates imported into ACM from Secrets
+	// (Gateway listener certificateRefs).
+	ImportedCertificates map[string]*ImportedCertificate
 	// FrontendNLB is present in every Ingress stack and nil in Service stacks.
 	FrontendNLB *FrontendNLBTargetGroups
 }
@@ -89,6 +99,7 @@ func New(id ID, tagPrefix string) *Stack {
 		WAFv2Associations:       map[string]*WAFv2Association{},
 		WAFRegionalAssociations: map[string]*WAFRegionalAssociation{},
 		ShieldProtections:       map[string]*ShieldProtection{},
+		ImportedCertificates:    map[string]*ImportedCertificate{},
 	}
 }
 
@@ -155,6 +166,12 @@ func (s *Stack) Add(r Resource) error {
 			return err
 		}
 		s.ShieldProtections[r.ResID] = r
+	case *ImportedCertificate:
+		_, ok := s.ImportedCertificates[r.ResID]
+		if err := dup(ok); err != nil {
+			return err
+		}
+		s.ImportedCertificates[r.ResID] = r
 	case *FrontendNLBTargetGroups:
 		if err := dup(s.FrontendNLB != nil); err != nil {
 			return err
@@ -168,7 +185,7 @@ func (s *Stack) Add(r Resource) error {
 
 // typeOrder is the order Resources lists types in: dependencies first.
 var typeOrder = []string{
-	TypeSecurityGroup, TypeTargetGroup, TypeLoadBalancer, TypeListener, TypeListenerRule,
+	TypeImportedCertificate, TypeSecurityGroup, TypeTargetGroup, TypeLoadBalancer, TypeListener, TypeListenerRule,
 	TypeTargetGroupBinding, TypeWAFv2WebACLAssociation, TypeWAFRegionalWebACLAssociation,
 	TypeShieldProtection, TypeFrontendNLBTargetGroup,
 }
@@ -211,14 +228,17 @@ func (s *Stack) byType() map[string]map[string]Resource {
 	for _, r := range s.ShieldProtections {
 		put(r)
 	}
+	for _, r := range s.ImportedCertificates {
+		put(r)
+	}
 	if s.FrontendNLB != nil {
 		put(s.FrontendNLB)
 	}
 	return out
 }
 
-// Resources lists every resource, dependencies first (security groups and
-// target groups, then load balancers, listeners, rules, bindings, add-ons),
+// Resources lists every resource, dependencies first (imported
+// certificates, security groups and target groups, then load balancers, listeners, rules, bindings, add-ons),
 // and within a type by ID (listeners by port, rules by port and priority).
 func (s *Stack) Resources() []Resource {
 	all := s.byType()
@@ -348,6 +368,10 @@ func (s *Stack) Resolve(t Token) (string, error) {
 		if r.Status != nil && t.Ref.Field == "groupID" {
 			v, known = r.Status.GroupID, true
 		}
+	case *ImportedCertificate:
+		if r.Status != nil && t.Ref.Field == "certificateARN" {
+			v, known = r.Status.CertificateARN, true
+		}
 	}
 	if !known || v == "" {
 		return "", fmt.Errorf("stack %s: %s is not known yet", s.ID, t.Ref.Pointer())
@@ -450,6 +474,8 @@ func (s *Stack) UnmarshalJSON(b []byte) error {
 				r = &WAFRegionalAssociation{ResID: rid}
 			case TypeShieldProtection:
 				r = &ShieldProtection{ResID: rid}
+			case TypeImportedCertificate:
+				r = &ImportedCertificate{ResID: rid}
 			case TypeFrontendNLBTargetGroup:
 				r = &FrontendNLBTargetGroups{}
 				s.TagPrefix = TagPrefixIngress

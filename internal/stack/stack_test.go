@@ -224,3 +224,51 @@ func TestSDKActionsOrderAndResolve(t *testing.T) {
 		t.Fatalf("SDK transform %+v", tr)
 	}
 }
+
+// TestImportedCertificate checks the certificate imported from a Secret:
+// its JSON round trip, its place before the listeners that use it, and the
+// resolution of the listener's certificate token once the deployer set its
+// ARN.
+func TestImportedCertificate(t *testing.T) {
+	s := New(ID{Namespace: "shop", Name: "gw"}, TagPrefixGatewayALB)
+	c := &ImportedCertificate{ResID: "shop/tls", Spec: ImportedCertificateSpec{
+		SecretRef: SecretReference{Namespace: "shop", Name: "tls"}, ContentSHA256: "ab12", DomainNames: []string{"shop.example.com"},
+	}}
+	lb := &LoadBalancer{ResID: IDLoadBalancer, Spec: LoadBalancerSpec{Name: "lb", Type: LoadBalancerTypeApplication}}
+	ls := &Listener{ResID: "443", Spec: ListenerSpec{LoadBalancerARN: lb.ARN(), Port: 443, Protocol: ProtocolHTTPS,
+		Certificates: []Certificate{{CertificateARN: c.ARN()}}}}
+	for _, r := range []Resource{ls, lb, c} {
+		if err := s.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Add(&ImportedCertificate{ResID: "shop/tls"}); err == nil {
+		t.Fatal("a second certificate with the same ID was added")
+	}
+	if first := s.Resources()[0]; first != Resource(c) {
+		t.Fatalf("first resource %s %s, want the certificate (dependencies first)", first.Type(), first.ID())
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"K8S::ACM::ImportedCertificate":{"shop/tls":{"spec":{"secretRef":{"namespace":"shop","name":"tls"},"contentSHA256":"ab12","domainNames":["shop.example.com"]}}}`
+	if !bytes.Contains(b, []byte(want)) || !bytes.Contains(b, []byte(`"certificateARN":{"$ref":"#/resources/K8S::ACM::ImportedCertificate/shop/tls/status/certificateARN"}`)) {
+		t.Fatalf("JSON %s", b)
+	}
+	var back Stack
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.ImportedCertificates["shop/tls"]; got == nil || !reflect.DeepEqual(got.Spec, c.Spec) {
+		t.Fatalf("round trip: %+v", got)
+	}
+	tok := s.Listeners["443"].Spec.Certificates[0].CertificateARN
+	if _, err := s.Resolve(tok); err == nil {
+		t.Fatal("resolved before the certificate was imported")
+	}
+	c.Status = &ImportedCertificateStatus{CertificateARN: "arn:aws:acm:us-east-1:000000000000:certificate/x"}
+	if v, err := s.Resolve(tok); err != nil || v != c.Status.CertificateARN {
+		t.Fatalf("resolve: %q %v", v, err)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 )
@@ -576,3 +579,63 @@ func (c *Cloud) LookupARN(kind string, refs map[string]string, name string, assu
 
 // Account returns the facts' account ID.
 func (c *Cloud) Account() string { return c.facts.AccountID }
+
+// DescribeSubnets lists subnets with their zones, for decisions.
+func DescribeSubnets(ss []Subnet) string {
+	var ids []string
+	for _, s := range ss {
+		ids = append(ids, s.ID+" ("+s.AvailabilityZone+")")
+	}
+	return strings.Join(ids, ", ")
+}
+
+// SubnetMappings places a load balancer in subnets, one mapping each.
+func SubnetMappings(ss []Subnet) []stack.SubnetMapping {
+	out := make([]stack.SubnetMapping, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, stack.SubnetMapping{SubnetID: s.ID})
+	}
+	return out
+}
+
+// DefaultSubnets picks the subnets of a load balancer that names none:
+// those of the load balancer the stack already has, when its scheme is the
+// same (as the reference keeps them), else one per zone by
+// DiscoverSubnets. value and source describe the choice for a decision.
+func (c *Cloud) DefaultSubnets(q SubnetQuery, stackID string) (mappings []stack.SubnetMapping, value, source string, err error) {
+	if ex, ok := c.opts.References.ExistingLoadBalancers[stackID]; ok && ex.Scheme == string(q.Scheme) && len(ex.SubnetIDs) > 0 {
+		for _, id := range ex.SubnetIDs {
+			mappings = append(mappings, stack.SubnetMapping{SubnetID: id})
+		}
+		return mappings, strings.Join(ex.SubnetIDs, ", "), "kept from the existing load balancer of the stack", nil
+	}
+	chosen, src, err := c.DiscoverSubnets(q, nil)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("couldn't auto-discover subnets for a %s %s load balancer: %w", q.Scheme, q.IPAddressType, err)
+	}
+	return SubnetMappings(chosen), DescribeSubnets(chosen), fmt.Sprintf("%s in %s, one per zone (cluster-tagged first, then lowest ID)", src, c.VPCID()), nil
+}
+
+// BackendNetworking lets the backend security group sg reach the targets
+// on the TCP ports, or on every TCP port when ports is empty. perPort puts
+// each port in its own rule; otherwise one rule lists them all.
+func BackendNetworking(sg stack.Token, perPort bool, ports ...intstr.IntOrString) *stack.TGBNetworking {
+	tcp := elbv2api.NetworkingProtocolTCP
+	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: sg}}}
+	if len(ports) == 0 {
+		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+	}
+	var np []elbv2api.NetworkingPort
+	for _, p := range ports {
+		p := p
+		np = append(np, elbv2api.NetworkingPort{Protocol: &tcp, Port: &p})
+	}
+	if !perPort {
+		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: np}}}
+	}
+	var rules []stack.NetworkingIngressRule
+	for _, p := range np {
+		rules = append(rules, stack.NetworkingIngressRule{From: from, Ports: []elbv2api.NetworkingPort{p}})
+	}
+	return &stack.TGBNetworking{Ingress: rules}
+}

@@ -71,6 +71,21 @@ type Decision struct {
 type Trace struct {
 	Diagnostics []Diagnostic
 	Decisions   []Decision
+	decided     map[string]bool
+}
+
+// DecideOnce records a decision unless the same subject and value were
+// decided already.
+func (t *Trace) DecideOnce(subject, value, format string, args ...any) {
+	k := subject + "\x00" + value
+	if t.decided[k] {
+		return
+	}
+	if t.decided == nil {
+		t.decided = map[string]bool{}
+	}
+	t.decided[k] = true
+	t.Decide(subject, value, format, args...)
 }
 
 // Add records a diagnostic.

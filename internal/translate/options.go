@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/elbowlb/elbow/internal/facts"
 )
 
 // Feature gates of the reference controller that change translation.
@@ -211,6 +213,19 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Start validates the options and makes the Cloud of the facts; on error
+// it returns the diagnostic to report instead.
+func Start(f *facts.Facts, o *Options) (*Cloud, []Diagnostic) {
+	if err := o.Validate(); err != nil {
+		return nil, []Diagnostic{{Severity: Error, Object: ObjectRef{Kind: "Options"}, Message: err.Error()}}
+	}
+	c, err := NewCloud(f, o)
+	if err != nil {
+		return nil, []Diagnostic{{Severity: Error, Object: ObjectRef{Kind: "Facts"}, Message: err.Error()}}
+	}
+	return c, nil
 }
 
 // ExternalManaged reports whether a tag key is external-managed.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -64,6 +65,10 @@ type Config struct {
 	Addrs vpcaddr.Map
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
+	// DataDir is where pods' volumes are written, as the kubelet's
+	// /var/lib/kubelet (DataDir/pods/UID/volumes/NAME); by default a
+	// temporary directory removed when Run returns.
+	DataDir string
 }
 
 // ManagedLabel marks the Node objects the agent created, so that a later run
@@ -142,8 +147,13 @@ type agent struct {
 	nodes  map[string]*Node // by name
 	order  []*Node          // as configured
 
-	podLister  corelisters.PodLister
-	nodeLister corelisters.NodeLister
+	podLister       corelisters.PodLister
+	nodeLister      corelisters.NodeLister
+	secretLister    corelisters.SecretLister
+	configMapLister corelisters.ConfigMapLister
+
+	// dataDir holds the pods' volumes.
+	dataDir string
 
 	schedQ workqueue.TypedRateLimitingInterface[string] // pod keys to schedule
 	podQ   workqueue.TypedRateLimitingInterface[string] // pod keys on our nodes to sync
@@ -180,6 +190,7 @@ func newAgent(cfg Config) (*agent, error) {
 		assumed:        map[types.UID]assumedPod{},
 		unschedulable:  map[string]bool{},
 		runtimes:       map[string]*podRuntime{},
+		dataDir:        cfg.DataDir,
 	}
 	var reserved []netip.Addr
 	for i := range cfg.Nodes {
@@ -196,6 +207,14 @@ func (a *agent) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.ctx = ctx
+	if a.dataDir == "" {
+		dir, err := os.MkdirTemp("", "elbow-agent-")
+		if err != nil {
+			return fmt.Errorf("node agent: data directory: %w", err)
+		}
+		a.dataDir = dir
+		defer os.RemoveAll(dir)
+	}
 
 	a.events = record.NewBroadcaster(record.WithContext(ctx))
 	a.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
@@ -225,6 +244,26 @@ func (a *agent) run(ctx context.Context) error {
 	nodeInformer := factory.Core().V1().Nodes()
 	a.podLister = podInformer.Lister()
 	a.nodeLister = nodeInformer.Lister()
+	secretInformer := factory.Core().V1().Secrets()
+	configMapInformer := factory.Core().V1().ConfigMaps()
+	a.secretLister = secretInformer.Lister()
+	a.configMapLister = configMapInformer.Lister()
+	objectHandler := func(secret bool) cache.ResourceEventHandlerFuncs {
+		changed := func(obj any) { a.objectChanged(secret, obj) }
+		return cache.ResourceEventHandlerFuncs{
+			AddFunc:    changed,
+			UpdateFunc: func(_, obj any) { changed(obj) },
+			DeleteFunc: changed,
+		}
+	}
+	secretReg, err := secretInformer.Informer().AddEventHandler(objectHandler(true))
+	if err != nil {
+		return fmt.Errorf("node agent: secret informer: %w", err)
+	}
+	configMapReg, err := configMapInformer.Informer().AddEventHandler(objectHandler(false))
+	if err != nil {
+		return fmt.Errorf("node agent: configmap informer: %w", err)
+	}
 	podReg, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podAdded(obj) },
 		UpdateFunc: func(old, obj any) { a.podUpdated(old, obj) },
@@ -255,9 +294,10 @@ func (a *agent) run(ctx context.Context) error {
 
 	// Every pod's address is known (the handlers reserved them) before the
 	// first address is handed out.
-	if !cache.WaitForCacheSync(ctx.Done(), podReg.HasSynced, nodeReg.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podReg.HasSynced, nodeReg.HasSynced, secretReg.HasSynced, configMapReg.HasSynced) {
 		return nil
 	}
+	a.removeStalePodDirs()
 	a.log.Info("node agent started", "nodes", len(a.nodes))
 
 	workers.Go(func() { a.work(ctx, a.schedQ, "schedule", a.schedule) })

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +44,7 @@ func TestWithControllerManager(t *testing.T) {
 	cs := kubernetes.NewForConfigOrDie(cp.REST)
 	addrs := testAddrs(t)
 	nodes := threeNodes()
-	startAgent(t, cs, nodes, addrs)
+	ag := startAgent(t, cs, nodes, addrs)
 
 	ns := namespace(t, cs, "demo")
 	labels := map[string]string{"app": "web"}
@@ -84,6 +86,31 @@ func TestWithControllerManager(t *testing.T) {
 		pods = list.Items
 		return nil
 	})
+	// The ServiceAccount admission plugin gave each pod a projected
+	// kube-api-access volume: a token of its service account bound to it,
+	// the cluster's CA (the root CA publisher's ConfigMap) and the namespace.
+	for _, p := range pods {
+		var dir string
+		for _, v := range p.Spec.Volumes {
+			if strings.HasPrefix(v.Name, "kube-api-access-") {
+				dir = ag.volumeDir(&p, v.Name)
+			}
+		}
+		if dir == "" {
+			t.Fatalf("pod %s has no kube-api-access volume: %+v", p.Name, p.Spec.Volumes)
+		}
+		for file, check := range map[string]func(string) bool{
+			"token":     func(s string) bool { return strings.Count(s, ".") == 2 },
+			"ca.crt":    func(s string) bool { return strings.HasPrefix(s, "-----BEGIN CERTIFICATE-----") },
+			"namespace": func(s string) bool { return s == ns },
+		} {
+			b, err := os.ReadFile(filepath.Join(dir, file))
+			if err != nil || !check(string(b)) {
+				t.Errorf("pod %s: %s = %.40q, %v", p.Name, file, b, err)
+			}
+		}
+	}
+
 	var ips []string
 	for _, p := range pods {
 		ips = append(ips, p.Status.PodIP)

@@ -7,6 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 )
 
 // The informer handlers keep the address book and the scheduler's view up
@@ -141,5 +144,27 @@ func (a *agent) retryUnschedulable() {
 	a.mu.Unlock()
 	for _, k := range keys {
 		a.schedQ.Add(k)
+	}
+}
+
+// objectChanged queues the pods on our nodes that read the Secret
+// (secret true) or ConfigMap: their volumes are rewritten, and a container
+// waiting for it starts.
+func (a *agent) objectChanged(secret bool, obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	pods, err := a.podLister.Pods(m.GetNamespace()).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		if a.ourNode(p.Spec.NodeName) != nil && referencesObject(p, secret, m.GetName()) {
+			a.podQ.Add(podKey(p))
+		}
 	}
 }

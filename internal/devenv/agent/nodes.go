@@ -32,6 +32,8 @@ var (
 	nodeCPU    = resource.MustParse("2")
 	nodeMemory = resource.MustParse("8Gi")
 	nodePods   = resource.MustParse("110")
+	// nodeEphemeral is the nodes' ephemeral storage.
+	nodeEphemeral = resource.MustParse("20Gi")
 )
 
 // maxPods is nodePods as a number, for the scheduler.
@@ -214,7 +216,7 @@ func (a *agent) nodeStatus(n *Node, cur corev1.NodeStatus, now metav1.Time) core
 		corev1.ResourceCPU:              nodeCPU,
 		corev1.ResourceMemory:           nodeMemory,
 		corev1.ResourcePods:             nodePods,
-		corev1.ResourceEphemeralStorage: resource.MustParse("20Gi"),
+		corev1.ResourceEphemeralStorage: nodeEphemeral,
 	}
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		c := corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}

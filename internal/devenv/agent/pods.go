@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
+	"github.com/elbowlb/elbow/internal/devenv/container"
 	"github.com/elbowlb/elbow/internal/devenv/echo"
 )
 
@@ -43,6 +46,11 @@ type podRuntime struct {
 	bound      map[bindKey]bool
 	skipped    map[bindKey]bool // SCTP ports, logged once
 	containers map[string]*containerState
+
+	mounted   bool                   // every volume was set up once
+	mountErr  string                 // why a volume cannot be set up
+	unmounted map[string]bool        // volumes of kinds not mounted, logged once
+	tokens    map[string]issuedToken // service account tokens by audience/expiry
 }
 
 // bindKey is one socket of a pod: a container's port, or a host port
@@ -58,8 +66,10 @@ type bindKey struct {
 type containerState struct {
 	startedAt metav1.Time // zero until every port listens
 	previous  metav1.Time // startedAt an earlier run reported
-	err       string      // why a port does not listen
+	err       string      // why it does not run (a port does not listen, ...)
+	reason    string      // the waiting reason for err (CreateContainerError when empty)
 	reported  string      // the last error sent as an Event
+	started   bool        // its environment is resolved and its program runs
 }
 
 func (a *agent) runtime(key string) *podRuntime {
@@ -107,7 +117,7 @@ func (a *agent) syncPod(ctx context.Context, key string) error {
 	if rt == nil {
 		rt = a.startRuntime(key, pod, node)
 	}
-	complete := a.ensure(rt, pod)
+	complete := a.ensure(ctx, rt, pod)
 	if err := a.writeStatus(ctx, pod, rt); err != nil {
 		return err
 	}
@@ -146,6 +156,8 @@ func (a *agent) startRuntime(key string, pod *corev1.Pod, node *Node) *podRuntim
 		bound:      map[bindKey]bool{},
 		skipped:    map[bindKey]bool{},
 		containers: map[string]*containerState{},
+		unmounted:  map[string]bool{},
+		tokens:     map[string]issuedToken{},
 	}
 	if pod.Status.StartTime != nil {
 		rt.started = *pod.Status.StartTime
@@ -177,6 +189,10 @@ func (a *agent) stopRuntime(key, why string) {
 	rt.cancel()
 	rt.wg.Wait()
 	a.ips.release(rt.uid)
+	// The pod is gone or finished: its volumes go, as the kubelet's do.
+	if err := os.RemoveAll(filepath.Join(a.dataDir, "pods", string(rt.uid))); err != nil {
+		rt.log.Warn("pod volumes not removed", "error", err)
+	}
 	rt.log.Info("pod stopped", "reason", why, "ip", rt.ip)
 }
 
@@ -211,9 +227,25 @@ func servedContainers(pod *corev1.Pod) []*corev1.Container {
 	return out
 }
 
-// ensure gives the pod an address and listens on every port not yet
-// listening. It reports whether everything is in place.
-func (a *agent) ensure(rt *podRuntime, pod *corev1.Pod) bool {
+// ensure mounts the pod's volumes, gives the pod an address and starts
+// every container not yet running: its environment resolved, then its
+// program (a known image's, else the echo server on its ports). It reports
+// whether everything is in place.
+func (a *agent) ensure(ctx context.Context, rt *podRuntime, pod *corev1.Pod) bool {
+	// As the kubelet, no sandbox before the volumes are set up; a running
+	// pod whose Secret goes keeps the files it has.
+	if err := a.mountVolumes(ctx, rt, pod); err != nil {
+		if rt.mountErr != err.Error() {
+			rt.log.Warn("volume not set up", "error", err)
+			a.kubeletRecords[rt.node.Name].Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
+		}
+		rt.mountErr = err.Error()
+		if !rt.mounted {
+			return false
+		}
+	} else {
+		rt.mounted, rt.mountErr = true, ""
+	}
 	if !rt.ip.IsValid() {
 		ip, err := a.podAddress(rt, pod)
 		if err != nil {
@@ -242,17 +274,11 @@ func (a *agent) ensure(rt *podRuntime, pod *corev1.Pod) bool {
 			cs = &containerState{}
 			rt.containers[c.Name] = cs
 		}
-		var errs []string
-		for _, p := range c.Ports {
-			if err := a.ensurePort(rt, pod, c.Name, p); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-		cs.err = strings.Join(errs, "; ")
+		cs.reason, cs.err = a.ensureContainer(rt, pod, c, cs)
 		if cs.err != "" {
 			complete = false
 			if cs.reported != cs.err {
-				rt.log.Warn("container port does not listen", "container", c.Name, "error", cs.err)
+				rt.log.Warn("container does not run", "container", c.Name, "reason", cs.reason, "error", cs.err)
 				a.kubeletRecords[rt.node.Name].Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", cs.err)
 				cs.reported = cs.err
 			}
@@ -267,6 +293,51 @@ func (a *agent) ensure(rt *podRuntime, pod *corev1.Pod) bool {
 		}
 	}
 	return complete
+}
+
+// ensureContainer starts the container unless it runs, and serves its
+// ports: a known image's program binds the ports that image binds
+// (whatever containerPorts say), the echo server binds each containerPort;
+// host ports are forwarded either way. It returns the waiting reason and
+// message when the container cannot run (yet).
+func (a *agent) ensureContainer(rt *podRuntime, pod *corev1.Pod, c *corev1.Container, cs *containerState) (reason, msg string) {
+	start := programFor(c)
+	if !cs.started {
+		env, err := containerEnv(pod, c, rt.ip.String(), rt.node.IP.String(), a)
+		if err != nil {
+			return "CreateContainerConfigError", err.Error()
+		}
+		if start != nil {
+			files, err := a.containerFS(pod, c)
+			if err != nil {
+				return "CreateContainerConfigError", err.Error()
+			}
+			args := make([]string, len(c.Args))
+			for i, arg := range c.Args {
+				args[i] = expand(arg, env)
+			}
+			proc, err := start(rt.ctx, container.Container{
+				Env: env, Args: args, Files: files, Addr: a.addrs.ToHost(rt.ip), Log: rt.log.With("container", c.Name),
+			})
+			if err != nil {
+				// The image's process would exit: the kubelet would restart
+				// it with back-off.
+				return "CrashLoopBackOff", err.Error()
+			}
+			rt.wg.Go(proc.Wait)
+		}
+		cs.started = true
+	}
+	var errs []string
+	for _, p := range c.Ports {
+		if err := a.ensurePort(rt, pod, c.Name, p, start == nil); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return "CreateContainerError", strings.Join(errs, "; ")
+	}
+	return "", ""
 }
 
 // podAddress returns the pod's address: the node's for a host-network
@@ -289,9 +360,9 @@ func (a *agent) podAddress(rt *podRuntime, pod *corev1.Pod) (netip.Addr, error) 
 	return ip, nil
 }
 
-// ensurePort listens on one container port (and forwards its host port)
-// unless it already does.
-func (a *agent) ensurePort(rt *podRuntime, pod *corev1.Pod, container string, p corev1.ContainerPort) error {
+// ensurePort listens on one container port with the echo server (when
+// listen is set) and forwards its host port, unless it already does.
+func (a *agent) ensurePort(rt *podRuntime, pod *corev1.Pod, container string, p corev1.ContainerPort, listen bool) error {
 	proto := p.Protocol
 	if proto == "" {
 		proto = corev1.ProtocolTCP
@@ -305,7 +376,7 @@ func (a *agent) ensurePort(rt *podRuntime, pod *corev1.Pod, container string, p 
 		return nil
 	}
 	target := a.addrs.ToHostPort(netip.AddrPortFrom(rt.ip, uint16(p.ContainerPort)))
-	if !rt.bound[key] {
+	if listen && !rt.bound[key] {
 		if err := rt.serve(proto, target); err != nil {
 			return err
 		}
@@ -377,7 +448,7 @@ func (rt *podRuntime) view() runtimeView {
 		containers: map[string]containerView{},
 	}
 	for name, cs := range rt.containers {
-		v.containers[name] = containerView{startedAt: cs.startedAt, err: cs.err}
+		v.containers[name] = containerView{startedAt: cs.startedAt, err: cs.err, reason: cs.reason}
 	}
 	return v
 }

@@ -31,6 +31,7 @@ type runtimeView struct {
 type containerView struct {
 	startedAt metav1.Time // zero: not running
 	err       string      // why it is not running
+	reason    string      // the waiting reason for err; CreateContainerError when empty
 }
 
 func (c containerView) running() bool { return !c.startedAt.IsZero() && c.err == "" }
@@ -86,7 +87,11 @@ func kubeletStatus(pod *corev1.Pod, v runtimeView, now metav1.Time) corev1.PodSt
 			cs.Started = ptr.To(true)
 		case cv.err != "":
 			cs.ImageID = imageID
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: cv.err}
+			reason := cv.reason
+			if reason == "" {
+				reason = "CreateContainerError"
+			}
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: cv.err}
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		}

@@ -2,9 +2,7 @@ package echo
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"encoding/pem"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/elbowlb/elbow/internal/devenv/echobasic"
 )
 
 // HealthCheckUserAgent starts the User-Agent of the load balancers' health
@@ -25,21 +25,10 @@ const HealthCheckUserAgent = "ELB-HealthChecker"
 const maxDelay = 30 * time.Second
 
 // Answer is the JSON of every HTTP answer: the Gateway API conformance
-// echo server's fields, then elbow's.
+// echo server's fields (echobasic.Answer, with httpPort the port the
+// connection reached), then elbow's.
 type Answer struct {
-	Path     string              `json:"path"`
-	Host     string              `json:"host"`
-	Method   string              `json:"method"`
-	Proto    string              `json:"proto"`
-	Headers  map[string][]string `json:"headers"`
-	HTTPPort string              `json:"httpPort"`
-
-	Namespace string `json:"namespace"`
-	Ingress   string `json:"ingress"`
-	Service   string `json:"service"`
-	Pod       string `json:"pod"`
-
-	TLS *TLSInfo `json:"tls,omitempty"`
+	echobasic.Answer
 
 	// Node is the pod's node; PodIP its VPC address.
 	Node  string `json:"node"`
@@ -55,15 +44,6 @@ type Answer struct {
 	// HealthChecks counts, by path, the health checks this pod answered
 	// (requests whose User-Agent starts with ELB-HealthChecker).
 	HealthChecks map[string]int `json:"healthChecks,omitempty"`
-}
-
-// TLSInfo is the TLS the pod terminated.
-type TLSInfo struct {
-	Version            string   `json:"version"`
-	PeerCertificates   []string `json:"peerCertificates,omitempty"`
-	ServerName         string   `json:"serverName"`
-	NegotiatedProtocol string   `json:"negotiatedProtocol,omitempty"`
-	CipherSuite        string   `json:"cipherSuite"`
 }
 
 type connKey struct{}
@@ -182,9 +162,11 @@ func (s *Server) handler() http.Handler {
 // answer describes a request.
 func (s *Server) answer(r *http.Request) Answer {
 	a := Answer{
-		Path: r.RequestURI, Host: r.Host, Method: r.Method, Proto: r.Proto, Headers: r.Header,
-		Namespace: s.id.Namespace, Pod: s.id.Pod, Node: s.id.Node,
-		Source: r.RemoteAddr, HealthChecks: s.stats.snapshot(),
+		Answer: echobasic.Answer{
+			Path: r.RequestURI, Host: r.Host, Method: r.Method, Proto: r.Proto, Headers: r.Header,
+			Namespace: s.id.Namespace, Pod: s.id.Pod,
+		},
+		Node: s.id.Node, Source: r.RemoteAddr, HealthChecks: s.stats.snapshot(),
 	}
 	if s.id.PodIP.IsValid() {
 		a.PodIP = s.id.PodIP.String()
@@ -214,24 +196,6 @@ func (s *Server) answer(r *http.Request) Answer {
 		}
 	}
 	a.HTTPPort = portOf(a.LocalAddress)
-	a.TLS = tlsInfo(state)
+	a.TLS = echobasic.TLSAnswerOf(state)
 	return a
-}
-
-var tlsVersions = map[uint16]string{
-	tls.VersionTLS10: "TLSv1.0", tls.VersionTLS11: "TLSv1.1", tls.VersionTLS12: "TLSv1.2", tls.VersionTLS13: "TLSv1.3",
-}
-
-func tlsInfo(st *tls.ConnectionState) *TLSInfo {
-	if st == nil {
-		return nil
-	}
-	t := &TLSInfo{
-		Version: tlsVersions[st.Version], ServerName: st.ServerName,
-		NegotiatedProtocol: st.NegotiatedProtocol, CipherSuite: tls.CipherSuiteName(st.CipherSuite),
-	}
-	for _, c := range st.PeerCertificates {
-		t.PeerCertificates = append(t.PeerCertificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
-	}
-	return t
 }

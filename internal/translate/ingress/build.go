@@ -66,7 +66,6 @@ type builder struct {
 	backendSGAllocated bool
 	tgs                map[string]*stack.TargetGroup
 	frontendTargets    map[string]*stack.FrontendNLBTarget
-	decided            map[string]bool
 }
 
 func newBuilder(x *index, cloud *translate.Cloud, opts *translate.Options, id stack.ID, members []*member) *builder {
@@ -76,7 +75,6 @@ func newBuilder(x *index, cloud *translate.Cloud, opts *translate.Options, id st
 		trace:           &translate.Trace{},
 		tgs:             map[string]*stack.TargetGroup{},
 		frontendTargets: map[string]*stack.FrontendNLBTarget{},
-		decided:         map[string]bool{},
 	}
 }
 
@@ -91,12 +89,7 @@ func (b *builder) listenPorts() []int32 {
 
 // decide records a decision once per subject.
 func (b *builder) decide(subject, value, format string, args ...any) {
-	key := subject + "\x00" + value
-	if b.decided[key] {
-		return
-	}
-	b.decided[key] = true
-	b.trace.Decide(subject, value, format, args...)
+	b.trace.DecideOnce(subject, value, format, args...)
 }
 
 func (b *builder) service(ns, name string) *corev1.Service {

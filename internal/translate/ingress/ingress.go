@@ -152,12 +152,12 @@ type index struct {
 	params   map[string]*elbv2api.IngressClassParams
 	services map[string]*corev1.Service
 	secrets  map[string]*corev1.Secret
-	nsLabels map[string]map[string]string
+	nsLabels translate.NamespaceLabels
 }
 
 func newIndex(in *Input) *index {
 	x := &index{in: in, classes: map[string]*networking.IngressClass{}, params: map[string]*elbv2api.IngressClassParams{},
-		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, nsLabels: map[string]map[string]string{}}
+		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, nsLabels: translate.NewNamespaceLabels(in.Namespaces)}
 	for i := range in.IngressClasses {
 		x.classes[in.IngressClasses[i].Name] = &in.IngressClasses[i]
 	}
@@ -172,17 +172,7 @@ func newIndex(in *Input) *index {
 		s := &in.Secrets[i]
 		x.secrets[s.Namespace+"/"+s.Name] = s
 	}
-	for i := range in.Namespaces {
-		x.nsLabels[in.Namespaces[i].Name] = in.Namespaces[i].Labels
-	}
 	return x
-}
-
-func (x *index) namespaceLabels(ns string) map[string]string {
-	if l, ok := x.nsLabels[ns]; ok {
-		return l
-	}
-	return map[string]string{"kubernetes.io/metadata.name": ns}
 }
 
 // errInvalidClass marks a class configuration that cannot be used.
@@ -243,7 +233,7 @@ func (x *index) classify(ing *networking.Ingress) (m *member, ours bool, err err
 			if err != nil {
 				return m, false, fmt.Errorf("%w: IngressClassParams %s: namespaceSelector: %v", errInvalidClass, params.Name, err)
 			}
-			if !s.Matches(labels.Set(x.namespaceLabels(ing.Namespace))) {
+			if !s.Matches(labels.Set(x.nsLabels.Of(ing.Namespace))) {
 				return m, false, fmt.Errorf("%w: namespaceSelector of IngressClassParams %s does not select namespace %s", errInvalidClass, params.Name, ing.Namespace)
 			}
 		}
@@ -295,13 +285,9 @@ type groupAcc struct {
 func BuildGroups(in Input) Result {
 	var res Result
 	opts := in.Options
-	if err := opts.Validate(); err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Options"}, Message: err.Error()})
-		return res
-	}
-	cloud, err := translate.NewCloud(in.Facts, &opts)
-	if err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Facts"}, Message: err.Error()})
+	cloud, diags := translate.Start(in.Facts, &opts)
+	if cloud == nil {
+		res.Diagnostics = diags
 		return res
 	}
 	x := newIndex(&in)

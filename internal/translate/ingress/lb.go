@@ -176,11 +176,11 @@ func (b *builder) subnets(sch stack.Scheme, ipType stack.IPAddressType, culprit 
 				ids = append(ids, string(id))
 			}
 			chosen, err = b.cloud.SubnetsByNameOrID(ids, q, translate.Source{Object: selBy.ref, Field: "IngressClassParams " + selBy.params.Name + " spec.subnets.ids"}, b.trace)
-			b.decide("subnets", subnetIDs(chosen), "IngressClassParams %s spec.subnets.ids", selBy.params.Name)
+			b.decide("subnets", translate.DescribeSubnets(chosen), "IngressClassParams %s spec.subnets.ids", selBy.params.Name)
 		} else {
 			var src string
 			chosen, src, err = b.cloud.DiscoverSubnets(q, sel.Tags)
-			b.decide("subnets", subnetIDs(chosen), "IngressClassParams %s spec.subnets.tags: %s, one per zone", selBy.params.Name, src)
+			b.decide("subnets", translate.DescribeSubnets(chosen), "IngressClassParams %s spec.subnets.tags: %s, one per zone", selBy.params.Name, src)
 		}
 		if err != nil {
 			return nil, blame(selBy, err)
@@ -190,40 +190,19 @@ func (b *builder) subnets(sch stack.Scheme, ipType stack.IPAddressType, culprit 
 		if err != nil {
 			return nil, blame(listBy, err)
 		}
-		b.decide("subnets", subnetIDs(chosen), "annotation %s on %s", annotations.IngressSubnets, listBy.ref)
+		b.decide("subnets", translate.DescribeSubnets(chosen), "annotation %s on %s", annotations.IngressSubnets, listBy.ref)
 	default:
-		if ex, ok := b.opts.References.ExistingLoadBalancers[b.id.String()]; ok && ex.Scheme == string(sch) && len(ex.SubnetIDs) > 0 {
-			var out []stack.SubnetMapping
-			for _, id := range ex.SubnetIDs {
-				out = append(out, stack.SubnetMapping{SubnetID: id})
-			}
-			b.decide("subnets", strings.Join(ex.SubnetIDs, ", "), "kept from the existing load balancer of the stack")
-			return out, nil
-		}
-		var src string
-		chosen, src, err = b.cloud.DiscoverSubnets(q, nil)
+		out, value, source, err := b.cloud.DefaultSubnets(q, b.id.String())
 		if err != nil {
-			err = fmt.Errorf("couldn't auto-discover subnets for a %s %s load balancer: %w", sch, ipType, err)
 			if culprit != nil {
 				return nil, blame(culprit, err)
 			}
 			return nil, err
 		}
-		b.decide("subnets", subnetIDs(chosen), "%s in %s, one per zone (cluster-tagged first, then lowest ID)", src, b.cloud.VPCID())
+		b.decide("subnets", value, "%s", source)
+		return out, nil
 	}
-	out := make([]stack.SubnetMapping, 0, len(chosen))
-	for _, s := range chosen {
-		out = append(out, stack.SubnetMapping{SubnetID: s.ID})
-	}
-	return out, nil
-}
-
-func subnetIDs(ss []translate.Subnet) string {
-	var ids []string
-	for _, s := range ss {
-		ids = append(ids, s.ID+" ("+s.AvailabilityZone+")")
-	}
-	return strings.Join(ids, ", ")
+	return translate.SubnetMappings(chosen), nil
 }
 
 func (b *builder) securityGroups(ipType stack.IPAddressType) ([]stack.Token, error) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode"
 
 	networking "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -427,27 +426,7 @@ func (b *builder) oidcCredentials(m *member, name string) (string, string, error
 		}
 		return "", "", fmt.Errorf("OIDC Secret %s (%s secretName) not found", key, annotations.IngressAuthIDPOIDC)
 	}
-	get := func(k string) ([]byte, bool) {
-		if v, ok := sec.Data[k]; ok {
-			return v, true
-		}
-		if v, ok := sec.StringData[k]; ok {
-			return []byte(v), true
-		}
-		return nil, false
-	}
-	id, ok := get("clientID")
-	if !ok {
-		id, ok = get("clientId")
-	}
-	if !ok {
-		return "", "", fmt.Errorf("OIDC Secret %s has no clientID key", key)
-	}
-	secret, ok := get("clientSecret")
-	if !ok {
-		return "", "", fmt.Errorf("OIDC Secret %s has no clientSecret key", key)
-	}
-	return strings.TrimRightFunc(string(id), unicode.IsSpace), strings.TrimRightFunc(string(secret), unicode.IsControl), nil
+	return translate.OIDCClientCredentials(sec)
 }
 
 func (b *builder) backendAction(m *member, a annotations.Action) (stack.Action, error) {

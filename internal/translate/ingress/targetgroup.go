@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -152,6 +153,16 @@ func (b *builder) unallocatedNodePort(m *member, svc *corev1.Service, sp corev1.
 		svc.Namespace, svc.Name, svc.Spec.Type, annotations.IngressTargetType)
 }
 
+// healthCheckPortError is the error of a health-check-port annotation
+// naming a Service port that cannot be used.
+func healthCheckPortError(key, raw string, err error) error {
+	e := &annotations.Error{Key: key, Value: raw, Err: err}
+	if !errors.Is(err, translate.ErrNamedTargetPort) {
+		e.Want = "a port number, traffic-port, or a port name of the Service"
+	}
+	return e
+}
+
 func describeHealthCheck(hc *stack.HealthCheck) string {
 	s := fmt.Sprintf("%s %s port %s", hc.Protocol, deref(hc.Path), hc.Port.String())
 	if hc.Matcher != nil {
@@ -185,18 +196,11 @@ func (b *builder) healthCheck(svc *corev1.Service, ann annotations.Set, targetTy
 		if p.Type == intstr.Int {
 			port = p
 		} else {
-			sp, err := translate.LookupServicePort(svc, p)
+			hp, err := translate.NamedHealthCheckPort(svc, p, targetType == "instance")
 			if err != nil {
-				return nil, "", &annotations.Error{Key: annotations.IngressHealthCheckPort, Value: raw, Want: "a port number, traffic-port, or a port name of the Service", Err: err}
+				return nil, "", healthCheckPortError(annotations.IngressHealthCheckPort, raw, err)
 			}
-			switch {
-			case targetType == "instance":
-				port = intstr.FromInt32(sp.NodePort)
-			case sp.TargetPort.Type == intstr.Int:
-				port = sp.TargetPort
-			default:
-				return nil, "", &annotations.Error{Key: annotations.IngressHealthCheckPort, Value: raw, Err: fmt.Errorf("a named health check port cannot be used with ip targets when the Service's targetPort is a name")}
-			}
+			port = hp
 		}
 	}
 	note(annotations.IngressHealthCheckPort)
@@ -314,42 +318,24 @@ func (b *builder) binding(m *member, tg *stack.TargetGroup, svc *corev1.Service,
 			return fmt.Errorf("backend Service %s/%s: %w", svc.Namespace, svc.Name, err)
 		}
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:    elbv2api.ServiceReference{Name: svc.Name, Port: port},
-		Networking:    b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		NodeSelector:  nodeSel,
-		IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID:         b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
-	}
-	return b.stack.Add(tgb)
+	return b.stack.Add(translate.Binding(tg, svc, port,
+		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
+		nodeSel, b.cloud.VPCID(), multi))
 }
 
 func (b *builder) bindingNetworking(targetPort, hcPort intstr.IntOrString, controlPort *int32) *stack.TGBNetworking {
 	if b.backendSG == nil {
 		return nil
 	}
-	tcp := elbv2api.NetworkingProtocolTCP
-	from := []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: *b.backendSG}}}
 	if b.opts.DisableRestrictedSGRules {
-		return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: from, Ports: []elbv2api.NetworkingPort{{Protocol: &tcp}}}}}
+		return translate.BackendNetworking(*b.backendSG, true)
 	}
-	ports := []elbv2api.NetworkingPort{{Protocol: &tcp, Port: &targetPort}}
+	ports := []intstr.IntOrString{targetPort}
 	if hcPort.String() != stack.HealthCheckPortTrafficPort {
-		hp := hcPort
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &hp})
+		ports = append(ports, hcPort)
 	}
 	if controlPort != nil {
-		cp := intstr.FromInt32(*controlPort)
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &cp})
+		ports = append(ports, intstr.FromInt32(*controlPort))
 	}
-	var rules []stack.NetworkingIngressRule
-	for _, p := range ports {
-		rules = append(rules, stack.NetworkingIngressRule{From: from, Ports: []elbv2api.NetworkingPort{p}})
-	}
-	return &stack.TGBNetworking{Ingress: rules}
+	return translate.BackendNetworking(*b.backendSG, true, ports...)
 }

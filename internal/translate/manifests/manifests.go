@@ -19,12 +19,14 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networking "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
 	"github.com/elbowlb/elbow/internal/translate"
+	"github.com/elbowlb/elbow/internal/translate/gateway"
 )
 
 // Objects are the objects of a set of manifests, by kind.
@@ -37,9 +39,15 @@ type Objects struct {
 	Secrets             []corev1.Secret
 	Namespaces          []corev1.Namespace
 	Workloads           []translate.Workload
+
+	// Gateway API objects (any served version, read as v1) and the AWS
+	// Load Balancer Controller's gateway.k8s.aws configuration objects
+	// (v1 and v1beta1, read as v1).
+	gateway.Objects
+
 	// Diagnostics are notes about objects elbow reads but does not
-	// translate (Gateway API objects, unknown kinds) and warnings about
-	// fields it does not know or objects defined twice.
+	// translate (L4 routes, unknown kinds) and warnings about fields it
+	// does not know or objects defined twice.
 	Diagnostics []translate.Diagnostic
 
 	seen map[translate.ObjectRef]string
@@ -318,13 +326,65 @@ func (o *Objects) addDoc(doc []byte, source string) error {
 		ns(&x.Namespace)
 		o.workload(translate.ObjectRef{Kind: h.Kind, Namespace: x.Namespace, Name: x.Name}, x.Spec.Template.Labels, x.Spec.Template.Spec, source)
 	case group == "gateway.networking.k8s.io" || group == "gateway.k8s.aws":
-		if ref.Namespace == "" && h.Kind != "GatewayClass" {
-			ref.Namespace = "default"
-		}
-		o.note(ref, "Gateway API objects are not translated yet: ignored (their Services and workloads are still planned)")
+		return o.addGatewayDoc(h.Kind, group, ref, source, decode)
 	default:
 		o.note(ref, fmt.Sprintf("%s %s: not used by translation", h.APIVersion, h.Kind))
 	}
+	return nil
+}
+
+// addGatewayDoc decodes a Gateway API or gateway.k8s.aws object.
+func (o *Objects) addGatewayDoc(kind, group string, ref translate.ObjectRef, source string, decode func(any) error) error {
+	if ref.Namespace == "" && kind != "GatewayClass" {
+		ref.Namespace = "default"
+	}
+	key := func(kind string) func(metav1.Object) translate.ObjectRef {
+		return func(m metav1.Object) translate.ObjectRef {
+			return translate.ObjectRef{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+		}
+	}
+	switch {
+	case group == "gateway.networking.k8s.io" && kind == "GatewayClass":
+		return addObject(o, &o.GatewayClasses, ref, source, decode, false, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "Gateway":
+		return addObject(o, &o.Gateways, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "ListenerSet":
+		return addObject(o, &o.ListenerSets, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "HTTPRoute":
+		return addObject(o, &o.HTTPRoutes, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "GRPCRoute":
+		return addObject(o, &o.GRPCRoutes, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "ReferenceGrant":
+		return addObject(o, &o.ReferenceGrants, ref, source, decode, true, key(kind))
+	case group == "gateway.k8s.aws" && kind == "LoadBalancerConfiguration":
+		return addObject(o, &o.LoadBalancerConfigurations, ref, source, decode, true, key(kind))
+	case group == "gateway.k8s.aws" && kind == "TargetGroupConfiguration":
+		return addObject(o, &o.TargetGroupConfigurations, ref, source, decode, true, key(kind))
+	case group == "gateway.k8s.aws" && kind == "ListenerRuleConfiguration":
+		return addObject(o, &o.ListenerRuleConfigurations, ref, source, decode, true, key(kind))
+	case kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute":
+		o.note(ref, kind+": L4 routes (Network Load Balancer Gateways) are not translated yet: ignored")
+	default:
+		o.note(ref, fmt.Sprintf("%s %s: not used by translation", group, kind))
+	}
+	return nil
+}
+
+// addObject decodes an object of type T into *list (namespace defaulted
+// when namespaced), replacing an earlier definition.
+func addObject[T any, PT interface {
+	*T
+	metav1.Object
+}](o *Objects, list *[]T, ref translate.ObjectRef, source string, decode func(any) error, namespaced bool, key func(metav1.Object) translate.ObjectRef) error {
+	var x T
+	if err := decode(&x); err != nil {
+		return err
+	}
+	p := PT(&x)
+	if namespaced && p.GetNamespace() == "" {
+		p.SetNamespace("default")
+	}
+	replace(o, list, x, key(p), source, func(v T) translate.ObjectRef { return key(PT(&v)) })
 	return nil
 }
 

@@ -43,6 +43,26 @@ kind: Gateway
 metadata: {name: gw}
 spec: {gatewayClassName: x, listeners: []}
 ---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec: {parentRefs: [{name: gw}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: x}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: TargetGroupConfiguration
+metadata: {name: tgc}
+spec: {targetReference: {name: web}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: tcp}
+spec: {parentRefs: [{name: gw}]}
+---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cm}
@@ -70,6 +90,12 @@ metadata: {name: shop}
 	if w := o.Workloads[0]; !w.HostNetwork || w.Labels["app"] != "a" || w.Object != (translate.ObjectRef{Kind: "Deployment", Namespace: "default", Name: "app"}) {
 		t.Fatalf("workload %+v", w)
 	}
+	if len(o.Gateways) != 1 || o.Gateways[0].Namespace != "default" || len(o.HTTPRoutes) != 1 || o.HTTPRoutes[0].Namespace != "shop" ||
+		len(o.GatewayClasses) != 1 || o.GatewayClasses[0].Namespace != "" || len(o.TargetGroupConfigurations) != 1 ||
+		o.TargetGroupConfigurations[0].Spec.TargetReference.Name != "web" {
+		t.Fatalf("Gateway API objects: %d gateways %+v, %d routes, %d classes, %d target group configurations",
+			len(o.Gateways), o.Gateways, len(o.HTTPRoutes), len(o.GatewayClasses), len(o.TargetGroupConfigurations))
+	}
 	if o.Namespaces[0].Labels["kubernetes.io/metadata.name"] != "shop" {
 		t.Fatalf("namespace labels %v", o.Namespaces[0].Labels)
 	}
@@ -78,7 +104,7 @@ metadata: {name: shop}
 		notes = append(notes, d.Object.Kind+":"+d.Message)
 	}
 	joined := strings.Join(notes, "\n")
-	if !strings.Contains(joined, "Gateway:Gateway API objects are not translated yet") || !strings.Contains(joined, "ConfigMap:") {
+	if !strings.Contains(joined, "TCPRoute:TCPRoute: L4 routes (Network Load Balancer Gateways) are not translated yet") || !strings.Contains(joined, "ConfigMap:") {
 		t.Fatalf("notes:\n%s", joined)
 	}
 }

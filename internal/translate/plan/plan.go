@@ -13,6 +13,7 @@ import (
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/stack"
 	"github.com/elbowlb/elbow/internal/translate"
+	"github.com/elbowlb/elbow/internal/translate/gateway"
 	"github.com/elbowlb/elbow/internal/translate/ingress"
 	"github.com/elbowlb/elbow/internal/translate/manifests"
 	"github.com/elbowlb/elbow/internal/translate/service"
@@ -30,6 +31,7 @@ type Plan struct {
 	in      Input
 	Ingress ingress.Result
 	Service service.Result
+	Gateway gateway.Result
 }
 
 // Build translates the objects.
@@ -42,20 +44,28 @@ func Build(in Input) *Plan {
 		Facts: in.Facts, Options: in.Options,
 	})
 	p.Service = service.Build(service.Input{Services: o.Services, Workloads: o.Workloads, Facts: in.Facts, Options: in.Options})
+	p.Gateway = gateway.Build(gateway.Input{
+		Objects:  o.Objects,
+		Services: o.Services, Secrets: o.Secrets, Namespaces: o.Namespaces, Workloads: o.Workloads,
+		Facts: in.Facts, Options: in.Options,
+	})
 	return p
 }
 
 // StackReport is one stack of a plan, with what produced it.
 type StackReport struct {
-	// Kind is "IngressGroup" or "Service".
+	// Kind is "IngressGroup", "Service" or "Gateway".
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
 	// Members are the Ingresses of the group in order (IngressGroup only).
 	Members  []string `json:"members,omitempty"`
 	Failed   []string `json:"failed,omitempty"`
 	Inactive []string `json:"inactive,omitempty"`
-	// ListenPorts are the listener ports (IngressGroup only).
+	// ListenPorts are the listener ports (IngressGroup and Gateway).
 	ListenPorts []int32 `json:"listenPorts,omitempty"`
+	// DryRun says the Gateway asks for a plan only (annotation
+	// gateway.k8s.aws/dry-run).
+	DryRun bool `json:"dryRun,omitempty"`
 	// Error is set when the stack could not be built (Stack is then null).
 	Error     string                 `json:"error,omitempty"`
 	Stack     *stack.Stack           `json:"stack"`
@@ -67,6 +77,22 @@ type StackReport struct {
 type Report struct {
 	Stacks      []StackReport          `json:"stacks"`
 	Diagnostics []translate.Diagnostic `json:"diagnostics"`
+	// GatewayStatus is the status the controller would write on the
+	// Gateway API objects (omitted when there are none).
+	GatewayStatus *gateway.Status `json:"gatewayStatus,omitempty"`
+}
+
+// addStack adds a stack report with its error and, when explain is set,
+// its decisions; it returns diags with the stack's diagnostics appended.
+func (r *Report) addStack(sr StackReport, err error, explain bool, decisions []translate.Decision, diags, stackDiags []translate.Diagnostic) []translate.Diagnostic {
+	if err != nil {
+		sr.Error = err.Error()
+	}
+	if explain {
+		sr.Decisions = decisions
+	}
+	r.Stacks = append(r.Stacks, sr)
+	return append(diags, stackDiags...)
 }
 
 // Report returns the plan's report; decisions are included when explain is set.
@@ -87,25 +113,20 @@ func (p *Plan) Report(explain bool) Report {
 		for _, i := range g.Inactive {
 			sr.Inactive = append(sr.Inactive, i.Key())
 		}
-		if g.Err != nil {
-			sr.Error = g.Err.Error()
-		}
-		if explain {
-			sr.Decisions = g.Decisions
-		}
-		diags = append(diags, g.Diagnostics...)
-		r.Stacks = append(r.Stacks, sr)
+		diags = r.addStack(sr, g.Err, explain, g.Decisions, diags, g.Diagnostics)
 	}
 	for _, s := range p.Service.Stacks {
 		sr := StackReport{Kind: "Service", ID: s.Service.Key(), Stack: s.Stack}
-		if s.Err != nil {
-			sr.Error = s.Err.Error()
-		}
-		if explain {
-			sr.Decisions = s.Decisions
-		}
-		diags = append(diags, s.Diagnostics...)
-		r.Stacks = append(r.Stacks, sr)
+		diags = r.addStack(sr, s.Err, explain, s.Decisions, diags, s.Diagnostics)
+	}
+	diags = append(diags, p.Gateway.Diagnostics...)
+	for _, g := range p.Gateway.Gateways {
+		sr := StackReport{Kind: "Gateway", ID: g.Gateway.Key(), ListenPorts: g.ListenPorts, Stack: g.Stack, DryRun: g.DryRun}
+		diags = r.addStack(sr, g.Err, explain, g.Decisions, diags, g.Diagnostics)
+	}
+	if !p.Gateway.Status.Empty() {
+		st := p.Gateway.Status
+		r.GatewayStatus = &st
 	}
 	sort.SliceStable(r.Stacks, func(i, j int) bool {
 		if r.Stacks[i].Kind != r.Stacks[j].Kind {

@@ -18,7 +18,7 @@ func (p *Plan) WriteText(w io.Writer, explain bool) error {
 	r := p.Report(explain)
 	tw := &textWriter{w: w, p: p}
 	if len(r.Stacks) == 0 {
-		tw.line(0, "No load balancers: no Ingress or Service in the input is handled by elbow.")
+		tw.line(0, "No load balancers: no Ingress, Service or Gateway in the input is handled by elbow.")
 	}
 	for i, s := range r.Stacks {
 		if i > 0 {
@@ -65,6 +65,12 @@ func (t *textWriter) stackReport(s StackReport, explain bool) {
 		if len(s.Inactive) > 0 {
 			t.line(1, "leaving the group: %s", strings.Join(s.Inactive, ", "))
 		}
+	case "Gateway":
+		t.line(0, "Gateway %s", s.ID)
+		if s.DryRun {
+			t.line(1, "dry run (annotation gateway.k8s.aws/dry-run): planned, not deployed")
+		}
+		t.gatewayStatus(s.ID)
 	default:
 		t.line(0, "Service %s", s.ID)
 	}
@@ -222,7 +228,7 @@ func (t *textWriter) listener(st *stack.Stack, ls *stack.Listener) {
 	if len(s.Certificates) > 0 {
 		var certs []string
 		for i, c := range s.Certificates {
-			x := c.CertificateARN.String()
+			x := t.certificate(st, c.CertificateARN)
 			if i == 0 {
 				x += " (default)"
 			}
@@ -264,12 +270,87 @@ func (t *textWriter) listener(st *stack.Stack, ls *stack.Listener) {
 	}
 }
 
+// certificate names a listener certificate: its ARN, or the Secret it is
+// imported from.
+func (t *textWriter) certificate(st *stack.Stack, tok stack.Token) string {
+	if tok.IsRef() && tok.Ref.Type == stack.TypeImportedCertificate {
+		if c, ok := st.ImportedCertificates[tok.Ref.ID]; ok {
+			x := "Secret " + c.Spec.SecretRef.Namespace + "/" + c.Spec.SecretRef.Name + " (imported into ACM"
+			if len(c.Spec.DomainNames) > 0 {
+				x += ": " + strings.Join(c.Spec.DomainNames, ", ")
+			}
+			return x + ")"
+		}
+	}
+	return tok.String()
+}
+
+// gatewayStatus writes a Gateway's conditions and listeners as the
+// controller would report them.
+func (t *textWriter) gatewayStatus(id string) {
+	for _, g := range t.p.Gateway.Status.Gateways {
+		if g.Gateway.Key() != id {
+			continue
+		}
+		for _, c := range g.Status.Conditions {
+			t.line(1, "%s: %s (%s)", c.Type, c.Status, c.Reason)
+		}
+		for _, l := range g.Status.Listeners {
+			var cs []string
+			for _, c := range l.Conditions {
+				cs = append(cs, fmt.Sprintf("%s=%s", c.Type, c.Status))
+			}
+			t.line(1, "listener %s: %d routes attached; %s", l.Name, l.AttachedRoutes, strings.Join(cs, ", "))
+		}
+	}
+	ls := map[string]bool{}
+	for _, l := range t.p.Gateway.Status.ListenerSets {
+		if l.Gateway.Key() == id {
+			ls[l.ListenerSet.Key()] = true
+			var cs []string
+			for _, c := range l.Status.Conditions {
+				cs = append(cs, fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason))
+			}
+			t.line(1, "ListenerSet %s: %s", l.ListenerSet.Key(), strings.Join(cs, ", "))
+		}
+	}
+	for _, r := range t.p.Gateway.Status.Routes {
+		for _, p := range r.Parents {
+			ns := r.Route.Namespace
+			if p.ParentRef.Namespace != nil {
+				ns = string(*p.ParentRef.Namespace)
+			}
+			k := ns + "/" + string(p.ParentRef.Name)
+			if p.ParentRef.Kind != nil && *p.ParentRef.Kind == "ListenerSet" {
+				if !ls[k] {
+					continue
+				}
+			} else if k != id {
+				continue
+			}
+			var cs []string
+			for _, c := range p.Conditions {
+				cs = append(cs, fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason))
+			}
+			via := ""
+			if p.ParentRef.SectionName != nil {
+				via = " via " + string(*p.ParentRef.SectionName)
+			}
+			t.line(1, "%s%s: %s", r.Route, via, strings.Join(cs, ", "))
+		}
+	}
+}
+
 func conditions(cs []stack.Condition) string {
 	var parts []string
 	for _, c := range cs {
 		switch c.Field {
 		case stack.ConditionHostHeader:
-			parts = append(parts, "host "+values(c.HostHeaderConfig.Values, c.HostHeaderConfig.RegexValues))
+			if len(c.HostHeaderConfig.RegexValues) > 0 {
+				parts = append(parts, "host "+strings.Join(hostNames(c.HostHeaderConfig.RegexValues), "|"))
+			} else {
+				parts = append(parts, "host "+values(c.HostHeaderConfig.Values, nil))
+			}
 		case stack.ConditionPathPattern:
 			parts = append(parts, "path "+values(c.PathPatternConfig.Values, c.PathPatternConfig.RegexValues))
 		case stack.ConditionHTTPHeader:
@@ -291,6 +372,22 @@ func conditions(cs []stack.Condition) string {
 		}
 	}
 	return strings.Join(parts, " and ")
+}
+
+// hostNames shows the host regular expressions Gateway translation makes
+// (a name, any port) as the names they stand for.
+func hostNames(rx []string) []string {
+	out := make([]string, 0, len(rx))
+	for _, r := range rx {
+		name, ok := strings.CutPrefix(r, "(?i)^")
+		if name, ok2 := strings.CutSuffix(name, "(:[0-9]+)?$"); ok && ok2 {
+			name = strings.Replace(name, `[^:]+\.`, `*\.`, 1)
+			out = append(out, strings.ReplaceAll(name, `\`, "")+"[:port]")
+			continue
+		}
+		out = append(out, "~"+r)
+	}
+	return out
 }
 
 func values(v, rx []string) string {

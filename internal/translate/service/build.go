@@ -43,7 +43,6 @@ type builder struct {
 	workloads []translate.Workload
 	stack     *stack.Stack
 	trace     *translate.Trace
-	decided   map[string]bool
 
 	lb                 *stack.LoadBalancer
 	subnets            []translate.Subnet
@@ -58,7 +57,7 @@ func newBuilder(cloud *translate.Cloud, opts *translate.Options, svc *corev1.Ser
 	b := &builder{cloud: cloud, opts: opts, svc: svc, ref: translate.ServiceRef(svc), ann: annotations.Set(svc.Annotations),
 		services: services, workloads: workloads,
 		stack: stack.New(stack.ID{Namespace: svc.Namespace, Name: svc.Name}, stack.TagPrefixService),
-		trace: &translate.Trace{}, decided: map[string]bool{}, tgs: map[string]*stack.TargetGroup{}}
+		trace: &translate.Trace{}, tgs: map[string]*stack.TargetGroup{}}
 	if ex, ok := opts.References.ExistingLoadBalancers[svc.Namespace+"/"+svc.Name]; ok {
 		b.existing = &ex
 	}
@@ -66,12 +65,7 @@ func newBuilder(cloud *translate.Cloud, opts *translate.Options, svc *corev1.Ser
 }
 
 func (b *builder) decide(subject, value, format string, args ...any) {
-	key := subject + "\x00" + value
-	if b.decided[key] {
-		return
-	}
-	b.decided[key] = true
-	b.trace.Decide(subject, value, format, args...)
+	b.trace.DecideOnce(subject, value, format, args...)
 }
 
 func (b *builder) src(key string) string { return "annotation " + key }

@@ -89,26 +89,13 @@ func Supported(svc *corev1.Service, opts *translate.Options) (bool, string) {
 	return false, "no loadBalancerClass " + opts.LoadBalancerClass + " and no aws-load-balancer-type annotation"
 }
 
-func hasFinalizer(svc *corev1.Service) bool {
-	for _, f := range svc.Finalizers {
-		if f == Finalizer {
-			return true
-		}
-	}
-	return false
-}
-
 // Build translates every Service of the input.
 func Build(in Input) Result {
 	var res Result
 	opts := in.Options
-	if err := opts.Validate(); err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Options"}, Message: err.Error()})
-		return res
-	}
-	cloud, err := translate.NewCloud(in.Facts, &opts)
-	if err != nil {
-		res.Diagnostics = append(res.Diagnostics, translate.Diagnostic{Severity: translate.Error, Object: translate.ObjectRef{Kind: "Facts"}, Message: err.Error()})
+	cloud, diags := translate.Start(in.Facts, &opts)
+	if cloud == nil {
+		res.Diagnostics = diags
 		return res
 	}
 	svcs := make([]*corev1.Service, 0, len(in.Services))
@@ -134,7 +121,7 @@ func Build(in Input) Result {
 			}
 		}
 		if !ok {
-			if hasFinalizer(svc) {
+			if translate.HasFinalizer(svc, Finalizer) {
 				res.Stacks = append(res.Stacks, deletion(svc, &opts))
 				continue
 			}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -203,18 +204,15 @@ func (b *builder) healthCheck(svc *corev1.Service, tt stack.TargetType) (*stack.
 		if pp.Type == intstr.Int {
 			port = pp
 		} else {
-			sp, err := translate.LookupServicePort(svc, pp)
+			hp, err := translate.NamedHealthCheckPort(svc, pp, tt == stack.TargetTypeInstance)
 			if err != nil {
-				return nil, "", &annotations.Error{Key: annotations.ServiceHealthCheckPort, Value: rawPort, Want: "a port number, traffic-port, or a port name of the Service", Err: err}
+				e := &annotations.Error{Key: annotations.ServiceHealthCheckPort, Value: rawPort, Err: err}
+				if !errors.Is(err, translate.ErrNamedTargetPort) {
+					e.Want = "a port number, traffic-port, or a port name of the Service"
+				}
+				return nil, "", e
 			}
-			switch {
-			case tt == stack.TargetTypeInstance:
-				port = intstr.FromInt32(sp.NodePort)
-			case sp.TargetPort.Type == intstr.Int:
-				port = sp.TargetPort
-			default:
-				return nil, "", &annotations.Error{Key: annotations.ServiceHealthCheckPort, Value: rawPort, Err: fmt.Errorf("a named health check port cannot be used with ip targets when the Service's targetPort is a name")}
-			}
+			port = hp
 		}
 	}
 	hc.Port = &port
@@ -343,18 +341,7 @@ func (b *builder) binding(svc *corev1.Service, tg *stack.TargetGroup, p corev1.S
 	if err != nil {
 		return err
 	}
-	proto := tg.Spec.Protocol
-	tgb := &stack.TargetGroupBinding{ResID: tg.ResID}
-	tgb.Spec.Template.Name = tg.Spec.Name
-	tgb.Spec.Template.Namespace = svc.Namespace
-	tgb.Spec.Template.Spec = stack.TGBSpec{
-		TargetGroupARN: tg.ARN(), TargetType: &tt,
-		ServiceRef:   elbv2api.ServiceReference{Name: svc.Name, Port: intstr.FromInt32(p.Port)},
-		Networking:   netw,
-		NodeSelector: nodeSel, IPAddressType: elbv2api.TargetGroupIPAddressType(tg.Spec.IPAddressType),
-		VpcID: b.cloud.VPCID(), MultiClusterTargetGroup: multi, TargetGroupProtocol: &proto,
-	}
-	return b.stack.Add(tgb)
+	return b.stack.Add(translate.Binding(tg, svc, intstr.FromInt32(p.Port), netw, nodeSel, b.cloud.VPCID(), multi))
 }
 
 // networking admits the backend security group to the targets' ports.

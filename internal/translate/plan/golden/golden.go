@@ -167,9 +167,26 @@ func (c *Case) shuffled(seed int64) *Case {
 	shuffle(len(o.Workloads), func(i, j int) { o.Workloads[i], o.Workloads[j] = o.Workloads[j], o.Workloads[i] })
 	o.Diagnostics = append(o.Diagnostics[:0:0], o.Diagnostics...)
 	shuffle(len(o.Diagnostics), func(i, j int) { o.Diagnostics[i], o.Diagnostics[j] = o.Diagnostics[j], o.Diagnostics[i] })
+	shuffleCopy(r, &o.GatewayClasses)
+	shuffleCopy(r, &o.Gateways)
+	shuffleCopy(r, &o.ListenerSets)
+	shuffleCopy(r, &o.HTTPRoutes)
+	shuffleCopy(r, &o.GRPCRoutes)
+	shuffleCopy(r, &o.ReferenceGrants)
+	shuffleCopy(r, &o.LoadBalancerConfigurations)
+	shuffleCopy(r, &o.TargetGroupConfigurations)
+	shuffleCopy(r, &o.ListenerRuleConfigurations)
+	shuffleCopy(r, &o.Namespaces)
 	cp := *c
 	cp.Objects = &o
 	return &cp
+}
+
+// shuffleCopy replaces *list with a shuffled copy.
+func shuffleCopy[T any](r *rand.Rand, list *[]T) {
+	l := append((*list)[:0:0], *list...)
+	r.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
+	*list = l
 }
 
 // Run runs every case of dir as a subtest.
