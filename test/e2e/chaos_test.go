@@ -80,7 +80,8 @@ type kill struct {
 }
 
 // TestChaos runs elbow dev with its local ELB and controller as child
-// processes (--processes) on an ALB and an NLB example, sends bounded
+// processes (--processes; with all their permissions, unlike the other
+// end-to-end tests) on an ALB and an NLB example, sends bounded
 // traffic through both, and for chaosFor kills the local ELB or the
 // controller with SIGKILL at random moments (elbow dev starts them again,
 // as a supervisor would) while the examples' objects change (tags
@@ -101,7 +102,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos seed %d (ELBOW_CHAOS_SEED=%d repeats the schedule)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
-	d := startDevWith(t, []string{"--processes"}, "examples/alb-ingress-minimal.yaml", "examples/nlb-ip-preserve-client-ip.yaml")
+	d := startDevProcesses(t, "examples/alb-ingress-minimal.yaml", "examples/nlb-ip-preserve-client-ip.yaml")
 	alb := d.lbFor("Ingress default/my-app")
 	nlb := d.lbFor("Service default/my-nlb-client-ip")
 	albL := listener(t, alb, "HTTP", 80)

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,10 @@ type dev struct {
 	slot  int
 	files []string
 	extra []string // more arguments of elbow dev
+	// processes runs the local ELB and the controller as child processes
+	// (elbow dev --processes), with all their permissions: --processes
+	// does not take --controller-rbac and --iam-policy.
+	processes bool
 	cmd   *exec.Cmd
 	out   *lockedBuffer
 	done  chan struct{}
@@ -145,12 +150,19 @@ func startDev(t *testing.T, files ...string) *dev {
 	return startDevWith(t, nil, files...)
 }
 
+// startDevProcesses is startDev with the local ELB and the controller as
+// child processes of elbow dev (--processes), which the chaos test kills.
+func startDevProcesses(t *testing.T, files ...string) *dev {
+	t.Helper()
+	return startDevWith(t, []string{"--processes"}, files...)
+}
+
 // startDevWith is startDev with more arguments of elbow dev.
 func startDevWith(t *testing.T, extra []string, files ...string) *dev {
 	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, extra: extra}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, extra: extra, processes: slices.Contains(extra, "--processes")}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -161,8 +173,10 @@ func (d *dev) start() {
 	t := d.t
 	t.Helper()
 	_ = os.Remove(filepath.Join(d.dir, "endpoints.json"))
-	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug",
-		"--controller-rbac", rbacFile, "--iam-policy", iamPolicy}
+	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug"}
+	if !d.processes {
+		args = append(args, "--controller-rbac", rbacFile, "--iam-policy", iamPolicy)
+	}
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
