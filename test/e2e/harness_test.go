@@ -118,11 +118,11 @@ type dev struct {
 	// (elbow dev --processes), with all their permissions: --processes
 	// does not take --controller-rbac and --iam-policy.
 	processes bool
-	cmd   *exec.Cmd
-	out   *lockedBuffer
-	done  chan struct{}
-	err   error
-	rep   devenv.Report
+	cmd       *exec.Cmd
+	out       *lockedBuffer
+	done      chan struct{}
+	err       error
+	rep       devenv.Report
 }
 
 type lockedBuffer struct {
