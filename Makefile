@@ -51,7 +51,7 @@ unit:
 	$(GO) test -count=1 -timeout 60m $(PKGS)
 
 # Speed and memory figures, each against a peer measured in the same run
-# (docs/alb.md, docs/nlb.md, docs/health.md, docs/local-elb.md, docs/deploy.md).
+# (docs/architecture.md, "Tests and benchmarks").
 bench: build
 	hack/bench-alb.sh
 	hack/bench-nlb.sh

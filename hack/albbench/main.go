@@ -21,17 +21,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -49,6 +42,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/pki"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -482,22 +476,14 @@ func runALB(args []string) {
 }
 
 func selfSigned() (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := pki.SelfSigned(pki.Request{
+		Subject:   pkix.Name{CommonName: "bench.test"},
+		Hosts:     []string{"bench.test", "127.0.0.1", lbAddr.String()},
+		NotBefore: time.Now().Add(-time.Hour),
+		NotAfter:  time.Now().Add(24 * time.Hour),
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench.test"}, DNSNames: []string{"bench.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), lbAddr.AsSlice()},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+	return c.CertPEM(), c.KeyPEM(), nil
 }

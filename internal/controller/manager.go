@@ -126,9 +126,11 @@ type Deployer interface {
 	Deploy(ctx context.Context, s *stack.Stack) error
 }
 
-// FactsSource gives cloud facts (cloudfacts.Reader).
+// FactsSource gives cloud facts and looks up references they lack
+// (cloudfacts.Reader).
 type FactsSource interface {
 	Facts(ctx context.Context, force bool) (*facts.Facts, error)
+	Resolve(ctx context.Context, refs []translate.Reference) (*facts.Facts, map[translate.Reference]string, error)
 }
 
 // BackendSG finds or creates the shared backend security group

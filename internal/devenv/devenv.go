@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -42,6 +43,7 @@ import (
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv/agent"
 	"github.com/elbowlb/elbow/internal/devenv/nodeproxy"
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -86,10 +88,12 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
-	// Processes runs the local ELB and the controller as child processes
-	// of the elbow binary, started again whenever they exit (processes.go),
-	// instead of in this process.
+	// Processes runs the local ELB and the controller (when Controller is
+	// ControllerElbow) as child processes of the elbow binary, started
+	// again whenever they exit (processes.go), instead of in this process.
 	Processes bool
+	// Controller is ControllerElbow (the default) or ControllerNone.
+	Controller string
 	// ControllerRBAC, when set, is a manifest file holding one
 	// ServiceAccount and the RBAC objects that grant it permissions (the
 	// chart's rendering): they are applied before the controller starts,
@@ -115,12 +119,12 @@ type Env struct {
 	rest *rest.Config
 	kube kubernetes.Interface
 	aws  aws.Config
-	// elbURL and dnsAddr are the local ELB's endpoint and DNS server.
-	elbURL  string
-	dnsAddr string
+	// elb is where the local ELB serves, in this process or a child.
+	elb localELB
 	// procs are the child processes (Config.Processes).
 	procs children
 	nodes []agent.Node
+	cloud *facts.Facts
 	addrs vpcaddr.Map
 	ports ports
 	// rbac and account are Config.ControllerRBAC's objects and
@@ -134,6 +138,27 @@ type Env struct {
 	warned map[string]bool
 }
 
+// localELB is where the local ELB serves and the credentials it takes,
+// whether it runs in this process or as a child (Config.Processes).
+type localELB struct {
+	url, dnsAddr, consoleURL     string
+	accessKeyID, secretAccessKey string
+}
+
+// URL returns the AWS endpoint.
+func (l localELB) URL() string { return l.url }
+
+// DNSAddr returns the DNS server's address for load balancer names.
+func (l localELB) DNSAddr() string { return l.dnsAddr }
+
+// ConsoleURL returns the web console's address.
+func (l localELB) ConsoleURL() string { return l.consoleURL }
+
+// Credentials returns the development credentials the local ELB accepts.
+func (l localELB) Credentials() (accessKeyID, secretAccessKey string) {
+	return l.accessKeyID, l.secretAccessKey
+}
+
 type stopper struct {
 	name string
 	stop func()
@@ -145,6 +170,7 @@ type ports struct {
 	ELB     int `json:"elbPort"`
 	DNS     int `json:"dnsPort"`
 	Webhook int `json:"webhookPort"`
+	Console int `json:"consolePort"`
 }
 
 // Run runs the environment until ctx ends. It returns an error when a
@@ -165,6 +191,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultWait
+	}
+	switch cfg.Controller {
+	case "":
+		cfg.Controller = ControllerElbow
+	case ControllerElbow, ControllerNone:
+	default:
+		return fmt.Errorf("--controller %q: want %s or %s", cfg.Controller, ControllerElbow, ControllerNone)
 	}
 	if cfg.Slot < 0 || cfg.Slot > MaxSlot {
 		return fmt.Errorf("--slot %d: want 0 to %d", cfg.Slot, MaxSlot)
@@ -209,6 +242,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := e.start(ctx); err != nil {
 		return err
 	}
+	if cfg.Controller == ControllerNone {
+		ca, err := e.prepareWebhooks()
+		if err != nil {
+			return err
+		}
+		rep := e.baseReport()
+		rep.Pending = "a controller's webhook server at " + e.webhookURL()
+		if err := e.writeEndpoints(rep); err != nil {
+			return err
+		}
+		e.printSettings(rep.Settings)
+		if err := e.awaitController(ctx, ca); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
 	a, err := newApplier(e.rest, e.warn)
 	if err != nil {
@@ -230,8 +281,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e.printReport(rep)
-	fmt.Fprintf(e.out, "\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
-		filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
+	fmt.Fprintf(e.out, "\nconsole: %s\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
+		e.elb.ConsoleURL(), filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
 	<-ctx.Done()
 	fmt.Fprintln(e.out, "elbow dev: stopping")
 	return nil
@@ -325,6 +376,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("installed %d CRDs in %s", n, since(t))
 
 	f := facts.Default(cfg.Region, cfg.ClusterName)
+	e.cloud = f
 	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
 	f.AddressMap = &amap
 	if e.addrs, err = f.Addresses(); err != nil {
@@ -344,14 +396,13 @@ func (e *Env) start(ctx context.Context) error {
 		if err := e.startELBProcess(ctx, f); err != nil {
 			return fmt.Errorf("local ELB: %w", err)
 		}
-		e.elbURL = "http://127.0.0.1:" + strconv.Itoa(e.ports.ELB)
-		e.dnsAddr = "127.0.0.1:" + strconv.Itoa(e.ports.DNS)
 	} else {
 		elbDir := filepath.Join(cfg.StateDir, "elb")
 		first := !exists(elbDir)
 		srv, err := server.New(server.Config{
 			Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
 			DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+			ConsoleListen:           "127.0.0.1:" + strconv.Itoa(e.ports.Console),
 			StateDir:                elbDir,
 			Facts:                   f,
 			Logger:                  e.log.With("component", "elb"),
@@ -368,24 +419,27 @@ func (e *Env) start(ctx context.Context) error {
 			}
 		}
 		e.goRun(ctx, "local ELB", srv.Run, failed)
-		e.elbURL = srv.URL()
+		e.elb = localELB{url: srv.URL(), consoleURL: srv.ConsoleURL()}
+		e.elb.accessKeyID, e.elb.secretAccessKey = srv.Credentials()
 		if a := srv.DNSAddr(); a != nil {
-			e.dnsAddr = a.String()
+			e.elb.dnsAddr = a.String()
 		}
 	}
+	ak, sk := e.elb.Credentials()
 	e.aws = aws.Config{
 		Region:       cfg.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(server.DefaultAccessKeyID, server.DefaultSecretAccessKey, ""),
-		BaseEndpoint: aws.String(e.elbURL),
+		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
+		BaseEndpoint: aws.String(e.elb.URL()),
 	}
-	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", e.elbURL, e.dnsAddr, since(t))
+	e.progress("local ELB at %s (DNS for load balancer names at %s, console at %s) in %s", e.elb.URL(), e.elb.DNSAddr(), e.elb.ConsoleURL(), since(t))
 
 	var names []string
 	for _, nd := range e.nodes {
 		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
 	}
+	enis := &podnet.Pool{EC2: ec2.NewFromConfig(e.aws), ClusterName: cfg.ClusterName, Logger: e.log.With("component", "podnet")}
 	e.goRun(ctx, "node agent", func(ctx context.Context) error {
-		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, ENIs: enis, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
 	}, failed)
 	var pn []nodeproxy.Node
 	for _, nd := range e.nodes {
@@ -396,29 +450,29 @@ func (e *Env) start(ctx context.Context) error {
 	}, failed)
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
-	t = time.Now()
-	if e.rbac != nil {
-		a, err := newApplier(e.rest, e.warn)
-		if err != nil {
-			return err
+	if cfg.Controller == ControllerElbow {
+		t = time.Now()
+		if e.rbac != nil {
+			a, err := newApplier(e.rest, e.warn)
+			if err != nil {
+				return err
+			}
+			if _, err := a.Apply(ctx, e.rbac); err != nil {
+				return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+			}
 		}
-		if _, err := a.Apply(ctx, e.rbac); err != nil {
-			return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+		if cfg.Processes {
+			if err := e.startControllerProcess(ctx, e.elb.URL()); err != nil {
+				return fmt.Errorf("controller: %w", err)
+			}
+		} else if err := e.startController(ctx, e.elb.URL(), failed); err != nil {
+			return fmt.Errorf("controller: %w", err)
 		}
-	}
-	startController := e.startController
-	if cfg.Processes {
-		startController = func(ctx context.Context, elbURL string, _ chan<- error) error {
-			return e.startControllerProcess(ctx, elbURL)
+		if err := e.installIngressClass(ctx); err != nil {
+			return fmt.Errorf("IngressClass alb: %w", err)
 		}
+		e.progress("controller running (cluster %s, webhooks at %s) and the IngressClass alb in %s", cfg.ClusterName, e.webhookURL(), since(t))
 	}
-	if err := startController(ctx, e.elbURL, failed); err != nil {
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := e.installIngressClass(ctx); err != nil {
-		return fmt.Errorf("IngressClass alb: %w", err)
-	}
-	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) and the IngressClass alb in %s", cfg.ClusterName, e.ports.Webhook, since(t))
 	select {
 	case err := <-failed:
 		return err
@@ -443,7 +497,7 @@ func (e *Env) seedPools(ctx context.Context, st *state.Store) error {
 			b := pool.Addr().As4()
 			b[2] = byte(16 * e.cfg.Slot)
 			b[3] = 1
-			if err := tx.PutMeta("loopback.next."+pool.String(), []byte(netip.AddrFrom4(b).String())); err != nil {
+			if err := state.SeedLoopback(tx, pool, netip.AddrFrom4(b)); err != nil {
 				return err
 			}
 		}
@@ -466,8 +520,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	o.HealthProbeBindAddr = "0"
 	o.WebhookBindHost = "127.0.0.1"
 	o.WebhookBindPort = e.ports.Webhook
-	o.WebhookCertDir = filepath.Join(e.cfg.StateDir, "webhook")
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.ports.Webhook)
+	o.WebhookCertDir = e.webhookCertDir()
+	o.WebhookURL = e.webhookURL()
 	// Facts change only through this environment: read them often, so
 	// that references the local ELB auto-provisions are seen soon.
 	o.FactsRefresh = 30 * time.Second
@@ -498,7 +552,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 }
 
 // waitTLS waits until a TLS server answers a handshake at addr (the
-// webhook server: the API server calls it for every pod and Service).
+// webhook server: the API server calls it for every pod and Service), for
+// up to limit (no limit when 0).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 	return waitDial(ctx, addr, limit, func() (io.Closer, error) {
 		return tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
@@ -510,8 +565,8 @@ func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
 	return waitDial(ctx, addr, limit, func() (io.Closer, error) { return net.DialTimeout("tcp", addr, time.Second) })
 }
 
-// waitDial retries dial every 100 ms until it succeeds, limit passes or
-// ctx ends.
+// waitDial retries dial every 100 ms until it succeeds, limit passes (no
+// limit when 0) or ctx ends.
 func waitDial(ctx context.Context, addr string, limit time.Duration, dial func() (io.Closer, error)) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -520,7 +575,7 @@ func waitDial(ctx context.Context, addr string, limit time.Duration, dial func()
 			c.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if limit > 0 && time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
 		}
 		select {
@@ -543,49 +598,62 @@ const (
 
 // loadPorts returns the ports recorded at the first start, choosing them
 // when there are none: the well-known ones (ELB 4566, DNS 5353, webhooks
-// 9443) when free and the slot is 0, else free ones of the slot's range.
+// 9443, console 4567) when free and the slot is 0, else free ones of the
+// slot's range.
 func loadPorts(path string, slot int) (ports, error) {
 	var p ports
-	if b, err := os.ReadFile(path); err == nil {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
 		if err := json.Unmarshal(b, &p); err != nil {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}
-		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook} {
-			if !tcpFree(port) {
+		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook, "console": p.Console} {
+			if port != 0 && !tcpFree(port) {
 				return p, fmt.Errorf("port %d (%s, recorded in %s) is in use: is another elbow dev running on this state dir?", port, name, path)
 			}
 		}
-		return p, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+		if p.Console != 0 {
+			return p, nil
+		}
+		// A state dir from before the console: its port is chosen now.
+		slot = p.Slot
+	case !errors.Is(err, os.ErrNotExist):
 		return p, err
+	default:
+		p.Slot = slot
 	}
-	p.Slot = slot
 	next := portBase + slot*portsPerSlot
 	end := next + portsPerSlot
+	taken := func(port int) bool { return port == p.ELB || port == p.DNS || port == p.Webhook }
 	pick := func(preferred int, udp bool) (int, error) {
-		if slot == 0 && tcpFree(preferred) && (!udp || udpFree(preferred)) {
+		if slot == 0 && !taken(preferred) && tcpFree(preferred) && (!udp || udpFree(preferred)) {
 			return preferred, nil
 		}
 		for next < end {
 			port := next
 			next++
-			if tcpFree(port) && (!udp || udpFree(port)) {
+			if !taken(port) && tcpFree(port) && (!udp || udpFree(port)) {
 				return port, nil
 			}
 		}
 		return 0, fmt.Errorf("no free port on 127.0.0.1 in %d-%d (slot %d)", portBase+slot*portsPerSlot, end-1, slot)
 	}
-	var err error
-	if p.ELB, err = pick(4566, false); err != nil {
+	if p.ELB == 0 {
+		if p.ELB, err = pick(4566, false); err != nil {
+			return p, err
+		}
+		if p.DNS, err = pick(5353, true); err != nil {
+			return p, err
+		}
+		if p.Webhook, err = pick(9443, false); err != nil {
+			return p, err
+		}
+	}
+	if p.Console, err = pick(4567, false); err != nil {
 		return p, err
 	}
-	if p.DNS, err = pick(5353, true); err != nil {
-		return p, err
-	}
-	if p.Webhook, err = pick(9443, false); err != nil {
-		return p, err
-	}
-	b, _ := json.MarshalIndent(p, "", "  ")
+	b, _ = json.MarshalIndent(p, "", "  ")
 	return p, os.WriteFile(path, b, 0o600)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -187,12 +188,16 @@ func (e *Env) startELBProcess(ctx context.Context, f *facts.Facts) error {
 		return err
 	}
 	listen := "127.0.0.1:" + strconv.Itoa(e.ports.ELB)
-	args := []string{"elb", "--listen", listen, "--dns-listen", "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+	dns := "127.0.0.1:" + strconv.Itoa(e.ports.DNS)
+	console := "127.0.0.1:" + strconv.Itoa(e.ports.Console)
+	args := []string{"elb", "--listen", listen, "--dns-listen", dns, "--console-listen", console,
 		"--state-dir", elbDir, "--facts", factsFile, "--auto-provision-references", "--log-format", "json"}
 	// the development credentials, whatever the caller's environment says
 	if err := e.supervise(ctx, "elb", args, []string{"ELBOW_ACCESS_KEY_ID=", "ELBOW_SECRET_ACCESS_KEY="}); err != nil {
 		return err
 	}
+	e.elb = localELB{url: "http://" + listen, dnsAddr: dns, consoleURL: "http://" + console + "/",
+		accessKeyID: server.DefaultAccessKeyID, secretAccessKey: server.DefaultSecretAccessKey}
 	return waitTCP(ctx, listen, time.Minute)
 }
 
@@ -206,9 +211,10 @@ func (e *Env) startControllerProcess(ctx context.Context, elbURL string) error {
 		"--auto-provision-references", "--enable-leader-election=false",
 		"--metrics-bind-addr", "0", "--health-probe-bind-addr", "0",
 		"--webhook-bind-host", "127.0.0.1", "--webhook-bind-port", port,
-		"--webhook-cert-dir", filepath.Join(e.cfg.StateDir, "webhook"), "--webhook-url", "https://127.0.0.1:" + port,
+		"--webhook-cert-dir", e.webhookCertDir(), "--webhook-url", e.webhookURL(),
 		"--cloud-facts-refresh", "30s", "--log-format", "json"}
-	if err := e.supervise(ctx, "controller", args, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}); err != nil {
+	ak, sk := e.elb.Credentials()
+	if err := e.supervise(ctx, "controller", args, []string{"AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + sk}); err != nil {
 		return err
 	}
 	return waitTLS(ctx, "127.0.0.1:"+port, time.Minute)

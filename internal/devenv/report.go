@@ -11,9 +11,12 @@ import (
 
 func (e *Env) baseReport() *Report {
 	rep := &Report{
-		ELBEndpoint: e.elbURL,
+		Controller:  e.cfg.Controller,
+		ELBEndpoint: e.elb.URL(),
+		DNSServer:   e.elb.DNSAddr(),
+		Console:     e.elb.ConsoleURL(),
 		Kubeconfig:  filepath.Join(e.cfg.StateDir, "kubeconfig"),
-		DNSServer:   e.dnsAddr,
+		Settings:    e.settings(e.cloud.VPCs[0].ID, e.cloud.AccountID),
 	}
 	for _, n := range e.nodes {
 		rep.Nodes = append(rep.Nodes, NodeInfo{
@@ -32,7 +35,8 @@ func (e *Env) writeEndpoints(rep *Report) error {
 	}
 	path := filepath.Join(e.cfg.StateDir, "endpoints.json")
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// It holds the local ELB's credentials: for the user only.
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

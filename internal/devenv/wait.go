@@ -41,12 +41,23 @@ func (r ObjectRef) String() string {
 
 // Report is what endpoints.json holds.
 type Report struct {
+	// Controller is the controller elbow dev runs: ControllerElbow or
+	// ControllerNone.
+	Controller string `json:"controller"`
+	// Pending says what elbow dev waits for before it applies the files
+	// (with --controller=none, a controller's webhook server); the load
+	// balancers are listed once it is empty.
+	Pending string `json:"pending,omitempty"`
 	// ELBEndpoint is the local ELB's AWS endpoint (aws --endpoint-url).
 	ELBEndpoint string `json:"elbEndpoint"`
 	// DNSServer answers A queries for the load balancers' DNS names.
 	DNSServer string `json:"dnsServer"`
+	// Console is the local ELB's web console (docs/console.md).
+	Console string `json:"console"`
 	// Kubeconfig is the admin kubeconfig.
-	Kubeconfig    string         `json:"kubeconfig"`
+	Kubeconfig string `json:"kubeconfig"`
+	// Settings are what another controller or AWS client needs.
+	Settings      *Settings      `json:"settings"`
 	Nodes         []NodeInfo     `json:"nodes"`
 	LoadBalancers []LoadBalancer `json:"loadBalancers"`
 	// NotServed lists the applied objects that asked for a load balancer
@@ -470,11 +481,12 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 			return fmt.Sprintf("grpcurl -insecure %s grpc.health.v1.Health/Check", hostPort)
 		}
 		if host != "" {
-			url := "https://" + host
 			if l.Port != 443 {
-				url += ":" + port
+				// curl would send Host: host:port, and an ALB compares
+				// host-header values with the whole header, port included.
+				return fmt.Sprintf("curl -k --resolve %s:%s:%s -H 'Host: %s' https://%s:%s/", host, port, ip, host, host, port)
 			}
-			return fmt.Sprintf("curl -k --resolve %s:%s:%s %s/", host, port, ip, url)
+			return fmt.Sprintf("curl -k --resolve %s:%s:%s https://%s/", host, port, ip, host)
 		}
 		return "curl -k https://" + hostPort + "/"
 	case "TLS":

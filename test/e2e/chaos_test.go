@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -107,6 +109,7 @@ func TestChaos(t *testing.T) {
 	nlb := d.lbFor("Service default/my-nlb-client-ip")
 	albL := listener(t, alb, "HTTP", 80)
 	nlbL := listener(t, nlb, "TCP", 8080)
+	checkConsole(t, d, alb.ARN, nlb.ARN)
 	elb := elbv2.NewFromConfig(d.awsConfig())
 	ownedBefore := owned(t, d, elb)
 	sort.Strings(ownedBefore)
@@ -352,4 +355,33 @@ func describeKills(ks []kill) string {
 		n[k.component]++
 	}
 	return fmt.Sprintf("local ELB %d, controller %d", n["elb"], n["controller"])
+}
+
+// checkConsole checks that the console the child elbow elb serves is the
+// one endpoints.json names, and that it shows the load balancers.
+func checkConsole(t *testing.T, d *dev, arns ...string) {
+	t.Helper()
+	if d.rep.Console == "" {
+		d.fatalf("endpoints.json names no console")
+	}
+	eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get(d.rep.Console + "api/model")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("console %sapi/model: %s: %s", d.rep.Console, resp.Status, b)
+		}
+		for _, arn := range arns {
+			if !strings.Contains(string(b), arn) {
+				return fmt.Errorf("console %sapi/model does not show %s", d.rep.Console, arn)
+			}
+		}
+		return nil
+	})
 }

@@ -113,7 +113,8 @@ type dev struct {
 	dir   string
 	slot  int
 	files []string
-	extra []string // more arguments of elbow dev
+	// args are more flags of elbow dev.
+	args []string
 	// processes runs the local ELB and the controller as child processes
 	// (elbow dev --processes), with all their permissions: --processes
 	// does not take --controller-rbac and --iam-policy.
@@ -147,22 +148,22 @@ func (l *lockedBuffer) String() string {
 // checked to leave nothing behind) when the test ends.
 func startDev(t *testing.T, files ...string) *dev {
 	t.Helper()
-	return startDevWith(t, nil, files...)
+	return startDevArgs(t, nil, files...)
 }
 
 // startDevProcesses is startDev with the local ELB and the controller as
 // child processes of elbow dev (--processes), which the chaos test kills.
 func startDevProcesses(t *testing.T, files ...string) *dev {
 	t.Helper()
-	return startDevWith(t, []string{"--processes"}, files...)
+	return startDevArgs(t, []string{"--processes"}, files...)
 }
 
-// startDevWith is startDev with more arguments of elbow dev.
-func startDevWith(t *testing.T, extra []string, files ...string) *dev {
+// startDevArgs is startDev with more flags.
+func startDevArgs(t *testing.T, args []string, files ...string) *dev {
 	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, extra: extra, processes: slices.Contains(extra, "--processes")}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, args: args, processes: slices.Contains(args, "--processes")}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -180,7 +181,7 @@ func (d *dev) start() {
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
-	args = append(args, d.extra...)
+	args = append(args, d.args...)
 	d.cmd = exec.Command(elbowBin, args...)
 	d.cmd.Env = append(os.Environ(), "ELBOW_BIN_DIR="+binDir)
 	d.out = &lockedBuffer{}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // The HTTP/2 path: clients that negotiate h2 on an HTTPS listener are
@@ -258,10 +259,10 @@ func (c *blockingConn) forwardH2(f *h2Forward) {
 		out.Header.Del("Te")
 	}
 	switch sc.LB.XFFMode {
-	case routing.XFFAppend:
+	case settings.XFFAppend:
 		prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
 		out.Header.Set("X-Forwarded-For", string(routing.AppendXFF(nil, []byte(prior), c.seen, sc.LB.XFFClientPort)))
-	case routing.XFFRemove:
+	case settings.XFFRemove:
 		out.Header.Del("X-Forwarded-For")
 	}
 	out.Header.Set("X-Forwarded-Proto", "https")
@@ -330,9 +331,9 @@ func (c *blockingConn) forwardH2(f *h2Forward) {
 	}
 	now := c.p.now()
 	switch st.Attrs.Sticky {
-	case routing.StickyLBCookie:
+	case settings.StickyLBCookie:
 		addStickyCookie(h, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
-	case routing.StickyAppCookie:
+	case settings.StickyAppCookie:
 		for _, sv := range resp.Header.Values("Set-Cookie") {
 			if setsCookie([]byte(sv), st.Attrs.AppCookie) {
 				addStickyCookie(h, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
@@ -471,16 +472,7 @@ func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 	if sc == nil {
 		return
 	}
-	e.end = time.Now()
-	lbm := sc.lb.rt.m
-	if pm != nil {
-		pm.requests.Inc()
-	} else {
-		lbm.requests.Inc()
-	}
-	if e.elbStatus > 0 {
-		lbm.elbCode(e.elbStatus)
-	}
+	countRequest(sc.lb.rt.m, e, pm)
 	if sc.lb.alog != nil {
 		sc.lb.alog.write(e, sc.lb.rt.dim)
 	}

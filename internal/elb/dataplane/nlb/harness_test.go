@@ -3,18 +3,12 @@ package nlb_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,6 +27,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
 	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/pki"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -605,28 +600,12 @@ func (e *env) deleteLB(l *lb) {
 
 func selfSigned(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: names[0]}, Hosts: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), Usage: pki.Server})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	return c.CertPEM(), c.KeyPEM()
 }
 
 // backend is a target: TCP and/or UDP servers on the host address that

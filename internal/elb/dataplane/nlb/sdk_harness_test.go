@@ -80,7 +80,7 @@ func startCloud() (*cloud, func(), error) {
 	// of the pool: this one starts at a random place in it.
 	start := netip.AddrFrom4([4]byte{127, 77, byte(100 + rand.IntN(150)), 1})
 	if err := st.Update(ctx, func(tx *state.Tx) error {
-		return tx.PutMeta("loopback.next."+state.LoadBalancerPool.String(), []byte(start.String()))
+		return state.SeedLoopback(tx, state.LoadBalancerPool, start)
 	}); err != nil {
 		return nil, nil, err
 	}

@@ -187,7 +187,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	if g == nil {
 		return nil
 	}
-	if g.tg.s.stickySourceIP {
+	if g.tg.s.StickySourceIP {
 		h = p.sourceHash(client.Addr())
 	}
 	cand := g.pick(h)
@@ -208,7 +208,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		}
 		return nil
 	}
-	preserve := g.tg.s.preserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
+	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
 	c, _, err := p.dialTarget(p.ctx, "udp", cand.addr, client.Addr(), preserve, r.source)
 	if err != nil {
 		p.udpFlows.release()
@@ -221,7 +221,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	up := c.(*net.UDPConn)
 	f := &udpFlow{s: s, client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up,
 		out: newBatchConn(up, cand.addr.Addr().Is4()), ts: cand.ts, m: g.m, answers: answers}
-	if g.tg.s.proxyV2 {
+	if g.tg.s.ProxyProtocolV2 {
 		if f.hdr, err = p.proxyHeader("udp", client, s.key.addr); err != nil {
 			p.log.Debug("PROXY header not built", "err", err)
 			c.Close()
