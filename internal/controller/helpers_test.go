@@ -44,7 +44,12 @@ func testOptions(t testing.TB) controller.Options {
 // collaborators.
 func localController(t *testing.T, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
 	t.Helper()
-	cfg := ctrltest.APIServer(t)
+	return localControllerOn(t, ctrltest.APIServer(t), edit)
+}
+
+// localControllerOn is localController on the API server cfg.
+func localControllerOn(t *testing.T, cfg *rest.Config, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
+	t.Helper()
 	c := ctrltest.Client(t, cfg)
 	elb := ctrltest.StartLocalELB(t, "test", nil)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")

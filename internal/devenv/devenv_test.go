@@ -115,6 +115,7 @@ func TestCommand(t *testing.T) {
 		{nlb, Listener{Protocol: "TCP", Port: 6379}, "curl http://127.77.0.2:6379/"},
 		{nlb, Listener{Protocol: "TCP", Port: 443}, "curl -k https://127.77.0.2:443/"},
 		{nlb, Listener{Protocol: "TLS", Port: 443}, "curl -k https://127.77.0.2:443/"},
+		{LoadBalancer{Type: "network", Addresses: nlb.Addresses, Hosts: []string{"chat.example.com"}}, Listener{Protocol: "TLS", Port: 5223}, "curl -k --resolve chat.example.com:5223:127.77.0.2 https://chat.example.com:5223/"},
 		{nlb, Listener{Protocol: "UDP", Port: 7778}, "echo hello | nc -u -w1 127.77.0.2 7778"},
 	} {
 		if got := command(tc.lb, tc.l, tc.lb.Addresses[0].IP); got != tc.want {

@@ -171,6 +171,16 @@ func (c *Cloud) vpcSubnets() []Subnet {
 	return out
 }
 
+// SubnetByID returns the facts' subnet of the VPC with an ID.
+func (c *Cloud) SubnetByID(id string) (Subnet, bool) {
+	for _, s := range c.vpcSubnets() {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
 // matchesTags reports whether a subnet carries every key of filters with
 // one of its values.
 func matchesTags(s Subnet, filters map[string][]string) bool {

@@ -29,8 +29,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/elbowlb/elbow/internal/awsauthz"
+	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv"
 )
 
@@ -363,6 +365,25 @@ func (d *dev) kube() kubernetes.Interface {
 		d.t.Fatal(err)
 	}
 	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// objects returns a client of the environment's cluster that knows the
+// controller's kinds (Gateway API, gateway.k8s.aws).
+func (d *dev) objects() crclient.Client {
+	d.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", d.rep.Kubeconfig)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	c, err := crclient.New(cfg, crclient.Options{Scheme: scheme})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return c
 }
 
 // awsConfig returns an AWS SDK configuration for the local ELB.

@@ -52,12 +52,28 @@ func binaries(t testing.TB) string {
 // (10.0.0.0/16) as on EKS.
 const ServiceCIDR = kubeproc.DefaultServiceCIDR
 
-// crdDirs hold the CRDs the API server serves.
-var crdDirs = []string{filepath.Join("config", "crd", "bases")}
+// CRD directories (relative to the repository): elbow's, and the Gateway
+// API's release.
+var (
+	elbowCRDs      = filepath.Join("config", "crd", "bases")
+	gatewayAPICRDs = filepath.Join("config", "crd", "gateway-api")
+)
 
 // APIServer starts etcd and kube-apiserver with elbow's CRDs installed and
 // stops them when the test ends.
 func APIServer(t testing.TB) *rest.Config {
+	t.Helper()
+	return apiServer(t, elbowCRDs)
+}
+
+// APIServerWithGatewayAPI is APIServer with the Gateway API's CRDs
+// installed too (the release in config/crd/gateway-api).
+func APIServerWithGatewayAPI(t testing.TB) *rest.Config {
+	t.Helper()
+	return apiServer(t, elbowCRDs, gatewayAPICRDs)
+}
+
+func apiServer(t testing.TB, crdDirs ...string) *rest.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -66,7 +82,7 @@ func APIServer(t testing.TB) *rest.Config {
 		t.Fatalf("start kube-apiserver: %v", err)
 	}
 	t.Cleanup(cp.Stop)
-	if err := installCRDs(ctx, cp.REST); err != nil {
+	if err := installCRDs(ctx, cp.REST, crdDirs); err != nil {
 		t.Fatalf("install CRDs: %v", err)
 	}
 	return cp.REST
@@ -74,7 +90,7 @@ func APIServer(t testing.TB) *rest.Config {
 
 // installCRDs creates the CRDs of crdDirs and waits until the API server
 // serves them.
-func installCRDs(ctx context.Context, cfg *rest.Config) error {
+func installCRDs(ctx context.Context, cfg *rest.Config, crdDirs []string) error {
 	scheme := k8sruntime.NewScheme()
 	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		return err

@@ -63,6 +63,10 @@ type route struct {
 
 	groups      []groupRoute
 	totalWeight uint64
+	// stickyGroups keeps a client on the target group it was sent to
+	// (the forward action's target group stickiness): the group is chosen
+	// by the client's address, not by its flow.
+	stickyGroups bool
 	// lbm counts what happens before a target group is chosen.
 	lbm *pairMetrics
 }
@@ -268,6 +272,8 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 				tlsErr:      tlsErr,
 				targetTLS:   targetTLS,
 				lbm:         lbm,
+
+				stickyGroups: forwardSticky(l.DefaultActions),
 			}
 			for _, w := range wgs {
 				cross := w.tg.s.CrossZoneWith(lbAttrs) || pl.public
@@ -292,6 +298,18 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			}
 		}
 	}
+}
+
+// forwardSticky reports whether a listener's forward action has target
+// group stickiness.
+func forwardSticky(actions []elbv2types.Action) bool {
+	for _, a := range actions {
+		if a.Type == elbv2types.ActionTypeEnumForward && a.ForwardConfig != nil && a.ForwardConfig.TargetGroupStickinessConfig != nil {
+			st := a.ForwardConfig.TargetGroupStickinessConfig
+			return st.Enabled != nil && *st.Enabled
+		}
+	}
+	return false
 }
 
 // forwardTarget is a target group a forward action sends to.

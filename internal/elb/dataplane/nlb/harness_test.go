@@ -392,6 +392,7 @@ type listenerSpec struct {
 	port     uint16 // 0: a free port
 	tgs      []string
 	weights  []int32
+	sticky   bool     // target group stickiness of the forward action
 	certs    []string // certificate ARNs, default first
 	policy   string
 	alpn     string
@@ -414,6 +415,9 @@ func (e *env) createListener(l *lb, spec listenerSpec) uint16 {
 		fc := &elbv2types.ForwardActionConfig{}
 		for i, tg := range spec.tgs {
 			fc.TargetGroups = append(fc.TargetGroups, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(tg), Weight: aws.Int32(spec.weights[i])})
+		}
+		if spec.sticky {
+			fc.TargetGroupStickinessConfig = &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}
 		}
 		act.ForwardConfig = fc
 	}
@@ -794,6 +798,26 @@ func dialFrom(from netip.Addr, to netip.AddrPort) (*net.TCPConn, error) {
 		return nil, err
 	}
 	return c.(*net.TCPConn), nil
+}
+
+// fromClients connects to to from n client addresses 127.<net>.<seq>.<i>
+// and returns the backends that answered.
+func (e *env) fromClients(net byte, to netip.AddrPort, n int) map[string]bool {
+	e.t.Helper()
+	seen := map[string]bool{}
+	for i := range n {
+		c, err := dialFrom(netip.AddrFrom4([4]byte{127, net, byte(e.seq), byte(i + 1)}), to)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		name, err := hello(c)
+		c.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		seen[name] = true
+	}
+	return seen
 }
 
 // hello reads the backend's name from a fresh connection.

@@ -267,6 +267,9 @@ func (e *env) sdkCreateListener(l *lb, spec listenerSpec) uint16 {
 		for i, tg := range spec.tgs {
 			fc.TargetGroups = append(fc.TargetGroups, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(tg), Weight: aws.Int32(spec.weights[i])})
 		}
+		if spec.sticky {
+			fc.TargetGroupStickinessConfig = &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}
+		}
 		act.ForwardConfig = fc
 	}
 	in := &elbsdk.CreateListenerInput{LoadBalancerArn: aws.String(l.arn), Port: aws.Int32(int32(spec.port)), Protocol: elbv2types.ProtocolEnum(spec.protocol),

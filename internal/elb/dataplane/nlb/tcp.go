@@ -131,7 +131,7 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 		front = tc
 	}
 	h := p.flowHash(client, s.key.addr, protoTCP)
-	g := r.pickGroup(h)
+	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
 	if g == nil {
 		reset(c)
 		r.lbm.elbResets.Inc()

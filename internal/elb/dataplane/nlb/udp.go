@@ -183,7 +183,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		return nil
 	}
 	h := p.flowHash(client, s.key.addr, protoUDP)
-	g := r.pickGroup(h)
+	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
 	if g == nil {
 		return nil
 	}
