@@ -76,7 +76,9 @@ const ClassNameL4 = "elbow-l4"
 // NLB cannot pass, with the limit that rules each out; docs/gateway.md
 // gives the AWS documentation.
 var SkippedTestsL4 = map[string]string{
-	"TLSRouteHostnameIntersection": "an NLB does not route by SNI: a TLS Passthrough listener is a TCP listener with one default action, so neither several TLSRoutes of different hostnames on one listener nor refusing a connection whose SNI matches no route can be done (elbow refuses the later routes, UnsupportedValue)",
+	"TLSRouteInvalidBackendRefNonexistent": "the test wants the connection accepted and then closed; a TLS Passthrough listener is an NLB TCP listener, which does not terminate TCP (the target completes the handshake), so with no valid backend no connection is ever established (AWS leaves it unanswered, the local ELB refuses it)",
+	"TLSRouteInvalidBackendRefUnknownKind": "the test wants the connection accepted and then closed; a TLS Passthrough listener is an NLB TCP listener, which does not terminate TCP (the target completes the handshake), so with no valid backend no connection is ever established (AWS leaves it unanswered, the local ELB refuses it)",
+	"TLSRouteHostnameIntersection":         "an NLB does not route by SNI: a TLS Passthrough listener is a TCP listener with one default action, so neither several TLSRoutes of different hostnames on one listener nor refusing a connection whose SNI matches no route can be done (elbow refuses the later routes, UnsupportedValue)",
 }
 
 // SkippedTests are the tests of the GATEWAY-HTTP and GATEWAY-GRPC profiles

@@ -69,6 +69,9 @@ func nlbConflicts(ls []*listener) {
 		if l.accepted && l.protocol == gwv1.TLSProtocolType && len(modes[l.port]) > 1 {
 			l.accepted, l.acceptedReason = false, string(gwv1.ListenerReasonProtocolConflict)
 			l.accMsg = fmt.Sprintf("The TLS listeners of port %d mix Passthrough and Terminate: a Network Load Balancer listener either terminates TLS or passes it through (TLSRouteModeMixed is not supported).", l.port)
+			// A configuration that cannot be served supports no kind of
+			// route (as a listener of an unsupported protocol).
+			l.kinds = []gwv1.RouteGroupKind{}
 		}
 	}
 	family := func(p gwv1.ProtocolType) string {
