@@ -1,34 +1,18 @@
-// Command albbench measures elbow's application load balancer data plane
-// against the direct path and nginx (Debian's package) proxying to the
-// same backend, all on loopback, in one run:
-//
-//   - HTTP/1.1 with keep-alive (wrk, 64 connections): (a) the backend
-//     direct, (b) nginx proxying with X-Forwarded-For, (c) elbow's ALB with
-//     one forward rule, and (d) elbow with 100 non-matching rules in front
-//     of the matching one;
-//   - HTTPS (wrk over TLS): nginx and elbow terminating TLS;
-//   - HTTP/2 (h2load over TLS): nginx and elbow.
-//
-// The backend is nginx answering a 13-byte body, the same for every run.
-// It prints requests per second, p99 latency and the ratios; it asserts
-// nothing. hack/bench-alb.sh installs wrk, nginx and h2load when missing
-// and runs it.
-//
-// Usage: albbench [-d 10s] [-c 64] [-t 2]; albbench alb -state DIR runs
-// only the load balancer (the benchmark starts it as a separate process).
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -37,7 +21,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -46,14 +29,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"google.golang.org/grpc"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
-// The benchmark's addresses: the backend at VPC address 10.0.130.20 (host
-// 127.10.130.20), the ALB node in zone a at 10.0.0.251 listening on
+// The benchmark's addresses: the backends at VPC address 10.0.130.20
+// (host 127.10.130.20), the ALB node in zone a at 10.0.0.251 listening on
 // 127.77.251.1, nginx on 127.0.0.1.
 var (
 	backendVPC = netip.MustParseAddr("10.0.130.20")
@@ -62,93 +51,100 @@ var (
 	addrs      = vpcaddr.Default()
 )
 
+// The ports, offsets from the -port flag.
 const (
-	backendPort = 18180
-	nginxHTTP   = 18181
-	nginxHTTPS  = 18182
-	nginxH2     = 18183
-	albHTTP     = 18190
-	albRules    = 18191
-	albHTTPS    = 18192
-	lbARN       = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/bench/0000000000000001"
-	tgARN       = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/0000000000000001"
-	certARN     = "arn:aws:acm:us-east-1:000000000000:certificate/bench"
+	backendPort = iota
+	nginxHTTP
+	nginxHTTPS
+	nginxH2
+	grpcPort
+	nginxGRPC
+	albHTTP = iota + 4
+	albRules
+	albHTTPS
+	albGRPC
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "alb" {
-		runALB(os.Args[2:])
-		return
-	}
-	dur := flag.Duration("d", 10*time.Second, "duration of each run")
-	conns := flag.Int("c", 64, "connections")
-	threads := flag.Int("t", 2, "wrk threads")
-	only := flag.String("only", "", "run only the runs whose names match this regexp")
-	profile := flag.String("cpuprofile", "", "write the load balancer's CPU profile to this file")
-	flag.BoolVar(&hold, "hold", false, "start the servers, print their URLs and wait for a signal (for manual runs)")
-	flag.Parse()
-	if *profile != "" {
-		os.Setenv("ALBBENCH_CPUPROFILE", *profile)
-	}
-	onlyRe = regexp.MustCompile(*only)
-	if err := bench(*dur, *conns, *threads); err != nil {
-		fmt.Fprintln(os.Stderr, "albbench:", err)
-		os.Exit(1)
+const (
+	lbARN     = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/bench/0000000000000001"
+	tgARN     = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/0000000000000001"
+	grpcTGARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench-grpc/0000000000000002"
+	certARN   = "arn:aws:acm:us-east-1:000000000000:certificate/bench"
+)
+
+// servers are the benchmark's running servers.
+type servers struct {
+	urls  map[string]string // HTTP runs
+	grpc  map[string]string // gRPC runs: host:port
+	stops []func()
+}
+
+func (s *servers) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
 	}
 }
 
-// onlyRe selects the runs.
-var onlyRe *regexp.Regexp
-
-// hold keeps the servers up for manual measurements.
-var hold bool
-
-type result struct {
-	name string
-	rps  float64
-	p99  time.Duration
-	note string
-}
-
-func bench(dur time.Duration, conns, threads int) error {
+// startServers starts the backends, nginx and the load balancer, and
+// waits until each answers.
+func startServers(o *options) (env *servers, err error) {
+	env = &servers{}
+	defer func() {
+		if err != nil {
+			env.stop()
+		}
+	}()
 	dir, err := os.MkdirTemp("", "albbench")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	env.stops = append(env.stops, func() { os.RemoveAll(dir) })
 	certPEM, keyPEM, err := selfSigned()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600)
-	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	o.cert = certFile
 
 	backendHost := addrs.ToHost(backendVPC)
-	stopBackend, err := startNginx(dir, "backend", fmt.Sprintf(`
+	stopBackend, _, err := startNginx(dir, "backend", fmt.Sprintf(`
 worker_processes 1;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   server { listen %s:%d reuseport; location / { return 200 "hello, world\n"; } }
-}`, backendHost, backendPort))
+}`, backendHost, o.port+backendPort))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopBackend()
-	stopProxy, err := startNginx(dir, "proxy", fmt.Sprintf(`
+	env.stops = append(env.stops, stopBackend)
+	stopGRPC, err := startGRPCBackend(netip.AddrPortFrom(backendHost, uint16(o.port+grpcPort)))
+	if err != nil {
+		return nil, err
+	}
+	env.stops = append(env.stops, stopGRPC)
+	stopProxy, nginxPID, err := startNginx(dir, "proxy", fmt.Sprintf(`
 worker_processes auto;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  upstream backend { server %s:%d; keepalive 128; }
+  http2_max_concurrent_streams 128;
+  upstream backend { server %[1]s:%[2]d; keepalive 128; }
+  upstream grpcbackend { server %[1]s:%[3]d; keepalive 128; }
+  ssl_certificate %[4]s; ssl_certificate_key %[5]s;
+  ssl_protocols TLSv1.2 TLSv1.3;
   server {
-    listen 127.0.0.1:%d;
-    listen 127.0.0.1:%d ssl;
-    listen 127.0.0.1:%d ssl http2;
-    ssl_certificate %s; ssl_certificate_key %s;
-    ssl_protocols TLSv1.2 TLSv1.3;
+    listen 127.0.0.1:%[6]d;
+    listen 127.0.0.1:%[7]d ssl;
+    listen 127.0.0.1:%[8]d ssl http2;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -158,175 +154,128 @@ http {
       proxy_set_header X-Forwarded-Proto $scheme;
     }
   }
-}`, backendHost, backendPort, nginxHTTP, nginxHTTPS, nginxH2, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")))
+  server {
+    listen 127.0.0.1:%[9]d ssl http2;
+    location / {
+      grpc_pass grpc://grpcbackend;
+      grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      grpc_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}`, backendHost, o.port+backendPort, o.port+grpcPort, certFile, keyFile, o.port+nginxHTTP, o.port+nginxHTTPS, o.port+nginxH2, o.port+nginxGRPC))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopProxy()
-	stopALB, err := startALB(dir, string(certPEM), string(keyPEM))
+	env.stops = append(env.stops, stopProxy)
+	o.nginxPID = func() []int { return withChildren(nginxPID) }
+	stopALB, albPID, err := startALB(dir, o.port, string(certPEM), string(keyPEM))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopALB()
+	env.stops = append(env.stops, stopALB)
+	o.elbowPID = func() []int { return []int{albPID} }
 
-	direct := fmt.Sprintf("http://%s:%d/", backendHost, backendPort)
-	urls := map[string]string{
-		"direct":          direct,
-		"nginx":           fmt.Sprintf("http://127.0.0.1:%d/", nginxHTTP),
-		"elbow":           fmt.Sprintf("http://%s:%d/", lbAddr, albHTTP),
-		"elbow 100 rules": fmt.Sprintf("http://%s:%d/", lbAddr, albRules),
-		"nginx https":     fmt.Sprintf("https://127.0.0.1:%d/", nginxHTTPS),
-		"elbow https":     fmt.Sprintf("https://%s:%d/", lbAddr, albHTTPS),
-		"nginx h2":        fmt.Sprintf("https://127.0.0.1:%d/", nginxH2),
-		"elbow h2":        fmt.Sprintf("https://%s:%d/", lbAddr, albHTTPS),
+	env.urls = map[string]string{
+		"direct":          fmt.Sprintf("http://%s:%d/", backendHost, o.port+backendPort),
+		"nginx":           fmt.Sprintf("http://127.0.0.1:%d/", o.port+nginxHTTP),
+		"elbow":           fmt.Sprintf("http://%s:%d/", lbAddr, o.port+albHTTP),
+		"elbow 100 rules": fmt.Sprintf("http://%s:%d/", lbAddr, o.port+albRules),
+		"nginx https":     fmt.Sprintf("https://127.0.0.1:%d/", o.port+nginxHTTPS),
+		"elbow https":     fmt.Sprintf("https://%s:%d/", lbAddr, o.port+albHTTPS),
+		"nginx h2":        fmt.Sprintf("https://127.0.0.1:%d/", o.port+nginxH2),
+		"elbow h2":        fmt.Sprintf("https://%s:%d/", lbAddr, o.port+albHTTPS),
 	}
-	for name, u := range urls {
+	env.grpc = map[string]string{
+		"nginx": fmt.Sprintf("127.0.0.1:%d", o.port+nginxGRPC),
+		"elbow": fmt.Sprintf("%s:%d", lbAddr, o.port+albGRPC),
+	}
+	for name, u := range env.urls {
 		if err := waitHTTP(u); err != nil {
-			return fmt.Errorf("%s not answering at %s: %w", name, u, err)
+			return nil, fmt.Errorf("%s not answering at %s: %w", name, u, err)
 		}
 	}
-	if hold {
-		for name, u := range urls {
-			fmt.Printf("%-16s %s\n", name, u)
-		}
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
+	if err := setupGHZ(o, dir); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// setupGHZ finds ghz and writes the protoset and call data of the gRPC
+// runs.
+func setupGHZ(o *options, dir string) error {
+	if _, err := exec.LookPath(o.ghz); err != nil {
+		o.ghzMissing = true
 		return nil
 	}
-	fmt.Printf("albbench: wrk -t%d -c%d -d%s --latency (HTTP/1.1 keep-alive), h2load -c%d -m10 (HTTP/2); %d CPUs\n", threads, conns, dur, conns, numCPU())
-	var results []result
-	for _, name := range []string{"direct", "nginx", "elbow", "elbow 100 rules", "nginx https", "elbow https"} {
-		if !onlyRe.MatchString(name) {
-			continue
-		}
-		wrk(urls[name], threads, conns, 2*time.Second) // warm-up
-		r, err := wrk(urls[name], threads, conns, dur)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		r.name = name
-		results = append(results, r)
-		fmt.Printf("  %-16s %10.0f req/s  p99 %8s\n", name, r.rps, r.p99.Round(10*time.Microsecond))
-	}
-	for _, name := range []string{"nginx h2", "elbow h2"} {
-		if !onlyRe.MatchString(name) {
-			continue
-		}
-		r, err := h2load(urls[name], conns, dur)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		r.name = name
-		results = append(results, r)
-		fmt.Printf("  %-16s %10.0f req/s  mean %7s (h2load reports no p99)\n", name, r.rps, r.p99.Round(10*time.Microsecond))
-	}
-	get := func(n string) result {
-		for _, r := range results {
-			if r.name == n {
-				return r
-			}
-		}
-		return result{}
-	}
-	ratio := func(a, b string) {
-		ra, rb := get(a), get(b)
-		if ra.rps == 0 || rb.rps == 0 {
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
 			return
 		}
-		fmt.Printf("  %-28s req/s %.2f   latency %.2f\n", a+" / "+b, ra.rps/rb.rps, float64(ra.p99)/float64(rb.p99))
+		seen[fd.Path()] = true
+		imps := fd.Imports()
+		for i := range imps.Len() {
+			add(imps.Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
 	}
-	fmt.Println("ratios (latency: p99, h2: mean):")
-	ratio("nginx", "direct")
-	ratio("elbow", "direct")
-	ratio("elbow", "nginx")
-	ratio("elbow 100 rules", "elbow")
-	ratio("elbow https", "nginx https")
-	ratio("elbow h2", "nginx h2")
-	fmt.Println("target: elbow / nginx req/s >= 0.80, p99 <= 1.50")
+	add(testgrpc.File_grpc_testing_test_proto)
+	b, err := proto.Marshal(set)
+	if err != nil {
+		return err
+	}
+	o.protoset = filepath.Join(dir, "test.protoset")
+	if err := os.WriteFile(o.protoset, b, 0o644); err != nil {
+		return err
+	}
+	body := base64.StdEncoding.EncodeToString([]byte("hello, world\n"))
+	msg := `{"payload":{"body":"` + body + `"}}`
+	o.grpcUnaryData = msg
+	msgs := make([]string, 10)
+	for i := range msgs {
+		msgs[i] = msg
+	}
+	o.grpcStreamData = "[" + strings.Join(msgs, ",") + "]"
 	return nil
 }
 
-func numCPU() int {
-	n := 0
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "processor") {
-			n++
+// grpcService is the gRPC backend: unary echo and bidirectional streaming
+// echo.
+type grpcService struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (grpcService) UnaryCall(_ context.Context, in *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	return &testgrpc.SimpleResponse{Payload: in.GetPayload()}, nil
+}
+
+func (grpcService) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	for {
+		in, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: in.GetPayload()}); err != nil {
+			return err
 		}
 	}
-	return n
 }
 
-var (
-	rpsRe = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	p99Re = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
-	errRe = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)`)
-)
-
-func wrk(url string, threads, conns int, dur time.Duration) (result, error) {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(dur.Seconds()))+"s", "--latency", url).CombinedOutput()
+// startGRPCBackend serves the gRPC backend in clear text (h2c).
+func startGRPCBackend(addr netip.AddrPort) (func(), error) {
+	ln, err := net.Listen("tcp", addr.String())
 	if err != nil {
-		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+		return nil, err
 	}
-	var r result
-	if m := rpsRe.FindSubmatch(out); m != nil {
-		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	}
-	if m := p99Re.FindSubmatch(out); m != nil {
-		r.p99 = parseDur(string(m[1]), string(m[2]))
-	}
-	if m := errRe.Find(out); m != nil {
-		r.note = string(m)
-		fmt.Printf("    (%s)\n", m)
-	}
-	if r.rps == 0 {
-		return r, fmt.Errorf("wrk output without a rate: %s", out)
-	}
-	return r, nil
-}
-
-var (
-	h2rpsRe  = regexp.MustCompile(`finished in [0-9.]+\w+, ([0-9.]+) req/s`)
-	h2meanRe = regexp.MustCompile(`time for request:\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)`)
-	h2okRe   = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed`)
-)
-
-func h2load(url string, conns int, dur time.Duration) (result, error) {
-	out, err := exec.Command("h2load", "-c", strconv.Itoa(conns), "-m", "10", "-t", "1", "-D", strconv.Itoa(int(dur.Seconds())), "--warm-up-time=1", url).CombinedOutput()
-	if err != nil {
-		return result{}, fmt.Errorf("h2load: %v: %s", err, out)
-	}
-	var r result
-	if m := h2rpsRe.FindSubmatch(out); m != nil {
-		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	}
-	if m := h2meanRe.FindSubmatch(out); m != nil {
-		r.p99 = parseDur(string(m[1]), string(m[2]))
-	}
-	if m := h2okRe.FindSubmatch(out); m != nil && string(m[2]) != "0" {
-		fmt.Printf("    (%s failed)\n", m[2])
-	}
-	if r.rps == 0 {
-		return r, fmt.Errorf("h2load output without a rate: %s", out)
-	}
-	return r, nil
-}
-
-func parseDur(v, unit string) time.Duration {
-	f, _ := strconv.ParseFloat(v, 64)
-	switch unit {
-	case "us":
-		return time.Duration(f * float64(time.Microsecond))
-	case "ms":
-		return time.Duration(f * float64(time.Millisecond))
-	}
-	return time.Duration(f * float64(time.Second))
+	srv := grpc.NewServer()
+	testgrpc.RegisterTestServiceServer(srv, grpcService{})
+	go srv.Serve(ln)
+	return srv.Stop, nil
 }
 
 func waitHTTP(u string) error {
@@ -343,19 +292,19 @@ func waitHTTP(u string) error {
 }
 
 // startNginx runs nginx in the foreground with a configuration.
-func startNginx(dir, name, conf string) (func(), error) {
+func startNginx(dir, name, conf string) (func(), int, error) {
 	d := filepath.Join(dir, name)
 	os.MkdirAll(filepath.Join(d, "logs"), 0o755)
 	full := "pid " + filepath.Join(d, "nginx.pid") + ";\nerror_log " + filepath.Join(d, "logs", "error.log") + ";\ndaemon off;\n" + conf
 	full = strings.Replace(full, "http {", "http {\n  client_body_temp_path "+d+"/body; proxy_temp_path "+d+"/proxy; fastcgi_temp_path "+d+"/fcgi; uwsgi_temp_path "+d+"/uwsgi; scgi_temp_path "+d+"/scgi;", 1)
 	path := filepath.Join(d, "nginx.conf")
 	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.Command("nginx", "-p", d, "-c", path)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("nginx %s: %w", name, err)
+		return nil, 0, fmt.Errorf("nginx %s: %w", name, err)
 	}
 	return func() {
 		cmd.Process.Signal(syscall.SIGQUIT)
@@ -366,17 +315,18 @@ func startNginx(dir, name, conf string) (func(), error) {
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 		}
-	}, nil
+	}, cmd.Process.Pid, nil
 }
 
 // startALB writes the benchmark's state and runs the load balancer as a
 // separate process.
-func startALB(dir, certPEM, keyPEM string) (func(), error) {
+func startALB(dir string, base int, certPEM, keyPEM string) (func(), int, error) {
 	sdir := filepath.Join(dir, "state")
 	st, err := state.Open(sdir)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	port := func(off int) int32 { return int32(base + off) }
 	listenerARN := func(port int) string {
 		return strings.Replace(lbARN, ":loadbalancer/", ":listener/", 1) + "/" + strconv.Itoa(port)
 	}
@@ -388,18 +338,23 @@ func startALB(dir, certPEM, keyPEM string) (func(), error) {
 				Zones:      []state.LBZone{{ZoneName: "us-east-1a", Address: lbAddr.String(), PrivateIPv4Address: nodeVPC.String()}},
 				Attributes: map[string]string{"idle_timeout.timeout_seconds": "60", "routing.http2.enabled": "true"},
 			}),
-			state.Put(tx, state.TargetGroups, &state.TargetGroup{ARN: tgARN, Name: "bench", TargetType: "ip", Protocol: "HTTP", ProtocolVersion: "HTTP1", Port: backendPort, Attributes: map[string]string{}}),
-			state.Put(tx, state.Targets, &state.Target{TargetGroupARN: tgARN, ID: backendVPC.String(), Port: backendPort}),
+			state.Put(tx, state.TargetGroups, &state.TargetGroup{ARN: tgARN, Name: "bench", TargetType: "ip", Protocol: "HTTP", ProtocolVersion: "HTTP1", Port: port(backendPort), Attributes: map[string]string{}}),
+			state.Put(tx, state.Targets, &state.Target{TargetGroupARN: tgARN, ID: backendVPC.String(), Port: port(backendPort)}),
 			state.Put(tx, state.Certificates, &state.Certificate{ARN: certARN, DomainName: "bench.test", Status: "ISSUED", CertificatePEM: certPEM, PrivateKeyPEM: keyPEM}),
-			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(albHTTP), LoadBalancerARN: lbARN, Port: albHTTP, Protocol: "HTTP", DefaultActions: fwd}),
-			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(albHTTPS), LoadBalancerARN: lbARN, Port: albHTTPS, Protocol: "HTTPS",
+			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(base + albHTTP), LoadBalancerARN: lbARN, Port: port(albHTTP), Protocol: "HTTP", DefaultActions: fwd}),
+			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(base + albHTTPS), LoadBalancerARN: lbARN, Port: port(albHTTPS), Protocol: "HTTPS",
 				SSLPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates: []state.ListenerCertificate{{ARN: certARN, Default: true}}, DefaultActions: fwd}),
-			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(albRules), LoadBalancerARN: lbARN, Port: albRules, Protocol: "HTTP",
+			state.Put(tx, state.TargetGroups, &state.TargetGroup{ARN: grpcTGARN, Name: "bench-grpc", TargetType: "ip", Protocol: "HTTP", ProtocolVersion: "GRPC", Port: port(grpcPort), Attributes: map[string]string{}}),
+			state.Put(tx, state.Targets, &state.Target{TargetGroupARN: grpcTGARN, ID: backendVPC.String(), Port: port(grpcPort)}),
+			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(base + albGRPC), LoadBalancerARN: lbARN, Port: port(albGRPC), Protocol: "HTTPS",
+				SSLPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates: []state.ListenerCertificate{{ARN: certARN, Default: true}},
+				DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(grpcTGARN)}}}),
+			state.Put(tx, state.Listeners, &state.Listener{ARN: listenerARN(base + albRules), LoadBalancerARN: lbARN, Port: port(albRules), Protocol: "HTTP",
 				DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumFixedResponse, FixedResponseConfig: &elbv2types.FixedResponseActionConfig{StatusCode: aws.String("404")}}}}),
 		}
 		for i := 1; i <= 100; i++ {
 			puts = append(puts, state.Put(tx, state.Rules, &state.Rule{
-				ARN: listenerARN(albRules) + "/rule/" + strconv.Itoa(i), ListenerARN: listenerARN(albRules), Priority: int32(i),
+				ARN: listenerARN(base+albRules) + "/rule/" + strconv.Itoa(i), ListenerARN: listenerARN(base + albRules), Priority: int32(i),
 				Conditions: []elbv2types.RuleCondition{
 					{Field: aws.String("host-header"), HostHeaderConfig: &elbv2types.HostHeaderConditionConfig{Values: []string{fmt.Sprintf("svc%d.example.com", i)}}},
 					{Field: aws.String("path-pattern"), PathPatternConfig: &elbv2types.PathPatternConditionConfig{Values: []string{fmt.Sprintf("/api/v%d/*", i)}}},
@@ -408,7 +363,7 @@ func startALB(dir, certPEM, keyPEM string) (func(), error) {
 			}))
 		}
 		puts = append(puts, state.Put(tx, state.Rules, &state.Rule{
-			ARN: listenerARN(albRules) + "/rule/101", ListenerARN: listenerARN(albRules), Priority: 101,
+			ARN: listenerARN(base+albRules) + "/rule/101", ListenerARN: listenerARN(base + albRules), Priority: 101,
 			Conditions: []elbv2types.RuleCondition{{Field: aws.String("path-pattern"), PathPatternConfig: &elbv2types.PathPatternConditionConfig{Values: []string{"/*"}}}},
 			Actions:    fwd,
 		}))
@@ -421,16 +376,16 @@ func startALB(dir, certPEM, keyPEM string) (func(), error) {
 	})
 	st.Close()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.Command(self, "alb", "-state", sdir)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -441,7 +396,7 @@ func startALB(dir, certPEM, keyPEM string) (func(), error) {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
-	}, nil
+	}, cmd.Process.Pid, nil
 }
 
 // runALB serves the state of a directory until SIGTERM.
