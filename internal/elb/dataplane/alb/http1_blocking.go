@@ -64,9 +64,8 @@ type blockingConn struct {
 	idleFor  time.Duration
 	watch    *watcher
 	dec      decision
-	h2n      atomic.Int32  // HTTP/2 streams in flight
-	h2done   chan struct{} // closed when the HTTP/2 connection ends
-	h2idle   *time.Timer   // closes an idle HTTP/2 connection
+	h2n      atomic.Int32 // HTTP/2 streams in flight
+	h2idle   *time.Timer  // closes an idle HTTP/2 connection
 }
 
 func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *blockingConn {

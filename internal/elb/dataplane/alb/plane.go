@@ -81,9 +81,6 @@ type Plane struct {
 	// applying is the snapshot Apply is compiling (applyMu held).
 	applying *state.Snapshot
 
-	h2mu sync.Mutex
-	h2   *h2Server
-
 	// The event loops serving plain HTTP/1.1 connections, started on
 	// first use.
 	loopMu   sync.Mutex
@@ -308,11 +305,6 @@ func (p *Plane) Close(ctx context.Context) error {
 	for _, s := range socks {
 		s.closeAll()
 	}
-	p.h2mu.Lock()
-	if p.h2 != nil {
-		p.h2.shutdown()
-	}
-	p.h2mu.Unlock()
 	p.loopMu.Lock()
 	loops := p.loops
 	p.loops = nil
@@ -449,20 +441,6 @@ func (s *listenSock) remove(c *blockingConn) {
 
 // isClosing reports whether the socket is shutting down.
 func (s *listenSock) isClosing() bool { return s.shut.Load() }
-
-// h2srv returns the HTTP/2 server, starting it on first use; nil once the
-// plane is closed.
-func (p *Plane) h2srv() *h2Server {
-	p.h2mu.Lock()
-	defer p.h2mu.Unlock()
-	if p.ctx.Err() != nil {
-		return nil
-	}
-	if p.h2 == nil {
-		p.h2 = newH2Server()
-	}
-	return p.h2
-}
 
 // eventLoops returns the event loops, starting them on first use; nil
 // when connections are served by goroutines.
