@@ -557,15 +557,7 @@ func (c *blockingConn) writeH2UpstreamHead(w byteWriter, x *h2Exchange) {
 	nxff, ncookie := 0, 0
 	for i := range x.headers {
 		h := &x.headers[i]
-		// Cookies are joined into one field for HTTP/1.1 (RFC 9113
-		// §8.2.3).
 		if string(h.Name) == "cookie" {
-			if ncookie == 0 {
-				w.WriteString("cookie: ")
-			} else {
-				w.WriteString("; ")
-			}
-			w.Write(h.Value)
 			ncookie++
 			continue
 		}
@@ -591,6 +583,19 @@ func (c *blockingConn) writeH2UpstreamHead(w byteWriter, x *h2Exchange) {
 		w.WriteString("\r\n")
 	}
 	if ncookie > 0 {
+		// Cookies are joined into one field for HTTP/1.1 (RFC 9113
+		// §8.2.3).
+		w.WriteString("cookie: ")
+		n := 0
+		for i := range x.headers {
+			if h := &x.headers[i]; string(h.Name) == "cookie" {
+				if n > 0 {
+					w.WriteString("; ")
+				}
+				w.Write(h.Value)
+				n++
+			}
+		}
 		w.WriteString("\r\n")
 	}
 	c.writeForwardedHeaders(w, sc, xff, d.Trace)

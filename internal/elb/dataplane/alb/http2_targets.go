@@ -312,9 +312,9 @@ func (c *blockingConn) h2UpstreamFields(x *h2Exchange) []hpack.HeaderField {
 		}
 		name := bytesOf(f.Name)
 		switch f.Name {
-		case "te", "content-length", "cookie":
-			// te: trailers and content-length stay as they are in
-			// HTTP/2; so do cookies.
+		case "te", "trailer", "content-length", "cookie":
+			// te: trailers, the trailers announced, content-length
+			// and cookies stay as they are in HTTP/2.
 			out = append(out, f)
 			continue
 		}
