@@ -140,7 +140,7 @@ func (p *pool) put(uc *targetConn) {
 }
 
 // maxIdlePerPool bounds the idle connections kept to one target.
-const maxIdlePerPool = 512
+const maxIdlePerPool = 1024
 
 // close closes the pool's idle connections; connections in use are closed
 // when they are returned.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -276,6 +277,9 @@ func (c *Conn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		// Let the streams that are ready add their frames: one write
+		// carries them all.
+		runtime.Gosched()
 		c.mu.Lock()
 		buf := c.out.b
 		c.out.b = spare[:0]
