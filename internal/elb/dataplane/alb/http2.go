@@ -42,7 +42,7 @@ func (c *blockingConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.h2idle = time.AfterFunc(sc.LB.IdleTimeout, c.h2IdleCheck)
 	hc.Serve(func(st *h2.Stream) {
 		c.h2Begin()
-		go c.serveH2Stream(st)
+		c.p.workers.run(func() { c.serveH2Stream(st) })
 	})
 	c.h2idle.Stop()
 }
@@ -97,6 +97,7 @@ type h2Exchange struct {
 	// sent to the client.
 	resp response
 	out  []hpack.HeaderField
+	up   []hpack.HeaderField // the header block sent to an HTTP/2 target
 	uc   atomic.Pointer[targetConn]
 	now  func() time.Time // the plane's clock
 }
@@ -126,6 +127,8 @@ func (c *blockingConn) serveH2Stream(st *h2.Stream) {
 		x.headers = x.headers[:0]
 		clear(x.out)
 		x.out = x.out[:0]
+		clear(x.up)
+		x.up = x.up[:0]
 		x.uc.Store(nil)
 		h2ExchangePool.Put(x)
 	}()

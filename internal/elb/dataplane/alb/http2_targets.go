@@ -297,12 +297,13 @@ func (c *blockingConn) h2UpstreamFields(x *h2Exchange) []hpack.HeaderField {
 	if d.Target.TLS {
 		scheme = "https"
 	}
-	out := make([]hpack.HeaderField, 0, len(x.fields)+8)
-	out = append(out,
+	// The strings that point into the decision's buffers are encoded
+	// before the buffers are reused.
+	out := append(x.up[:0],
 		hpack.HeaderField{Name: ":method", Value: x.method},
 		hpack.HeaderField{Name: ":scheme", Value: scheme},
-		hpack.HeaderField{Name: ":authority", Value: string(d.Host)},
-		hpack.HeaderField{Name: ":path", Value: string(d.URI)})
+		hpack.HeaderField{Name: ":authority", Value: stringOf(d.Host)},
+		hpack.HeaderField{Name: ":path", Value: stringOf(d.URI)})
 	var xff []byte
 	var scratch []byte
 	nxff := 0
@@ -343,11 +344,14 @@ func (c *blockingConn) h2UpstreamFields(x *h2Exchange) []hpack.HeaderField {
 	out = append(out,
 		hpack.HeaderField{Name: "x-forwarded-proto", Value: "https"},
 		hpack.HeaderField{Name: "x-forwarded-port", Value: sc.PortStr},
-		hpack.HeaderField{Name: "x-amzn-trace-id", Value: string(d.Trace)})
+		// A new value every request: not worth a place in the
+		// target's header table.
+		hpack.HeaderField{Name: "x-amzn-trace-id", Value: stringOf(d.Trace), Sensitive: true})
 	if sc.LB.TLSHeaders {
 		out = append(out,
 			hpack.HeaderField{Name: sc.h2TLSVersionHeader, Value: c.tlsProto},
 			hpack.HeaderField{Name: sc.h2TLSCipherHeader, Value: c.tlsCiph})
 	}
+	x.up = out
 	return out
 }

@@ -60,8 +60,9 @@ type Plane struct {
 	addrs  vpcaddr.Map
 	m      *metrics
 
-	router *routing.Router
-	conns  *targetPools
+	router  *routing.Router
+	conns   *targetPools
+	workers workers // the goroutines of HTTP/2 requests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -110,6 +111,7 @@ func New(cfg Config) *Plane {
 	}
 	p.router = routing.NewRouter(routing.Config{Addresses: cfg.Addresses, Health: cfg.Health, Logger: p.log, Now: p.now})
 	p.conns = newTargetPools()
+	p.workers = workers{tasks: make(chan func())}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
