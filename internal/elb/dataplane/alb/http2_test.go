@@ -14,6 +14,8 @@ import (
 	"time"
 
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/summerwind/h2spec"
+	"github.com/summerwind/h2spec/config"
 
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -247,5 +249,25 @@ func TestHTTP2TimeoutAndReset(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s: the target's request outlived the client's reset", path)
 		}
+	}
+}
+
+// TestHTTP2Conformance runs h2spec (RFC 7540 and 7541) against an HTTPS
+// listener forwarding to an HTTP/1.1 target.
+func TestHTTP2Conformance(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.startBackend("A", nil)
+	tg := e.targetGroup("HTTP", "HTTP1", nil)
+	e.register(tg, a.vpc)
+	lb := e.newLB("internet-facing", nil)
+	_, base := lb.listener("HTTPS", forward(tg), httpsListener("ELBSecurityPolicy-TLS13-1-2-2021-06", e.addCert("h2spec.test")))
+	ap := netip.MustParseAddrPort(strings.TrimPrefix(base, "https://"))
+	ok, err := h2spec.Run(&config.Config{Host: ap.Addr().String(), Port: int(ap.Port()), Path: "/", Timeout: 2 * time.Second, MaxHeaderLen: 4000, TLS: true, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Error("h2spec: some cases failed (see the output above)")
 	}
 }

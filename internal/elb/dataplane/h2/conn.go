@@ -140,6 +140,9 @@ type Conn struct {
 	// nextID the id of the next stream opened here (client).
 	lastPeerID uint32
 	nextID     uint32
+	// recent are the streams closed last, in a ring.
+	recent     [recentlyClosedN]closedStream
+	recentNext int
 
 	peerMaxFrame   uint32
 	peerWindow     int32 // the peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -607,6 +610,13 @@ func (c *Conn) readLoop(handler func(*Stream)) error {
 			c.goAwayLocked(http2.ErrCodeProtocol)
 		case *http2.PriorityFrame:
 			// Priorities are advisory; every stream is served alike.
+			// A stream cannot depend on itself.
+			if f.StreamDep == f.StreamID {
+				if s := c.streams[f.StreamID]; s != nil {
+					s.closeLocked(&ResetError{Code: http2.ErrCodeProtocol})
+				}
+				c.resetLocked(f.StreamID, http2.ErrCodeProtocol)
+			}
 		}
 		broken := c.broken
 		c.mu.Unlock()
@@ -630,6 +640,58 @@ func (c *Conn) brokenEnd() error {
 	}
 	c.fail(nil)
 	return errors.New("http2: connection error")
+}
+
+// How a stream closed, remembered for the frames that may still come on
+// it (RFC 9113 §5.1, state closed).
+const (
+	closedEnded     uint8 = iota + 1 // both sides ended it
+	closedHere                       // reset (or cut short) by this side
+	closedByPeer                     // reset by the peer
+	recentlyClosedN = 256            // how many closed streams are remembered
+)
+
+// closedStream is a stream recently closed.
+type closedStream struct {
+	id  uint32
+	how uint8
+}
+
+// noteClosedLocked remembers how a stream closed. mu is held.
+func (c *Conn) noteClosedLocked(id uint32, how uint8) {
+	c.recent[c.recentNext] = closedStream{id, how}
+	c.recentNext = (c.recentNext + 1) % recentlyClosedN
+}
+
+// onClosedStreamLocked handles a DATA or HEADERS frame on a stream that
+// is no longer open: ignored when this side reset it (the peer may not
+// have known yet), a stream error after the peer's own reset or end, a
+// connection error for a header block on a stream never opened. mu is
+// held.
+func (c *Conn) onClosedStreamLocked(id uint32, headers bool) {
+	how := uint8(0)
+	for _, r := range c.recent {
+		if r.id == id {
+			how = r.how
+		}
+	}
+	switch how {
+	case closedHere:
+	case closedByPeer:
+		c.resetLocked(id, http2.ErrCodeStreamClosed)
+	case closedEnded:
+		if headers {
+			c.goAwayLocked(http2.ErrCodeStreamClosed)
+		} else {
+			c.resetLocked(id, http2.ErrCodeStreamClosed)
+		}
+	default:
+		// Not remembered: long closed, or (a header block on a lower
+		// id than one opened since) never opened.
+		if headers && c.server {
+			c.goAwayLocked(http2.ErrCodeProtocol)
+		}
+	}
 }
 
 // idleStreamLocked reports whether id names a stream that was never
@@ -661,18 +723,28 @@ func (c *Conn) streamErrorLocked(se http2.StreamError) {
 // the handler. mu is held.
 func (c *Conn) onHeadersLocked(f *http2.MetaHeadersFrame) *Stream {
 	id := f.StreamID
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		// A stream cannot depend on itself.
+		if s := c.streams[id]; s != nil {
+			s.closeLocked(&ResetError{Code: http2.ErrCodeProtocol})
+		} else if c.server && id > c.lastPeerID {
+			c.lastPeerID = id
+		}
+		c.resetLocked(id, http2.ErrCodeProtocol)
+		return nil
+	}
 	s := c.streams[id]
 	if s == nil {
 		if !c.server || id%2 == 0 {
 			if c.idleStreamLocked(id) || id%2 == 0 {
 				c.goAwayLocked(http2.ErrCodeProtocol)
+			} else {
+				c.onClosedStreamLocked(id, true)
 			}
-			// A stream this side has reset: ignored.
 			return nil
 		}
 		if id <= c.lastPeerID {
-			// A stream already closed (perhaps reset here while the
-			// client still sent its trailers): ignored.
+			c.onClosedStreamLocked(id, true)
 			return nil
 		}
 		c.lastPeerID = id
@@ -756,6 +828,7 @@ func (c *Conn) onDataLocked(f *http2.DataFrame) {
 		// A stream already closed: the data are dropped, the
 		// connection's window credited.
 		c.creditLocked(nil, int(n))
+		c.onClosedStreamLocked(f.StreamID, false)
 		return
 	}
 	if s.inEnded || !s.gotHeader {
@@ -836,6 +909,9 @@ func (c *Conn) onSettingsLocked(f *http2.SettingsFrame) {
 		return
 	}
 	err := f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
 		switch s.ID {
 		case http2.SettingHeaderTableSize:
 			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
@@ -858,7 +934,12 @@ func (c *Conn) onSettingsLocked(f *http2.SettingsFrame) {
 		return nil
 	})
 	if err != nil {
-		c.goAwayLocked(http2.ErrCodeFlowControl)
+		code := http2.ErrCodeProtocol
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			code = http2.ErrCode(ce)
+		}
+		c.goAwayLocked(code)
 		return
 	}
 	c.fr.WriteSettingsAck()

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"errors"
 	"io"
 	"sync"
 
@@ -293,6 +294,15 @@ func (s *Stream) closeLocked(err error) {
 	s.closed = true
 	delete(c.streams, s.id)
 	c.active--
+	how := closedHere
+	var re *ResetError
+	switch {
+	case err == nil && s.inEnded:
+		how = closedEnded
+	case errors.As(err, &re) && re.Remote:
+		how = closedByPeer
+	}
+	c.noteClosedLocked(s.id, how)
 	if err != nil {
 		s.err = err
 		if s.onReset != nil {
