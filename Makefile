@@ -3,13 +3,21 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 PKGS    := ./...
 
-.PHONY: all build test unit lint bench demo tools deps clean
+.PHONY: all build image test unit lint bench demo tools deps clean
 STATICCHECK_VERSION := v0.8.2
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/elbow ./cmd/elbow
+
+# The container image, built in Go without a Docker daemon: an OCI archive
+# with linux/amd64 and linux/arm64, loadable by docker load, ctr import and
+# kind load image-archive (docs/install.md). Same sources, VERSION and
+# SOURCE_DATE_EPOCH (default: the last commit's time), same digest.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image:
+	$(GO) run ./hack/image -o $(BIN)/elbow-image.tar -version $(VERSION)
 
 # The README's first command: a local cluster running an example, with the
 # load balancer it produces checked and a command to reach it
@@ -26,8 +34,9 @@ deps:
 	hack/deps.sh
 
 # Kubernetes control-plane binaries (etcd, kube-apiserver,
-# kube-controller-manager) built from the Go module proxy into bin/, reused
-# while their pinned versions do not change (docs/kubernetes-binaries.md).
+# kube-controller-manager) and helm built from the Go module proxy into
+# bin/, reused while their pinned versions do not change
+# (docs/kubernetes-binaries.md).
 tools:
 	hack/tools/build.sh
 

@@ -13,6 +13,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/iampolicy"
 )
 
 // newELBCommand is `elbow elb`, the local ELB.
@@ -21,6 +22,7 @@ func newELBCommand() *cobra.Command {
 		cfg       server.Config
 		factsFile string
 		throttle  string
+		iamPolicy string
 		logOpts   cli.LogOptions
 	)
 	cmd := &cobra.Command{
@@ -68,6 +70,15 @@ default test/test is refused when --listen is not a loopback address.`,
 			for _, r := range rules {
 				cfg.Throttle = append(cfg.Throttle, api.ThrottleRule{Service: r.Service, Action: r.Operation, Rate: r.Rate, Burst: r.Burst})
 			}
+			if iamPolicy != "" {
+				b, err := os.ReadFile(iamPolicy)
+				if err != nil {
+					return fmt.Errorf("--iam-policy: %w", err)
+				}
+				if cfg.IAMPolicy, err = iampolicy.Parse(b); err != nil {
+					return fmt.Errorf("--iam-policy %s: %w", iamPolicy, err)
+				}
+			}
 			cfg.Logger = log
 			srv, err := server.New(cfg)
 			if err != nil {
@@ -86,6 +97,7 @@ default test/test is refused when --listen is not a loopback address.`,
 	f.StringVar(&factsFile, "facts", "", "YAML facts file describing VPCs, subnets, security groups, instances, certificates and Elastic IPs (default: one VPC, public and private subnets in three zones)")
 	f.StringVar(&cfg.DNSListen, "dns-listen", "", "serve DNS (UDP and TCP) for load balancer names on this address, e.g. 127.0.0.1:5353")
 	f.StringVar(&throttle, "throttle", "", `answer AWS's throttling errors once a rule's token bucket is empty, to test clients: "service:operationRegex=rate:burst,…" (service: elasticloadbalancing, ec2, acm, …; e.g. "elasticloadbalancing:^Describe=1:5")`)
+	f.StringVar(&iamPolicy, "iam-policy", "", "decide every request by this IAM identity policy (e.g. docs/install/iam_policy.json), as IAM would for a caller it is attached to; refused requests get AWS's AccessDenied, UnauthorizedOperation or AccessDeniedException")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and /healthz on this address")
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", "", "access key ID clients sign with (env ELBOW_ACCESS_KEY_ID; default test)")
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", "", "secret access key (env ELBOW_SECRET_ACCESS_KEY; default test)")

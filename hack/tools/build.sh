@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control-plane binaries that tests and `elbow dev`
-# run (kube-apiserver, kube-controller-manager, etcd) into bin/, at the
-# versions pinned by hack/tools/kube/go.mod and hack/tools/etcd/go.mod.
+# run (kube-apiserver, kube-controller-manager, etcd), and the helm CLI the
+# chart's tests run, into bin/, at the versions pinned by
+# hack/tools/kube/go.mod, hack/tools/etcd/go.mod and hack/tools/helm/go.mod.
 # A binary is rebuilt only when its stamp (module files + Go version)
 # changes, so repeated runs cost nothing. See docs/kubernetes-binaries.md.
 set -euo pipefail
@@ -11,10 +12,15 @@ root=$(cd "$here/../.." && pwd)
 bin=${BIN:-$root/bin}
 mkdir -p "$bin"
 
+# A module may pin link flags in an ldflags file (helm's version and the
+# Kubernetes version it assumes, as helm's own Makefile sets them); they
+# are part of the stamp.
 stamp_of() { # module dir
-	printf '%s %s %s\n' "$(go env GOVERSION)" \
+	printf '%s %s %s' "$(go env GOVERSION)" \
 		"$(sha256sum "$1/go.mod" | cut -c1-16)" \
 		"$(sha256sum "$1/go.sum" | cut -c1-16)"
+	[ -f "$1/ldflags" ] && printf ' %s' "$(sha256sum "$1/ldflags" | cut -c1-16)"
+	printf '\n'
 }
 
 fresh() { # module dir, binaries...
@@ -45,7 +51,9 @@ build() { # module dir, packages (name=path)...
 	local tmp
 	tmp=$(mktemp -d "$bin/.build.XXXXXX")
 	trap 'rm -rf "$tmp"' RETURN
-	(cd "$dir" && go build -trimpath -ldflags='-s -w' -o "$tmp/" "${paths[@]}")
+	local ldflags='-s -w'
+	[ -f "$dir/ldflags" ] && ldflags="$ldflags $(cat "$dir/ldflags")"
+	(cd "$dir" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" "${paths[@]}")
 	for n in "${names[@]}"; do
 		mv -f "$tmp/$n" "$bin/$n" # go build names each binary after its package path
 		stamp_of "$dir" >"$bin/$n.stamp"
@@ -57,3 +65,4 @@ build "$here/etcd" etcd=github.com/elbowlb/elbow/hack/tools/etcd
 build "$here/kube" \
 	kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
 	kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+build "$here/helm" helm=helm.sh/helm/v3/cmd/helm

@@ -3,7 +3,6 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -58,17 +57,7 @@ func startController(t testing.TB, cfg *rest.Config, o controller.Options, d con
 	t.Cleanup(func() { c.Stop(t) })
 	// Ready once the webhook server serves: until then the API server
 	// refuses what the webhooks (failure policy Fail) cover.
-	ctrltest.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Get("http://" + o.HealthProbeBindAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
-	})
+	ctrltest.WaitHTTPOK(t, "http://"+o.HealthProbeBindAddr+"/readyz", 30*time.Second)
 	return c
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -44,6 +45,8 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/iampolicy"
+	"github.com/elbowlb/elbow/internal/impersonate"
 	"github.com/elbowlb/elbow/internal/kubeproc"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -83,7 +86,21 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// ControllerRBAC, when set, is a manifest file holding one
+	// ServiceAccount and the RBAC objects that grant it permissions (the
+	// chart's rendering): they are applied before the controller starts,
+	// and the controller then runs as that ServiceAccount (impersonated),
+	// with leader election in its namespace, as it runs in a cluster. Each
+	// request the API server forbids it is logged (ForbiddenMessage).
+	ControllerRBAC string
+	// IAMPolicy, when set, is an IAM policy file the local ELB enforces on
+	// every request (elbow elb --iam-policy); each denial is logged.
+	IAMPolicy string
 }
+
+// ForbiddenMessage is the log message of a request the API server
+// refused the controller run as Config.ControllerRBAC's ServiceAccount.
+const ForbiddenMessage = "the API server forbade a request of the controller's ServiceAccount"
 
 // Env is a running dev environment, handed to Config callers through
 // Endpoints.
@@ -98,6 +115,11 @@ type Env struct {
 	nodes []agent.Node
 	addrs vpcaddr.Map
 	ports ports
+	// rbac and account are Config.ControllerRBAC's objects and
+	// ServiceAccount; policy is Config.IAMPolicy's.
+	rbac    []Object
+	account types.NamespacedName
+	policy  *iampolicy.Policy
 	// stops run in reverse order at shutdown.
 	mu     sync.Mutex
 	stops  []stopper
@@ -158,6 +180,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e := &Env{cfg: cfg, out: cfg.Out, log: cfg.Logger}
+	if cfg.ControllerRBAC != "" {
+		if e.rbac, e.account, err = loadRBAC(cfg.ControllerRBAC); err != nil {
+			return err
+		}
+	}
+	if cfg.IAMPolicy != "" {
+		b, err := os.ReadFile(cfg.IAMPolicy)
+		if err != nil {
+			return fmt.Errorf("--iam-policy: %w", err)
+		}
+		if e.policy, err = iampolicy.Parse(b); err != nil {
+			return fmt.Errorf("--iam-policy %s: %w", cfg.IAMPolicy, err)
+		}
+	}
 	defer e.stopAll()
 	if err := e.start(ctx); err != nil {
 		return err
@@ -300,6 +336,7 @@ func (e *Env) start(ctx context.Context) error {
 		Facts:                   f,
 		Logger:                  e.log.With("component", "elb"),
 		AutoProvisionReferences: true,
+		Principals:              e.principals(),
 	})
 	if err != nil {
 		return fmt.Errorf("local ELB: %w", err)
@@ -338,6 +375,15 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
 	t = time.Now()
+	if e.rbac != nil {
+		a, err := newApplier(e.rest, e.warn)
+		if err != nil {
+			return err
+		}
+		if _, err := a.Apply(ctx, e.rbac); err != nil {
+			return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+		}
+	}
 	if err := e.startController(ctx, srv.URL(), failed); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
@@ -383,6 +429,9 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	o.AWSRegion = e.cfg.Region
 	o.ELBEndpoint = elbURL
 	o.Credentials = e.aws.Credentials
+	if e.policy != nil {
+		o.Credentials = credentials.NewStaticCredentialsProvider(controllerAccessKeyID, controllerSecretAccessKey, "")
+	}
 	o.AutoProvisionReferences = true
 	o.EnableLeaderElection = false
 	o.MetricsBindAddr = "0"
@@ -399,8 +448,23 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	if err != nil {
 		return err
 	}
+	cfg := e.rest
+	if e.rbac != nil {
+		// The webhook configurations are the chart's, not the
+		// controller's to write: register them as the administrator, then
+		// run the controller as its ServiceAccount, as in a cluster.
+		if err := controller.PrepareWebhooks(ctx, e.rest, o, log); err != nil {
+			return err
+		}
+		o.WebhookURL = ""
+		o.EnableLeaderElection = true
+		o.LeaderElectionNamespace = e.account.Namespace
+		cfg = impersonate.ServiceAccount(e.rest, e.account.Namespace, e.account.Name, func(f impersonate.Forbidden) {
+			log.Error(ForbiddenMessage, "serviceAccount", e.account.String(), "method", f.Method, "path", f.Path)
+		})
+	}
 	e.goRun(ctx, "controller", func(ctx context.Context) error {
-		return controller.Run(ctx, e.rest, o, deps)
+		return controller.Run(ctx, cfg, o, deps)
 	}, failed)
 	return waitTLS(ctx, fmt.Sprintf("127.0.0.1:%d", e.ports.Webhook), time.Minute)
 }
@@ -525,4 +589,57 @@ func describeFiles(files []string) string {
 		return files[0]
 	}
 	return fmt.Sprintf("%s and %d more", files[0], len(files)-1)
+}
+
+// The controller's own credentials with Config.IAMPolicy: the local ELB
+// decides its requests by the policy, while elbow dev's checks and users'
+// tools keep the endpoint's unrestricted development credentials (as an
+// administrator's role next to the controller's on AWS).
+const (
+	controllerAccessKeyID     = "elbow-controller"
+	controllerSecretAccessKey = "elbow-controller"
+	// ControllerPrincipal names the controller in the local ELB's denials.
+	ControllerPrincipal = "elbow-controller"
+)
+
+// principals are the local ELB's credentials besides the development
+// ones: the controller's, with Config.IAMPolicy.
+func (e *Env) principals() []server.Principal {
+	if e.policy == nil {
+		return nil
+	}
+	return []server.Principal{{
+		Name: ControllerPrincipal, AccessKeyID: controllerAccessKeyID, SecretAccessKey: controllerSecretAccessKey, Policy: e.policy,
+	}}
+}
+
+// loadRBAC reads Config.ControllerRBAC: RBAC objects and exactly one
+// ServiceAccount, the controller's.
+func loadRBAC(path string) ([]Object, types.NamespacedName, error) {
+	objs, err := LoadObjects([]string{path})
+	if err != nil {
+		return nil, types.NamespacedName{}, fmt.Errorf("--controller-rbac: %w", err)
+	}
+	var accounts []types.NamespacedName
+	for _, o := range objs {
+		switch o.GroupVersionKind().Group {
+		case "", "rbac.authorization.k8s.io":
+		default:
+			return nil, types.NamespacedName{}, fmt.Errorf("--controller-rbac %s: %s is not a ServiceAccount or an RBAC object", path, o.Ref())
+		}
+		switch o.GetKind() {
+		case "ServiceAccount":
+			if o.GetNamespace() == "" {
+				return nil, types.NamespacedName{}, fmt.Errorf("--controller-rbac %s: %s has no namespace", path, o.Ref())
+			}
+			accounts = append(accounts, types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()})
+		case "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding":
+		default:
+			return nil, types.NamespacedName{}, fmt.Errorf("--controller-rbac %s: %s is not a ServiceAccount or an RBAC object", path, o.Ref())
+		}
+	}
+	if len(accounts) != 1 {
+		return nil, types.NamespacedName{}, fmt.Errorf("--controller-rbac %s: %d ServiceAccounts, want exactly one (the controller's)", path, len(accounts))
+	}
+	return objs, accounts[0], nil
 }

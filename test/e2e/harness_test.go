@@ -29,12 +29,19 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/devenv"
 )
 
 var (
 	elbowBin string // the elbow binary built for these tests
-	binDir   string // etcd, kube-apiserver, kube-controller-manager
+	binDir   string // etcd, kube-apiserver, kube-controller-manager, helm
+	// rbacFile is the chart's ServiceAccount and RBAC, rendered by helm:
+	// every elbow dev runs its controller as that ServiceAccount
+	// (--controller-rbac), and its local ELB enforces iamPolicy on the
+	// controller's requests (--iam-policy), as in a cluster on AWS.
+	rbacFile  string
+	iamPolicy string
 )
 
 func repoRoot() string {
@@ -63,7 +70,29 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/elbow:", err)
 		return 1
 	}
+	rbacFile = filepath.Join(tmp, "rbac.yaml")
+	if err := renderRBAC(root, rbacFile); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	iamPolicy = filepath.Join(root, "docs", "install", "iam_policy.json")
 	return m.Run()
+}
+
+// renderRBAC writes the chart's ServiceAccount and RBAC objects, as
+// `helm install elbow charts/elbow -n kube-system` creates them.
+func renderRBAC(root, out string) error {
+	helm := filepath.Join(root, "bin", "helm")
+	cmd := exec.Command(helm, "template", "elbow", filepath.Join(root, "charts", "elbow"), "--namespace", "kube-system",
+		"--set", "clusterName="+devenv.DefaultClusterName,
+		"--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("%s (run make tools): %w\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return os.WriteFile(out, b, 0o600)
 }
 
 // slots hands out address slots (devenv.Config.Slot) so that tests
@@ -125,7 +154,8 @@ func (d *dev) start() {
 	t := d.t
 	t.Helper()
 	_ = os.Remove(filepath.Join(d.dir, "endpoints.json"))
-	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug"}
+	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug",
+		"--controller-rbac", rbacFile, "--iam-policy", iamPolicy}
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
@@ -194,6 +224,7 @@ func (d *dev) stop() {
 	if d.err != nil {
 		t.Errorf("elbow dev exited with %v after SIGINT\n%s", d.err, d.out.String())
 	}
+	d.checkPermissions()
 	if procs := processesUsing(d.dir); len(procs) > 0 {
 		t.Errorf("processes left running after elbow dev stopped: %s", strings.Join(procs, "; "))
 	}
@@ -221,6 +252,31 @@ func (d *dev) stop() {
 	}
 	if len(busy) > 0 {
 		t.Errorf("still bound after elbow dev stopped: %s", strings.Join(busy, ", "))
+	}
+}
+
+// checkPermissions fails the test for every request the API server
+// forbade the controller (a rule the chart's RBAC lacks) and every call
+// the local ELB refused by the IAM policy (a statement
+// docs/install/iam_policy.json lacks), from elbow dev's log.
+func (d *dev) checkPermissions() {
+	d.t.Helper()
+	log, err := os.ReadFile(filepath.Join(d.dir, "logs", "elbow.log"))
+	if err != nil {
+		d.t.Errorf("elbow dev's log: %v", err)
+		return
+	}
+	var found []string
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, devenv.ForbiddenMessage) || strings.Contains(line, awsauthz.DeniedMessage) {
+			found = append(found, line)
+		}
+	}
+	if len(found) > 0 {
+		if len(found) > 20 {
+			found = append(found[:20], fmt.Sprintf("… and %d more", len(found)-20))
+		}
+		d.t.Errorf("the controller lacked permissions (chart RBAC or docs/install/iam_policy.json):\n%s", strings.Join(found, "\n"))
 	}
 }
 

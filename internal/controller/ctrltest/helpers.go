@@ -1,8 +1,10 @@
 package ctrltest
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -69,4 +71,21 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// WaitHTTPOK polls url until it answers 200 OK (a controller's /readyz),
+// failing the test after timeout.
+func WaitHTTPOK(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	})
 }

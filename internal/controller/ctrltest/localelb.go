@@ -25,11 +25,20 @@ type LocalELB struct {
 // test ends.
 func StartLocalELB(t testing.TB, cluster string, edit func(*facts.Facts)) *LocalELB {
 	t.Helper()
+	return StartLocalELBWith(t, cluster, edit, elbtest.Options{})
+}
+
+// StartLocalELBWith is StartLocalELB with more options (principals with
+// IAM policies, a logger); their Facts, ClusterName and Metrics are set
+// here.
+func StartLocalELBWith(t testing.TB, cluster string, edit func(*facts.Facts), opts elbtest.Options) *LocalELB {
+	t.Helper()
 	f := facts.Default(facts.DefaultRegion, cluster)
 	if edit != nil {
 		edit(f)
 	}
-	env := elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, Metrics: true})
+	opts.Facts, opts.ClusterName, opts.Metrics = f, cluster, true
+	env := elbtest.StartWith(t, opts)
 	// Load balancer addresses from a random point of the pool, so that
 	// tests running at once in other processes (each with a store of its
 	// own) do not get the same address and ports.

@@ -117,6 +117,12 @@ type Config struct {
 	Now func() time.Time
 	// Throttle are the initial throttle rules.
 	Throttle []ThrottleRule
+	// Authorize, when set, decides every signed and decoded request before
+	// its operation runs (the IAM policy of the key that signed it): a
+	// non-empty denial is IAM's message for the refused request, answered
+	// with the protocol's access-denied error; an error is an internal
+	// failure.
+	Authorize func(ctx context.Context, info RequestInfo, in any) (denial string, err error)
 }
 
 // Default request body bounds.
@@ -137,6 +143,8 @@ type Handler struct {
 	maxBody  int64
 	now      func() time.Time
 	throttle atomic.Pointer[[]*throttle]
+	// authorize is Config.Authorize.
+	authorize func(ctx context.Context, info RequestInfo, in any) (string, error)
 }
 
 // service is a registered Service with its operations.
@@ -171,6 +179,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBodyBytes,
 		now:      cfg.Now,
+
+		authorize: cfg.Authorize,
 	}
 	for k, v := range cfg.Credentials {
 		h.creds[k] = v

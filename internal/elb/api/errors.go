@@ -85,6 +85,21 @@ func throttleError(p Protocol) *awserr.Error {
 	}
 }
 
+// accessDenied is the protocol's answer to a request IAM refuses, with
+// IAM's message: ELBv2 and STS (awsQuery) AccessDenied, EC2
+// UnauthorizedOperation (both 403), the JSON services
+// AccessDeniedException (400).
+func accessDenied(p Protocol, message string) *awserr.Error {
+	switch p {
+	case EC2Query:
+		return awserr.WithStatus(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", message)
+	case JSON11:
+		return awserr.New("AccessDeniedException", "%s", message)
+	default:
+		return awserr.WithStatus(http.StatusForbidden, "AccessDenied", "%s", message)
+	}
+}
+
 // internalError is the protocol's generic server failure.
 func internalError(p Protocol) *awserr.Error {
 	if p == EC2Query {

@@ -171,13 +171,26 @@ func (c *call) serve() {
 
 	// The operation runs to its end even if the client goes away, as on
 	// AWS: a write is applied or not, never abandoned half way.
-	ctx := WithInfo(context.WithoutCancel(r.Context()), RequestInfo{
+	info := RequestInfo{
 		RequestID:   c.id,
 		Service:     c.svc.Name,
 		Action:      c.action,
 		AccessKeyID: c.akid,
 		Region:      sig.Credential.Region,
-	})
+	}
+	ctx := WithInfo(context.WithoutCancel(r.Context()), info)
+	if h.authorize != nil {
+		denial, err := h.authorize(ctx, info, in)
+		if err != nil {
+			c.detail = fmt.Sprintf("authorize %s: %v", c.action, err)
+			c.fail(internalError(c.svc.Protocol))
+			return
+		}
+		if denial != "" {
+			c.fail(accessDenied(c.svc.Protocol, denial))
+			return
+		}
+	}
 	out, err := op.call(ctx, reflect.ValueOf(in))
 	if err != nil {
 		c.failFromMethod(err)

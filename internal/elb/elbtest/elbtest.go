@@ -71,6 +71,10 @@ type Options struct {
 	Throttle []api.ThrottleRule
 	// Limits are the ELBv2 quotas (server.Config.Limits).
 	Limits elbv2.Limits
+	// Principals are more credentials with their IAM policies
+	// (server.Config.Principals); Env.Config keeps the unrestricted
+	// test/test.
+	Principals []server.Principal
 }
 
 // Env is a running local ELB and clients for it.
@@ -121,7 +125,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Listen: "127.0.0.1:0", StateDir: dir, Facts: opts.Facts, ClusterName: cluster,
 		ProvisioningDelay: delay, AutoProvisionCertificates: opts.AutoProvisionCertificates,
 		AutoProvisionReferences: opts.AutoProvisionReferences, NoDataPlanes: opts.NoDataPlanes, Logger: opts.Logger,
-		Throttle: opts.Throttle, Limits: opts.Limits,
+		Throttle: opts.Throttle, Limits: opts.Limits, Principals: opts.Principals,
 	}
 	if opts.DNS {
 		cfg.DNSListen = "127.0.0.1:0"

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
@@ -40,6 +41,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/service/waf"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/iampolicy"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -109,6 +111,22 @@ type Config struct {
 	// Limits are the ELBv2 quotas; zero fields take AWS's defaults (raise
 	// one as an AWS quota increase would).
 	Limits elbv2.Limits
+	// IAMPolicy, when set, decides every request signed with AccessKeyID
+	// as IAM would (elbow elb --iam-policy): refused requests get AWS's
+	// access-denied answer and are logged (awsauthz.DeniedMessage).
+	IAMPolicy *iampolicy.Policy
+	// Principals are credentials accepted besides AccessKeyID's, each
+	// with the policy that decides its requests.
+	Principals []Principal
+}
+
+// Principal is a caller of the local ELB with credentials of its own and
+// its IAM policy (nil: every request allowed).
+type Principal struct {
+	// Name goes into the caller's ARN in denials, arn:aws:iam::ACCOUNT:user/NAME.
+	Name                         string
+	AccessKeyID, SecretAccessKey string
+	Policy                       *iampolicy.Policy
 }
 
 // Server is the running local ELB.
@@ -212,13 +230,18 @@ func New(cfg Config) (*Server, error) {
 		tagging.New(s.store).API(),
 		sts.New(f.AccountID).API(),
 	}
+	creds, authorize, err := s.principals(f)
+	if err != nil {
+		return nil, err
+	}
 	handler, err := api.NewHandler(api.Config{
 		Region:      f.Region,
-		Credentials: map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey},
+		Credentials: creds,
 		Services:    services,
 		Logger:      log.With("component", "api"),
 		Registerer:  s.registry,
 		Throttle:    cfg.Throttle,
+		Authorize:   authorize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("API handler: %w", err)
@@ -257,6 +280,63 @@ func New(cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// principals returns the accepted credentials and, when a policy applies
+// to some of them, the API's authorization hook.
+func (s *Server) principals(f *facts.Facts) (map[string]string, func(context.Context, api.RequestInfo, any) (string, error), error) {
+	all := append([]Principal{{Name: "elbow", AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey, Policy: s.cfg.IAMPolicy}}, s.cfg.Principals...)
+	creds := map[string]string{}
+	byKey := map[string]*awsauthz.Authorizer{}
+	tags := func(_ context.Context, resource string) (map[string]string, error) {
+		out := map[string]string{}
+		err := s.store.View(func(tx *state.Tx) error {
+			ts, ok, err := state.Get(tx, state.Tags, resource)
+			if ok {
+				for _, t := range ts.Tags {
+					out[t.Key] = t.Value
+				}
+			}
+			return err
+		})
+		return out, err
+	}
+	for _, p := range all {
+		if p.AccessKeyID == "" || p.SecretAccessKey == "" {
+			return nil, nil, fmt.Errorf("principal %q: an access key ID and a secret access key are required", p.Name)
+		}
+		if _, dup := creds[p.AccessKeyID]; dup {
+			return nil, nil, fmt.Errorf("principal %q: access key ID %s is used twice", p.Name, p.AccessKeyID)
+		}
+		creds[p.AccessKeyID] = p.SecretAccessKey
+		if p.Policy == nil {
+			continue
+		}
+		a, err := awsauthz.New(awsauthz.Config{
+			Policy: p.Policy, Region: f.Region, AccountID: f.AccountID, Tags: tags,
+			Principal: "arn:aws:iam::" + f.AccountID + ":user/" + p.Name,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("IAM policy of %q: %w", p.Name, err)
+		}
+		byKey[p.AccessKeyID] = a
+	}
+	if len(byKey) == 0 {
+		return creds, nil, nil
+	}
+	log := s.log.With("component", "iam")
+	return creds, func(ctx context.Context, info api.RequestInfo, in any) (string, error) {
+		a := byKey[info.AccessKeyID]
+		if a == nil {
+			return "", nil
+		}
+		d, err := a.Authorize(ctx, info.Service, info.Action, in)
+		if err != nil || d == nil {
+			return "", err
+		}
+		log.Warn(awsauthz.DeniedMessage, "principal", d.Principal, "action", d.Action, "resource", d.Resource, "explicit", d.Explicit, "statement", d.Statement, "request_id", info.RequestID)
+		return d.Message(), nil
+	}, nil
 }
 
 // checkCredentials fills the development credentials when none are given
