@@ -111,7 +111,6 @@ func New(cfg Config) *Plane {
 	}
 	p.router = routing.NewRouter(routing.Config{Addresses: cfg.Addresses, Health: cfg.Health, Logger: p.log, Now: p.now})
 	p.conns = newTargetPools()
-	p.workers = workers{tasks: make(chan func())}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -316,6 +315,7 @@ func (p *Plane) Close(ctx context.Context) error {
 		l.stop()
 	}
 	p.cancel()
+	p.workers.stop()
 	p.applyMu.Lock()
 	p.conns.closeAll()
 	for _, lb := range p.lbs {
