@@ -112,8 +112,9 @@ func main() {
 	d := flag.Duration("d", 4*time.Second, "duration of each measurement")
 	conc := flag.Int("c", 32, "concurrent connections of the short-connection test")
 	rounds := flag.Int("rounds", 3, "measurements per path, interleaved across paths; the median is reported")
+	hold := flag.Bool("hold", false, "start the servers, print their addresses and wait for a signal (for manual runs)")
 	flag.Parse()
-	if err := run(*d, *conc, *rounds); err != nil {
+	if err := run(*d, *conc, *rounds, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "nlbbench:", err)
 		os.Exit(1)
 	}
@@ -205,7 +206,7 @@ type path struct {
 	off  uint16
 }
 
-func run(d time.Duration, conc, rounds int) error {
+func run(d time.Duration, conc, rounds int, hold bool) error {
 	for _, bin := range []string{"iperf3", "haproxy"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found: install Debian's package (hack/bench-nlb.sh does)", bin)
@@ -290,6 +291,15 @@ func run(d time.Duration, conc, rounds int) error {
 	}
 
 	paths := []path{{"direct", targetHost, 0}, {"elbow NLB", nlbAddr, 10000}, {"HAProxy", haAddr, 20000}}
+	if hold {
+		for _, p := range paths {
+			fmt.Printf("%-10s iperf3 %s  echo %s  UDP %s\n", p.name, netip.AddrPortFrom(p.addr, portIperf+p.off), netip.AddrPortFrom(p.addr, portEcho+p.off), netip.AddrPortFrom(p.addr, portUDP+p.off))
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		<-sig
+		return nil
+	}
 	fmt.Printf("elbow NLB benchmark: %d CPUs, GOMAXPROCS %d, %s per measurement, median of %d interleaved rounds, loopback\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), d, rounds)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average before the run: %s", la)

@@ -101,6 +101,11 @@ type Plane struct {
 	cur atomic.Pointer[compiled]
 
 	transparent transparentState
+
+	// The event loops of TCP flows, started with the first TCP socket.
+	loopMu   sync.Mutex
+	loops    []*tcpLoop
+	loopsOff bool
 }
 
 // socket is an open listener socket (TCP or UDP).
@@ -368,6 +373,7 @@ func (p *Plane) Close(ctx context.Context) error {
 	for _, s := range socks {
 		s.close("load balancer data plane stopped")
 	}
+	p.stopLoops()
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
