@@ -367,6 +367,12 @@ type flowEnd struct {
 	eof             bool   // the peer's data ended
 	pending         []byte // read from the other end, not yet written here
 	shut            bool   // the other end's EOF passed on (SHUT_WR)
+	// pipe carries a bulk flow's bytes from the other end to this one
+	// with splice (no copy through the loop): made when a read fills
+	// the loop's buffer; piped bytes are in it, not yet written here.
+	pipe    [2]int
+	pipeCap int
+	piped   int
 }
 
 func (e *flowEnd) OnEvent(ev uint32) { e.f.onEvent(e.i, ev) }
@@ -421,7 +427,11 @@ func (f *loopFlow) connectFailed() {
 // on as a half close; once both directions ended the flow closes.
 func (f *loopFlow) pump(from int) {
 	src, dst := &f.ends[from], &f.ends[1-from]
-	if len(dst.pending) > 0 {
+	if dst.pipe[0] != 0 {
+		if !f.splice(from) {
+			return
+		}
+	} else if len(dst.pending) > 0 {
 		n, err := evloop.Write(dst.fd, dst.pending)
 		if err != nil && err != unix.EAGAIN {
 			f.writeFailed(from, err)
@@ -469,8 +479,13 @@ func (f *loopFlow) pump(from int) {
 			}
 			break
 		}
+		// A full buffer: a bulk transfer, which splice moves on.
+		if f.tl.newPipe(dst) && !f.splice(from) {
+			return
+		}
+		break
 	}
-	if src.eof && !dst.shut {
+	if src.eof && !dst.shut && dst.piped == 0 {
 		dst.shut = true
 		if f.ends[from].shut && len(f.ends[from].pending) == 0 {
 			// Both directions are over: closing sends the last FIN.
@@ -478,6 +493,79 @@ func (f *loopFlow) pump(from int) {
 			return
 		}
 		evloop.Shutdown(dst.fd, unix.SHUT_WR)
+	}
+}
+
+// Splicing: a bulk direction's bytes go from the source socket into a
+// pipe and from the pipe to the destination socket, as page references
+// (splice(2)), never through the loop.
+const (
+	pipeSize    = 1 << 20
+	spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+)
+
+// newPipe gives an end the pipe that feeds it; false when none can be
+// made (the loop's buffer carries on).
+func (tl *tcpLoop) newPipe(e *flowEnd) bool {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return false
+	}
+	size, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETPIPE_SZ, pipeSize)
+	if err != nil {
+		size, err = unix.FcntlInt(uintptr(p[0]), unix.F_GETPIPE_SZ, 0)
+	}
+	if err != nil || size <= 0 {
+		evloop.Close(p[0])
+		evloop.Close(p[1])
+		return false
+	}
+	e.pipe, e.pipeCap = p, size
+	return true
+}
+
+// splice moves direction from's bytes through the destination's pipe: what
+// the pipe holds, then what the source has, until the source is drained or
+// the destination full. It reports whether the flow goes on (false: it
+// ended, or waits for the destination).
+func (f *loopFlow) splice(from int) bool {
+	src, dst := &f.ends[from], &f.ends[1-from]
+	for {
+		if dst.piped > 0 {
+			n, err := unix.Splice(dst.pipe[0], nil, dst.fd, nil, dst.piped, spliceFlags)
+			if err != nil && err != unix.EAGAIN {
+				f.writeFailed(from, err)
+				return false
+			}
+			if n > 0 {
+				dst.piped -= int(n)
+			}
+			if dst.piped > 0 {
+				// The destination is full: its next EPOLLOUT resumes.
+				return false
+			}
+		}
+		if !src.readable || src.eof {
+			return true
+		}
+		// A move shorter than asked does not say the source is drained
+		// (a non-blocking splice returns after its first batch of
+		// segments): only EAGAIN does.
+		n, err := unix.Splice(src.fd, nil, dst.pipe[1], nil, dst.pipeCap, spliceFlags)
+		switch {
+		case err == unix.EAGAIN:
+			src.readable = false
+			return true
+		case err != nil:
+			f.readFailed(from, err)
+			return false
+		case n == 0:
+			src.eof = true
+			return true
+		}
+		dst.piped += int(n)
+		f.bytes += n
+		f.lastActive = f.tl.l.Now()
 	}
 }
 
@@ -548,6 +636,10 @@ func (f *loopFlow) end(resetClient, resetTarget bool) {
 	}
 	for i, reset := range []bool{resetClient, resetTarget} {
 		fd := f.ends[i].fd
+		if p := f.ends[i].pipe; p[0] != 0 {
+			evloop.Close(p[0])
+			evloop.Close(p[1])
+		}
 		f.tl.l.Forget(fd)
 		if reset {
 			evloop.Reset(fd)
