@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 PKGS    := ./...
 
-.PHONY: all build image test unit lint bench demo tools deps clean
+.PHONY: all build image test unit lint bench demo tools deps clean conformance
 STATICCHECK_VERSION := v0.8.2
 
 all: build
@@ -42,22 +42,34 @@ tools:
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(PKGS)
+	$(GO) vet -tags conformance $(PKGS)
 	@[ -x $(BIN)/staticcheck ] && [ "$$(cat $(BIN)/staticcheck.stamp 2>/dev/null)" = "$(STATICCHECK_VERSION)" ] || \
 		{ GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && echo $(STATICCHECK_VERSION) > $(BIN)/staticcheck.stamp; }
-	$(BIN)/staticcheck $(PKGS)
+	$(BIN)/staticcheck -tags conformance $(PKGS)
 
 unit:
 	$(GO) test -count=1 -timeout 60m $(PKGS)
 
 # Speed and memory figures, each against a peer measured in the same run
-# (docs/alb.md, docs/nlb.md, docs/health.md, docs/local-elb.md, docs/deploy.md).
+# (docs/architecture.md, "Tests and benchmarks").
 bench: build
 	hack/bench-alb.sh
 	hack/bench-nlb.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/elb/dataplane/health/
 	$(GO) test -run '^$$' -bench . ./internal/elb/server/
 	@if [ -d internal/deploy ]; then $(GO) test -run '^$$' -bench . ./internal/deploy/; fi
+
+# The Gateway API conformance suite (the module's version in go.mod,
+# unmodified) against elbow dev, writing the reports the README shows:
+# GATEWAY-HTTP and GATEWAY-GRPC on the ALB class, then GATEWAY-TCP, -UDP and
+# -TLS on NLBs (docs/conformance.md). Tens of minutes each; it binds the
+# load balancers' well-known loopback ports as test/e2e does.
+GWAPI_VERSION = $(shell $(GO) list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
+conformance: tools
+	cd conformance && $(GO) test -tags conformance -count=1 -timeout 90m . -args \
+		-report-output reports/$(GWAPI_VERSION)/alb-report.yaml -version $(VERSION)
+	cd conformance && $(GO) test -tags conformance -count=1 -timeout 90m . -args -elbow-l4 \
+		-report-output reports/$(GWAPI_VERSION)/l4-report.yaml -version $(VERSION)
 
 clean:
 	rm -rf $(BIN)

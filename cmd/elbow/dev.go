@@ -37,7 +37,15 @@ until every load balancer they produce serves, prints how to reach each one
 and writes STATE_DIR/endpoints.json, then runs until Ctrl-C. STATE_DIR keeps
 the cluster and the load balancers (same addresses) across restarts;
 STATE_DIR/kubeconfig is for kubectl, STATE_DIR/logs has every component's
-logs.`,
+logs.
+
+With --controller=none it runs everything but the controller and prints
+(and writes to endpoints.json) what another controller needs: the endpoint
+of each AWS service, the region, VPC ID, credentials, kubeconfig and a
+webhook certificate directory, as environment variables and as the AWS
+Load Balancer Controller's flags. Once that controller's webhook server
+answers, elbow dev registers the webhook configurations and the IngressClass
+alb, then applies the files.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.StateDir == "" {
@@ -85,6 +93,7 @@ logs.`,
 	f.StringVar(&cfg.ClusterName, "cluster-name", cfg.ClusterName, "cluster name (tags, names, subnet discovery)")
 	f.IntVar(&cfg.Slot, "slot", 0, fmt.Sprintf("address slot 0-%d, to run several dev clusters side by side (each with its own --state-dir); fixed at the first start", devenv.MaxSlot))
 	f.DurationVar(&cfg.Wait, "wait", cfg.Wait, "how long to wait for the load balancers to serve before printing them")
+	f.StringVar(&cfg.Controller, "controller", devenv.ControllerElbow, fmt.Sprintf("controller to run: %s, or %s to run another one yourself with the settings elbow dev prints", devenv.ControllerElbow, devenv.ControllerNone))
 	f.StringVar(&cfg.ControllerRBAC, "controller-rbac", "", "run the controller as the ServiceAccount of this file, with only the permissions of its RBAC objects (e.g. helm template charts/elbow --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml); requests the API server forbids are logged")
 	f.StringVar(&cfg.IAMPolicy, "iam-policy", "", "make the local ELB enforce this IAM policy (e.g. docs/install/iam_policy.json) on every request; denials are logged")
 	f.BoolVar(&verbose, "verbose", false, "also write every component's logs to stderr (they always go to STATE_DIR/logs/elbow.log)")

@@ -99,6 +99,7 @@ default test/test is refused when --listen is not a loopback address.`,
 	f.StringVar(&throttle, "throttle", "", `answer AWS's throttling errors once a rule's token bucket is empty, to test clients: "service:operationRegex=rate:burst,…" (service: elasticloadbalancing, ec2, acm, …; e.g. "elasticloadbalancing:^Describe=1:5")`)
 	f.StringVar(&iamPolicy, "iam-policy", "", "decide every request by this IAM identity policy (e.g. docs/install/iam_policy.json), as IAM would for a caller it is attached to; refused requests get AWS's AccessDenied, UnauthorizedOperation or AccessDeniedException")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics and /healthz on this address")
+	f.StringVar(&cfg.ConsoleListen, "console-listen", "", "serve the web console (load balancers, rules, targets, health, live rates, try a request) on this address, e.g. 127.0.0.1:9090; off loopback it needs your own credentials, which browsers give as user name and password (docs/console.md)")
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", "", "access key ID clients sign with (env ELBOW_ACCESS_KEY_ID; default test)")
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", "", "secret access key (env ELBOW_SECRET_ACCESS_KEY; default test)")
 	f.DurationVar(&cfg.ProvisioningDelay, "provisioning-delay", 2*time.Second, "how long new load balancers stay provisioning before they are active (0: at once)")

@@ -35,7 +35,7 @@ func newPlanCommand() *cobra.Command {
 		Use:   "plan -f FILE|DIR [-f …]",
 		Short: "Show the load balancers elbow would build for a set of manifests",
 		Long: `plan translates Ingresses, Services of type LoadBalancer and Gateways of
-the ALB GatewayClass (with their IngressClasses, IngressClassParams, routes,
+the ALB and NLB GatewayClasses (with their IngressClasses, IngressClassParams, routes,
 gateway.k8s.aws configurations and backend Services) into the load balancers,
 listeners, rules, target groups and security groups the AWS Load Balancer
 Controller would create, without calling any API, and shows the status the

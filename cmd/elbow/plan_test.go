@@ -162,8 +162,8 @@ func TestPlanDirectoryAndGateways(t *testing.T) {
 	if err == nil {
 		// All examples together: two share default/my-app Deployments and
 		// Services, which is fine; the plan must still succeed.
-		if !strings.Contains(out, "Gateway app-ns/my-alb") || !strings.Contains(out, "Network Load Balancer Gateways are not translated yet") {
-			t.Fatalf("no ALB Gateway stack or no note on NLB Gateways:\n%s", out)
+		if !strings.Contains(out, "Gateway app-ns/my-alb") || !strings.Contains(out, "Gateway app-ns/my-nlb") {
+			t.Fatalf("no ALB or no NLB Gateway stack:\n%s", out)
 		}
 		return
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // newDeployer returns the stack deployer (internal/deploy) over the
-// clients.
-func newDeployer(c Clients, o Options, log *slog.Logger, reg prometheus.Registerer) (Deployer, error) {
+// clients; it reads the certificates it imports into ACM from secrets.
+func newDeployer(c Clients, o Options, log *slog.Logger, reg prometheus.Registerer, secrets deploy.Secrets) (Deployer, error) {
 	var m *deploy.Metrics
 	if reg != nil {
 		var err error
@@ -30,6 +30,10 @@ func newDeployer(c Clients, o Options, log *slog.Logger, reg prometheus.Register
 		ExternalManagedTags: o.ExternalManagedTags,
 		Logger:              log.With("component", "deploy"),
 		Metrics:             m,
+		Secrets:             secrets,
+	}
+	if c.ACM != nil {
+		cfg.ACM = c.ACM
 	}
 	if gates.Enabled(translate.GateEnableRGTAPI) && c.Tagging != nil {
 		cfg.Tagging = c.Tagging

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/elbowlb/elbow/internal/controller"
@@ -34,6 +36,36 @@ func testOptions(t testing.TB) controller.Options {
 	o.TargetGroupBindingRequeueDuration = 2 * time.Second
 	o.SkipNameValidation = true
 	return o
+}
+
+// localController starts an API server, a local ELB and the whole
+// controller against them (edit changes the options first); it returns
+// a client of the API server, the local ELB and the controller's
+// collaborators.
+func localController(t *testing.T, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
+	t.Helper()
+	return localControllerOn(t, ctrltest.APIServer(t), edit)
+}
+
+// localControllerOn is localController on the API server cfg.
+func localControllerOn(t *testing.T, cfg *rest.Config, edit func(*controller.Options)) (client.Client, *ctrltest.LocalELB, controller.Deps) {
+	t.Helper()
+	c := ctrltest.Client(t, cfg)
+	elb := ctrltest.StartLocalELB(t, "test", nil)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	o := testOptions(t)
+	o.AWSRegion = "us-east-1"
+	o.ELBEndpoint = elb.URL
+	if edit != nil {
+		edit(&o)
+	}
+	d, err := controller.NewDeps(context.Background(), o, ctrltest.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	startController(t, cfg, o, d)
+	return c, elb, d
 }
 
 // Controller is a controller running in the test process.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networking "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
 )
 
@@ -29,19 +27,7 @@ import (
 // update, and deletion leaves no AWS resource and no finalizer.
 func TestIngressEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	cfg := ctrltest.APIServer(t)
-	c := ctrltest.Client(t, cfg)
-	elb := ctrltest.StartLocalELB(t, "test", nil)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	o := testOptions(t)
-	o.AWSRegion = "us-east-1"
-	o.ELBEndpoint = elb.URL
-	d, err := controller.NewDeps(ctx, o, ctrltest.Logger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	startController(t, cfg, o, d)
+	c, elb, _ := localController(t, nil)
 	ctrltest.Node(t, c, "node-a", "us-east-1a", "i-0aaaaaaaaaaaaaaa1", nil)
 
 	ns := "shop"

@@ -28,8 +28,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 	"github.com/elbowlb/elbow/internal/controller/cloudfacts"
 	"github.com/elbowlb/elbow/internal/controller/ingress"
 	"github.com/elbowlb/elbow/internal/controller/kube"
@@ -49,6 +52,11 @@ func NewScheme() (*runtime.Scheme, error) {
 	}
 	if err := elbv2api.AddToScheme(s); err != nil {
 		return nil, err
+	}
+	for _, add := range []func(*runtime.Scheme) error{gwv1.Install, gwv1beta1.Install, gwaws.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -101,6 +109,14 @@ func NewManager(cfg *rest.Config, o Options, log *slog.Logger) (manager.Manager,
 			KeyName:  o.WebhookKeyFile,
 		})
 	}
+	if cfg.QPS == 0 {
+		// A config built from a kubeconfig would get client-go's default
+		// client-side limit (5 requests/s); rely on the API server's
+		// priority and fairness instead, as controller-runtime's GetConfig
+		// (used by `elbow controller`) does.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS = -1
+	}
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)
@@ -126,9 +142,11 @@ type Deployer interface {
 	Deploy(ctx context.Context, s *stack.Stack) error
 }
 
-// FactsSource gives cloud facts (cloudfacts.Reader).
+// FactsSource gives cloud facts and looks up references they lack
+// (cloudfacts.Reader).
 type FactsSource interface {
 	Facts(ctx context.Context, force bool) (*facts.Facts, error)
+	Resolve(ctx context.Context, refs []translate.Reference) (*facts.Facts, map[translate.Reference]string, error)
 }
 
 // BackendSG finds or creates the shared backend security group
@@ -141,9 +159,12 @@ type BackendSG interface {
 type Deps struct {
 	// ELBV2 is the ELBv2 client (the SDK's).
 	ELBV2 targets.ELBV2
-	// Deployer deploys Ingress and Service stacks. Nil runs only the
-	// TargetGroupBinding controller and the webhooks.
+	// Deployer deploys Ingress, Service and Gateway stacks. Nil runs only
+	// the TargetGroupBinding controller and the webhooks.
 	Deployer Deployer
+	// Secrets is where the deployer reads the certificate Secrets it
+	// imports into ACM; Setup gives it the manager's API reader.
+	Secrets *SecretSource
 	// Facts gives the cloud facts translation reads.
 	Facts FactsSource
 	// BackendSG creates the shared backend security group on first need;
@@ -207,6 +228,12 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, d Deps) error {
 		}
 		if err := svc.SetupWithManager(mgr, o.ServiceMaxConcurrentReconciles); err != nil {
 			return fmt.Errorf("service controller: %w", err)
+		}
+		if d.Secrets != nil {
+			d.Secrets.SetReader(mgr.GetAPIReader())
+		}
+		if _, err := setupGateways(ctx, mgr, o, d, topts, bsg); err != nil {
+			return fmt.Errorf("gateway controllers: %w", err)
 		}
 	}
 	if !o.DisableWebhooks {
@@ -359,7 +386,8 @@ func NewDeps(ctx context.Context, o Options, log *slog.Logger, reg prometheus.Re
 		}
 		d.BackendSG = &cloudfacts.BackendSG{EC2: c.EC2, VpcID: cloud.VPCID(), ClusterName: o.ClusterName, Name: cloud.BackendSecurityGroupName()}
 	}
-	dep, err := newDeployer(c, o, log, reg)
+	d.Secrets = &SecretSource{}
+	dep, err := newDeployer(c, o, log, reg, d.Secrets)
 	if err != nil {
 		return Deps{}, err
 	}

@@ -78,9 +78,15 @@ type Options struct {
 	IngressMaxConcurrentReconciles            int
 	ServiceMaxConcurrentReconciles            int
 	TargetGroupBindingMaxConcurrentReconciles int
-	TargetGroupBindingRequeueDuration         time.Duration
-	TargetGroupBindingMaxBackoff              time.Duration
-	MaxTargetsPerTargetGroup                  int
+	// ALBGatewayMaxConcurrentReconciles bounds the concurrent reconciles of
+	// ALB Gateways and of their routes.
+	ALBGatewayMaxConcurrentReconciles int
+	// NLBGatewayMaxConcurrentReconciles bounds those of NLB Gateways and
+	// of their routes (one reconciler serves both: the larger bound holds).
+	NLBGatewayMaxConcurrentReconciles int
+	TargetGroupBindingRequeueDuration time.Duration
+	TargetGroupBindingMaxBackoff      time.Duration
+	MaxTargetsPerTargetGroup          int
 	// SkipNameValidation lets several controllers run in one process (tests).
 	SkipNameValidation bool
 	// FactsRefresh is how often cloud facts (subnets, security groups,
@@ -127,6 +133,8 @@ func DefaultOptions() Options {
 		IngressMaxConcurrentReconciles:            3,
 		ServiceMaxConcurrentReconciles:            3,
 		TargetGroupBindingMaxConcurrentReconciles: 3,
+		ALBGatewayMaxConcurrentReconciles:         3,
+		NLBGatewayMaxConcurrentReconciles:         3,
 		TargetGroupBindingRequeueDuration:         15 * time.Second,
 		TargetGroupBindingMaxBackoff:              1000 * time.Second,
 		FactsRefresh:                              10 * time.Minute,
@@ -182,6 +190,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.IngressMaxConcurrentReconciles, "ingress-max-concurrent-reconciles", o.IngressMaxConcurrentReconciles, "concurrent Ingress group reconciles")
 	fs.IntVar(&o.ServiceMaxConcurrentReconciles, "service-max-concurrent-reconciles", o.ServiceMaxConcurrentReconciles, "concurrent Service reconciles")
 	fs.IntVar(&o.TargetGroupBindingMaxConcurrentReconciles, "targetgroupbinding-max-concurrent-reconciles", o.TargetGroupBindingMaxConcurrentReconciles, "concurrent TargetGroupBinding reconciles")
+	fs.IntVar(&o.ALBGatewayMaxConcurrentReconciles, "alb-gateway-max-concurrent-reconciles", o.ALBGatewayMaxConcurrentReconciles, "concurrent reconciles of ALB Gateways (and of their HTTPRoutes and GRPCRoutes)")
+	fs.IntVar(&o.NLBGatewayMaxConcurrentReconciles, "nlb-gateway-max-concurrent-reconciles", o.NLBGatewayMaxConcurrentReconciles, "concurrent reconciles of NLB Gateways (and of their TCPRoutes, UDPRoutes and TLSRoutes); one reconciler serves ALB and NLB Gateways, with the larger bound")
 	fs.DurationVar(&o.TargetGroupBindingRequeueDuration, "targetgroupbinding-requeue-duration", o.TargetGroupBindingRequeueDuration, "longest pause between target health reads while some target is not healthy")
 	fs.DurationVar(&o.TargetGroupBindingMaxBackoff, "targetgroupbinding-max-exponential-backoff-delay", o.TargetGroupBindingMaxBackoff, "longest retry delay after a failed TargetGroupBinding reconcile")
 	fs.IntVar(&o.MaxTargetsPerTargetGroup, "max-targets-per-target-group", o.MaxTargetsPerTargetGroup, "cap on the targets of one target group (0: none)")

@@ -15,31 +15,116 @@ import (
 
 	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/stack"
+	"github.com/elbowlb/elbow/internal/translate/manifests"
 )
 
-// TestAdoption creates the shop group's security group, target groups and
-// load balancer as the AWS Load Balancer Controller does (its names, its
-// tags written literally here, one target group with the legacy cluster
-// tag of its older releases, one health check path out of date, no
-// listeners yet), then deploys with a new deployer: everything is updated
-// in place (same ARNs and ID, nothing created again or deleted), the
-// missing parts are added, and a further deploy writes nothing.
+// gatewayShop is an ALB Gateway with two routes to two Services: two
+// target groups, a managed security group, one listener.
+const gatewayShop = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shop, namespace: shop, uid: 5c4a3ee6-3e1e-4a8a-9a55-0c1f0f6f2b11}
+spec:
+  gatewayClassName: alb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: shop}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /cart}}]
+    backendRefs: [{name: cart, port: 80}]
+  - backendRefs: [{name: front, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec: {type: NodePort, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: shop}
+spec: {type: NodePort, ports: [{port: 80}]}
+`
+
+// TestAdoption creates a stack's security group, target groups and load
+// balancer as the AWS Load Balancer Controller does (its names, its tags
+// written literally here, one target group of an IngressGroup with the
+// legacy cluster tag of its older releases, one health check path out of
+// date, no listeners yet), then deploys with a new deployer: everything is
+// updated in place (same ARNs and ID, nothing created again or deleted),
+// the missing parts are added, and a further deploy writes nothing. It
+// does so for an IngressGroup and for an ALB Gateway.
 func TestAdoption(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// stack translates the objects.
+		stack func(e *env) *stack.Stack
+		// tags are the reference's tags of a resource; legacy asks for the
+		// legacy cluster tag.
+		tags func(resource string, legacy bool) map[string]string
+		// legacy says whether a target group carries the legacy cluster tag.
+		legacy bool
+	}{
+		{
+			name:  "IngressGroup",
+			stack: func(e *env) *stack.Stack { return e.shopStack(t, baseShop()) },
+			tags: func(resource string, legacy bool) map[string]string {
+				cl := "elbv2.k8s.aws/cluster"
+				if legacy {
+					cl = "ingress.k8s.aws/cluster"
+				}
+				return map[string]string{cl: cluster, "ingress.k8s.aws/stack": "shop", "ingress.k8s.aws/resource": resource}
+			},
+			legacy: true,
+		},
+		{
+			name: "Gateway",
+			stack: func(e *env) *stack.Stack {
+				objs := &manifests.Objects{}
+				if err := objs.Add("gateway.yaml", []byte(gatewayShop)); err != nil {
+					t.Fatal(err)
+				}
+				stacks := e.stacksOf(t, objs)
+				if len(stacks) != 1 {
+					t.Fatalf("%d stacks, want 1", len(stacks))
+				}
+				return stacks[0]
+			},
+			tags: func(resource string, _ bool) map[string]string {
+				return map[string]string{"elbv2.k8s.aws/cluster": cluster, "gateway.k8s.aws.alb/stack": "shop/shop", "gateway.k8s.aws.alb/resource": resource}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			adopt(t, e, func() *stack.Stack { return tc.stack(e) }, tc.tags, tc.legacy)
+		})
+	}
+}
+
+// adopt creates the resources of the stack build returns with the
+// reference's tags, deploys it, and checks that they were adopted.
+func adopt(t *testing.T, e *env, build func() *stack.Stack, refTags func(string, bool) map[string]string, legacy bool) {
 	ctx := context.Background()
-	e := newEnv(t)
-	st := e.shopStack(t, baseShop())
+	st := build()
 	if st.LoadBalancers["LoadBalancer"] == nil || st.SecurityGroups["ManagedLBSecurityGroup"] == nil || len(st.TargetGroups) < 2 {
-		t.Fatalf("shop stack: load balancers %v, security groups %v, %d target groups", sortedKeys(st.LoadBalancers), sortedKeys(st.SecurityGroups), len(st.TargetGroups))
+		t.Fatalf("stack %s: load balancers %v, security groups %v, %d target groups", st.ID, sortedKeys(st.LoadBalancers), sortedKeys(st.SecurityGroups), len(st.TargetGroups))
 	}
 	vpc := e.facts.VPCs[0].ID
-	refTags := func(resource string) map[string]string {
-		return map[string]string{"elbv2.k8s.aws/cluster": cluster, "ingress.k8s.aws/stack": "shop", "ingress.k8s.aws/resource": resource}
-	}
 
 	sg := st.SecurityGroups["ManagedLBSecurityGroup"]
 	sgOut, err := e.elb.EC2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String(sg.Spec.GroupName), Description: aws.String(sg.Spec.Description), VpcId: aws.String(vpc),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(refTags("ManagedLBSecurityGroup"))}},
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(refTags("ManagedLBSecurityGroup", false))}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -49,14 +134,9 @@ func TestAdoption(t *testing.T) {
 	tgARNs := map[string]string{} // name -> ARN
 	for i, id := range sortedKeys(st.TargetGroups) {
 		tg := st.TargetGroups[id]
-		tags := refTags(tg.ResID)
-		if i == 0 {
-			delete(tags, "elbv2.k8s.aws/cluster")
-			tags["ingress.k8s.aws/cluster"] = cluster
-		}
 		in := &elbv2.CreateTargetGroupInput{
 			Name: aws.String(tg.Spec.Name), Protocol: elbv2types.ProtocolEnum(tg.Spec.Protocol), Port: tg.Spec.Port,
-			TargetType: elbv2types.TargetTypeEnum(tg.Spec.TargetType), VpcId: aws.String(vpc), Tags: elbTags(tags),
+			TargetType: elbv2types.TargetTypeEnum(tg.Spec.TargetType), VpcId: aws.String(vpc), Tags: elbTags(refTags(tg.ResID, legacy && i == 0)),
 		}
 		if tg.Spec.ProtocolVersion != nil {
 			in.ProtocolVersion = aws.String(string(*tg.Spec.ProtocolVersion))
@@ -78,7 +158,7 @@ func TestAdoption(t *testing.T) {
 	}
 	lbOut, err := e.elb.ELBv2.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
 		Name: aws.String(lb.Spec.Name), Type: elbv2types.LoadBalancerTypeEnum(lb.Spec.Type), Scheme: elbv2types.LoadBalancerSchemeEnum(lb.Spec.Scheme),
-		Subnets: subnets, SecurityGroups: []string{sgID, e.backend}, Tags: elbTags(refTags("LoadBalancer")),
+		Subnets: subnets, SecurityGroups: []string{sgID, e.backend}, Tags: elbTags(refTags("LoadBalancer", false)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +195,7 @@ func TestAdoption(t *testing.T) {
 		t.Errorf("resources after adoption %v, before %v", after, before)
 	}
 	checkDeployed(t, e, st)
-	deployAll(t, e.deployer(t), []*stack.Stack{e.shopStack(t, baseShop())})
+	deployAll(t, e.deployer(t), []*stack.Stack{build()})
 	if _, writes := e.calls.take(); len(writes) != 0 {
 		t.Errorf("after adoption, a further deploy wrote %v", writes)
 	}

@@ -112,7 +112,7 @@ func TestSingleChanges(t *testing.T) {
 		}, []string{"AddListenerCertificates"}},
 		{"new default certificate", func(s *shop) {
 			s.annotations["alb.ingress.kubernetes.io/certificate-arn"] = shopCert2
-		}, []string{"ModifyListener"}},
+		}, []string{"AddListenerCertificates", "ModifyListener", "RemoveListenerCertificates"}}, // the list follows the default, as the reference's
 		{"new last path on an existing service", func(s *shop) {
 			s.ingresses[1].paths = append(s.ingresses[1].paths, "api.example.com /v3 v2")
 		}, []string{"CreateRule", "CreateRule"}}, // on the HTTP and the HTTPS listener

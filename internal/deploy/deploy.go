@@ -60,6 +60,11 @@ type ELBV2 interface {
 	ModifyRule(context.Context, *elbv2.ModifyRuleInput, ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error)
 	SetRulePriorities(context.Context, *elbv2.SetRulePrioritiesInput, ...func(*elbv2.Options)) (*elbv2.SetRulePrioritiesOutput, error)
 	DeleteRule(context.Context, *elbv2.DeleteRuleInput, ...func(*elbv2.Options)) (*elbv2.DeleteRuleOutput, error)
+	// The targets of alb target groups (FrontendNLBTargetGroups); the
+	// other targets are the TargetGroupBindings'.
+	DescribeTargetHealth(context.Context, *elbv2.DescribeTargetHealthInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
+	RegisterTargets(context.Context, *elbv2.RegisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
+	DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error)
 	AddTags(context.Context, *elbv2.AddTagsInput, ...func(*elbv2.Options)) (*elbv2.AddTagsOutput, error)
 	RemoveTags(context.Context, *elbv2.RemoveTagsInput, ...func(*elbv2.Options)) (*elbv2.RemoveTagsOutput, error)
 }
@@ -109,6 +114,12 @@ type Config struct {
 	// reference's EnableRGTAPI gate): one paged GetResources per cluster
 	// tag key instead of listing the region and reading every tag.
 	Tagging Tagging
+	// ACM imports, re-imports and deletes the certificates of stacks that
+	// have ImportedCertificates; nil refuses such stacks. With it the scan
+	// also lists the account's imported certificates and reads their tags.
+	ACM ACM
+	// Secrets gives the certificate material of ImportedCertificates.
+	Secrets Secrets
 }
 
 // Deployer deploys stacks. It is safe for concurrent use; deploys of one
@@ -141,7 +152,7 @@ func (e noteEvent) apply(idx map[string]*owned) {
 		o = newOwned()
 		idx[e.key] = o
 	}
-	m := map[string]map[string]bool{"lb": o.lbs, "tg": o.tgs, "sg": o.sgs}[e.kind]
+	m := map[string]map[string]bool{"lb": o.lbs, "tg": o.tgs, "sg": o.sgs, "cert": o.certs}[e.kind]
 	if e.add {
 		m[e.id] = true
 	} else {
@@ -151,13 +162,14 @@ func (e noteEvent) apply(idx map[string]*owned) {
 
 // owned is what one stack owns, by ARN or ID.
 type owned struct {
-	lbs map[string]bool
-	tgs map[string]bool
-	sgs map[string]bool
+	lbs   map[string]bool
+	tgs   map[string]bool
+	sgs   map[string]bool
+	certs map[string]bool
 }
 
 func newOwned() *owned {
-	return &owned{lbs: map[string]bool{}, tgs: map[string]bool{}, sgs: map[string]bool{}}
+	return &owned{lbs: map[string]bool{}, tgs: map[string]bool{}, sgs: map[string]bool{}, certs: map[string]bool{}}
 }
 
 // New returns a Deployer over the clients.
@@ -210,6 +222,9 @@ func (d *Deployer) owns(s *stack.Stack) *owned {
 		}
 		for k := range cur.sgs {
 			o.sgs[k] = true
+		}
+		for k := range cur.certs {
+			o.certs[k] = true
 		}
 	}
 	return o

@@ -9,13 +9,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go/middleware"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/elbowlb/elbow/internal/deploy"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
@@ -88,8 +91,11 @@ type env struct {
 	calls   *calls
 	elbv2   *elbv2.Client
 	ec2     *ec2.Client
+	acm     *acm.Client
 	facts   *facts.Facts
 	backend string
+	// secrets hold the TLS Secrets of the manifests translated.
+	secrets *secretStore
 }
 
 func newEnv(t testing.TB) *env { return newEnvLimits(t, elbv2svc.Limits{}) }
@@ -105,6 +111,9 @@ func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 	)
 	f.SecurityGroups = append(f.SecurityGroups, facts.SecurityGroup{ID: "sg-xxx", Name: "examples", VpcID: vpc})
 	f.ElasticIPs = append(f.ElasticIPs, facts.ElasticIP{AllocationID: "eipalloc-xxx"}, facts.ElasticIP{AllocationID: "eipalloc-yyy"})
+	for _, z := range "abc" {
+		f.ElasticIPs = append(f.ElasticIPs, facts.ElasticIP{AllocationID: "eipalloc-0e1b0a0000000000" + string(z)})
+	}
 	for _, arn := range []string{
 		"arn:aws:acm:ap-northeast-2:123456789:certificate/xxx",
 		"arn:aws:acm:ap-northeast-2:123456789012:certificate/grpc",
@@ -112,9 +121,11 @@ func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 	} {
 		f.Certificates = append(f.Certificates, facts.Certificate{ARN: arn, DomainName: "example.com", SubjectAlternativeNames: []string{"*.example.com"}})
 	}
-	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true, Limits: limits}), calls: &calls{}, facts: f}
+	e := &env{elb: elbtest.StartWith(t, elbtest.Options{Facts: f, ClusterName: cluster, AutoProvisionCertificates: true, NoDataPlanes: true, Limits: limits}), calls: &calls{}, facts: f,
+		secrets: &secretStore{m: map[string][2][]byte{}}}
 	e.elbv2 = elbv2.NewFromConfig(e.elb.Config, func(o *elbv2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	e.ec2 = ec2.NewFromConfig(e.elb.Config, func(o *ec2.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
+	e.acm = acm.NewFromConfig(e.elb.Config, func(o *acm.Options) { o.APIOptions = append(o.APIOptions, e.calls.middleware) })
 	out, err := e.elb.EC2.CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String("k8s-traffic-test"), Description: aws.String("[k8s] Shared Backend SecurityGroup for LoadBalancer"), VpcId: aws.String(vpc),
 	})
@@ -127,7 +138,7 @@ func newEnvLimits(t testing.TB, limits elbv2svc.Limits) *env {
 
 func (e *env) deployer(t testing.TB) *deploy.Deployer {
 	t.Helper()
-	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster})
+	d, err := deploy.New(e.elbv2, e.ec2, deploy.Config{ClusterName: cluster, ACM: e.acm, Secrets: e.secrets, DeleteTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +165,13 @@ func (e *env) stacksOf(t testing.TB, objs *manifests.Objects) []*stack.Stack {
 	o.AssumeNodePorts = true
 	o.AdoptServicesWithoutClass = true // as the Service webhook makes it (loadBalancerClass set on create)
 	allocateNodePorts(objs)
+	for _, sec := range objs.Secrets {
+		crt, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
+		if crt == nil {
+			crt, key = []byte(sec.StringData[corev1.TLSCertKey]), []byte(sec.StringData[corev1.TLSPrivateKeyKey])
+		}
+		e.secrets.set(sec.Namespace, sec.Name, crt, key)
+	}
 	plan.AddDefaultIngressClass(objs, o.IngressClass)
 	p := plan.Build(plan.Input{Objects: objs, Facts: e.facts, Options: o})
 	var out []*stack.Stack
@@ -252,18 +270,13 @@ func TestExamples(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			stacks := e.stacks(t, file)
-			if filepath.Base(file) == "gateway-nlb.yaml" {
-				if len(stacks) != 0 {
-					t.Fatalf("NLB Gateways are not translated yet, got %d stacks", len(stacks))
-				}
-				return
-			}
+			d := e.deployer(t)
+			programmed := e.programChainedALBs(t, file, d)
+			stacks := e.exampleStacks(t, file, programmed)
 			if len(stacks) == 0 {
 				objs, _ := manifests.LoadPaths([]string{file})
 				t.Fatalf("no stack from %d Services and %d Ingresses", len(objs.Services), len(objs.Ingresses))
 			}
-			d := e.deployer(t)
 			deployAll(t, d, stacks)
 			e.calls.take()
 			for _, s := range stacks {
@@ -272,7 +285,7 @@ func TestExamples(t *testing.T) {
 			e.calls.take()
 
 			// The same stacks again, translated afresh: nothing to write.
-			again := e.stacks(t, file)
+			again := e.exampleStacks(t, file, programmed)
 			deployAll(t, d, again)
 			all, writes := e.calls.take()
 			if len(writes) != 0 {
@@ -281,7 +294,7 @@ func TestExamples(t *testing.T) {
 			t.Logf("steady state: %d reads for %d stacks", len(all), len(again))
 
 			// A new deployer (a restarted controller) writes nothing either.
-			deployAll(t, e.deployer(t), e.stacks(t, file))
+			deployAll(t, e.deployer(t), e.exampleStacks(t, file, programmed))
 			if _, writes := e.calls.take(); len(writes) != 0 {
 				t.Errorf("deploy by a restarted deployer made writes %v", writes)
 			}
@@ -298,6 +311,53 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// programChainedALBs does for an example with an NLB Gateway in front of
+// an ALB Gateway what the controller does: it deploys the ALB Gateways'
+// stacks first and returns the Programmed condition each Gateway then has
+// (naming its load balancer, which the NLB's translation reads), by
+// namespace/name; nil when no Gateway forwards to another.
+func (e *env) programChainedALBs(t *testing.T, file string, d *deploy.Deployer) map[string]metav1.Condition {
+	t.Helper()
+	stacks := e.stacks(t, file)
+	chained := false
+	for _, s := range stacks {
+		chained = chained || (s.FrontendNLB != nil && len(s.FrontendNLB.TargetGroups) > 0)
+	}
+	if !chained {
+		return nil
+	}
+	out := map[string]metav1.Condition{}
+	for _, s := range stacks {
+		if s.TagPrefix != stack.TagPrefixGatewayALB {
+			continue
+		}
+		if err := d.Deploy(context.Background(), s); err != nil {
+			t.Fatalf("deploy %s: %v", s.ID, err)
+		}
+		lb := s.LoadBalancers[stack.IDLoadBalancer]
+		out[s.ID.String()] = metav1.Condition{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed",
+			Message: "Load balancer " + lb.Status.LoadBalancerARN + " is active."}
+	}
+	return out
+}
+
+// exampleStacks translates an example, its Gateways carrying the
+// Programmed conditions given.
+func (e *env) exampleStacks(t *testing.T, file string, programmed map[string]metav1.Condition) []*stack.Stack {
+	t.Helper()
+	objs, err := manifests.LoadPaths([]string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range objs.Gateways {
+		gw := &objs.Gateways[i]
+		if c, ok := programmed[gw.Namespace+"/"+gw.Name]; ok {
+			gw.Status.Conditions = []metav1.Condition{c}
+		}
+	}
+	return e.stacksOf(t, objs)
+}
+
 // checkDeployed reads the load balancer back and compares it with the stack.
 func checkDeployed(t *testing.T, e *env, s *stack.Stack) {
 	t.Helper()
@@ -311,6 +371,15 @@ func checkDeployed(t *testing.T, e *env, s *stack.Stack) {
 			t.Fatal(err)
 		}
 		got := out.LoadBalancers[0]
+		fixed := 0
+		for _, m := range lb.Spec.SubnetMappings {
+			if m.AllocationID != nil || m.PrivateIPv4Address != nil {
+				fixed++
+			}
+		}
+		if len(lb.Status.StaticAddresses) != fixed {
+			t.Errorf("load balancer %s: static addresses %v, want one for each of the %d subnet mappings with an Elastic IP or a private address", lb.Spec.Name, lb.Status.StaticAddresses, fixed)
+		}
 		if aws.ToString(got.LoadBalancerName) != lb.Spec.Name || string(got.Type) != string(lb.Spec.Type) || (lb.Spec.Scheme != "" && string(got.Scheme) != string(lb.Spec.Scheme)) {
 			t.Errorf("load balancer: got %s %s %s, want %s %s %s", aws.ToString(got.LoadBalancerName), got.Type, got.Scheme, lb.Spec.Name, lb.Spec.Type, lb.Spec.Scheme)
 		}
@@ -371,6 +440,23 @@ func checkDeployed(t *testing.T, e *env, s *stack.Stack) {
 			if have[k] != v {
 				t.Errorf("target group %s: tag %s=%q, want %q", tg.Spec.Name, k, have[k], v)
 			}
+		}
+	}
+	if s.FrontendNLB == nil {
+		return
+	}
+	for name, ft := range s.FrontendNLB.TargetGroups {
+		tgARN, err := s.Resolve(ft.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.elb.ELBv2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(out.TargetHealthDescriptions); n != 1 || aws.ToString(out.TargetHealthDescriptions[0].Target.Id) != ft.TargetARN.Value ||
+			aws.ToInt32(out.TargetHealthDescriptions[0].Target.Port) != ft.TargetPort {
+			t.Errorf("alb target group %s: targets %+v, want ALB %s on port %d", name, out.TargetHealthDescriptions, ft.TargetARN.Value, ft.TargetPort)
 		}
 	}
 }

@@ -70,8 +70,8 @@ func (d *Deployer) ownerKey(tags map[string]string) (string, bool) {
 
 // scan finds what the cluster owns: its load balancers and target groups
 // (with the Resource Groups Tagging API when configured, else by listing
-// the region's and reading their tags in batches) and its security groups
-// by tag filter.
+// the region's and reading their tags in batches), its security groups
+// by tag filter and, with an ACM client, its imported certificates.
 func (d *Deployer) scan(ctx context.Context) (map[string]*owned, error) {
 	idx := map[string]*owned{}
 	add := func(key, kind, id string) { noteEvent{key: key, kind: kind, id: id, add: true}.apply(idx) }
@@ -98,6 +98,11 @@ func (d *Deployer) scan(ctx context.Context) (map[string]*owned, error) {
 					add(key, "sg", aws.ToString(g.GroupId))
 				}
 			}
+		}
+	}
+	if d.cfg.ACM != nil {
+		if err := d.scanCertificates(ctx, add); err != nil {
+			return nil, err
 		}
 	}
 	return idx, nil

@@ -78,6 +78,7 @@ func (r *run) oneLoadBalancer(ctx context.Context, lb *stack.LoadBalancer) error
 	if cur.State != nil {
 		lb.Status.ProvisioningState = &stack.LoadBalancerState{Code: string(cur.State.Code), Reason: aws.ToString(cur.State.Reason)}
 	}
+	lb.Status.StaticAddresses = staticAddresses(spec, cur)
 	if !created {
 		if err := r.updateLoadBalancer(ctx, cur, spec, sgs); err != nil {
 			return err
@@ -185,4 +186,28 @@ func sameSet(a, b []string) bool {
 	sort.Strings(a)
 	sort.Strings(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// staticAddresses are the addresses a load balancer's subnet mappings
+// give it: its Elastic IPs (as the API reports them) and private IPv4
+// allocations, in the order of the mappings.
+func staticAddresses(spec stack.LoadBalancerSpec, lb elbv2types.LoadBalancer) []string {
+	eip := map[string]string{}
+	for _, z := range lb.AvailabilityZones {
+		for _, a := range z.LoadBalancerAddresses {
+			if a.AllocationId != nil && a.IpAddress != nil {
+				eip[aws.ToString(a.AllocationId)] = aws.ToString(a.IpAddress)
+			}
+		}
+	}
+	var out []string
+	for _, m := range spec.SubnetMappings {
+		switch {
+		case m.AllocationID != nil && eip[*m.AllocationID] != "":
+			out = append(out, eip[*m.AllocationID])
+		case m.PrivateIPv4Address != nil:
+			out = append(out, *m.PrivateIPv4Address)
+		}
+	}
+	return out
 }

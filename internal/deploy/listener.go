@@ -159,16 +159,17 @@ func (r *run) resolveCerts(cs []stack.Certificate) ([]string, error) {
 	return out, nil
 }
 
-// extraCertificates adds and removes the listener's non-default
-// certificates one by one.
+// extraCertificates makes the listener's certificate list hold every
+// certificate of the listener, the default one included, as the reference
+// controller does (so that the load balancer's certificate selection by
+// SNI and key type sees the default certificate too, and listeners either
+// controller made match without a write). The list is read back without
+// the entry marked IsDefault.
 func (r *run) extraCertificates(ctx context.Context, arn string, certs []string, existed bool) error {
 	want := map[string]bool{}
-	if len(certs) > 1 {
-		for _, c := range certs[1:] {
-			want[c] = true
-		}
+	for _, c := range certs {
+		want[c] = true
 	}
-	delete(want, firstOr(certs))
 	have := map[string]bool{}
 	if existed && len(certs) > 0 {
 		p := elbv2.NewDescribeListenerCertificatesPaginator(r.d.elb, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(arn), PageSize: aws.Int32(400)})
@@ -209,13 +210,6 @@ func (r *run) extraCertificates(ctx context.Context, arn string, certs []string,
 		r.changed("Listener", "changed", "arn", arn, "what", "certificates", "added", len(add), "removed", len(remove))
 	}
 	return nil
-}
-
-func firstOr(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
 }
 
 // listenerAttributes sets the desired listener attributes whose values

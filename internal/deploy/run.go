@@ -31,15 +31,26 @@ type run struct {
 	sgs  map[string]ec2types.SecurityGroup
 	tags map[string]map[string]string // ARN or group ID -> tags
 
+	// certs maps the resource IDs of the owned imported certificates to
+	// their ARNs.
+	certs map[string]string
+
 	// doomed are owned resources the stack no longer has, removed last.
-	doomedLBs []string
-	doomedTGs []string
-	doomedSGs []string
+	doomedLBs   []string
+	doomedTGs   []string
+	doomedSGs   []string
+	doomedCerts []string
 }
 
 func (r *run) deploy(ctx context.Context) error {
 	r.own = r.d.owns(r.s)
 	if err := r.read(ctx); err != nil {
+		return err
+	}
+	if err := r.readCertificates(ctx); err != nil {
+		return err
+	}
+	if err := r.certificates(ctx); err != nil {
 		return err
 	}
 	if err := r.securityGroups(ctx); err != nil {
@@ -49,6 +60,9 @@ func (r *run) deploy(ctx context.Context) error {
 		return err
 	}
 	if err := r.loadBalancer(ctx); err != nil {
+		return err
+	}
+	if err := r.frontendTargets(ctx); err != nil {
 		return err
 	}
 	return r.remove(ctx)
@@ -189,8 +203,8 @@ func (r *run) describeTGs(ctx context.Context, arns []string) ([]elbv2types.Targ
 }
 
 // remove deletes what the stack no longer has: load balancers first, then
-// target groups, then security groups, retrying refusals caused by what
-// is still being released.
+// target groups, then security groups, then imported certificates,
+// retrying refusals caused by what is still being released.
 func (r *run) remove(ctx context.Context) error {
 	for _, arn := range r.doomedLBs {
 		_, err := r.d.elb.DeleteLoadBalancer(ctx, &elbv2.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)})
@@ -228,7 +242,7 @@ func (r *run) remove(ctx context.Context) error {
 		r.d.note(r.s, "sg", gid, false)
 		r.changed("SecurityGroup", "deleted", "id", gid)
 	}
-	return nil
+	return r.removeCertificates(ctx)
 }
 
 // retryInUse retries f while AWS refuses it because another resource
@@ -239,7 +253,7 @@ func (r *run) retryInUse(ctx context.Context, f func() error) error {
 	wait := 200 * time.Millisecond
 	for {
 		err := f()
-		if err == nil || !(isCode(err, "ResourceInUse") || isCode(err, "DependencyViolation")) || time.Now().After(deadline) {
+		if err == nil || !(isCode(err, "ResourceInUse") || isCode(err, "DependencyViolation") || isCode(err, "ResourceInUseException")) || time.Now().After(deadline) {
 			return err
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait))

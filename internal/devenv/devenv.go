@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -42,6 +43,7 @@ import (
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv/agent"
 	"github.com/elbowlb/elbow/internal/devenv/nodeproxy"
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -86,6 +88,8 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// Controller is ControllerElbow (the default) or ControllerNone.
+	Controller string
 	// ControllerRBAC, when set, is a manifest file holding one
 	// ServiceAccount and the RBAC objects that grant it permissions (the
 	// chart's rendering): they are applied before the controller starts,
@@ -113,6 +117,7 @@ type Env struct {
 	elb   *server.Server
 	aws   aws.Config
 	nodes []agent.Node
+	cloud *facts.Facts
 	addrs vpcaddr.Map
 	ports ports
 	// rbac and account are Config.ControllerRBAC's objects and
@@ -137,6 +142,7 @@ type ports struct {
 	ELB     int `json:"elbPort"`
 	DNS     int `json:"dnsPort"`
 	Webhook int `json:"webhookPort"`
+	Console int `json:"consolePort"`
 }
 
 // Run runs the environment until ctx ends. It returns an error when a
@@ -157,6 +163,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultWait
+	}
+	switch cfg.Controller {
+	case "":
+		cfg.Controller = ControllerElbow
+	case ControllerElbow, ControllerNone:
+	default:
+		return fmt.Errorf("--controller %q: want %s or %s", cfg.Controller, ControllerElbow, ControllerNone)
 	}
 	if cfg.Slot < 0 || cfg.Slot > MaxSlot {
 		return fmt.Errorf("--slot %d: want 0 to %d", cfg.Slot, MaxSlot)
@@ -198,6 +211,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := e.start(ctx); err != nil {
 		return err
 	}
+	if cfg.Controller == ControllerNone {
+		ca, err := e.prepareWebhooks()
+		if err != nil {
+			return err
+		}
+		rep := e.baseReport()
+		rep.Pending = "a controller's webhook server at " + e.webhookURL()
+		if err := e.writeEndpoints(rep); err != nil {
+			return err
+		}
+		e.printSettings(rep.Settings)
+		if err := e.awaitController(ctx, ca); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 	e.progress("applying %d objects from %s", len(objs), describeFiles(cfg.Files))
 	a, err := newApplier(e.rest, e.warn)
 	if err != nil {
@@ -219,8 +250,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e.printReport(rep)
-	fmt.Fprintf(e.out, "\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
-		filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
+	fmt.Fprintf(e.out, "\nconsole: %s\nkubectl: export KUBECONFIG=%s\nendpoints: %s\nlogs: %s\nelbow dev is running; press Ctrl-C to stop.\n",
+		e.elb.ConsoleURL(), filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "endpoints.json"), filepath.Join(dir, "logs"))
 	<-ctx.Done()
 	fmt.Fprintln(e.out, "elbow dev: stopping")
 	return nil
@@ -314,6 +345,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.progress("installed %d CRDs in %s", n, since(t))
 
 	f := facts.Default(cfg.Region, cfg.ClusterName)
+	e.cloud = f
 	amap := fmt.Sprintf("10.0.0.0/16=127.%d.0.0/16", 10+cfg.Slot)
 	f.AddressMap = &amap
 	if e.addrs, err = f.Addresses(); err != nil {
@@ -332,6 +364,7 @@ func (e *Env) start(ctx context.Context) error {
 	srv, err := server.New(server.Config{
 		Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
 		DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+		ConsoleListen:           "127.0.0.1:" + strconv.Itoa(e.ports.Console),
 		StateDir:                elbDir,
 		Facts:                   f,
 		Logger:                  e.log.With("component", "elb"),
@@ -356,14 +389,15 @@ func (e *Env) start(ctx context.Context) error {
 		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
 		BaseEndpoint: aws.String(srv.URL()),
 	}
-	e.progress("local ELB at %s (DNS for load balancer names at %s) in %s", srv.URL(), srv.DNSAddr(), since(t))
+	e.progress("local ELB at %s (DNS for load balancer names at %s, console at %s) in %s", srv.URL(), srv.DNSAddr(), srv.ConsoleURL(), since(t))
 
 	var names []string
 	for _, nd := range e.nodes {
 		names = append(names, fmt.Sprintf("%s (%s, %s, %s)", nd.Name, nd.Zone, nd.IP, nd.InstanceID))
 	}
+	enis := &podnet.Pool{EC2: ec2.NewFromConfig(e.aws), ClusterName: cfg.ClusterName, Logger: e.log.With("component", "podnet")}
 	e.goRun(ctx, "node agent", func(ctx context.Context) error {
-		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
+		return agent.Run(ctx, agent.Config{Client: e.kube, Nodes: e.nodes, Region: cfg.Region, Addrs: e.addrs, ENIs: enis, Logger: e.log.With("component", "agent"), DataDir: filepath.Join(cfg.StateDir, "agent")})
 	}, failed)
 	var pn []nodeproxy.Node
 	for _, nd := range e.nodes {
@@ -374,23 +408,25 @@ func (e *Env) start(ctx context.Context) error {
 	}, failed)
 	e.progress("%d nodes with the node agent and node proxy:%s", len(e.nodes), joinLines(names))
 
-	t = time.Now()
-	if e.rbac != nil {
-		a, err := newApplier(e.rest, e.warn)
-		if err != nil {
-			return err
+	if cfg.Controller == ControllerElbow {
+		t = time.Now()
+		if e.rbac != nil {
+			a, err := newApplier(e.rest, e.warn)
+			if err != nil {
+				return err
+			}
+			if _, err := a.Apply(ctx, e.rbac); err != nil {
+				return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+			}
 		}
-		if _, err := a.Apply(ctx, e.rbac); err != nil {
-			return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
+		if err := e.startController(ctx, srv.URL(), failed); err != nil {
+			return fmt.Errorf("controller: %w", err)
 		}
+		if err := e.installIngressClass(ctx); err != nil {
+			return fmt.Errorf("IngressClass alb: %w", err)
+		}
+		e.progress("controller running (cluster %s, webhooks at %s) and the IngressClass alb in %s", cfg.ClusterName, e.webhookURL(), since(t))
 	}
-	if err := e.startController(ctx, srv.URL(), failed); err != nil {
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := e.installIngressClass(ctx); err != nil {
-		return fmt.Errorf("IngressClass alb: %w", err)
-	}
-	e.progress("controller running (cluster %s, webhooks at https://127.0.0.1:%d) and the IngressClass alb in %s", cfg.ClusterName, e.ports.Webhook, since(t))
 	select {
 	case err := <-failed:
 		return err
@@ -415,7 +451,7 @@ func (e *Env) seedPools(ctx context.Context, srv *server.Server) error {
 			b := pool.Addr().As4()
 			b[2] = byte(16 * e.cfg.Slot)
 			b[3] = 1
-			if err := tx.PutMeta("loopback.next."+pool.String(), []byte(netip.AddrFrom4(b).String())); err != nil {
+			if err := state.SeedLoopback(tx, pool, netip.AddrFrom4(b)); err != nil {
 				return err
 			}
 		}
@@ -438,8 +474,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 	o.HealthProbeBindAddr = "0"
 	o.WebhookBindHost = "127.0.0.1"
 	o.WebhookBindPort = e.ports.Webhook
-	o.WebhookCertDir = filepath.Join(e.cfg.StateDir, "webhook")
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.ports.Webhook)
+	o.WebhookCertDir = e.webhookCertDir()
+	o.WebhookURL = e.webhookURL()
 	// Facts change only through this environment: read them often, so
 	// that references the local ELB auto-provisions are seen soon.
 	o.FactsRefresh = 30 * time.Second
@@ -470,7 +506,8 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 }
 
 // waitTLS waits until a TLS server answers a handshake at addr (the
-// webhook server: the API server calls it for every pod and Service).
+// webhook server: the API server calls it for every pod and Service), for
+// up to limit (no limit when 0).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -479,7 +516,7 @@ func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
 			c.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if limit > 0 && time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens at %s after %s: %w", addr, limit, err)
 		}
 		select {
@@ -502,49 +539,62 @@ const (
 
 // loadPorts returns the ports recorded at the first start, choosing them
 // when there are none: the well-known ones (ELB 4566, DNS 5353, webhooks
-// 9443) when free and the slot is 0, else free ones of the slot's range.
+// 9443, console 4567) when free and the slot is 0, else free ones of the
+// slot's range.
 func loadPorts(path string, slot int) (ports, error) {
 	var p ports
-	if b, err := os.ReadFile(path); err == nil {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
 		if err := json.Unmarshal(b, &p); err != nil {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}
-		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook} {
-			if !tcpFree(port) {
+		for name, port := range map[string]int{"local ELB": p.ELB, "webhooks": p.Webhook, "console": p.Console} {
+			if port != 0 && !tcpFree(port) {
 				return p, fmt.Errorf("port %d (%s, recorded in %s) is in use: is another elbow dev running on this state dir?", port, name, path)
 			}
 		}
-		return p, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+		if p.Console != 0 {
+			return p, nil
+		}
+		// A state dir from before the console: its port is chosen now.
+		slot = p.Slot
+	case !errors.Is(err, os.ErrNotExist):
 		return p, err
+	default:
+		p.Slot = slot
 	}
-	p.Slot = slot
 	next := portBase + slot*portsPerSlot
 	end := next + portsPerSlot
+	taken := func(port int) bool { return port == p.ELB || port == p.DNS || port == p.Webhook }
 	pick := func(preferred int, udp bool) (int, error) {
-		if slot == 0 && tcpFree(preferred) && (!udp || udpFree(preferred)) {
+		if slot == 0 && !taken(preferred) && tcpFree(preferred) && (!udp || udpFree(preferred)) {
 			return preferred, nil
 		}
 		for next < end {
 			port := next
 			next++
-			if tcpFree(port) && (!udp || udpFree(port)) {
+			if !taken(port) && tcpFree(port) && (!udp || udpFree(port)) {
 				return port, nil
 			}
 		}
 		return 0, fmt.Errorf("no free port on 127.0.0.1 in %d-%d (slot %d)", portBase+slot*portsPerSlot, end-1, slot)
 	}
-	var err error
-	if p.ELB, err = pick(4566, false); err != nil {
+	if p.ELB == 0 {
+		if p.ELB, err = pick(4566, false); err != nil {
+			return p, err
+		}
+		if p.DNS, err = pick(5353, true); err != nil {
+			return p, err
+		}
+		if p.Webhook, err = pick(9443, false); err != nil {
+			return p, err
+		}
+	}
+	if p.Console, err = pick(4567, false); err != nil {
 		return p, err
 	}
-	if p.DNS, err = pick(5353, true); err != nil {
-		return p, err
-	}
-	if p.Webhook, err = pick(9443, false); err != nil {
-		return p, err
-	}
-	b, _ := json.MarshalIndent(p, "", "  ")
+	b, _ = json.MarshalIndent(p, "", "  ")
 	return p, os.WriteFile(path, b, 0o600)
 }
 

@@ -1,8 +1,10 @@
 package devenv
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,10 +110,12 @@ func TestCommand(t *testing.T) {
 		{alb, Listener{Protocol: "HTTP", Port: 80}, "curl -H 'Host: www.example.com' http://127.77.0.1/"},
 		{alb, Listener{Protocol: "HTTP", Port: 8080}, "curl -H 'Host: www.example.com' http://127.77.0.1:8080/"},
 		{alb, Listener{Protocol: "HTTPS", Port: 443}, "curl -k --resolve www.example.com:443:127.77.0.1 https://www.example.com/"},
+		{alb, Listener{Protocol: "HTTPS", Port: 8443}, "curl -k --resolve www.example.com:8443:127.77.0.1 -H 'Host: www.example.com' https://www.example.com:8443/"},
 		{alb, Listener{Protocol: "HTTPS", Port: 443, TargetProtocolVersion: "GRPC"}, "grpcurl -insecure -authority www.example.com 127.77.0.1:443 grpc.health.v1.Health/Check"},
 		{nlb, Listener{Protocol: "TCP", Port: 6379}, "curl http://127.77.0.2:6379/"},
 		{nlb, Listener{Protocol: "TCP", Port: 443}, "curl -k https://127.77.0.2:443/"},
 		{nlb, Listener{Protocol: "TLS", Port: 443}, "curl -k https://127.77.0.2:443/"},
+		{LoadBalancer{Type: "network", Addresses: nlb.Addresses, Hosts: []string{"chat.example.com"}}, Listener{Protocol: "TLS", Port: 5223}, "curl -k --resolve chat.example.com:5223:127.77.0.2 https://chat.example.com:5223/"},
 		{nlb, Listener{Protocol: "UDP", Port: 7778}, "echo hello | nc -u -w1 127.77.0.2 7778"},
 	} {
 		if got := command(tc.lb, tc.l, tc.lb.Addresses[0].IP); got != tc.want {
@@ -126,20 +130,40 @@ func TestLoadPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Slot != 2 || p.ELB == 0 || p.DNS == 0 || p.Webhook == 0 || p.ELB == 4566 {
+	if p.Slot != 2 || p.ELB == 0 || p.DNS == 0 || p.Webhook == 0 || p.Console == 0 || p.ELB == 4566 {
 		t.Errorf("slot 2 ports %+v: want free ports, not the well-known ones", p)
 	}
 	lo, hi := portBase+2*portsPerSlot, portBase+3*portsPerSlot
-	for _, port := range []int{p.ELB, p.DNS, p.Webhook} {
+	all := []int{p.ELB, p.DNS, p.Webhook, p.Console}
+	for _, port := range all {
 		if port < lo || port >= hi {
 			t.Errorf("slot 2 port %d outside the slot's range %d-%d (below the ephemeral ports)", port, lo, hi-1)
 		}
 	}
-	if p.ELB == p.DNS || p.DNS == p.Webhook || p.ELB == p.Webhook {
-		t.Errorf("slot 2 ports %+v: want three different ports", p)
+	if u := slices.Compact(slices.Sorted(slices.Values(all))); len(u) != len(all) {
+		t.Errorf("slot 2 ports %+v: want four different ports", p)
 	}
 	again, err := loadPorts(path, 2)
 	if err != nil || again != p {
 		t.Errorf("second start: %+v %v, want the recorded %+v", again, err, p)
+	}
+
+	// A state dir from before the console keeps its ports and gets one
+	// for the console, different from the others.
+	old := ports{Slot: 2, ELB: p.ELB, DNS: p.DNS, Webhook: p.Webhook}
+	b, _ := json.Marshal(old)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	upgraded, err := loadPorts(path, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upgraded.ELB != p.ELB || upgraded.DNS != p.DNS || upgraded.Webhook != p.Webhook || upgraded.Console == 0 ||
+		slices.Contains([]int{p.ELB, p.DNS, p.Webhook}, upgraded.Console) {
+		t.Errorf("ports of an older state dir %+v became %+v", old, upgraded)
+	}
+	if again, err := loadPorts(path, 2); err != nil || again != upgraded {
+		t.Errorf("the console's port was not recorded: %+v %v, want %+v", again, err, upgraded)
 	}
 }

@@ -80,7 +80,7 @@ func withInstances(f *facts.Facts, nodes []agent.Node) error {
 		if f.ClusterName != "" {
 			tags["kubernetes.io/cluster/"+f.ClusterName] = "owned"
 		}
-		f.Instances = append(f.Instances, facts.Instance{ID: n.InstanceID, SubnetID: sub, PrivateIP: n.IP.String(), Tags: tags})
+		f.Instances = append(f.Instances, facts.Instance{ID: n.InstanceID, SubnetID: sub, PrivateIP: n.IP.String(), Tags: tags, InstanceType: agent.InstanceType})
 	}
 	return nil
 }

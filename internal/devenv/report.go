@@ -11,8 +11,11 @@ import (
 
 func (e *Env) baseReport() *Report {
 	rep := &Report{
+		Controller:  e.cfg.Controller,
 		ELBEndpoint: e.elb.URL(),
+		Console:     e.elb.ConsoleURL(),
 		Kubeconfig:  filepath.Join(e.cfg.StateDir, "kubeconfig"),
+		Settings:    e.settings(e.cloud.VPCs[0].ID, e.cloud.AccountID),
 	}
 	if a := e.elb.DNSAddr(); a != nil {
 		rep.DNSServer = a.String()
@@ -34,7 +37,8 @@ func (e *Env) writeEndpoints(rep *Report) error {
 	}
 	path := filepath.Join(e.cfg.StateDir, "endpoints.json")
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// It holds the local ELB's credentials: for the user only.
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

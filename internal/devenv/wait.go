@@ -14,14 +14,19 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	corev1 "k8s.io/api/core/v1"
 	networking "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ingress"
 	"github.com/elbowlb/elbow/internal/controller/service"
 	"github.com/elbowlb/elbow/internal/translate"
+	trgw "github.com/elbowlb/elbow/internal/translate/gateway"
 	tsvc "github.com/elbowlb/elbow/internal/translate/service"
 )
 
@@ -41,12 +46,23 @@ func (r ObjectRef) String() string {
 
 // Report is what endpoints.json holds.
 type Report struct {
+	// Controller is the controller elbow dev runs: ControllerElbow or
+	// ControllerNone.
+	Controller string `json:"controller"`
+	// Pending says what elbow dev waits for before it applies the files
+	// (with --controller=none, a controller's webhook server); the load
+	// balancers are listed once it is empty.
+	Pending string `json:"pending,omitempty"`
 	// ELBEndpoint is the local ELB's AWS endpoint (aws --endpoint-url).
 	ELBEndpoint string `json:"elbEndpoint"`
 	// DNSServer answers A queries for the load balancers' DNS names.
 	DNSServer string `json:"dnsServer"`
+	// Console is the local ELB's web console (docs/console.md).
+	Console string `json:"console"`
 	// Kubeconfig is the admin kubeconfig.
-	Kubeconfig    string         `json:"kubeconfig"`
+	Kubeconfig string `json:"kubeconfig"`
+	// Settings are what another controller or AWS client needs.
+	Settings      *Settings      `json:"settings"`
 	Nodes         []NodeInfo     `json:"nodes"`
 	LoadBalancers []LoadBalancer `json:"loadBalancers"`
 	// NotServed lists the applied objects that asked for a load balancer
@@ -153,7 +169,7 @@ func (e *Env) waitServing(ctx context.Context, applied []Object) (*Report, error
 		case gk.Group == "" && gk.Kind == "Service":
 			cands = append(cands, &candidate{ref: ref})
 		case gk.Group == "gateway.networking.k8s.io" && gk.Kind == "Gateway":
-			rep.NotServed = append(rep.NotServed, NotServed{Object: ref, Reason: "Gateway API objects are not translated into load balancers yet (README, Not supported yet)"})
+			cands = append(cands, &candidate{ref: ref})
 		}
 	}
 	deadline := time.Now().Add(e.cfg.Wait)
@@ -267,6 +283,13 @@ func (e *Env) survey(ctx context.Context, c client.Client, elb *elbv2.Client, ca
 			cd.hostname = ""
 			if len(svc.Status.LoadBalancer.Ingress) > 0 {
 				cd.hostname = svc.Status.LoadBalancer.Ingress[0].Hostname
+			}
+		case "Gateway":
+			if err := surveyGateway(ctx, c, key, cd); err != nil {
+				return nil, 0, err
+			}
+			if cd.skip != "" {
+				continue
 			}
 		}
 		if cd.hostname == "" {
@@ -470,14 +493,24 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 			return fmt.Sprintf("grpcurl -insecure %s grpc.health.v1.Health/Check", hostPort)
 		}
 		if host != "" {
-			url := "https://" + host
 			if l.Port != 443 {
-				url += ":" + port
+				// curl would send Host: host:port, and an ALB compares
+				// host-header values with the whole header, port included.
+				return fmt.Sprintf("curl -k --resolve %s:%s:%s -H 'Host: %s' https://%s:%s/", host, port, ip, host, host, port)
 			}
-			return fmt.Sprintf("curl -k --resolve %s:%s:%s %s/", host, port, ip, url)
+			return fmt.Sprintf("curl -k --resolve %s:%s:%s https://%s/", host, port, ip, host)
 		}
 		return "curl -k https://" + hostPort + "/"
 	case "TLS":
+		// An NLB terminates TLS whatever the SNI; the name is for the
+		// certificate check curl -k skips, and for the echo's report.
+		if host != "" {
+			url := "https://" + host + "/"
+			if l.Port != 443 {
+				url = "https://" + net.JoinHostPort(host, port) + "/"
+			}
+			return fmt.Sprintf("curl -k --resolve %s:%s:%s %s", host, port, ip, url)
+		}
 		return "curl -k https://" + hostPort + "/"
 	case "UDP":
 		return fmt.Sprintf("echo hello | nc -u -w1 %s %s", ip, port)
@@ -488,4 +521,77 @@ func command(lb LoadBalancer, l Listener, ip string) string {
 		return "curl -k https://" + hostPort + "/"
 	}
 	return "curl http://" + hostPort + "/"
+}
+
+// surveyGateway reads a Gateway's state: skipped unless of one of
+// elbow's GatewayClass controllers, pending until Programmed with an
+// address; the hosts are its listeners' and its routes' hostnames
+// (HTTPRoutes of an ALB, TLSRoutes of an NLB).
+func surveyGateway(ctx context.Context, c client.Client, key types.NamespacedName, cd *candidate) error {
+	var gw gwv1.Gateway
+	if err := c.Get(ctx, key, &gw); err != nil {
+		return err
+	}
+	var class gwv1.GatewayClass
+	switch err := c.Get(ctx, types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, &class); {
+	case apierrors.IsNotFound(err):
+		cd.skip = "GatewayClass " + string(gw.Spec.GatewayClassName) + " not found"
+		return nil
+	case err != nil:
+		return err
+	}
+	switch class.Spec.ControllerName {
+	case trgw.ControllerALB, trgw.ControllerNLB, trgw.ControllerAuto:
+	default:
+		cd.skip = "not a Gateway of elbow (GatewayClass " + class.Name + " is of controller " + string(class.Spec.ControllerName) + ", not " +
+			string(trgw.ControllerALB) + ", " + string(trgw.ControllerNLB) + " or " + string(trgw.ControllerAuto) + ")"
+		return nil
+	}
+	cd.status, cd.hostname = "", ""
+	if p := meta.FindStatusCondition(gw.Status.Conditions, string(gwv1.GatewayConditionProgrammed)); p == nil || p.Status != metav1.ConditionTrue {
+		if p != nil {
+			cd.status = p.Reason + ": " + p.Message
+		}
+	} else {
+		for _, a := range gw.Status.Addresses {
+			if a.Type != nil && *a.Type == gwv1.HostnameAddressType {
+				cd.hostname = a.Value
+			}
+		}
+	}
+	hosts := map[string]bool{}
+	for _, l := range gw.Spec.Listeners {
+		if l.Hostname != nil {
+			hosts[string(*l.Hostname)] = true
+		}
+	}
+	names := func(ns string, parents []gwv1.ParentReference, hostnames []gwv1.Hostname) {
+		for _, p := range parents {
+			pns := ns
+			if p.Namespace != nil {
+				pns = string(*p.Namespace)
+			}
+			if string(p.Name) == gw.Name && pns == gw.Namespace && (p.Kind == nil || *p.Kind == "Gateway") {
+				for _, h := range hostnames {
+					hosts[string(h)] = true
+				}
+			}
+		}
+	}
+	var routes gwv1.HTTPRouteList
+	if err := c.List(ctx, &routes); err != nil {
+		return err
+	}
+	for _, r := range routes.Items {
+		names(r.Namespace, r.Spec.ParentRefs, r.Spec.Hostnames)
+	}
+	var tlsRoutes gwv1.TLSRouteList
+	if err := c.List(ctx, &tlsRoutes); err != nil && !meta.IsNoMatchError(err) {
+		return err
+	}
+	for _, r := range tlsRoutes.Items {
+		names(r.Namespace, r.Spec.ParentRefs, r.Spec.Hostnames)
+	}
+	cd.hosts = translate.SortedKeys(hosts)
+	return nil
 }

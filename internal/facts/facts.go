@@ -114,6 +114,9 @@ type Instance struct {
 	PrivateIP      string            `json:"privateIP"`
 	SecurityGroups []string          `json:"securityGroups,omitempty"`
 	Tags           map[string]string `json:"tags,omitempty"`
+	// InstanceType sets the limits of the instance's network interfaces
+	// (see package instancetype); empty: the local EC2's default type.
+	InstanceType string `json:"instanceType,omitempty"`
 }
 
 // Certificate is an ACM certificate. Without PEM material the local ELB

@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs := pki{dir: filepath.Join(dataDir, "pki")}
+	certs := certDir{dir: filepath.Join(dataDir, "pki")}
 	if err := certs.ensure(serviceIP); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -170,6 +170,11 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		"--endpoint-reconciler-type=none",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
+	}
+	if !cfg.ControllerManager {
+		// No service account controller creates namespaces' default
+		// service accounts: pods must not wait for them.
+		apiArgs = append(apiArgs, "--disable-admission-plugins=ServiceAccount")
 	}
 	if err := cp.writeKubeconfig(certs); err != nil {
 		return nil, err
@@ -322,7 +327,7 @@ func httpReady(ctx context.Context, c *http.Client, url string) error {
 	}
 }
 
-func adminHTTPClient(certs pki) (*http.Client, error) {
+func adminHTTPClient(certs certDir) (*http.Client, error) {
 	pair, err := tls.LoadX509KeyPair(certs.path("admin.crt"), certs.path("admin.key"))
 	if err != nil {
 		return nil, err
@@ -338,7 +343,7 @@ func adminHTTPClient(certs pki) (*http.Client, error) {
 	}}}, nil
 }
 
-func (cp *ControlPlane) writeKubeconfig(certs pki) error {
+func (cp *ControlPlane) writeKubeconfig(certs certDir) error {
 	read := func(n string) (string, error) {
 		b, err := os.ReadFile(certs.path(n))
 		return string(b), err

@@ -1,5 +1,10 @@
 package stack
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // TypeImportedCertificate is the resource type of a certificate imported
 // into ACM from a Kubernetes Secret. The AWS Load Balancer Controller has no
 // such resource: elbow adds it for Gateway listener certificateRefs.
@@ -77,4 +82,15 @@ func (r *ImportedCertificate) Type() string { return TypeImportedCertificate }
 // ARN refers to the certificate's ARN.
 func (r *ImportedCertificate) ARN() Token {
 	return RefTo(TypeImportedCertificate, r.ResID, "certificateARN")
+}
+
+// CertificateContentSHA256 is ImportedCertificateSpec.ContentSHA256 of a
+// Secret's tls.crt and tls.key: sha256(tls.crt || 0x00 || tls.key), in
+// lowercase hex.
+func CertificateContentSHA256(crt, key []byte) string {
+	h := sha256.New()
+	h.Write(crt)
+	h.Write([]byte{0})
+	h.Write(key)
+	return hex.EncodeToString(h.Sum(nil))
 }

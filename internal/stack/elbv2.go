@@ -118,6 +118,9 @@ type LoadBalancerStatus struct {
 	LoadBalancerARN   string             `json:"loadBalancerARN"`
 	DNSName           string             `json:"dnsName"`
 	ProvisioningState *LoadBalancerState `json:"provisioningState"`
+	// StaticAddresses are an NLB's addresses of its subnet mappings'
+	// Elastic IPs and private IPv4 allocations, in zone order.
+	StaticAddresses []string `json:"staticAddresses,omitempty"`
 }
 
 // LoadBalancer is an ELBv2 load balancer.

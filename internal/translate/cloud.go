@@ -1,11 +1,8 @@
 package translate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -29,6 +26,68 @@ type Cloud struct {
 	facts *facts.Facts
 	opts  *Options
 	vpc   facts.VPC
+	// missing are the references asked for that the facts lack.
+	missing map[Reference]bool
+}
+
+// RefKind is a kind of cloud resource that manifests name by ID or name.
+type RefKind string
+
+// The kinds of references translation checks against the facts.
+const (
+	RefSubnet        RefKind = "subnet"
+	RefSecurityGroup RefKind = "security group"
+	RefElasticIP     RefKind = "Elastic IP allocation"
+)
+
+// Reference is a cloud resource a manifest names: an ID (subnet-…, sg-…,
+// eipalloc-…) or a name (a subnet's or security group's Name tag, a
+// security group's name), looked up in the cluster's VPC.
+type Reference struct {
+	Kind RefKind
+	Name string
+}
+
+// String returns "kind name".
+func (r Reference) String() string { return string(r.Kind) + " " + r.Name }
+
+// Missing returns the references asked for so far that the facts lack,
+// sorted by kind and name: the caller may look them up in the cloud and
+// translate again with what it found (and, in Options.References.Absent,
+// what the cloud answered for the rest).
+func (c *Cloud) Missing() []Reference {
+	out := make([]Reference, 0, len(c.missing))
+	for r := range c.missing {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// miss records references the facts lack and says why they are refused:
+// what the cloud answered when each was looked up, or, when any was not
+// looked up, that the facts lack them.
+func (c *Cloud) miss(kind RefKind, names []string) (answers string, lookedUp bool) {
+	if c.missing == nil {
+		c.missing = map[Reference]bool{}
+	}
+	lookedUp = true
+	var out []string
+	for _, n := range names {
+		ref := Reference{Kind: kind, Name: n}
+		c.missing[ref] = true
+		a, ok := c.opts.References.Absent[ref]
+		if !ok {
+			lookedUp = false
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, "; "), lookedUp
 }
 
 // NewCloud picks the cluster's VPC (Options.VPCID, or the facts' only VPC).
@@ -110,6 +169,16 @@ func (c *Cloud) vpcSubnets() []Subnet {
 		out = append(out, Subnet{ID: s.ID, AvailabilityZone: s.AvailabilityZone, CIDR: s.CIDR, IPv6CIDR: s.IPv6CIDR, Public: s.Public, Tags: s.Tags})
 	}
 	return out
+}
+
+// SubnetByID returns the facts' subnet of the VPC with an ID.
+func (c *Cloud) SubnetByID(id string) (Subnet, bool) {
+	for _, s := range c.vpcSubnets() {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Subnet{}, false
 }
 
 // matchesTags reports whether a subnet carries every key of filters with
@@ -324,7 +393,11 @@ func (c *Cloud) SubnetsByNameOrID(items []string, q SubnetQuery, src Source, tr 
 		for _, i := range missing {
 			names = append(names, items[i])
 		}
+		answers, lookedUp := c.miss(RefSubnet, names)
 		if !c.opts.AssumeMissingReferences {
+			if lookedUp {
+				return nil, fmt.Errorf("%s: %s", src.Field, answers)
+			}
 			return nil, fmt.Errorf("%s: subnets %s are not in the facts (VPC %s); add them to the facts file, or pass --auto-provision-references to assume them",
 				src.Field, strings.Join(names, ", "), c.vpc.ID)
 		}
@@ -428,7 +501,11 @@ func (c *Cloud) SecurityGroupsByNameOrID(items []string, src Source, tr *Trace) 
 		out = append(out, hits...)
 	}
 	if len(missing) > 0 {
+		answers, lookedUp := c.miss(RefSecurityGroup, missing)
 		if !c.opts.AssumeMissingReferences {
+			if lookedUp {
+				return nil, fmt.Errorf("%s: %s", src.Field, answers)
+			}
 			return nil, fmt.Errorf("%s: security groups %s are not in the facts (VPC %s); add them to the facts file, or pass --auto-provision-references to assume them",
 				src.Field, strings.Join(missing, ", "), c.vpc.ID)
 		}
@@ -456,7 +533,11 @@ func (c *Cloud) CheckElasticIPs(allocs []string, src Source, tr *Trace) error {
 	if len(missing) == 0 {
 		return nil
 	}
+	answers, lookedUp := c.miss(RefElasticIP, missing)
 	if !c.opts.AssumeMissingReferences {
+		if lookedUp {
+			return fmt.Errorf("%s: %s", src.Field, answers)
+		}
 		return fmt.Errorf("%s: Elastic IP allocations %s are not in the facts; add them to the facts file, or pass --auto-provision-references to assume them",
 			src.Field, strings.Join(missing, ", "))
 	}
@@ -514,32 +595,10 @@ func domainMatches(domain, host string) bool {
 	return domain == host
 }
 
-var nonAlnum = regexp.MustCompile("[^A-Za-z0-9]")
-
-// Sanitize drops every character that is not a letter or digit, as the
-// reference does for names.
-func Sanitize(s string) string { return nonAlnum.ReplaceAllString(s, "") }
-
-// Hash returns the lowercase hex SHA-256 of the concatenated parts.
-func Hash(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// Trunc returns at most n bytes of s (Go's %.Ns on ASCII).
-func Trunc(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-// BackendSecurityGroupName is the name of the shared backend security group.
+// BackendSecurityGroupName is the name of the cluster's shared backend
+// security group.
 func (c *Cloud) BackendSecurityGroupName() string {
-	return fmt.Sprintf("k8s-traffic-%s-%s", Trunc(Sanitize(c.opts.ClusterName), 232), Trunc(Hash(c.opts.ClusterName), 10))
+	return BackendSecurityGroupName(c.opts.ClusterName)
 }
 
 // BackendSecurityGroup returns the shared backend security group's ID: the

@@ -164,6 +164,11 @@ type References struct {
 	TrustStores map[string]string
 	// TargetGroups maps target group names to ARNs.
 	TargetGroups map[string]string
+	// Absent says, for references the facts lack and the caller looked
+	// up in the cloud without finding, what the cloud answered; those
+	// references are refused with that answer instead of "not in the
+	// facts".
+	Absent map[Reference]string
 	// ExistingLoadBalancers maps stack IDs to the load balancer the stack
 	// already has: its scheme and subnets are kept when unchanged, as the
 	// reference does.

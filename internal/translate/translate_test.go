@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -209,5 +210,55 @@ func TestNewCloudPicksVPC(t *testing.T) {
 	o.VPCID = "vpc-9"
 	if _, err := NewCloud(f, &o); err == nil {
 		t.Fatal("unknown VPC accepted")
+	}
+}
+
+// TestMissingReferences: every reference the facts lack is recorded for
+// the caller to look up, and one the caller looked up without finding is
+// refused with what the cloud answered instead of "not in the facts".
+func TestMissingReferences(t *testing.T) {
+	f := facts.Default("us-east-1", "demo")
+	q := SubnetQuery{LBType: stack.LoadBalancerTypeNetwork, Scheme: stack.SchemeInternetFacing}
+	c, tr := cloudFor(t, f, nil)
+	_, errSubnet := c.SubnetsByNameOrID([]string{f.Subnets[0].ID, "subnet-new", "by-name"}, q, Source{Field: "annotation x"}, tr)
+	_, errSG := c.SecurityGroupsByNameOrID([]string{"sg-new", f.SecurityGroups[0].ID, "web"}, Source{Field: "annotation y"}, tr)
+	errEIP := c.CheckElasticIPs([]string{"eipalloc-new"}, Source{Field: "annotation z"}, tr)
+	for _, err := range []error{errSubnet, errSG, errEIP} {
+		if err == nil || !strings.Contains(err.Error(), "not in the facts") {
+			t.Errorf("not looked up: %v, want a refusal naming the facts", err)
+		}
+	}
+	want := []Reference{
+		{RefElasticIP, "eipalloc-new"},
+		{RefSecurityGroup, "sg-new"}, {RefSecurityGroup, "web"},
+		{RefSubnet, "by-name"}, {RefSubnet, "subnet-new"},
+	}
+	if got := c.Missing(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("missing %v, want %v", got, want)
+	}
+
+	absent := map[Reference]string{}
+	for _, r := range want {
+		absent[r] = r.Name + " answer"
+	}
+	c, tr = cloudFor(t, f, func(o *Options) { o.References.Absent = absent })
+	_, errSubnet = c.SubnetsByNameOrID([]string{"subnet-new", "by-name"}, q, Source{Field: "annotation x"}, tr)
+	_, errSG = c.SecurityGroupsByNameOrID([]string{"sg-new", "web"}, Source{Field: "annotation y"}, tr)
+	errEIP = c.CheckElasticIPs([]string{"eipalloc-new"}, Source{Field: "annotation z"}, tr)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errSubnet, "annotation x: subnet-new answer; by-name answer"},
+		{errSG, "annotation y: sg-new answer; web answer"},
+		{errEIP, "annotation z: eipalloc-new answer"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("looked up: %v, want %q", tc.err, tc.want)
+		}
+	}
+	// A reference not looked up among looked-up ones: the facts are named.
+	if _, err := c.SubnetsByNameOrID([]string{"subnet-new", "subnet-other"}, q, Source{Field: "annotation x"}, tr); err == nil || !strings.Contains(err.Error(), "not in the facts") {
+		t.Errorf("partly looked up: %v", err)
 	}
 }

@@ -60,6 +60,7 @@ func (e echo) sourceIP() string {
 type client struct {
 	local    string // local IP to bind, empty: any
 	tlsMax   uint16
+	header   http.Header // sent with every request
 	lastCert *tls.ConnectionState
 }
 
@@ -86,6 +87,9 @@ func (c *client) do(ctx context.Context, method, url, host string) (*http.Respon
 	}
 	if host != "" {
 		req.Host = host
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

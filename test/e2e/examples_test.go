@@ -3,10 +3,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -50,8 +53,14 @@ var checks = map[string]func(t *testing.T, d *dev){
 	"nlb-redis.yaml":                   checkNLBRedis,
 	"nlb-game-server.yaml":             checkNLBGameServer,
 	"mixed-internal.yaml":              checkMixedInternal,
-	"gateway-alb.yaml":                 checkGatewayNotYet,
-	"gateway-nlb.yaml":                 checkGatewayNotYet,
+	"gateway-alb.yaml":                 checkGatewayALB,
+	"gateway-alb-routes.yaml":          checkGatewayALBRoutes,
+	"gateway-alb-grpc.yaml":            checkGatewayALBGRPC,
+	"gateway-nlb.yaml":                 checkGatewayNLB,
+	"gateway-nlb-game-server.yaml":     checkGatewayNLBGameServer,
+	"gateway-nlb-tls-terminate.yaml":   checkGatewayNLBTLSTerminate,
+	"gateway-nlb-tls-passthrough.yaml": checkGatewayNLBTLSPassthrough,
+	"gateway-nlb-to-alb.yaml":          checkGatewayNLBToALB,
 	"hostnetwork-and-etp.yaml":         checkHostNetwork,
 }
 
@@ -264,9 +273,20 @@ func checkALBGRPC(t *testing.T, d *dev) {
 	if l.TargetProtocolVersion != "GRPC" {
 		t.Errorf("listener HTTPS:443 forwards to %s target groups, want GRPC", l.TargetProtocolVersion)
 	}
-	conn, err := grpc.NewClient(addr(lb, 0, 443),
-		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, ServerName: "grpc.example.com"})), //nolint:gosec // local certificate
-		grpc.WithAuthority("grpc.example.com"))
+	grpcServing(t, addr(lb, 0, 443), "grpc.example.com")
+	tgs := targetGroups(t, d, lb)
+	if len(tgs) != 1 || aws.ToString(tgs[0].ProtocolVersion) != "GRPC" || aws.ToString(tgs[0].HealthCheckPath) != "/grpc.health.v1.Health/Check" {
+		t.Errorf("target groups %+v, want one GRPC group checked on /grpc.health.v1.Health/Check", tgs)
+	}
+}
+
+// grpcServing waits until a gRPC health check over TLS (any certificate)
+// to address, for authority, answers SERVING.
+func grpcServing(t *testing.T, address, authority string) {
+	t.Helper()
+	conn, err := grpc.NewClient(address,
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, ServerName: authority})), //nolint:gosec // local certificates; callers check them where it matters
+		grpc.WithAuthority(authority))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,10 +301,6 @@ func checkALBGRPC(t *testing.T, d *dev) {
 		}
 		return nil
 	})
-	tgs := targetGroups(t, d, lb)
-	if len(tgs) != 1 || aws.ToString(tgs[0].ProtocolVersion) != "GRPC" || aws.ToString(tgs[0].HealthCheckPath) != "/grpc.health.v1.Health/Check" {
-		t.Errorf("target groups %+v, want one GRPC group checked on /grpc.health.v1.Health/Check", tgs)
-	}
 }
 
 // nlbEchoAt fetches url through an NLB TCP listener (HTTP to the echo,
@@ -617,15 +633,140 @@ func checkMixedInternal(t *testing.T, d *dev) {
 	nlbEcho(t, nlb, "http", 5432)
 }
 
-func checkGatewayNotYet(t *testing.T, d *dev) {
-	if len(d.rep.NotServed) == 0 {
-		t.Fatalf("endpoints.json lists no Gateway as not served: %+v", d.rep)
+// checkGatewayALB: the ALB Gateway serves its HTTPRoute on both listeners
+// (HTTPS with the LoadBalancerConfiguration's certificate and policy), the
+// TargetGroupConfiguration's health check finds both pods healthy, and
+// other hosts get the listeners' 404.
+func checkGatewayALB(t *testing.T, d *dev) {
+	lb := d.lbFor("Gateway app-ns/my-alb")
+	if lb.Scheme != "internet-facing" || lb.Type != "application" {
+		t.Errorf("load balancer %s %s, want internet-facing application", lb.Scheme, lb.Type)
 	}
-	for _, n := range d.rep.NotServed {
-		if n.Object.Kind == "Gateway" && !strings.Contains(n.Reason, "Gateway API") {
-			t.Errorf("%s: reason %q does not say the Gateway API is not translated yet", n.Object, n.Reason)
+	listener(t, lb, "HTTP", 80)
+	listener(t, lb, "HTTPS", 443)
+	served(t, "http://"+addr(lb, 0, 80)+"/", "app.example.com", "app-", "http")
+	served(t, "https://"+addr(lb, 0, 443)+"/orders", "app.example.com", "app-", "https")
+	status(t, "http://"+addr(lb, 0, 80)+"/", "other.example.com", 404)
+	checkServedCertificate(t, d, addr(lb, 0, 443), "app.example.com", "arn:aws:acm:ap-northeast-2:123456789012:certificate/xxxx")
+	tgs := targetGroups(t, d, lb)
+	if len(tgs) != 1 || tgs[0].TargetType != elbv2types.TargetTypeEnumIp || aws.ToString(tgs[0].HealthCheckPath) != "/health" || aws.ToInt32(tgs[0].HealthCheckIntervalSeconds) != 15 {
+		t.Errorf("target groups %+v, want one of ip targets with health check /health every 15 s", tgs)
+	}
+	checkHealthyTargets(t, d, tgs[0], 2)
+}
+
+// checkGatewayALBRoutes: each rule of the HTTPRoute reaches its backend
+// (or is answered by the ALB), as the route's matches, weights, filters
+// and ListenerRuleConfigurations say.
+func checkGatewayALBRoutes(t *testing.T, d *dev) {
+	lb := d.lbFor("Gateway store/store")
+	base := "http://" + addr(lb, 0, 80)
+	const host = "store.example.com"
+	served(t, base+"/", host, "web-", "http")
+	served(t, base+"/api/v2/items", host, "api-v2-", "http")
+	served(t, base+"/?preview=true", host, "web-preview-", "http")
+	if e := served(t, base+"/shop/cart", host, "web-", "http"); e.Path != "/cart" {
+		t.Errorf("/shop/cart reached the pod as %q, want /cart (URLRewrite ReplacePrefixMatch)", e.Path)
+	}
+	// The header match.
+	c := &client{local: clientIP, header: http.Header{"X-Api-Version": {"2"}}}
+	if e, err := c.get(ctx(t), base+"/api/items", host); err != nil || !strings.HasPrefix(e.Pod, "api-v2-") {
+		t.Errorf("GET /api/items with x-api-version: 2 reached %q (%v), want api-v2-*", e.Pod, err)
+	}
+	// The weights: both versions answer /api.
+	seen := map[string]bool{}
+	plain := &client{local: clientIP}
+	for i := 0; i < 40 && len(seen) < 2; i++ {
+		e, err := plain.get(ctx(t), base+"/api/items", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.SplitN(e.Pod, "-", 3)[1]] = true
+	}
+	if !seen["v1"] || !seen["v2"] {
+		t.Errorf("40 requests to /api reached %v, want both api-v1 and api-v2 (weights 50/50)", seen)
+	}
+	// The method match.
+	resp, body, err := plain.do(ctx(t), http.MethodPost, base+"/orders", host)
+	var posted echo
+	if err == nil {
+		err = json.Unmarshal(body, &posted)
+	}
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(posted.Pod, "orders-") {
+		t.Errorf("POST /orders: %v, pod %q, want the orders pod", err, posted.Pod)
+	}
+	status(t, base+"/orders", host, 200) // GET /orders falls through to web
+	// ListenerRuleConfigurations: the fixed response, and a source-IP
+	// condition that the test client (not in 192.0.2.0/24) does not meet.
+	resp, body, err = plain.do(ctx(t), http.MethodGet, base+"/checkout", host)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "back soon") {
+		t.Errorf("GET /checkout: %v %v %q, want 503 with the maintenance message", resp, err, body)
+	}
+	served(t, base+"/admin", host, "web-", "http")
+	// The old domain redirects.
+	resp, _, err = plain.do(ctx(t), http.MethodGet, base+"/some/page?x=1", "shop.example.org")
+	if err != nil || resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "http://store.example.com/some/page?x=1" {
+		t.Errorf("GET shop.example.org: %v %v, want a 301 to http://store.example.com/some/page?x=1", resp, err)
+	}
+	status(t, base+"/", "other.example.com", 404)
+}
+
+// checkGatewayALBGRPC: the GRPCRoute is served over the HTTPS listener,
+// whose certificate is the Secret's, imported into ACM with the Gateway's
+// tags; the gRPC health check finds the pods healthy.
+func checkGatewayALBGRPC(t *testing.T, d *dev) {
+	lb := d.lbFor("Gateway grpc/grpc")
+	l := listener(t, lb, "HTTPS", 443)
+	if l.TargetProtocolVersion != "GRPC" {
+		t.Errorf("listener HTTPS:443 forwards to %s target groups, want GRPC", l.TargetProtocolVersion)
+	}
+	grpcServing(t, addr(lb, 0, 443), "grpc.example.com")
+	// The certificate: the Secret's, in ACM, tagged as the Gateway's.
+	sec, err := d.kube().CoreV1().Secrets("grpc").Get(ctx(t), "grpc-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(sec.Data[corev1.TLSCertKey])
+	if b == nil {
+		t.Fatal("Secret grpc-tls: no PEM certificate")
+	}
+	st, err := tlsHandshake(addr(lb, 0, 443), "grpc.example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(st.PeerCertificates[0].Raw, b.Bytes) {
+		t.Error("the HTTPS listener does not present the Secret's certificate")
+	}
+	certs, err := acm.NewFromConfig(d.awsConfig()).ListCertificates(ctx(t), &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: []acmtypes.KeyAlgorithm{acmtypes.KeyAlgorithmEcPrime256v1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := 0
+	for _, c := range certs.CertificateSummaryList {
+		if c.Type != acmtypes.CertificateTypeImported {
+			continue
+		}
+		imported++
+		tags, err := acm.NewFromConfig(d.awsConfig()).ListTagsForCertificate(ctx(t), &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, tag := range tags.Tags {
+			got[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		if got["gateway.k8s.aws.alb/stack"] != "grpc/grpc" || got["gateway.k8s.aws.alb/resource"] != "grpc/grpc-tls" {
+			t.Errorf("imported certificate %s tags %v, want the Gateway's stack and the Secret's resource ID", aws.ToString(c.CertificateArn), got)
 		}
 	}
+	if imported != 1 {
+		t.Errorf("%d imported certificates, want 1", imported)
+	}
+	tgs := targetGroups(t, d, lb)
+	if len(tgs) != 1 || aws.ToString(tgs[0].ProtocolVersion) != "GRPC" {
+		t.Fatalf("target groups %+v, want one GRPC group", tgs)
+	}
+	checkHealthyTargets(t, d, tgs[0], 2)
 }
 
 func checkHostNetwork(t *testing.T, d *dev) {

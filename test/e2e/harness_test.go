@@ -28,8 +28,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/elbowlb/elbow/internal/awsauthz"
+	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/devenv"
 )
 
@@ -112,11 +114,13 @@ type dev struct {
 	dir   string
 	slot  int
 	files []string
-	cmd   *exec.Cmd
-	out   *lockedBuffer
-	done  chan struct{}
-	err   error
-	rep   devenv.Report
+	// args are more flags of elbow dev.
+	args []string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error
+	rep  devenv.Report
 }
 
 type lockedBuffer struct {
@@ -141,9 +145,15 @@ func (l *lockedBuffer) String() string {
 // checked to leave nothing behind) when the test ends.
 func startDev(t *testing.T, files ...string) *dev {
 	t.Helper()
+	return startDevArgs(t, nil, files...)
+}
+
+// startDevArgs is startDev with more flags.
+func startDevArgs(t *testing.T, args []string, files ...string) *dev {
+	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, args: args}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -159,6 +169,7 @@ func (d *dev) start() {
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}
+	args = append(args, d.args...)
 	d.cmd = exec.Command(elbowBin, args...)
 	d.cmd.Env = append(os.Environ(), "ELBOW_BIN_DIR="+binDir)
 	d.out = &lockedBuffer{}
@@ -340,6 +351,25 @@ func (d *dev) kube() kubernetes.Interface {
 		d.t.Fatal(err)
 	}
 	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// objects returns a client of the environment's cluster that knows the
+// controller's kinds (Gateway API, gateway.k8s.aws).
+func (d *dev) objects() crclient.Client {
+	d.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", d.rep.Kubeconfig)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	c, err := crclient.New(cfg, crclient.Options{Scheme: scheme})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return c
 }
 
 // awsConfig returns an AWS SDK configuration for the local ELB.

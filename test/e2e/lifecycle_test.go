@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -16,6 +18,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 
 	"github.com/elbowlb/elbow/internal/devenv"
 )
@@ -104,6 +110,8 @@ func lifecycle(t *testing.T, d *dev) {
 				err = k.NetworkingV1().Ingresses(o.Namespace).Delete(ctx(t), o.Name, metav1.DeleteOptions{})
 			case "Service":
 				err = k.CoreV1().Services(o.Namespace).Delete(ctx(t), o.Name, metav1.DeleteOptions{})
+			case "Gateway":
+				err = d.objects().Delete(ctx(t), &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name}})
 			}
 			if err != nil && !apierrors.IsNotFound(err) {
 				t.Fatal(err)
@@ -120,6 +128,9 @@ func lifecycle(t *testing.T, d *dev) {
 					obj, err = k.NetworkingV1().Ingresses(o.Namespace).Get(ctx(t), o.Name, metav1.GetOptions{})
 				case "Service":
 					obj, err = k.CoreV1().Services(o.Namespace).Get(ctx(t), o.Name, metav1.GetOptions{})
+				case "Gateway":
+					gw := &gwv1.Gateway{}
+					obj, err = gw, d.objects().Get(ctx(t), types.NamespacedName{Namespace: o.Namespace, Name: o.Name}, gw)
 				}
 				if err == nil {
 					return fmt.Errorf("%s still there, finalizers %v", o, obj.GetFinalizers())
@@ -140,9 +151,14 @@ func lifecycle(t *testing.T, d *dev) {
 	t.Logf("lifecycle: objects deleted, no finalizer waits, no owned load balancer, target group or security group left")
 }
 
-// annotate adds tag=1 to the tags annotation of an Ingress or Service.
+// annotate adds tag=1 to the tags annotation of an Ingress or Service,
+// or to the tags of a Gateway's LoadBalancerConfiguration.
 func annotate(t *testing.T, d *dev, o devenv.ObjectRef, tag string) {
 	t.Helper()
+	if o.Kind == "Gateway" {
+		tagGateway(t, d, o, tag)
+		return
+	}
 	k := d.kube()
 	var key string
 	var current map[string]string
@@ -178,6 +194,29 @@ func annotate(t *testing.T, d *dev, o devenv.ObjectRef, tag string) {
 	}
 	if err != nil {
 		t.Fatalf("%s: annotate %s=%q: %v", o, key, value, err)
+	}
+}
+
+// tagGateway adds tag=1 to the tags of the LoadBalancerConfiguration the
+// Gateway names (every Gateway example names one).
+func tagGateway(t *testing.T, d *dev, o devenv.ObjectRef, tag string) {
+	t.Helper()
+	c := d.objects()
+	gw := &gwv1.Gateway{}
+	if err := c.Get(ctx(t), types.NamespacedName{Namespace: o.Namespace, Name: o.Name}, gw); err != nil {
+		t.Fatal(err)
+	}
+	inf := gw.Spec.Infrastructure
+	if inf == nil || inf.ParametersRef == nil || inf.ParametersRef.Kind != "LoadBalancerConfiguration" {
+		t.Fatalf("%s names no LoadBalancerConfiguration: the lifecycle check tags the load balancer through one", o)
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"tags": map[string]string{tag: "1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbc := &gwaws.LoadBalancerConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: inf.ParametersRef.Name}}
+	if err := c.Patch(ctx(t), lbc, crclient.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatalf("%s: tag LoadBalancerConfiguration %s: %v", o, lbc.Name, err)
 	}
 }
 
@@ -221,8 +260,8 @@ func ipTargets(t *testing.T, d *dev, elb *elbv2.Client) map[string]bool {
 	return out
 }
 
-// owned lists the load balancers, target groups and managed security
-// groups that carry the dev cluster's tag.
+// owned lists the load balancers, target groups, managed security groups
+// and imported certificates that carry the dev cluster's tag.
 func owned(t *testing.T, d *dev, elb *elbv2.Client) []string {
 	t.Helper()
 	var out []string
@@ -264,6 +303,27 @@ func owned(t *testing.T, d *dev, elb *elbv2.Client) []string {
 		for _, tag := range g.Tags {
 			if v := aws.ToString(tag.Value); strings.HasSuffix(aws.ToString(tag.Key), "k8s.aws/resource") && v == "ManagedLBSecurityGroup" {
 				out = append(out, aws.ToString(g.GroupId)+" ("+aws.ToString(g.GroupName)+")")
+			}
+		}
+	}
+	// Certificates imported from Secrets.
+	a := acm.NewFromConfig(d.awsConfig())
+	certs, err := a.ListCertificates(ctx(t), &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: []acmtypes.KeyAlgorithm{
+		acmtypes.KeyAlgorithmRsa2048, acmtypes.KeyAlgorithmEcPrime256v1, acmtypes.KeyAlgorithmEcSecp384r1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range certs.CertificateSummaryList {
+		if c.Type != acmtypes.CertificateTypeImported {
+			continue
+		}
+		tags, err := a.ListTagsForCertificate(ctx(t), &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range tags.Tags {
+			if aws.ToString(tag.Key) == "elbv2.k8s.aws/cluster" {
+				out = append(out, aws.ToString(c.CertificateArn))
 			}
 		}
 	}

@@ -188,27 +188,33 @@ func (r *Reader) subnets(ctx context.Context, vpcID string) ([]facts.Subnet, err
 			return nil, fmt.Errorf("describe subnets of %s: %w", vpcID, err)
 		}
 		for _, s := range page.Subnets {
-			id := aws.ToString(s.SubnetId)
-			sn := facts.Subnet{
-				ID:                 id,
-				VpcID:              aws.ToString(s.VpcId),
-				AvailabilityZone:   aws.ToString(s.AvailabilityZone),
-				AvailabilityZoneID: aws.ToString(s.AvailabilityZoneId),
-				CIDR:               aws.ToString(s.CidrBlock),
-				Public:             public(id),
-				Tags:               tagMap(s.Tags),
-			}
-			for _, a := range s.Ipv6CidrBlockAssociationSet {
-				if a.Ipv6CidrBlock != nil {
-					sn.IPv6CIDR = aws.ToString(a.Ipv6CidrBlock)
-					break
-				}
-			}
-			out = append(out, sn)
+			out = append(out, toSubnet(s, public))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// toSubnet converts an EC2 subnet; public says whether a subnet's route
+// table reaches an internet gateway.
+func toSubnet(s ec2types.Subnet, public func(string) bool) facts.Subnet {
+	id := aws.ToString(s.SubnetId)
+	sn := facts.Subnet{
+		ID:                 id,
+		VpcID:              aws.ToString(s.VpcId),
+		AvailabilityZone:   aws.ToString(s.AvailabilityZone),
+		AvailabilityZoneID: aws.ToString(s.AvailabilityZoneId),
+		CIDR:               aws.ToString(s.CidrBlock),
+		Public:             public(id),
+		Tags:               tagMap(s.Tags),
+	}
+	for _, a := range s.Ipv6CidrBlockAssociationSet {
+		if a.Ipv6CidrBlock != nil {
+			sn.IPv6CIDR = aws.ToString(a.Ipv6CidrBlock)
+			break
+		}
+	}
+	return sn
 }
 
 // publicSubnets reads the VPC's route tables: a subnet is public when its
@@ -257,18 +263,22 @@ func (r *Reader) securityGroups(ctx context.Context, vpcID string) ([]facts.Secu
 			return nil, fmt.Errorf("describe security groups of %s: %w", vpcID, err)
 		}
 		for _, g := range page.SecurityGroups {
-			out = append(out, facts.SecurityGroup{
-				ID:          aws.ToString(g.GroupId),
-				Name:        aws.ToString(g.GroupName),
-				Description: aws.ToString(g.Description),
-				VpcID:       aws.ToString(g.VpcId),
-				Tags:        tagMap(g.Tags),
-				Ingress:     rules(g.IpPermissions),
-			})
+			out = append(out, toSecurityGroup(g))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+func toSecurityGroup(g ec2types.SecurityGroup) facts.SecurityGroup {
+	return facts.SecurityGroup{
+		ID:          aws.ToString(g.GroupId),
+		Name:        aws.ToString(g.GroupName),
+		Description: aws.ToString(g.Description),
+		VpcID:       aws.ToString(g.VpcId),
+		Tags:        tagMap(g.Tags),
+		Ingress:     rules(g.IpPermissions),
+	}
 }
 
 func rules(perms []ec2types.IpPermission) []facts.Rule {

@@ -30,6 +30,9 @@ func TestReader(t *testing.T) {
 	if err := elbec2.Bootstrap(ctx, st, want); err != nil {
 		t.Fatal(err)
 	}
+	if err := elbacm.Bootstrap(ctx, st, want); err != nil {
+		t.Fatal(err)
+	}
 	e := svctest.ServeStore(t, st, elbec2.New(elbec2.Config{Store: st}).API(), elbacm.New(elbacm.Config{Store: st}).API())
 	r := &Reader{EC2: ec2.NewFromConfig(e.Config), ACM: acm.NewFromConfig(e.Config), Region: facts.DefaultRegion, ClusterName: "demo"}
 	got, err := r.Facts(ctx, false)

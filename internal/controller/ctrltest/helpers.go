@@ -12,8 +12,10 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
+	gwaws "github.com/elbowlb/elbow/api/gateway/v1"
 )
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
@@ -48,6 +50,11 @@ func Client(t testing.TB, cfg *rest.Config) client.Client {
 	}
 	if err := elbv2api.AddToScheme(s); err != nil {
 		t.Fatal(err)
+	}
+	for _, add := range []func(*runtime.Scheme) error{gwv1.Install, gwaws.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {

@@ -44,7 +44,7 @@ func StartLocalELBWith(t testing.TB, cluster string, edit func(*facts.Facts), op
 	// own) do not get the same address and ports.
 	start := netip.AddrFrom4([4]byte{127, 77, byte(64 + rand.IntN(190)), 1})
 	if err := env.Server.Store().Update(context.Background(), func(tx *state.Tx) error {
-		return tx.PutMeta("loopback.next."+state.LoadBalancerPool.String(), []byte(start.String()))
+		return state.SeedLoopback(tx, state.LoadBalancerPool, start)
 	}); err != nil {
 		t.Fatalf("address pool: %v", err)
 	}

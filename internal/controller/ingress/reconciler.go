@@ -58,6 +58,10 @@ type Deployer interface {
 // FactsSource gives the cloud facts translation needs.
 type FactsSource interface {
 	Facts(ctx context.Context, force bool) (*facts.Facts, error)
+	// Resolve looks up references the facts lack in the cloud: it returns
+	// the facts with those found and, for the others, what the cloud
+	// answered (translate.Options.References.Absent).
+	Resolve(ctx context.Context, refs []translate.Reference) (*facts.Facts, map[translate.Reference]string, error)
 }
 
 // Reconciler reconciles IngressGroups. Requests name a group: namespace
@@ -114,6 +118,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Options.References.WebACLs = refs.WebACLs
 	}
 	res := tring.BuildGroups(in)
+	if len(res.Missing) > 0 {
+		// References the cached facts lack are looked up before they are
+		// refused: they may have been created since the facts were read.
+		if in.Facts, in.Options.References.Absent, err = r.Facts.Resolve(ctx, res.Missing); err != nil {
+			r.failAll(ctx, candidates, ReasonFailedBuildModel, err)
+			return reconcile.Result{}, err
+		}
+		res = tring.BuildGroups(in)
+	}
 	if r.BackendSG != nil && in.Options.BackendSecurityGroupID == "" && needsBackendSG(res, id) {
 		sg, err := r.BackendSG.ID(ctx)
 		if err != nil {

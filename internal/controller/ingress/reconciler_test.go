@@ -71,6 +71,11 @@ type staticFacts struct{ f *facts.Facts }
 
 func (s staticFacts) Facts(context.Context, bool) (*facts.Facts, error) { return s.f, nil }
 
+// Resolve finds nothing: the test's facts are all there is.
+func (s staticFacts) Resolve(context.Context, []translate.Reference) (*facts.Facts, map[translate.Reference]string, error) {
+	return s.f, nil, nil
+}
+
 func member(name, path string, ann map[string]string) *networking.Ingress {
 	pt := networking.PathTypePrefix
 	class := "alb"

@@ -59,6 +59,10 @@ type Deployer interface {
 // FactsSource gives the cloud facts translation needs.
 type FactsSource interface {
 	Facts(ctx context.Context, force bool) (*facts.Facts, error)
+	// Resolve looks up references the facts lack in the cloud: it returns
+	// the facts with those found and, for the others, what the cloud
+	// answered (translate.Options.References.Absent).
+	Resolve(ctx context.Context, refs []translate.Reference) (*facts.Facts, map[translate.Reference]string, error)
 }
 
 // Reconciler reconciles Services.
@@ -101,6 +105,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	opts := r.Options
 	res := trsvc.Build(trsvc.Input{Services: list.Items, Facts: f, Options: opts})
+	if len(res.Missing) > 0 {
+		// References the cached facts lack are looked up before they are
+		// refused: they may have been created since the facts were read.
+		if f, opts.References.Absent, err = r.Facts.Resolve(ctx, res.Missing); err != nil {
+			r.fail(ctx, svc, ReasonFailedBuildModel, err)
+			return reconcile.Result{}, err
+		}
+		res = trsvc.Build(trsvc.Input{Services: list.Items, Facts: f, Options: opts})
+	}
 	st := find(res, svc)
 	if st != nil && st.BackendSecurityGroup && r.BackendSG != nil && opts.BackendSecurityGroupID == "" {
 		sg, err := r.BackendSG.ID(ctx)

@@ -69,6 +69,11 @@ type staticFacts struct{ f *facts.Facts }
 
 func (s staticFacts) Facts(context.Context, bool) (*facts.Facts, error) { return s.f, nil }
 
+// Resolve finds nothing: the test's facts are all there is.
+func (s staticFacts) Resolve(context.Context, []translate.Reference) (*facts.Facts, map[translate.Reference]string, error) {
+	return s.f, nil, nil
+}
+
 // TestServiceLifecycle runs the Service reconciler on a real API server:
 // a handled Service gets its finalizer, hostname and Ready condition; a
 // bad annotation turns the condition False with the reason and an Event;

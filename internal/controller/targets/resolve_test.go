@@ -9,9 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	elbv2api "github.com/elbowlb/elbow/api/elbv2/v1beta1"
@@ -20,19 +18,7 @@ import (
 
 func newClient(t *testing.T) client.Client {
 	t.Helper()
-	cfg := ctrltest.APIServer(t)
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := elbv2api.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return ctrltest.Client(t, ctrltest.APIServer(t))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/elbowlb/elbow/internal/devenv/podnet"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	Addrs vpcaddr.Map
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
+	// ENIs, when set, puts every pod address on a network interface of its
+	// node's EC2 instance as a secondary private address, as the AWS VPC
+	// CNI does, and takes it off when the pod goes.
+	ENIs *podnet.Pool
 	// DataDir is where pods' volumes are written, as the kubelet's
 	// /var/lib/kubelet (DataDir/pods/UID/volumes/NAME); by default a
 	// temporary directory removed when Run returns.
@@ -163,7 +168,8 @@ type agent struct {
 	schedRecorder  record.EventRecorder
 	kubeletRecords map[string]record.EventRecorder // by node name
 
-	ips *ipam
+	ips  *ipam
+	enis *podnet.Pool // nil: pod addresses are not put on EC2 interfaces
 
 	kubeletVersion string
 
@@ -190,6 +196,7 @@ func newAgent(cfg Config) (*agent, error) {
 		assumed:        map[types.UID]assumedPod{},
 		unschedulable:  map[string]bool{},
 		runtimes:       map[string]*podRuntime{},
+		enis:           cfg.ENIs,
 		dataDir:        cfg.DataDir,
 	}
 	var reserved []netip.Addr
@@ -299,6 +306,7 @@ func (a *agent) run(ctx context.Context) error {
 	}
 	a.removeStalePodDirs()
 	a.log.Info("node agent started", "nodes", len(a.nodes))
+	a.releaseStrayAddresses(ctx)
 
 	workers.Go(func() { a.work(ctx, a.schedQ, "schedule", a.schedule) })
 	workers.Go(func() { a.work(ctx, a.nodeQ, "node", a.syncNode) })

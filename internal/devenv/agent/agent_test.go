@@ -66,7 +66,15 @@ type runningAgent struct {
 // startAgent runs an agent until stop (or the test's end).
 func startAgent(t *testing.T, cs kubernetes.Interface, nodes []Node, addrs vpcaddr.Map) *runningAgent {
 	t.Helper()
-	a, err := newAgent(Config{Client: cs, Nodes: nodes, Addrs: addrs, Logger: ctrltest.Logger(t)})
+	return startAgentConfig(t, Config{Client: cs, Nodes: nodes, Addrs: addrs})
+}
+
+// startAgentConfig is startAgent with a whole Config (the test's logger
+// added).
+func startAgentConfig(t *testing.T, cfg Config) *runningAgent {
+	t.Helper()
+	cfg.Logger = ctrltest.Logger(t)
+	a, err := newAgent(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +297,7 @@ func TestAgent(t *testing.T) {
 				if !ready {
 					return fmt.Errorf("node %s not Ready: %+v", n.Name, got.Status.Conditions)
 				}
-				if p := got.Status.Allocatable[corev1.ResourcePods]; p.Value() != 110 {
+				if p := got.Status.Allocatable[corev1.ResourcePods]; p.Value() != int64(maxPods) {
 					return fmt.Errorf("node %s allocatable pods %s", n.Name, p.String())
 				}
 			}

@@ -21,23 +21,31 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/elbowlb/elbow/internal/facts"
+	"github.com/elbowlb/elbow/internal/instancetype"
 )
 
 // InstanceType is the EC2 instance type the nodes claim to be, with its
 // capacity.
 const InstanceType = "m5.large"
 
-// The capacity of an m5.large, and the kubelet's default pod limit.
+// The capacity of an m5.large, and the pod limit Amazon EKS sets on it for
+// the AWS VPC CNI (one pod per secondary address its interfaces can have).
 var (
 	nodeCPU    = resource.MustParse("2")
 	nodeMemory = resource.MustParse("8Gi")
-	nodePods   = resource.MustParse("110")
+	maxPods    = mustMaxPods(InstanceType)
+	nodePods   = *resource.NewQuantity(int64(maxPods), resource.DecimalSI)
 	// nodeEphemeral is the nodes' ephemeral storage.
 	nodeEphemeral = resource.MustParse("20Gi")
 )
 
-// maxPods is nodePods as a number, for the scheduler.
-const maxPods = 110
+func mustMaxPods(instanceType string) int {
+	l, err := instancetype.Lookup(instanceType)
+	if err != nil {
+		panic(err) // InstanceType is a constant of this package
+	}
+	return l.MaxPods()
+}
 
 // nodeLabels returns the labels the agent owns on a node, as EKS sets them
 // on a managed node group's nodes.

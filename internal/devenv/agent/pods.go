@@ -189,6 +189,7 @@ func (a *agent) stopRuntime(key, why string) {
 	rt.cancel()
 	rt.wg.Wait()
 	a.ips.release(rt.uid)
+	a.unassign(rt)
 	// The pod is gone or finished: its volumes go, as the kubelet's do.
 	if err := os.RemoveAll(filepath.Join(a.dataDir, "pods", string(rt.uid))); err != nil {
 		rt.log.Warn("pod volumes not removed", "error", err)
@@ -351,10 +352,17 @@ func (a *agent) podAddress(rt *podRuntime, pod *corev1.Pod) (netip.Addr, error) 
 		if owner, ok := a.ips.reserve(ips[0], pod.UID); !ok {
 			rt.log.Warn("the pod's address is held by another pod as well; keeping it", "ip", ips[0], "otherPodUID", owner)
 		}
+		if err := a.assign(rt, ips[0]); err != nil {
+			return netip.Addr{}, err
+		}
 		return ips[0], nil
 	}
 	ip, err := a.ips.allocate(rt.node.Subnet, pod.UID)
 	if err != nil {
+		return netip.Addr{}, err
+	}
+	if err := a.assign(rt, ip); err != nil {
+		a.ips.release(pod.UID)
 		return netip.Addr{}, err
 	}
 	return ip, nil

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +62,9 @@ type Options struct {
 	DNS bool
 	// Metrics starts /metrics on a free loopback port (Env.MetricsURL).
 	Metrics bool
+	// Console starts the web console on a free loopback port
+	// (Env.ConsoleURL).
+	Console bool
 	// StateDir reuses a state directory (to test restarts); empty means
 	// a new temporary one.
 	StateDir string
@@ -95,9 +99,11 @@ type Env struct {
 	Facts *facts.Facts
 	// StateDir is the state directory.
 	StateDir string
-	// DNSAddr and MetricsURL are set when Options asked for them.
+	// DNSAddr, MetricsURL and ConsoleURL are set when Options asked for
+	// them.
 	DNSAddr    string
 	MetricsURL string
+	ConsoleURL string
 
 	stop func()
 }
@@ -133,6 +139,9 @@ func StartWith(t testing.TB, opts Options) *Env {
 	if opts.Metrics {
 		cfg.MetricsListen = "127.0.0.1:0"
 	}
+	if opts.Console {
+		cfg.ConsoleListen = "127.0.0.1:0"
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("elbtest: start the local ELB: %v", err)
@@ -152,7 +161,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 	t.Cleanup(stop)
 	key, secret := srv.Credentials()
 	e := &Env{
-		Server: srv, URL: srv.URL(), Facts: srv.Facts(), StateDir: dir, stop: stop,
+		Server: srv, URL: srv.URL(), ConsoleURL: srv.ConsoleURL(), Facts: srv.Facts(), StateDir: dir, stop: stop,
 		Config: aws.Config{
 			Region:           srv.Facts().Region,
 			Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
@@ -191,6 +200,19 @@ func (e *Env) subnets(public bool) []string {
 		}
 	}
 	return out
+}
+
+// FreePort returns a TCP port free on a host address, such as a load
+// balancer's zone address, for a listener (the test fails when there is
+// none).
+func FreePort(t testing.TB, host string) int32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("elbtest: a free port on %s: %v", host, err)
+	}
+	defer ln.Close()
+	return int32(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // VpcID returns the first VPC of the facts.

@@ -65,15 +65,25 @@ func (d *dnsServer) answer(n dnsName) []netip.Addr {
 // domain, the domain of load balancer DNS names.
 func newDNSServer(addr, domain string, log *slog.Logger) (*dnsServer, error) {
 	d := &dnsServer{log: log, domain: dns.Fqdn(strings.ToLower(domain))}
-	var err error
-	if d.udp, err = net.ListenPacket("udp", addr); err != nil {
-		return nil, fmt.Errorf("DNS listen %s/udp: %w", addr, err)
+	// TCP on the same port as UDP. When the system chooses the port
+	// (port 0), another socket may hold that TCP port: choose again.
+	_, port, _ := net.SplitHostPort(addr)
+	tries := 1
+	if port == "0" {
+		tries = 20
 	}
-	// TCP on the same port as UDP (which may have been chosen by the
-	// system for port 0).
-	if d.tcp, err = net.Listen("tcp", d.udp.LocalAddr().String()); err != nil {
+	for i := 0; ; i++ {
+		var err error
+		if d.udp, err = net.ListenPacket("udp", addr); err != nil {
+			return nil, fmt.Errorf("DNS listen %s/udp: %w", addr, err)
+		}
+		if d.tcp, err = net.Listen("tcp", d.udp.LocalAddr().String()); err == nil {
+			break
+		}
 		d.udp.Close()
-		return nil, fmt.Errorf("DNS listen %s/tcp: %w", addr, err)
+		if i+1 >= tries {
+			return nil, fmt.Errorf("DNS listen %s/tcp: %w", addr, err)
+		}
 	}
 	empty := map[string]dnsName{}
 	d.names.Store(&empty)

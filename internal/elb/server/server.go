@@ -29,6 +29,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/console"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
@@ -77,6 +78,10 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics (Prometheus) and /healthz
 	// there.
 	MetricsListen string
+	// ConsoleListen, when set, serves the web console there
+	// (docs/console.md). Off loopback it needs credentials other than the
+	// development default, and browsers give them (HTTP Basic).
+	ConsoleListen string
 	// Logger receives the process's logs; nil discards.
 	Logger *slog.Logger
 	// Registry receives every component's metrics; nil makes a new one
@@ -91,7 +96,7 @@ type Config struct {
 	AutoProvisionCertificates bool
 	// AutoProvisionReferences creates, on first use, every cloud resource
 	// a request names and the local cloud lacks, logging a warning for
-	// each (internal/elb/autoprovision): subnets, security groups and
+	// each (internal/elb/service/autoprovision): subnets, security groups and
 	// Elastic IPs that CreateLoadBalancer, SetSubnets, SetSecurityGroups
 	// or EC2's Describe calls name, certificates that listeners or ACM's
 	// reads name (as AutoProvisionCertificates does), and web ACLs that
@@ -149,6 +154,10 @@ type Server struct {
 	metrics   *http.Server
 	dns       *dnsServer
 
+	console    *console.Console
+	consoleLn  net.Listener
+	consoleSrv *http.Server
+
 	mu      sync.Mutex
 	running bool
 	closed  bool
@@ -202,6 +211,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx := context.Background()
 	if err := ec2.Bootstrap(ctx, s.store, f); err != nil {
+		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
+	}
+	if err := acm.Bootstrap(ctx, s.store, f); err != nil {
 		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
 	}
 	if !cfg.NoDataPlanes {
@@ -270,6 +282,11 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
+	if cfg.ConsoleListen != "" {
+		if err := s.newConsole(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.DNSListen != "" {
 		if s.dns, err = newDNSServer(cfg.DNSListen, s.elbv2.DNSDomain(), log.With("component", "dns")); err != nil {
 			return nil, err
@@ -280,6 +297,32 @@ func New(cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// newConsole builds the console on the data planes' counters and the
+// health checker, and binds its socket.
+func (s *Server) newConsole() error {
+	cfg := console.Config{
+		Metrics: s.registry, Addresses: s.addrs, Logger: s.log.With("component", "console"),
+		RequireAuth: !loopbackAddr(s.cfg.ConsoleListen), AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey,
+	}
+	if s.checker != nil {
+		cfg.Health = s.checker
+	}
+	if s.albPlane != nil {
+		cfg.Activity = append(cfg.Activity, s.albPlane.InFlight)
+	}
+	if s.nlbPlane != nil {
+		cfg.Activity = append(cfg.Activity, s.nlbPlane.OpenFlows)
+	}
+	s.console = console.New(cfg)
+	ln, err := net.Listen("tcp", s.cfg.ConsoleListen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.ConsoleListen, err)
+	}
+	s.consoleLn = ln
+	s.consoleSrv = &http.Server{Handler: s.console.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	return nil
 }
 
 // principals returns the accepted credentials and, when a policy applies
@@ -340,7 +383,8 @@ func (s *Server) principals(f *facts.Facts) (map[string]string, func(context.Con
 }
 
 // checkCredentials fills the development credentials when none are given
-// and refuses them on an address other than loopback.
+// and refuses them on an address other than loopback (the API's or the
+// console's).
 func checkCredentials(cfg *Config) error {
 	if (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == "") {
 		return errors.New("an access key ID and a secret access key go together")
@@ -348,8 +392,13 @@ func checkCredentials(cfg *Config) error {
 	if cfg.AccessKeyID == "" {
 		cfg.AccessKeyID, cfg.SecretAccessKey = DefaultAccessKeyID, DefaultSecretAccessKey
 	}
-	if cfg.AccessKeyID == DefaultAccessKeyID && cfg.SecretAccessKey == DefaultSecretAccessKey && !loopbackAddr(cfg.Listen) {
-		return fmt.Errorf("the development credentials test/test are refused on %s, which is not a loopback address: set an access key ID and secret access key", cfg.Listen)
+	if cfg.AccessKeyID == DefaultAccessKeyID && cfg.SecretAccessKey == DefaultSecretAccessKey {
+		if !loopbackAddr(cfg.Listen) {
+			return fmt.Errorf("the development credentials test/test are refused on %s, which is not a loopback address: set an access key ID and secret access key", cfg.Listen)
+		}
+		if cfg.ConsoleListen != "" && !loopbackAddr(cfg.ConsoleListen) {
+			return fmt.Errorf("the console on %s, which is not a loopback address, needs credentials other than the development test/test (browsers give them to open it): set an access key ID and secret access key", cfg.ConsoleListen)
+		}
 	}
 	return nil
 }
@@ -379,6 +428,15 @@ func (s *Server) MetricsAddr() net.Addr {
 		return nil
 	}
 	return s.metricsLn.Addr()
+}
+
+// ConsoleURL returns the console's address, e.g. http://127.0.0.1:9090/,
+// empty without one.
+func (s *Server) ConsoleURL() string {
+	if s.consoleLn == nil {
+		return ""
+	}
+	return "http://" + s.consoleLn.Addr().String() + "/"
 }
 
 // DNSAddr returns the DNS server's (UDP) address, nil without one.
@@ -414,7 +472,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	// serving: the API and metrics servers, which end at shutdown;
 	// workers: the background work, which ends with ctx and must end
 	// before the data planes close.
@@ -435,7 +493,18 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if s.consoleSrv != nil {
+		goRun(&serving, func() {
+			if err := s.consoleSrv.Serve(s.consoleLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("console: %w", err)
+			}
+		})
+	}
 	var consumers []consumer
+	if s.console != nil {
+		consumers = append(consumers, consumer{"console", s.console.Apply})
+		goRun(&workers, func() { s.console.Run(ctx) })
+	}
 	if s.dns != nil {
 		s.dns.start(errc)
 		consumers = append(consumers, consumer{"dns", s.dns.apply})
@@ -453,7 +522,7 @@ func (s *Server) Run(ctx context.Context) error {
 	goRun(&workers, func() { s.elbv2.Run(ctx) })
 	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
-		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "dataPlanes", !s.cfg.NoDataPlanes)
+		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "console", s.ConsoleURL(), "dataPlanes", !s.cfg.NoDataPlanes)
 	if s.cfg.AutoProvisionReferences {
 		s.log.Warn("auto-provisioning references: subnets, security groups, Elastic IPs, certificates and web ACLs that requests name and the local cloud lacks are created on first use (AWS would refuse them)")
 	} else if s.cfg.AutoProvisionCertificates {
@@ -493,6 +562,9 @@ func (s *Server) shutdown() {
 	}
 	if s.metrics != nil {
 		_ = s.metrics.Shutdown(sctx)
+	}
+	if s.consoleSrv != nil {
+		_ = s.consoleSrv.Shutdown(sctx)
 	}
 	if s.dns != nil {
 		s.dns.stop()
@@ -536,6 +608,9 @@ func (s *Server) Close() error {
 	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.consoleLn != nil {
+		s.consoleLn.Close()
 	}
 	if s.dns != nil {
 		s.dns.closeSockets()

@@ -1,22 +1,18 @@
 package sslpolicy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elbowlb/elbow/internal/pki"
 )
 
 var (
@@ -29,34 +25,13 @@ var (
 func testCerts(t *testing.T) []tls.Certificate {
 	t.Helper()
 	certsOnce.Do(func() {
-		ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		rk, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		for _, key := range []any{ec, rk} {
-			tmpl := &x509.Certificate{
-				SerialNumber: big.NewInt(1),
-				Subject:      pkix.Name{CommonName: "policy.test"},
-				DNSNames:     []string{"policy.test"},
-				NotBefore:    time.Now().Add(-time.Hour),
-				NotAfter:     time.Now().Add(time.Hour),
-			}
-			var pub any
-			switch k := key.(type) {
-			case *ecdsa.PrivateKey:
-				pub = &k.PublicKey
-			case *rsa.PrivateKey:
-				pub = &k.PublicKey
-			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+		for _, alg := range []string{pki.P256, pki.RSA2048} {
+			c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: "policy.test"}, Hosts: []string{"policy.test"},
+				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyAlgorithm: alg})
 			if err != nil {
 				panic(err)
 			}
-			certs = append(certs, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})
+			certs = append(certs, c.TLS())
 		}
 	})
 	return certs

@@ -5,7 +5,8 @@ import (
 	"net/netip"
 )
 
-// The host address pools of the local ELB (DESIGN.md, "Addresses").
+// The host address pools of the local ELB (docs/architecture.md,
+// "Addresses").
 var (
 	// LoadBalancerPool holds the per-zone listen addresses of load balancers.
 	LoadBalancerPool = netip.MustParsePrefix("127.77.0.0/16")
@@ -21,7 +22,7 @@ func AllocateLoopback(tx *Tx, pool netip.Prefix, owner string) (netip.Addr, erro
 	if !tx.Writable() {
 		return netip.Addr{}, ErrReadOnly
 	}
-	cursorKey := "loopback.next." + pool.String()
+	cursorKey := loopbackCursor(pool)
 	start := pool.Addr().Next()
 	if raw := tx.GetMeta(cursorKey); raw != nil {
 		if a, err := netip.ParseAddr(string(raw)); err == nil && pool.Contains(a) {
@@ -58,6 +59,20 @@ func AllocateLoopback(tx *Tx, pool netip.Prefix, owner string) (netip.Addr, erro
 	}
 	return netip.Addr{}, fmt.Errorf("address pool %s is exhausted", pool)
 }
+
+// SeedLoopback makes the next allocation from pool start at start (or
+// after it, if taken). Processes that each run a local ELB of their own
+// seed their pools at different places, so that their load balancers do
+// not get the same addresses.
+func SeedLoopback(tx *Tx, pool netip.Prefix, start netip.Addr) error {
+	if !pool.Contains(start) {
+		return fmt.Errorf("seed address %s is outside the pool %s", start, pool)
+	}
+	return tx.PutMeta(loopbackCursor(pool), []byte(start.String()))
+}
+
+// loopbackCursor is the meta key of the next address to try in a pool.
+func loopbackCursor(pool netip.Prefix) string { return "loopback.next." + pool.String() }
 
 // ReleaseLoopback returns an address to its pool.
 func ReleaseLoopback(tx *Tx, addr string) error {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -201,6 +202,20 @@ type Tag struct {
 	Value string `json:"value"`
 }
 
+// SortedTags returns the tags of a key-value map, by key.
+func SortedTags(m map[string]string) []Tag {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]Tag, len(keys))
+	for i, k := range keys {
+		out[i] = Tag{Key: k, Value: m[k]}
+	}
+	return out
+}
+
 // Get returns the value of a tag key.
 func (s *TagSet) Get(key string) (string, bool) {
 	for _, t := range s.Tags {
@@ -345,6 +360,13 @@ type NetworkInterface struct {
 	InstanceID       string   `json:"instanceID,omitempty"`
 	RequesterID      string   `json:"requesterID,omitempty"`
 	Status           string   `json:"status"`
+	// AttachmentID, DeviceIndex and DeleteOnTermination describe an
+	// attachment made by AttachNetworkInterface; an instance's primary
+	// interface (device index 0, deleted with the instance) has none.
+	AttachmentID        string    `json:"attachmentID,omitempty"`
+	DeviceIndex         int32     `json:"deviceIndex,omitempty"`
+	DeleteOnTermination bool      `json:"deleteOnTermination,omitempty"`
+	AttachTime          time.Time `json:"attachTime,omitzero"`
 }
 
 // Address is an Elastic IP. PublicIP is a host (loopback) address from the

@@ -172,3 +172,28 @@ func TestAllocateLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestSeedLoopback(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	pool := netip.MustParsePrefix("127.99.0.0/24")
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		if err := SeedLoopback(tx, pool, netip.MustParseAddr("127.98.0.1")); err == nil {
+			t.Error("seeded a pool with an address outside it")
+		}
+		if err := SeedLoopback(tx, pool, netip.MustParseAddr("127.99.0.40")); err != nil {
+			return err
+		}
+		a, err := AllocateLoopback(tx, pool, "owner")
+		if err != nil {
+			return err
+		}
+		if a.String() != "127.99.0.40" {
+			t.Errorf("first allocation after the seed = %s, want 127.99.0.40", a)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

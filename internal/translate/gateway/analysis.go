@@ -100,6 +100,10 @@ type backend struct {
 	port   *corev1.ServicePort
 	// tgName is a backend of kind TargetGroupName.
 	tgName string
+	// gateway is a backend of kind Gateway: an ALB Gateway an NLB
+	// forwards to (target type alb), albARN its load balancer.
+	gateway *gwv1.Gateway
+	albARN  string
 	// bad says why the backend cannot be used.
 	bad *problem
 }
@@ -130,6 +134,10 @@ func (t *translator) analyze(r *route) *routeAnalysis {
 	case kindGRPCRoute:
 		for i := range r.grpc.Spec.Rules {
 			a.rules = append(a.rules, t.grpcRule(r, i, &r.grpc.Spec.Rules[i], a))
+		}
+	default:
+		for i := range r.l4Rules {
+			a.rules = append(a.rules, t.l4Rule(r, i, &r.l4Rules[i], a))
 		}
 	}
 	valid := 0
@@ -245,6 +253,18 @@ func (t *translator) httpRule(r *route, i int, rule *gwv1.HTTPRouteRule, a *rout
 		refs[k], filtered = br.BackendRef, filtered || len(br.Filters) > 0
 	}
 	t.finishRule(r, ri, a, refs, filtered)
+	return ri
+}
+
+// l4Rule checks a rule of a TCPRoute, UDPRoute or TLSRoute: its backends.
+func (t *translator) l4Rule(r *route, i int, rule *l4Rule, a *routeAnalysis) *ruleInfo {
+	ri := &ruleInfo{idx: i}
+	if rule.name != nil {
+		ri.name = string(*rule.name)
+	}
+	for _, br := range rule.backendRefs {
+		ri.backends = append(ri.backends, t.resolveBackend(r, br, a))
+	}
 	return ri
 }
 
@@ -448,8 +468,12 @@ func (t *translator) resolveBackend(r *route, ref gwv1.BackendRef, a *routeAnaly
 	case kind == kindTargetGroupName:
 		be.tgName = string(ref.Name)
 		return be
-	case group == "" && kind == kindGateway, group == groupGateway && kind == kindGateway:
-		return fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s: a Gateway backend (an NLB forwarding to an ALB) is for NLB Gateways, not ALB ones", be)
+	case group == groupGateway && kind == kindGateway && r.l4():
+		return t.resolveGatewayBackend(r, be, ns, a)
+	case group == groupGateway && kind == kindGateway:
+		return fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s: a Gateway backend (an NLB forwarding to an ALB) is for the TCPRoutes of NLB Gateways, not %ss", be, r.kind)
+	case r.l4():
+		return fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s: kind %s/%s is not supported; want a Service, a %s or a Gateway (group %s)", be, group, kind, kindTargetGroupName, groupGateway)
 	default:
 		return fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s: kind %s/%s is not supported; want a Service (or %s)", be, group, kind, kindTargetGroupName)
 	}
@@ -464,7 +488,7 @@ func (t *translator) resolveBackend(r *route, ref gwv1.BackendRef, a *routeAnaly
 		return fail(string(gwv1.RouteReasonUnsupportedValue), "backendRef %s: a Service backend needs a port", be)
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return fail(reasonUnsupportedBackend, "backendRef %s: Service %s/%s is of type ExternalName; ALB target groups take instances and IP addresses, not DNS names", be, ns, ref.Name)
+		return fail(reasonUnsupportedBackend, "backendRef %s: Service %s/%s is of type ExternalName; target groups take instances and IP addresses, not DNS names", be, ns, ref.Name)
 	}
 	for i := range svc.Spec.Ports {
 		if svc.Spec.Ports[i].Port == int32(*ref.Port) {

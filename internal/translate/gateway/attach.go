@@ -20,6 +20,9 @@ type attachment struct {
 	hosts map[*listener][]string
 	// parents are the indexes of the route's parentRefs that attached.
 	parents []int
+	// listenersOf are, per index of parents, the listeners that parentRef
+	// attached the route to.
+	listenersOf map[int][]*listener
 }
 
 // attachRoutes decides, for every parentRef of every route naming this
@@ -34,7 +37,7 @@ func (b *gwBuilder) attachRoutes() []*attachment {
 			if !ok {
 				continue
 			}
-			ps := gwv1.RouteParentStatus{ParentRef: pr, ControllerName: ControllerALB}
+			ps := gwv1.RouteParentStatus{ParentRef: pr, ControllerName: b.class.class.Spec.ControllerName}
 			a := b.t.analyze(r)
 			gen := r.meta.Generation
 			accepted := func(status bool, reason, msg string) {
@@ -72,13 +75,14 @@ func (b *gwBuilder) attachRoutes() []*attachment {
 				continue
 			}
 			if at == nil {
-				at = &attachment{r: r, hosts: map[*listener][]string{}}
+				at = &attachment{r: r, hosts: map[*listener][]string{}, listenersOf: map[int][]*listener{}}
 				out = append(out, at)
 			}
 			at.parents = append(at.parents, i)
 			for l, hs := range attachedTo {
 				l.attached[r.key()] = true
 				at.hosts[l] = mergeHosts(at.hosts[l], hs)
+				at.listenersOf[i] = append(at.listenersOf[i], l)
 			}
 		}
 		if at != nil {

@@ -22,7 +22,9 @@ type gwBuilder struct {
 	gw    *gwv1.Gateway
 	ref   translate.ObjectRef
 	class *classInfo
-	cfg   *mergedConfig
+	// flavor says whether the Gateway becomes an ALB or an NLB.
+	flavor *flavor
+	cfg    *mergedConfig
 	// defaultProps are the merged default target group properties.
 	defaultProps *v1beta1.TargetGroupProps
 
@@ -30,12 +32,19 @@ type gwBuilder struct {
 	trace *translate.Trace
 
 	listeners []*listener
+	// ports4 are the ports of an NLB Gateway and the routes they serve.
+	ports4 []*nlbPort
+	// frontendTargets are the ALBs registered in alb target groups
+	// (Gateway backends), by target group name.
+	frontendTargets map[string]*stack.FrontendNLBTarget
 	// rejectedLS maps the ListenerSets that name the Gateway but are not
 	// allowed to attach to why.
 	rejectedLS map[string]string
 	attachedLS []*gwv1.ListenerSet
 
-	lb                 *stack.LoadBalancer
+	lb *stack.LoadBalancer
+	// subnetsUsed are the load balancer's subnets.
+	subnetsUsed        []translate.Subnet
 	lbTags             map[string]string
 	backendSG          *stack.Token
 	backendSGAllocated bool
@@ -63,33 +72,31 @@ func (b *gwBuilder) ports() []int32 {
 	return out
 }
 
-// gateway translates one Gateway; ok is false when the Gateway is not the
-// ALB controller's at all.
+// gateway translates one Gateway; ok is false when the Gateway is not of
+// elbow's controllers at all.
 func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 	ref := objRef(kindGateway, gw)
 	ci := t.classInfo[string(gw.Spec.GatewayClassName)]
-	out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: FinalizerALBGateway}
 	if ci == nil {
-		if translate.HasFinalizer(gw, FinalizerALBGateway) {
-			out.Stack = stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, stack.TagPrefixGatewayALB)
-			out.Diagnostics = []translate.Diagnostic{{Severity: translate.Note, Object: ref, Stack: ref.Key(),
-				Message: "no longer of an ALB GatewayClass but still has the finalizer " + FinalizerALBGateway + ": its load balancer is deleted"}}
-			return out, true
-		}
-		if c, exists := t.x.classes[string(gw.Spec.GatewayClassName)]; !exists {
-			t.note(translate.Note, ref, "not handled: GatewayClass %s not found", gw.Spec.GatewayClassName)
-		} else if c.Spec.ControllerName == ControllerNLB {
-			t.note(translate.Note, ref, "GatewayClass %s is of controller %s: Network Load Balancer Gateways are not translated yet", gw.Spec.GatewayClassName, ControllerNLB)
-		} else {
-			t.note(translate.Note, ref, "not handled: GatewayClass %s is not of controller %s", gw.Spec.GatewayClassName, ControllerALB)
-		}
-		return out, false
+		return t.foreignGateway(gw, ref)
 	}
-	b := &gwBuilder{t: t, x: t.x, cloud: t.cloud, opts: t.opts, gw: gw, ref: ref, class: ci,
-		stack: stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, stack.TagPrefixGatewayALB),
+	f := ci.flavor
+	if f == nil {
+		f = autoFlavor(gw, t.off)
+	}
+	out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: f.finalizer}
+	if t.off[f] {
+		// A ControllerAuto Gateway whose load balancer is of a flavor whose
+		// controller is off: left as it is.
+		out.Err = fmt.Errorf("its load balancer is an %s, and elbow's %s Gateway controller is off (%s): the Gateway is left as it is", f.short, f.short, f.offWhy())
+		out.Diagnostics = []translate.Diagnostic{{Severity: translate.Error, Object: ref, Stack: ref.Key(), Message: out.Err.Error()}}
+		return out, true
+	}
+	b := &gwBuilder{t: t, x: t.x, cloud: t.cloud, opts: t.opts, gw: gw, ref: ref, class: ci, flavor: f,
+		stack: stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, f.tagPrefix),
 		trace: &translate.Trace{}, rejectedLS: map[string]string{},
 		tgNames: map[string]string{}, secretsUsed: map[string]bool{}}
-	out.DryRun = gw.Annotations[AnnotationDryRun] == "true" && !translate.HasFinalizer(gw, FinalizerALBGateway)
+	out.DryRun = gw.Annotations[AnnotationDryRun] == "true" && !translate.HasFinalizer(gw, f.finalizer)
 	err := b.run()
 	if gw.DeletionTimestamp != nil {
 		return b.deletion(out), true
@@ -116,6 +123,27 @@ func (t *translator) gateway(gw *gwv1.Gateway) (Gateway, bool) {
 	return out, true
 }
 
+// foreignGateway is the translation of a Gateway that is not of a class of
+// elbow's controllers: nothing, unless it still carries one of their
+// finalizers, when what it owns is deleted.
+func (t *translator) foreignGateway(gw *gwv1.Gateway, ref translate.ObjectRef) (Gateway, bool) {
+	for _, f := range []*flavor{albFlavor, nlbFlavor} {
+		if translate.HasFinalizer(gw, f.finalizer) && !t.off[f] {
+			out := Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName), Finalizer: f.finalizer}
+			out.Stack = stack.New(stack.ID{Namespace: gw.Namespace, Name: gw.Name}, f.tagPrefix)
+			out.Diagnostics = []translate.Diagnostic{{Severity: translate.Note, Object: ref, Stack: ref.Key(),
+				Message: "no longer of a GatewayClass of controller " + string(f.controller) + " but still has the finalizer " + f.finalizer + ": its load balancer is deleted"}}
+			return out, true
+		}
+	}
+	if _, exists := t.x.classes[string(gw.Spec.GatewayClassName)]; !exists {
+		t.note(translate.Note, ref, "not handled: GatewayClass %s not found", gw.Spec.GatewayClassName)
+	} else {
+		t.note(translate.Note, ref, "not handled: GatewayClass %s is not of controller %s, %s or %s", gw.Spec.GatewayClassName, ControllerALB, ControllerNLB, ControllerAuto)
+	}
+	return Gateway{Gateway: ref, Class: string(gw.Spec.GatewayClassName)}, false
+}
+
 // deletion is the translation of a Gateway being deleted: an empty stack,
 // unless deletion protection is on.
 func (b *gwBuilder) deletion(out Gateway) Gateway {
@@ -124,7 +152,7 @@ func (b *gwBuilder) deletion(out Gateway) Gateway {
 		out.Diagnostics = []translate.Diagnostic{{Severity: translate.Error, Object: b.ref, Stack: b.ref.Key(), Message: out.Err.Error()}}
 		return out
 	}
-	out.Stack = stack.New(b.stack.ID, stack.TagPrefixGatewayALB)
+	out.Stack = stack.New(b.stack.ID, b.flavor.tagPrefix)
 	out.Diagnostics = []translate.Diagnostic{{Severity: translate.Note, Object: b.ref, Stack: b.ref.Key(), Message: "being deleted: its load balancer is deleted"}}
 	return out
 }
@@ -160,6 +188,9 @@ func (b *gwBuilder) run() error {
 		}
 	}
 	atts := b.attachRoutes()
+	if b.flavor.nlb() {
+		atts = b.selectL4Routes(atts)
+	}
 	validListeners := 0
 	for _, l := range b.listeners {
 		if l.ls == nil && l.accepted && !l.conflicted {
@@ -210,11 +241,14 @@ func (b *gwBuilder) run() error {
 	return buildErr
 }
 
-// checkAddresses refuses spec.addresses an ALB cannot take: its addresses
-// come from AWS; an entry without a value (GatewayAddressEmpty) is
-// accepted.
+// checkAddresses refuses spec.addresses with values: an ALB's addresses
+// come from AWS, an NLB's from its subnet mappings; an entry without a
+// value (GatewayAddressEmpty) is accepted.
 func (b *gwBuilder) checkAddresses() error {
 	for i, a := range b.gw.Spec.Addresses {
+		if a.Value != "" && b.flavor.nlb() {
+			return fmt.Errorf("spec.addresses[%d] %q: a Network Load Balancer's addresses are chosen per subnet: set eipAllocation (internet-facing) or privateIPv4Allocation (internal) in the loadBalancerSubnets of a %s", i, a.Value, kindLBC)
+		}
 		if a.Value != "" {
 			return fmt.Errorf("spec.addresses[%d] %q: an Application Load Balancer's addresses are assigned by AWS and cannot be chosen", i, a.Value)
 		}
@@ -259,9 +293,15 @@ func (b *gwBuilder) build(atts []*attachment) error {
 	if err := b.buildLoadBalancer(); err != nil {
 		return err
 	}
-	for _, port := range b.ports() {
-		if err := b.buildPort(port, atts); err != nil {
+	if b.flavor.nlb() {
+		if err := b.buildNLBListeners(); err != nil {
 			return err
+		}
+	} else {
+		for _, port := range b.ports() {
+			if err := b.buildPort(port, atts); err != nil {
+				return err
+			}
 		}
 	}
 	if b.opts.DefaultTargetType == "instance" {
@@ -315,7 +355,9 @@ func (b *gwBuilder) finishStatus(st *GatewayStatus) {
 			if l.ls != ls {
 				continue
 			}
-			if l.accepted && !l.conflicted {
+			// A listener is valid when it can be served: accepted, not
+			// conflicted, with a usable certificate if it needs one.
+			if l.usable() {
 				anyValid = true
 			} else {
 				allValid = false
@@ -329,7 +371,7 @@ func (b *gwBuilder) finishStatus(st *GatewayStatus) {
 		case !anyValid:
 			lsst.Status.Conditions = []metav1.Condition{
 				cond(string(gwv1.ListenerSetConditionAccepted), metav1.ConditionFalse, string(gwv1.ListenerSetReasonListenersNotValid), "No listener is valid.", g),
-				cond(string(gwv1.ListenerSetConditionProgrammed), metav1.ConditionFalse, string(gwv1.ListenerSetReasonInvalid), "No listener is valid.", g),
+				cond(string(gwv1.ListenerSetConditionProgrammed), metav1.ConditionFalse, string(gwv1.ListenerSetReasonListenersNotValid), "No listener is valid.", g),
 			}
 		default:
 			attachedLS++

@@ -4,10 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"time"
@@ -94,15 +92,6 @@ func secretData(s *corev1.Secret, k string) []byte {
 	return nil
 }
 
-// contentDigest is ImportedCertificateSpec.ContentSHA256 of a Secret.
-func contentDigest(crt, key []byte) string {
-	h := sha256.New()
-	h.Write(crt)
-	h.Write([]byte{0})
-	h.Write(key)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // listenerCertificates resolves an HTTPS listener's certificateRefs.
 func (b *gwBuilder) listenerCertificates(l *listener) {
 	if l.tls == nil || len(l.tls.CertificateRefs) == 0 {
@@ -168,7 +157,7 @@ func (b *gwBuilder) secretCertificate(l *listener, ns, name string) (*secretCert
 		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
 	}
 	b.secretsUsed[key(ns, name)] = true
-	return &secretCert{ref: ref, digest: contentDigest(crt, keyPEM), domains: domains, notAfter: notAfter.UTC().Format(time.RFC3339)}, nil
+	return &secretCert{ref: ref, digest: stack.CertificateContentSHA256(crt, keyPEM), domains: domains, notAfter: notAfter.UTC().Format(time.RFC3339)}, nil
 }
 
 // importedCertificate adds (once) the stack resource of a certificate.

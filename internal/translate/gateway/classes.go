@@ -10,30 +10,34 @@ import (
 	"github.com/elbowlb/elbow/internal/translate"
 )
 
-// classInfo is a GatewayClass of the ALB controller with its configuration.
+// classInfo is a GatewayClass of elbow's controllers with its
+// configuration.
 type classInfo struct {
 	class *gwv1.GatewayClass
-	lbc   *gwaws.LoadBalancerConfiguration
+	// flavor is the class's; nil for a ControllerAuto class, whose
+	// Gateways choose theirs (autoFlavor).
+	flavor *flavor
+	lbc    *gwaws.LoadBalancerConfiguration
 	// err says why the class is not accepted.
 	err error
 }
 
-// classes decides the status of the ALB controller's GatewayClasses.
+// classes decides the status of the GatewayClasses of elbow's controllers.
 func (t *translator) classes() {
 	t.classInfo = map[string]*classInfo{}
 	for _, name := range t.x.classNames {
 		c := t.x.classes[name]
 		ref := translate.ObjectRef{Kind: "GatewayClass", Name: c.Name}
-		switch c.Spec.ControllerName {
-		case ControllerALB:
-		case ControllerNLB:
-			t.note(translate.Note, ref, "controller %s: Network Load Balancer Gateways are not translated yet (ALB Gateways of %s are)", ControllerNLB, ControllerALB)
-			continue
-		default:
-			t.note(translate.Note, ref, "not handled: controllerName %s is not %s", c.Spec.ControllerName, ControllerALB)
+		f, ok := flavorOf(c.Spec.ControllerName)
+		if !ok {
+			t.note(translate.Note, ref, "not handled: controllerName %s is not %s, %s or %s", c.Spec.ControllerName, ControllerALB, ControllerNLB, ControllerAuto)
 			continue
 		}
-		ci := &classInfo{class: c}
+		if f != nil && t.off[f] {
+			t.note(translate.Note, ref, "not handled: elbow's %s Gateway controller is off (%s)", f.short, f.offWhy())
+			continue
+		}
+		ci := &classInfo{class: c, flavor: f}
 		ci.lbc, ci.err = t.classConfig(c)
 		t.classInfo[name] = ci
 		st := &GatewayClassStatus{Name: c.Name}
@@ -42,11 +46,24 @@ func (t *translator) classes() {
 				string(gwv1.GatewayClassReasonInvalidParameters), ci.err.Error(), c.Generation)}
 			t.note(translate.Error, ref, "not accepted: %v", ci.err)
 		} else {
+			who := "elbow's Gateway controller (ALB or NLB Gateways by their listeners)"
+			for _, fl := range []*flavor{albFlavor, nlbFlavor} {
+				if t.off[fl] {
+					who = fmt.Sprintf("elbow's Gateway controller (%s Gateways only: the %s Gateway controller is off, %s)", fl.other().short, fl.short, fl.offWhy())
+				}
+			}
+			if f != nil {
+				who = "elbow's " + f.short + " Gateway controller"
+			}
 			st.Status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayClassConditionStatusAccepted), metav1.ConditionTrue,
-				string(gwv1.GatewayClassReasonAccepted), "Accepted by elbow's ALB Gateway controller.", c.Generation)}
+				string(gwv1.GatewayClassReasonAccepted), "Accepted by "+who+".", c.Generation)}
 		}
-		for _, f := range SupportedFeatures {
-			st.Status.SupportedFeatures = append(st.Status.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(f)})
+		feats := autoFeatures(t.off)
+		if f != nil {
+			feats = f.features
+		}
+		for _, feat := range feats {
+			st.Status.SupportedFeatures = append(st.Status.SupportedFeatures, gwv1.SupportedFeature{Name: gwv1.FeatureName(feat)})
 		}
 		t.status.classes[c.Name] = st
 	}

@@ -1,9 +1,10 @@
 // Package gateway translates Gateway API objects of the AWS Load Balancer
-// Controller's ALB GatewayClass (controllerName gateway.k8s.aws/alb) into
-// one ALB stack per Gateway, and decides the status of every object it
-// reads: GatewayClasses, Gateways and their listeners, ListenerSets,
-// HTTPRoutes and GRPCRoutes (per parent), and the gateway.k8s.aws
-// configuration objects.
+// Controller's GatewayClasses into one load balancer stack per Gateway: an
+// ALB for controllerName gateway.k8s.aws/alb (HTTPRoutes and GRPCRoutes),
+// an NLB for gateway.k8s.aws/nlb (TCPRoutes, UDPRoutes and TLSRoutes). It
+// decides the status of every object it reads: GatewayClasses, Gateways
+// and their listeners, ListenerSets, routes (per parent), and the
+// gateway.k8s.aws configuration objects.
 //
 // It decides what the reference controller decides (names, tags, resource
 // IDs, defaults, finalizers, the dry-run annotation), so that the load
@@ -38,8 +39,15 @@ const (
 	// become Application Load Balancers (this package).
 	ControllerALB gwv1.GatewayController = "gateway.k8s.aws/alb"
 	// ControllerNLB is the controllerName of GatewayClasses whose Gateways
-	// become Network Load Balancers.
+	// become Network Load Balancers (TCP, UDP and TLS listeners).
 	ControllerNLB gwv1.GatewayController = "gateway.k8s.aws/nlb"
+	// ControllerAuto is elbow's own controllerName, beyond the reference:
+	// a Gateway of its classes becomes an ALB when it has HTTP or HTTPS
+	// listeners, else an NLB, and keeps the load balancer type it was
+	// created with (its finalizer says which). One class then serves every
+	// route kind, as the Gateway API conformance profiles expect of the
+	// class they run against.
+	ControllerAuto gwv1.GatewayController = "elbowlb.dev/gateway"
 )
 
 // Finalizers the reference controller puts on the objects it uses.
@@ -81,6 +89,9 @@ const (
 	kindLS        = "ListenerSet"
 	kindHTTPRoute = "HTTPRoute"
 	kindGRPCRoute = "GRPCRoute"
+	kindTCPRoute  = "TCPRoute"
+	kindUDPRoute  = "UDPRoute"
+	kindTLSRoute  = "TLSRoute"
 	kindService   = "Service"
 	kindSecret    = "Secret"
 	kindLBC       = "LoadBalancerConfiguration"
@@ -99,6 +110,9 @@ type Objects struct {
 	ListenerSets    []gwv1.ListenerSet
 	HTTPRoutes      []gwv1.HTTPRoute
 	GRPCRoutes      []gwv1.GRPCRoute
+	TCPRoutes       []gwv1.TCPRoute
+	UDPRoutes       []gwv1.UDPRoute
+	TLSRoutes       []gwv1.TLSRoute
 	ReferenceGrants []gwv1.ReferenceGrant
 
 	LoadBalancerConfigurations []gwaws.LoadBalancerConfiguration
@@ -123,10 +137,16 @@ type Input struct {
 	Workloads []translate.Workload
 	Facts     *facts.Facts
 	Options   translate.Options
+	// Off names the controllers (ControllerALB, ControllerNLB) that do not
+	// run, their route kinds not being served or their feature gate off:
+	// their classes and Gateways are left alone, and a ControllerAuto
+	// Gateway does not become their load balancer. Empty: both run, as in
+	// elbow plan.
+	Off []gwv1.GatewayController
 }
 
-// Result is the translation of every Gateway of the ALB controller, and
-// the status of every object read.
+// Result is the translation of every Gateway of the ALB and NLB
+// controllers, and the status of every object read.
 type Result struct {
 	// Gateways are ordered by namespace and name.
 	Gateways []Gateway
@@ -148,7 +168,8 @@ type Gateway struct {
 	Stack *stack.Stack
 	Err   error
 	// Finalizer is the finalizer the controller adds to the Gateway before
-	// deploying and removes once an empty stack is deployed.
+	// deploying and removes once an empty stack is deployed
+	// (FinalizerALBGateway or FinalizerNLBGateway).
 	Finalizer string
 	// DryRun says the stack must not be deployed: the controller writes its
 	// JSON to the AnnotationDryRunPlan annotation instead.
@@ -158,7 +179,7 @@ type Gateway struct {
 	Addons map[string]bool
 	// BackendSecurityGroup says the stack uses the shared backend security group.
 	BackendSecurityGroup bool
-	// ListenPorts are the ports of the ALB's listeners, ascending.
+	// ListenPorts are the ports of the load balancer's listeners, ascending.
 	ListenPorts []int32
 	// Secrets are the Secrets the stack was built from (certificates,
 	// OIDC credentials): the controller watches them.
@@ -170,8 +191,8 @@ type Gateway struct {
 	Diagnostics []translate.Diagnostic
 }
 
-// Build translates the Gateways of the ALB controller and decides the
-// status of every object.
+// Build translates the Gateways of the ALB and NLB controllers and decides
+// the status of every object.
 func Build(in Input) Result {
 	var res Result
 	opts := in.Options
@@ -181,7 +202,7 @@ func Build(in Input) Result {
 		return res
 	}
 	x := newIndex(&in)
-	t := &translator{x: x, cloud: cloud, opts: &opts, status: newStatusBook()}
+	t := &translator{x: x, cloud: cloud, opts: &opts, status: newStatusBook(), off: offFlavors(in.Off)}
 	t.classes()
 	for _, gw := range x.gateways {
 		if g, ok := t.gateway(gw); ok {
@@ -201,8 +222,10 @@ type translator struct {
 	opts   *translate.Options
 	status *statusBook
 	diags  []translate.Diagnostic
-	// classInfo holds the ALB controller's GatewayClasses by name.
+	// classInfo holds the GatewayClasses of elbow's controllers by name.
 	classInfo map[string]*classInfo
+	// off holds the flavors whose controller does not run.
+	off map[*flavor]bool
 	// lrcChecked holds the result of checking each
 	// ListenerRuleConfiguration, by namespace/name.
 	lrcChecked map[string]error

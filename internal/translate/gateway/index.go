@@ -12,8 +12,8 @@ import (
 	"github.com/elbowlb/elbow/internal/translate"
 )
 
-// route is an HTTPRoute or a GRPCRoute, with what attachment and rule
-// building need of either.
+// route is a route of any kind, with what attachment and rule building
+// need of it.
 type route struct {
 	kind       string
 	ref        translate.ObjectRef
@@ -22,11 +22,25 @@ type route struct {
 	hostnames  []gwv1.Hostname
 	http       *gwv1.HTTPRoute
 	grpc       *gwv1.GRPCRoute
+	// l4Rules are the rules of a TCPRoute, UDPRoute or TLSRoute: their names
+	// and backends.
+	l4Rules []l4Rule
 	// analysis is the listener-independent check of the rules, done once.
 	analysis *routeAnalysis
 }
 
 func (r *route) key() string { return r.kind + "/" + r.ref.Key() }
+
+// l4Rule is a rule of a TCPRoute, UDPRoute or TLSRoute.
+type l4Rule struct {
+	name        *gwv1.SectionName
+	backendRefs []gwv1.BackendRef
+}
+
+// l4 reports whether the route is a TCPRoute, UDPRoute or TLSRoute.
+func (r *route) l4() bool {
+	return r.kind == kindTCPRoute || r.kind == kindUDPRoute || r.kind == kindTLSRoute
+}
 
 // index holds the input's objects, defaulted, by key.
 type index struct {
@@ -40,23 +54,26 @@ type index struct {
 	grants       []gwv1.ReferenceGrant
 	lbcs         map[string]*gwaws.LoadBalancerConfiguration
 	tgcs         map[string]*gwaws.TargetGroupConfiguration
-	// tgcByService maps "namespace/name" of a Service to the
-	// TargetGroupConfiguration whose targetReference names it (the first
-	// by name when several do).
-	tgcByService map[string]*gwaws.TargetGroupConfiguration
-	lrcs         map[string]*gwaws.ListenerRuleConfiguration
-	services     map[string]*corev1.Service
-	secrets      map[string]*corev1.Secret
-	nsLabels     translate.NamespaceLabels
+	// tgcByRef maps the kind and namespace/name of a Service or Gateway
+	// (tgcRefKey) to the TargetGroupConfiguration whose targetReference
+	// names it (the first by name when several do).
+	tgcByRef map[string]*gwaws.TargetGroupConfiguration
+	lrcs     map[string]*gwaws.ListenerRuleConfiguration
+	services map[string]*corev1.Service
+	secrets  map[string]*corev1.Secret
+	nsLabels translate.NamespaceLabels
 }
 
 func key(ns, name string) string { return ns + "/" + name }
+
+// tgcRefKey is the key of a TargetGroupConfiguration's targetReference.
+func tgcRefKey(kind, ns, name string) string { return kind + "/" + key(ns, name) }
 
 func newIndex(in *Input) *index {
 	x := &index{
 		in: in, classes: map[string]*gwv1.GatewayClass{}, gatewayByKey: map[string]*gwv1.Gateway{},
 		lbcs: map[string]*gwaws.LoadBalancerConfiguration{}, tgcs: map[string]*gwaws.TargetGroupConfiguration{},
-		tgcByService: map[string]*gwaws.TargetGroupConfiguration{}, lrcs: map[string]*gwaws.ListenerRuleConfiguration{},
+		tgcByRef: map[string]*gwaws.TargetGroupConfiguration{}, lrcs: map[string]*gwaws.ListenerRuleConfiguration{},
 		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, nsLabels: translate.NewNamespaceLabels(in.Namespaces),
 	}
 	for i := range in.GatewayClasses {
@@ -99,6 +116,18 @@ func newIndex(in *Input) *index {
 		x.routes = append(x.routes, &route{kind: kindGRPCRoute, ref: objRef(kindGRPCRoute, r), meta: &r.ObjectMeta,
 			parentRefs: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames, grpc: r})
 	}
+	for i := range in.TCPRoutes {
+		r := in.TCPRoutes[i].DeepCopy()
+		x.addL4Route(kindTCPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, l4Rules(r.Spec.Rules, func(r gwv1.TCPRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
+	}
+	for i := range in.UDPRoutes {
+		r := in.UDPRoutes[i].DeepCopy()
+		x.addL4Route(kindUDPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, l4Rules(r.Spec.Rules, func(r gwv1.UDPRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
+	}
+	for i := range in.TLSRoutes {
+		r := in.TLSRoutes[i].DeepCopy()
+		x.addL4Route(kindTLSRoute, &r.ObjectMeta, r.Spec.ParentRefs, r.Spec.Hostnames, l4Rules(r.Spec.Rules, func(r gwv1.TLSRouteRule) l4Rule { return l4Rule{r.Name, r.BackendRefs} }))
+	}
 	sort.Slice(x.routes, func(i, j int) bool { return x.routes[i].key() < x.routes[j].key() })
 	x.grants = in.ReferenceGrants
 	for i := range in.LoadBalancerConfigurations {
@@ -116,12 +145,20 @@ func newIndex(in *Input) *index {
 	for _, k := range tgcNames {
 		c := x.tgcs[k]
 		ref := c.Spec.TargetReference
-		if ref == nil || (ref.Kind != nil && *ref.Kind != kindService) || (ref.Group != nil && *ref.Group != "") {
+		if ref == nil {
 			continue
 		}
-		sk := key(c.Namespace, ref.Name)
-		if _, taken := x.tgcByService[sk]; !taken {
-			x.tgcByService[sk] = c
+		var sk string
+		switch {
+		case (ref.Kind == nil || *ref.Kind == kindService) && (ref.Group == nil || *ref.Group == ""):
+			sk = tgcRefKey(kindService, c.Namespace, ref.Name)
+		case ref.Kind != nil && *ref.Kind == kindGateway && ref.Group != nil && *ref.Group == groupGateway:
+			sk = tgcRefKey(kindGateway, c.Namespace, ref.Name)
+		default:
+			continue
+		}
+		if _, taken := x.tgcByRef[sk]; !taken {
+			x.tgcByRef[sk] = c
 		}
 	}
 	for i := range in.ListenerRuleConfigurations {
@@ -137,6 +174,30 @@ func newIndex(in *Input) *index {
 		x.secrets[key(s.Namespace, s.Name)] = s
 	}
 	return x
+}
+
+// l4Rules converts the rules of a TCPRoute, UDPRoute or TLSRoute.
+func l4Rules[R any](rules []R, conv func(R) l4Rule) []l4Rule {
+	out := make([]l4Rule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, conv(r))
+	}
+	return out
+}
+
+// addL4Route adds a TCPRoute, UDPRoute or TLSRoute (a deep copy), with the
+// CRDs' defaults applied.
+func (x *index) addL4Route(kind string, meta *metav1.ObjectMeta, parents []gwv1.ParentReference, hostnames []gwv1.Hostname, rules []l4Rule) {
+	for i := range parents {
+		defaultParentRef(&parents[i])
+	}
+	for i := range rules {
+		for j := range rules[i].backendRefs {
+			defaultBackendRef(&rules[i].backendRefs[j])
+		}
+	}
+	x.routes = append(x.routes, &route{kind: kind, ref: translate.ObjectRef{Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
+		meta: meta, parentRefs: parents, hostnames: hostnames, l4Rules: rules})
 }
 
 // namespaceAllowed reports whether a namespace is allowed by a "from"

@@ -49,7 +49,7 @@ func (b *gwBuilder) buildLoadBalancer() error {
 		return err
 	}
 	b.lbTags = tags
-	spec := stack.LoadBalancerSpec{Type: stack.LoadBalancerTypeApplication, Scheme: scheme, IPAddressType: ipType, Tags: tags}
+	spec := stack.LoadBalancerSpec{Type: b.flavor.lbType, Scheme: scheme, IPAddressType: ipType, Tags: tags}
 	if spec.SubnetMappings, err = b.subnets(scheme, ipType); err != nil {
 		return err
 	}
@@ -59,13 +59,12 @@ func (b *gwBuilder) buildLoadBalancer() error {
 	for _, a := range s.LoadBalancerAttributes {
 		spec.LoadBalancerAttributes = append(spec.LoadBalancerAttributes, stack.Attribute{Key: a.Key, Value: a.Value})
 	}
-	spec.CustomerOwnedIPv4Pool = s.CustomerOwnedIpv4Pool
-	spec.IPv4IPAMPool = s.IPv4IPAMPoolId
-	if s.EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic != nil {
-		b.trace.Add(translate.Warning, b.ref, "%s enforceSecurityGroupInboundRulesOnPrivateLinkTraffic applies to Network Load Balancers; ignored", kindLBC)
-	}
-	if s.DisableSecurityGroup != nil && *s.DisableSecurityGroup {
-		b.trace.Add(translate.Warning, b.ref, "%s disableSecurityGroup applies to Network Load Balancers (an ALB always has security groups); ignored", kindLBC)
+	if b.flavor.nlb() {
+		if err := b.nlbFields(&spec); err != nil {
+			return err
+		}
+	} else {
+		b.albFields(&spec)
 	}
 	if s.LoadBalancerName != nil {
 		spec.Name = *s.LoadBalancerName
@@ -85,18 +84,32 @@ func (b *gwBuilder) buildLoadBalancer() error {
 	return b.stack.Add(b.lb)
 }
 
+// albFields sets what only an ALB takes, and notes the NLB-only settings
+// it ignores.
+func (b *gwBuilder) albFields(spec *stack.LoadBalancerSpec) {
+	s := &b.cfg.spec
+	spec.CustomerOwnedIPv4Pool = s.CustomerOwnedIpv4Pool
+	spec.IPv4IPAMPool = s.IPv4IPAMPoolId
+	if s.EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic != nil {
+		b.trace.Add(translate.Warning, b.ref, "%s enforceSecurityGroupInboundRulesOnPrivateLinkTraffic applies to Network Load Balancers; ignored", kindLBC)
+	}
+	if s.DisableSecurityGroup != nil && *s.DisableSecurityGroup {
+		b.trace.Add(translate.Warning, b.ref, "%s disableSecurityGroup applies to Network Load Balancers (an ALB always has security groups); ignored", kindLBC)
+	}
+}
+
 // subnets picks the load balancer's subnets: named ones, a tag selector,
 // the existing load balancer's, or discovery.
 func (b *gwBuilder) subnets(scheme stack.Scheme, ipType stack.IPAddressType) ([]stack.SubnetMapping, error) {
 	s := &b.cfg.spec
-	q := translate.SubnetQuery{LBType: stack.LoadBalancerTypeApplication, Scheme: scheme, IPAddressType: ipType}
+	q := translate.SubnetQuery{LBType: b.flavor.lbType, Scheme: scheme, IPAddressType: ipType}
 	var chosen []translate.Subnet
 	var err error
 	switch {
 	case s.LoadBalancerSubnets != nil && len(*s.LoadBalancerSubnets) > 0:
 		var ids []string
 		for i, sn := range *s.LoadBalancerSubnets {
-			if sn.EIPAllocation != nil || sn.PrivateIPv4Allocation != nil || sn.IPv6Allocation != nil || sn.SourceNatIPv6Prefix != nil {
+			if !b.flavor.nlb() && (sn.EIPAllocation != nil || sn.PrivateIPv4Allocation != nil || sn.IPv6Allocation != nil || sn.SourceNatIPv6Prefix != nil) {
 				return nil, fmt.Errorf("%s loadBalancerSubnets[%d]: eipAllocation, privateIPv4Allocation, ipv6Allocation and sourceNatIPv6Prefix are for Network Load Balancers; an ALB takes none", kindLBC, i)
 			}
 			ids = append(ids, sn.Identifier)
@@ -106,6 +119,10 @@ func (b *gwBuilder) subnets(scheme stack.Scheme, ipType stack.IPAddressType) ([]
 			return nil, err
 		}
 		b.decide("subnets", translate.DescribeSubnets(chosen), "%s loadBalancerSubnets", kindLBC)
+		b.subnetsUsed = chosen
+		if b.flavor.nlb() {
+			return b.subnetAllocations(chosen, *s.LoadBalancerSubnets, scheme, ipType)
+		}
 	case s.LoadBalancerSubnetsSelector != nil && len(*s.LoadBalancerSubnetsSelector) > 0:
 		var src string
 		chosen, src, err = b.cloud.DiscoverSubnets(q, *s.LoadBalancerSubnetsSelector)
@@ -113,12 +130,18 @@ func (b *gwBuilder) subnets(scheme stack.Scheme, ipType stack.IPAddressType) ([]
 			return nil, fmt.Errorf("%s loadBalancerSubnetsSelector: %w", kindLBC, err)
 		}
 		b.decide("subnets", translate.DescribeSubnets(chosen), "%s loadBalancerSubnetsSelector: %s, one per zone", kindLBC, src)
+		b.subnetsUsed = chosen
 	default:
 		out, value, source, err := b.cloud.DefaultSubnets(q, b.stack.ID.String())
 		if err != nil {
 			return nil, err
 		}
 		b.decide("subnets", value, "%s", source)
+		for _, m := range out {
+			if sn, ok := b.cloud.SubnetByID(m.SubnetID); ok {
+				b.subnetsUsed = append(b.subnetsUsed, sn)
+			}
+		}
 		return out, nil
 	}
 	return translate.SubnetMappings(chosen), nil
@@ -128,6 +151,13 @@ func (b *gwBuilder) subnets(scheme stack.Scheme, ipType stack.IPAddressType) ([]
 // one (with the shared backend security group), or the configured ones.
 func (b *gwBuilder) securityGroups(ipType stack.IPAddressType) ([]stack.Token, error) {
 	s := &b.cfg.spec
+	if b.flavor.nlb() && s.DisableSecurityGroup != nil && *s.DisableSecurityGroup {
+		if s.SecurityGroups != nil && len(*s.SecurityGroups) > 0 {
+			return nil, fmt.Errorf("%s: disableSecurityGroup and securityGroups cannot both be set", kindLBC)
+		}
+		b.decide("security groups", "none", "%s disableSecurityGroup (the targets admit the load balancer's subnets, or the clients when their addresses are preserved)", kindLBC)
+		return nil, nil
+	}
 	if s.SecurityGroups == nil || len(*s.SecurityGroups) == 0 {
 		sg, err := b.managedSecurityGroup(ipType)
 		if err != nil {
@@ -186,27 +216,27 @@ func (b *gwBuilder) managedSecurityGroup(ipType stack.IPAddressType) (*stack.Sec
 	icmp := s.EnableICMP != nil && *s.EnableICMP
 	v6 := ipType == stack.IPAddressTypeDualStack || ipType == stack.IPAddressTypeDualStackWithoutPublicIPv4
 	var perms []stack.IPPermission
-	for _, port := range b.ports() {
-		p := port
+	for _, pp := range b.portProtocols() {
+		p, proto := pp.port, pp.ipProtocol
 		for _, c := range ranges {
 			pre, err := netip.ParsePrefix(c)
 			if err != nil {
 				return nil, fmt.Errorf("%s sourceRanges: %q is not a CIDR", kindLBC, c)
 			}
 			if pre.Addr().Is4() {
-				perms = append(perms, stack.IPPermission{IPProtocol: "tcp", FromPort: &p, ToPort: &p, IPRanges: []stack.IPRange{{CIDRIP: c}}})
+				perms = append(perms, stack.IPPermission{IPProtocol: proto, FromPort: &p, ToPort: &p, IPRanges: []stack.IPRange{{CIDRIP: c}}})
 				if icmp {
 					perms = append(perms, stack.IPPermission{IPProtocol: "icmp", FromPort: ptrTo(int32(3)), ToPort: ptrTo(int32(4)), IPRanges: []stack.IPRange{{CIDRIP: c}}})
 				}
 			} else if v6 {
-				perms = append(perms, stack.IPPermission{IPProtocol: "tcp", FromPort: &p, ToPort: &p, IPv6Ranges: []stack.IPv6Range{{CIDRIPv6: c}}})
+				perms = append(perms, stack.IPPermission{IPProtocol: proto, FromPort: &p, ToPort: &p, IPv6Ranges: []stack.IPv6Range{{CIDRIPv6: c}}})
 				if icmp {
 					perms = append(perms, stack.IPPermission{IPProtocol: "icmpv6", FromPort: ptrTo(int32(2)), ToPort: ptrTo(int32(0)), IPv6Ranges: []stack.IPv6Range{{CIDRIPv6: c}}})
 				}
 			}
 		}
 		for _, pl := range prefixes {
-			perms = append(perms, stack.IPPermission{IPProtocol: "tcp", FromPort: &p, ToPort: &p, PrefixLists: []stack.PrefixList{{ListID: pl}}})
+			perms = append(perms, stack.IPPermission{IPProtocol: proto, FromPort: &p, ToPort: &p, PrefixLists: []stack.PrefixList{{ListID: pl}}})
 		}
 	}
 	return &stack.SecurityGroup{ResID: stack.IDManagedSecurityGroup, Spec: stack.SecurityGroupSpec{
@@ -226,13 +256,18 @@ func (b *gwBuilder) addons() error {
 	if s.WAFv2 != nil {
 		acl = s.WAFv2.ACL
 	}
+	shield := s.ShieldAdvanced != nil && s.ShieldAdvanced.Enabled
+	if b.flavor.nlb() && (acl != "" || shield) {
+		// The reference's NLB Gateways have the capacity add-on only.
+		b.trace.Add(translate.Warning, b.ref, "%s wafV2 and shieldConfiguration apply to Application Load Balancers; ignored", kindLBC)
+		acl, shield = "", false
+	}
 	if acl != "" || was(AddonWAFv2) {
 		if err := b.stack.Add(&stack.WAFv2Association{ResID: stack.IDLoadBalancer, Spec: stack.WAFv2AssociationSpec{WebACLARN: acl, ResourceARN: lbARN}}); err != nil {
 			return err
 		}
 	}
 	b.addonState[AddonWAFv2] = acl != ""
-	shield := s.ShieldAdvanced != nil && s.ShieldAdvanced.Enabled
 	if shield || was(AddonShield) {
 		if err := b.stack.Add(&stack.ShieldProtection{ResID: stack.IDLoadBalancer, Spec: stack.ShieldProtectionSpec{Enabled: shield, ResourceARN: lbARN}}); err != nil {
 			return err

@@ -48,14 +48,6 @@ func (l *listener) String() string {
 // usable reports whether routes attached to the listener are programmed.
 func (l *listener) usable() bool { return l.accepted && !l.conflicted && l.unprogrammable == "" }
 
-// defaultKinds are the route kinds an ALB listener serves, by protocol.
-// gRPC needs HTTP/2 from the client, which ALBs speak on HTTPS listeners
-// only.
-var defaultKinds = map[gwv1.ProtocolType][]string{
-	gwv1.HTTPProtocolType:  {kindHTTPRoute},
-	gwv1.HTTPSProtocolType: {kindHTTPRoute, kindGRPCRoute},
-}
-
 // gatewayListeners returns a Gateway's own listeners.
 func gatewayListeners(gw *gwv1.Gateway) []*listener {
 	var out []*listener
@@ -88,47 +80,61 @@ func hostString(h *gwv1.Hostname) string {
 // Gateway's, then each ListenerSet's, oldest first): on a conflict the
 // earlier listener keeps the port and the later one is conflicted.
 func (b *gwBuilder) validateListeners(ls []*listener) {
-	frontend := b.gw.Spec.TLS != nil && b.gw.Spec.TLS.Frontend != nil
+	f := b.flavor
 	for _, l := range ls {
 		l.accepted, l.acceptedReason, l.accMsg = true, string(gwv1.ListenerReasonAccepted), "Listener is accepted."
 		l.refsOK, l.refsReason, l.refsMsg = true, string(gwv1.ListenerReasonResolvedRefs), "All references are resolved."
-		kinds, ok := defaultKinds[l.protocol]
+		kinds, ok := f.kinds[l.protocol]
 		if !ok {
 			l.accepted, l.acceptedReason = false, string(gwv1.ListenerReasonUnsupportedProtocol)
-			l.accMsg = fmt.Sprintf("Protocol %s is not supported by Application Load Balancer Gateways (class controller %s serves HTTP and HTTPS; TCP, UDP and TLS listeners are for %s classes).", l.protocol, ControllerALB, ControllerNLB)
+			l.accMsg = unsupportedProtocolMessage(f, l.protocol)
+			if b.class.flavor == nil && b.t.off[f.other()] {
+				l.accMsg = fmt.Sprintf("Protocol %s needs an %s, and elbow's %s Gateway controller is off (%s).", l.protocol, f.other().short, f.other().short, f.other().offWhy())
+			} else if b.class.flavor == nil {
+				l.accMsg = fmt.Sprintf("Protocol %s cannot join this Gateway, which is an %s (class controller %s chooses by the listeners, HTTP and HTTPS making an ALB, TCP, UDP and TLS an NLB, and a load balancer keeps its type): put %s listeners on a Gateway of their own.", l.protocol, f.short, ControllerAuto, l.protocol)
+			}
 			l.kinds = []gwv1.RouteGroupKind{}
 			continue
 		}
 		b.listenerKinds(l, kinds)
-		switch l.protocol {
-		case gwv1.HTTPSProtocolType:
-			if frontend {
-				l.accepted, l.acceptedReason = false, string(gwv1.ListenerReasonUnsupportedValue)
-				l.accMsg = "spec.tls.frontend (client certificate validation against CA certificates from ConfigMaps) is not supported: ALB verifies client certificates against an ELB trust store; set mutualAuthentication on the listener in a LoadBalancerConfiguration listenerConfiguration."
-				continue
-			}
-			b.listenerCertificates(l)
-		case gwv1.HTTPProtocolType:
-			if l.tls != nil {
-				l.accepted, l.acceptedReason, l.accMsg = false, string(gwv1.ListenerReasonUnsupportedValue), "tls is not allowed on an HTTP listener."
-				continue
-			}
+		if f.nlb() {
+			b.checkNLBListener(l)
+		} else {
+			b.checkALBListener(l)
 		}
 	}
+	if f.nlb() {
+		nlbConflicts(ls)
+		return
+	}
 	protoByPort := map[int32]gwv1.ProtocolType{}
-	hostByPort := map[string]*listener{}
 	for _, l := range ls {
-		if !l.accepted {
-			continue
-		}
+		// A port taken with another protocol conflicts whatever the
+		// listener's own protocol (an unsupported one included): the
+		// conflict is what the spec reports.
 		if p, ok := protoByPort[l.port]; ok && p != l.protocol {
 			l.conflicted, l.conflictReason = true, string(gwv1.ListenerReasonProtocolConflict)
 			l.confMsg = fmt.Sprintf("Port %d is already used with protocol %s by an earlier listener; an ALB listener has one protocol.", l.port, p)
 			continue
 		}
+		if !l.accepted {
+			continue
+		}
 		protoByPort[l.port] = l.protocol
-		k := fmt.Sprintf("%d/%s", l.port, l.hostname)
-		if prev, ok := hostByPort[k]; ok {
+	}
+	hostnameConflicts(ls, func(l *listener) string { return fmt.Sprintf("%d/%s", l.port, l.hostname) })
+}
+
+// hostnameConflicts marks conflicted, with reason HostnameConflict, the
+// accepted listeners whose key an earlier listener already has.
+func hostnameConflicts(ls []*listener, key func(*listener) string) {
+	seen := map[string]*listener{}
+	for _, l := range ls {
+		if !l.accepted || l.conflicted {
+			continue
+		}
+		k := key(l)
+		if prev, ok := seen[k]; ok {
 			l.conflicted, l.conflictReason = true, string(gwv1.ListenerReasonHostnameConflict)
 			h := l.hostname
 			if h == "" {
@@ -137,7 +143,32 @@ func (b *gwBuilder) validateListeners(ls []*listener) {
 			l.confMsg = fmt.Sprintf("Port %d with hostname %s is already used by %s.", l.port, h, prev)
 			continue
 		}
-		hostByPort[k] = l
+		seen[k] = l
+	}
+}
+
+// unsupportedProtocolMessage says which controller serves a protocol.
+func unsupportedProtocolMessage(f *flavor, p gwv1.ProtocolType) string {
+	if f.nlb() {
+		return fmt.Sprintf("Protocol %s is not supported by Network Load Balancer Gateways (class controller %s serves TCP, UDP and TLS; HTTP and HTTPS listeners are for %s classes).", p, ControllerNLB, ControllerALB)
+	}
+	return fmt.Sprintf("Protocol %s is not supported by Application Load Balancer Gateways (class controller %s serves HTTP and HTTPS; TCP, UDP and TLS listeners are for %s classes).", p, ControllerALB, ControllerNLB)
+}
+
+// checkALBListener checks what an ALB listener of a protocol needs.
+func (b *gwBuilder) checkALBListener(l *listener) {
+	switch l.protocol {
+	case gwv1.HTTPSProtocolType:
+		if b.gw.Spec.TLS != nil && b.gw.Spec.TLS.Frontend != nil {
+			l.accepted, l.acceptedReason = false, string(gwv1.ListenerReasonUnsupportedValue)
+			l.accMsg = "spec.tls.frontend (client certificate validation against CA certificates from ConfigMaps) is not supported: ALB verifies client certificates against an ELB trust store; set mutualAuthentication on the listener in a LoadBalancerConfiguration listenerConfiguration."
+			return
+		}
+		b.listenerCertificates(l)
+	case gwv1.HTTPProtocolType:
+		if l.tls != nil {
+			l.accepted, l.acceptedReason, l.accMsg = false, string(gwv1.ListenerReasonUnsupportedValue), "tls is not allowed on an HTTP listener."
+		}
 	}
 }
 
@@ -177,8 +208,8 @@ func (b *gwBuilder) listenerKinds(l *listener, allowed []string) {
 	}
 	if len(bad) > 0 {
 		l.refsOK, l.refsReason = false, string(gwv1.ListenerReasonInvalidRouteKinds)
-		l.refsMsg = fmt.Sprintf("Route kinds %s are not supported by an %s listener of an Application Load Balancer; supported: %s.",
-			strings.Join(bad, ", "), l.protocol, strings.Join(allowed, ", "))
+		l.refsMsg = fmt.Sprintf("Route kinds %s are not supported by %s listeners of %ss; supported: %s.",
+			strings.Join(bad, ", "), l.protocol, b.flavor.name, strings.Join(allowed, ", "))
 	}
 }
 
@@ -187,6 +218,16 @@ func (b *gwBuilder) listenerKinds(l *listener, allowed []string) {
 // programmable (False, Invalid).
 func (l *listener) conditions() []metav1.Condition {
 	g := l.ownerGen
+	if l.conflicted && l.ls != nil {
+		// A ListenerSet's conflicted listener is not accepted, and says
+		// why in each condition (the ListenerSet conformance tests).
+		return []metav1.Condition{
+			cond(string(gwv1.ListenerConditionAccepted), metav1.ConditionFalse, l.conflictReason, l.confMsg, g),
+			cond(string(gwv1.ListenerConditionConflicted), metav1.ConditionTrue, l.conflictReason, l.confMsg, g),
+			cond(string(gwv1.ListenerConditionResolvedRefs), condBool(l.refsOK), l.refsReason, l.refsMsg, g),
+			cond(string(gwv1.ListenerConditionProgrammed), metav1.ConditionFalse, l.conflictReason, "The listener is conflicted.", g),
+		}
+	}
 	cs := []metav1.Condition{
 		cond(string(gwv1.ListenerConditionAccepted), condBool(l.accepted), l.acceptedReason, l.accMsg, g),
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -127,7 +128,7 @@ func (b *gwBuilder) buildPort(port int32, atts []*attachment) error {
 		}
 	}
 	if proto == stack.ProtocolHTTPS {
-		certs, err := b.certificates(port, ls, lcfg, atts)
+		certs, err := b.certificates(proto, port, ls, lcfg, atts)
 		if err != nil {
 			for _, l := range ls {
 				l.unprogrammable = err.Error()
@@ -161,12 +162,12 @@ func fixed(code string) stack.Action {
 	return stack.Action{Type: stack.ActionTypeFixedResponse, FixedResponseConfig: &stack.FixedResponseConfig{ContentType: ptrTo("text/plain"), StatusCode: code}}
 }
 
-// certificates returns an HTTPS listener's certificates: those of the
+// certificates returns an HTTPS or TLS listener's certificates: those of the
 // LoadBalancerConfiguration's listenerConfiguration (its default first),
 // then those of the Gateway listeners' certificateRefs; without either,
 // the ACM certificates whose names match the listeners' and routes'
 // hostnames.
-func (b *gwBuilder) certificates(port int32, ls []*listener, lcfg *v1beta1.ListenerConfiguration, atts []*attachment) ([]stack.Certificate, error) {
+func (b *gwBuilder) certificates(proto stack.Protocol, port int32, ls []*listener, lcfg *v1beta1.ListenerConfiguration, atts []*attachment) ([]stack.Certificate, error) {
 	var out []stack.Certificate
 	seen := map[string]bool{}
 	add := func(t stack.Token) {
@@ -211,13 +212,13 @@ func (b *gwBuilder) certificates(port int32, ls []*listener, lcfg *v1beta1.Liste
 		}
 	}
 	if len(hosts) == 0 {
-		return nil, fmt.Errorf("no certificate for HTTPS:%d: no listener has certificateRefs, no %s listenerConfiguration names one, and there is no hostname to discover one by", port, kindLBC)
+		return nil, fmt.Errorf("no certificate for %s:%d: no listener has certificateRefs, no %s listenerConfiguration names one, and there is no hostname to discover one by", proto, port, kindLBC)
 	}
 	arns, err := b.cloud.DiscoverCertificates(translate.SortedKeys(hosts))
 	if err != nil {
-		return nil, fmt.Errorf("no certificate for HTTPS:%d: %v", port, err)
+		return nil, fmt.Errorf("no certificate for %s:%d: %v", proto, port, err)
 	}
-	b.decide(fmt.Sprintf("certificates of HTTPS:%d", port), strings.Join(arns, ", "), "discovered in ACM by the hostnames %s", strings.Join(translate.SortedKeys(hosts), ", "))
+	b.decide(fmt.Sprintf("certificates of %s:%d", proto, port), strings.Join(arns, ", "), "discovered in ACM by the hostnames %s", strings.Join(translate.SortedKeys(hosts), ", "))
 	for _, a := range arns {
 		add(stack.Literal(a))
 	}
@@ -451,22 +452,39 @@ func (b *gwBuilder) actions(lsn *stack.Listener, u *unit) ([]stack.Action, error
 // forward is a unit's forward action, nil when no backend can take
 // traffic (the rule then answers 500).
 func (b *gwBuilder) forward(lsn *stack.Listener, u *unit) (*stack.ForwardConfig, error) {
+	return b.weightedForward(u.a, u.ri, func(be *backend) (stack.Token, error) {
+		if lsn.Spec.Protocol == stack.ProtocolHTTP && isH2C(be) {
+			return stack.Token{}, errSkip
+		}
+		return b.targetGroup(u.a.r, be, lsn.Spec.Protocol)
+	})
+}
+
+// errSkip leaves a backend out of a forward action without an error.
+var errSkip = errors.New("skipped")
+
+// weightedForward is the forward action to the target groups of a rule's
+// usable backends (tg makes each one's), weights summed per target group
+// and scaled to 0-999 keeping their proportions; nil when no backend can
+// take traffic. A backend whose target group fails is reported on the
+// route.
+func (b *gwBuilder) weightedForward(a *attachment, ri *ruleInfo, tg func(*backend) (stack.Token, error)) (*stack.ForwardConfig, error) {
 	type tgw struct {
 		tok    stack.Token
 		weight int64
 	}
 	var tgs []*tgw
 	byTok := map[string]*tgw{}
-	for _, be := range u.ri.backends {
+	for _, be := range ri.backends {
 		if be.bad != nil || be.weight == 0 {
 			continue
 		}
-		if lsn.Spec.Protocol == stack.ProtocolHTTP && isH2C(be) {
+		tok, err := tg(be)
+		if errors.Is(err, errSkip) {
 			continue
 		}
-		tok, err := b.targetGroup(u.a.r, be, lsn.Spec.Protocol)
 		if err != nil {
-			b.backendFailed(u.a, be, err)
+			b.backendFailed(a, be, err)
 			continue
 		}
 		if x, ok := byTok[tok.String()]; ok {
@@ -498,7 +516,7 @@ func (b *gwBuilder) forward(lsn *stack.Listener, u *unit) (*stack.ForwardConfig,
 		out.TargetGroups = append(out.TargetGroups, stack.TargetGroupTuple{TargetGroupARN: x.tok, Weight: ptrTo(int32(w))})
 	}
 	if max > maxWeight {
-		b.trace.Add(translate.Warning, u.a.r.ref, "%s: backend weights scaled to ALB's 0-%d range, keeping their proportions", u.ri.label(), maxWeight)
+		b.trace.Add(translate.Warning, a.r.ref, "%s: backend weights scaled to the 0-%d range of target group weights, keeping their proportions", ri.label(), maxWeight)
 	}
 	return out, nil
 }

@@ -34,6 +34,20 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportReferenceGrant,
 }
 
+// SupportedFeaturesNLB are the conformance features elbow's NLB
+// GatewayClass claims: TCPRoute, UDPRoute and TLSRoute with TLS
+// termination on the load balancer. Not TLSRouteModeMixed: an NLB listener
+// cannot tell passthrough connections from terminated ones on one port.
+var SupportedFeaturesNLB = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportGatewayAddressEmpty,
+	features.SupportReferenceGrant,
+	features.SupportTCPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportUDPRoute,
+}
+
 // SupportedBundleVersion is the Gateway API release whose CRDs the
 // translation is written for (the sigs.k8s.io/gateway-api module elbow
 // builds with); see SupportedVersionCondition.
@@ -60,7 +74,7 @@ func (s Status) Empty() bool {
 		len(s.ListenerRuleConfigurations)+len(s.LoadBalancerConfigurations)+len(s.TargetGroupConfigurations) == 0
 }
 
-// GatewayClassStatus is the status of a GatewayClass of the ALB controller:
+// GatewayClassStatus is the status of a GatewayClass of elbow's controllers:
 // Accepted and the supported features. The controller adds the
 // SupportedVersion condition (SupportedVersionCondition), which depends on
 // the installed CRDs.
@@ -124,6 +138,10 @@ type Deployment struct {
 	// State is the load balancer's provisioning state code: active,
 	// active_impaired, provisioning or failed; empty when unknown.
 	State string
+	// StaticAddresses are the addresses an NLB was given in its subnets
+	// (Elastic IPs, private IPv4 allocations), in zone order; they follow
+	// the DNS name in status.addresses.
+	StaticAddresses []string
 	// DryRun says the stack was not deployed on purpose.
 	DryRun bool
 	// Err is the deploy error.
@@ -133,7 +151,8 @@ type Deployment struct {
 // Deployed returns the Gateway's status once its stack is deployed: the
 // Programmed conditions translation left Unknown (Pending) decided from d,
 // the Gateway's and its listeners' (those translation set False stay so),
-// and the load balancer's DNS name as a Hostname address.
+// and the load balancer's DNS name as a Hostname address, followed by its
+// static addresses as IPAddress ones.
 func (s GatewayStatus) Deployed(d Deployment) gwv1.GatewayStatus {
 	out := *s.Status.DeepCopy()
 	gen := observedGeneration(out.Conditions)
@@ -154,6 +173,10 @@ func (s GatewayStatus) Deployed(d Deployment) gwv1.GatewayStatus {
 	if d.DNSName != "" && accepted {
 		t := gwv1.HostnameAddressType
 		out.Addresses = []gwv1.GatewayStatusAddress{{Type: &t, Value: strings.ToLower(d.DNSName)}}
+		for _, a := range d.StaticAddresses {
+			ip := gwv1.IPAddressType
+			out.Addresses = append(out.Addresses, gwv1.GatewayStatusAddress{Type: &ip, Value: a})
+		}
 	}
 	return out
 }
@@ -206,12 +229,16 @@ func SupportedVersionCondition(bundleVersion string, generation int64) metav1.Co
 }
 
 // MergeParents returns a route's status.parents with the entries of the
-// controller replaced by ours: other controllers' entries are kept in
-// place, ours follow in spec order.
+// controller, and of the controllers of ours, replaced by ours: other
+// controllers' entries are kept in place, ours follow in spec order.
 func MergeParents(existing, ours []gwv1.RouteParentStatus, controller gwv1.GatewayController) []gwv1.RouteParentStatus {
+	mine := map[gwv1.GatewayController]bool{controller: true}
+	for _, p := range ours {
+		mine[p.ControllerName] = true
+	}
 	out := make([]gwv1.RouteParentStatus, 0, len(existing)+len(ours))
 	for _, p := range existing {
-		if p.ControllerName != controller {
+		if !mine[p.ControllerName] {
 			out = append(out, p)
 		}
 	}

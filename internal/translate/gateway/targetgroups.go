@@ -146,14 +146,15 @@ func mergeProps(hi, lo *v1beta1.TargetGroupProps) *v1beta1.TargetGroupProps {
 	return &out
 }
 
-// propsFor returns the target group properties of a Service backend of a
-// route: the Service's TargetGroupConfiguration over the Gateway's
-// default one.
-func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGroupProps, string) {
-	var svcProps *v1beta1.TargetGroupProps
+// propsFor returns the target group properties of a backend of a route
+// (a Service, or a Gateway: kind): the TargetGroupConfiguration whose
+// targetReference names it over the Gateway's default one, and where
+// they came from.
+func (b *gwBuilder) propsFor(r *route, kind, ns, name string) (*v1beta1.TargetGroupProps, string) {
+	var own *v1beta1.TargetGroupProps
 	src := ""
-	if tgc, ok := b.x.tgcByService[key(svc.Namespace, svc.Name)]; ok {
-		svcProps = routeProps(tgc, r)
+	if tgc, ok := b.x.tgcByRef[tgcRefKey(kind, ns, name)]; ok {
+		own = routeProps(tgc, r)
 		b.t.useTGC(tgc, true)
 		src = fmt.Sprintf("%s %s/%s", kindTGC, tgc.Namespace, tgc.Name)
 	}
@@ -163,28 +164,160 @@ func (b *gwBuilder) propsFor(r *route, svc *corev1.Service) (*v1beta1.TargetGrou
 		}
 		src += "the Gateway's default " + kindTGC
 	}
-	return mergeProps(svcProps, b.defaultProps), src
+	return mergeProps(own, b.defaultProps), src
 }
 
-// targetGroup returns the target group of a backend of a route on a
+// namedTargetGroup is the ARN of a backend of kind TargetGroupName.
+func (b *gwBuilder) namedTargetGroup(r *route, be *backend) (stack.Token, error) {
+	arn, err := b.cloud.LookupARN("target group", b.opts.References.TargetGroups, be.tgName, func() string {
+		return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", b.cloud.Region(), b.cloud.Account(), be.tgName, translate.Trunc(translate.Hash(be.tgName), 16))
+	}, translate.Source{Object: r.ref, Field: "backendRef " + kindTargetGroupName + " " + be.tgName}, b.trace)
+	if err != nil {
+		return stack.Token{}, err
+	}
+	return stack.Literal(arn), nil
+}
+
+// tgResID is the resource ID of a route's target group for a backend
+// (a Service, or an ALB Gateway) and port, as the reference makes it.
+func (b *gwBuilder) tgResID(r *route, ns, name, port string, control *int32) string {
+	id := fmt.Sprintf("%s/%s:%s-%s:%s-%s-%s:%s", b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, ns, name, port)
+	if control != nil {
+		id += fmt.Sprintf("-%d", *control)
+	}
+	return id
+}
+
+// tgName is a target group's name: the configuration's, else the
+// reference's k8s-<route ns>-<route>-<hash> over the cluster, the
+// Gateway, the route, the backend, the port (the node port for instance
+// targets, the port as written for others), the target type, the protocol
+// [and protocol version] [and control port]. A name may be used by one
+// target group of the Gateway only.
+func (b *gwBuilder) tgName(props *v1beta1.TargetGroupProps, resID string, r *route, ns, name, port string, tt stack.TargetType, proto stack.Protocol, version *stack.ProtocolVersion, control *int32) (string, error) {
+	var n string
+	if props != nil && props.TargetGroupName != nil {
+		n = *props.TargetGroupName
+	} else {
+		parts := []string{b.opts.ClusterName, b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, ns, name, port, string(tt), string(proto)}
+		if version != nil {
+			parts = append(parts, string(*version))
+		}
+		if control != nil {
+			parts = append(parts, strconv.Itoa(int(*control)))
+		}
+		hash := translate.Hash(parts...)
+		n = fmt.Sprintf("k8s-%s-%s-%s", translate.Trunc(translate.Sanitize(r.ref.Namespace), 8), translate.Trunc(translate.Sanitize(r.ref.Name), 8), hash[:10])
+	}
+	if other, ok := b.tgNames[n]; ok {
+		return "", fmt.Errorf("target group name %s is already the name of target group %s of this Gateway; target group names are unique per region", n, other)
+	}
+	b.tgNames[n] = resID
+	return n, nil
+}
+
+// tgAttributes are a configuration's target group attributes, sorted.
+func tgAttributes(props *v1beta1.TargetGroupProps) []stack.Attribute {
+	var attrs []stack.Attribute
+	if props != nil {
+		for _, a := range props.TargetGroupAttributes {
+			attrs = append(attrs, stack.Attribute{Key: a.Key, Value: a.Value})
+		}
+		sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
+	}
+	return attrs
+}
+
+// tgIPType is a Service backend's target group IP address type: the
+// configuration's, else IPv6 for an IPv6 Service; IPv6 needs a dual-stack
+// load balancer.
+func (b *gwBuilder) tgIPType(be *backend, props *v1beta1.TargetGroupProps) (string, error) {
+	// IPv6 targets for a Service with IPv6 addresses, as the reference
+	// decides; but a dual-stack Service behind an IPv4 load balancer gets
+	// IPv4 targets (its IPv4 endpoints), where the reference refuses it.
+	ipType := stack.TargetGroupIPv4
+	hasV4 := false
+	for _, f := range be.svc.Spec.IPFamilies {
+		switch f {
+		case corev1.IPv6Protocol:
+			ipType = stack.TargetGroupIPv6
+		case corev1.IPv4Protocol:
+			hasV4 = true
+		}
+	}
+	if ipType == stack.TargetGroupIPv6 && hasV4 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
+		ipType = stack.TargetGroupIPv4
+	}
+	if props != nil && props.IPAddressType != nil {
+		ipType = string(*props.IPAddressType)
+	}
+	if ipType == stack.TargetGroupIPv6 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
+		return "", fmt.Errorf("backend %s: IPv6 targets need a dual-stack load balancer (ipAddressType dualstack in a %s)", be, kindLBC)
+	}
+	return ipType, nil
+}
+
+// tgTags are a configuration's target group tags with --default-tags.
+func (b *gwBuilder) tgTags(props *v1beta1.TargetGroupProps) (map[string]string, error) {
+	var in *map[string]string
+	if props != nil {
+		in = props.Tags
+	}
+	return b.tags(in, kindTGC)
+}
+
+// targetType is a Service backend's target type: the configuration's,
+// else --default-target-type; src says where it came from.
+func (b *gwBuilder) targetType(props *v1beta1.TargetGroupProps, propsSrc string) (stack.TargetType, string) {
+	if props != nil && props.TargetType != nil {
+		return stack.TargetType(*props.TargetType), propsSrc
+	}
+	return stack.TargetType(b.opts.DefaultTargetType), "default --default-target-type"
+}
+
+// targetPort is the port a target group of a Service port registers its
+// targets on: the node port for instance targets, the target port for ip
+// targets (1 when it is named: the binding registers each pod's port).
+func (b *gwBuilder) targetPort(r *route, be *backend, tt stack.TargetType, ttSrc string) (int32, error) {
+	svc, sp := be.svc, be.port
+	switch tt {
+	case stack.TargetTypeInstance:
+		port := sp.NodePort
+		if port == 0 {
+			if !b.opts.AssumeNodePorts || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
+				return 0, fmt.Errorf("instance targets need a node port: Service %s/%s is %s; make it type NodePort, or use ip targets (targetType: ip in a %s, or --default-target-type=ip)", svc.Namespace, svc.Name, svc.Spec.Type, kindTGC)
+			}
+			b.trace.Add(translate.Warning, r.ref, "Service %s/%s port %d has no node port yet: the target group port shows as 0 until the API server allocates one", svc.Namespace, svc.Name, sp.Port)
+		}
+		return port, nil
+	case stack.TargetTypeIP:
+		if sp.TargetPort.Type == intstr.Int {
+			return sp.TargetPort.IntVal, nil
+		}
+		return 1, nil
+	}
+	return 0, fmt.Errorf("%s: target type %q: want instance or ip", ttSrc, tt)
+}
+
+// decideTargetGroup records where a target group's settings came from.
+func (b *gwBuilder) decideTargetGroup(tg *stack.TargetGroup, be *backend, propsSrc, ttSrc string) {
+	v := fmt.Sprintf("%s targets, %s", tg.Spec.TargetType, tg.Spec.Protocol)
+	if propsSrc != "" {
+		b.decide("target group "+tg.Spec.Name, v, "%s", propsSrc)
+	} else {
+		b.decide("target group "+tg.Spec.Name, v, "defaults (no %s for Service %s/%s): %s", kindTGC, be.svc.Namespace, be.svc.Name, ttSrc)
+	}
+}
+
+// targetGroup returns the target group of a backend of a route on an ALB
 // listener of the given protocol, creating it (with its binding) once.
 func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (stack.Token, error) {
 	if be.tgName != "" {
-		arn, err := b.cloud.LookupARN("target group", b.opts.References.TargetGroups, be.tgName, func() string {
-			return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", b.cloud.Region(), b.cloud.Account(), be.tgName, translate.Trunc(translate.Hash(be.tgName), 16))
-		}, translate.Source{Object: r.ref, Field: "backendRef " + kindTargetGroupName + " " + be.tgName}, b.trace)
-		if err != nil {
-			return stack.Token{}, err
-		}
-		return stack.Literal(arn), nil
+		return b.namedTargetGroup(r, be)
 	}
 	svc, sp := be.svc, be.port
-	props, propsSrc := b.propsFor(r, svc)
-	tt := stack.TargetType(b.opts.DefaultTargetType)
-	ttSrc := "default --default-target-type"
-	if props != nil && props.TargetType != nil {
-		tt, ttSrc = stack.TargetType(*props.TargetType), propsSrc
-	}
+	props, propsSrc := b.propsFor(r, kindService, svc.Namespace, svc.Name)
+	tt, ttSrc := b.targetType(props, propsSrc)
 	proto := stack.ProtocolHTTP
 	if props != nil && props.Protocol != nil {
 		switch *props.Protocol {
@@ -202,98 +335,64 @@ func (b *gwBuilder) targetGroup(r *route, be *backend, lproto stack.Protocol) (s
 		}
 		control = props.TargetControlPort
 	}
-	idPort := sp.TargetPort
-	resID := fmt.Sprintf("%s/%s:%s-%s:%s-%s-%s:%s", b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, svc.Namespace, svc.Name, idPort.String())
-	if control != nil {
-		resID += fmt.Sprintf("-%d", *control)
-	}
+	resID := b.tgResID(r, svc.Namespace, svc.Name, sp.TargetPort.String(), control)
 	if tg, ok := b.stack.TargetGroups[resID]; ok {
 		return tg.ARN(), nil
 	}
-	var port int32
-	switch tt {
-	case stack.TargetTypeInstance:
-		port = sp.NodePort
-		if port == 0 {
-			if !b.opts.AssumeNodePorts || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
-				return stack.Token{}, fmt.Errorf("instance targets need a node port: Service %s/%s is %s; make it type NodePort, or use ip targets (targetType: ip in a %s, or --default-target-type=ip)", svc.Namespace, svc.Name, svc.Spec.Type, kindTGC)
-			}
-			b.trace.Add(translate.Warning, r.ref, "Service %s/%s port %d has no node port yet: the target group port shows as 0 until the API server allocates one", svc.Namespace, svc.Name, sp.Port)
-		}
-	case stack.TargetTypeIP:
-		port = 1
-		if sp.TargetPort.Type == intstr.Int {
-			port = sp.TargetPort.IntVal
-		}
-	default:
-		return stack.Token{}, fmt.Errorf("%s: target type %q: want instance or ip", ttSrc, tt)
+	return b.addServiceTargetGroup(r, be, serviceTG{props: props, propsSrc: propsSrc, ttSrc: ttSrc, resID: resID,
+		spec:        stack.TargetGroupSpec{TargetType: tt, Protocol: proto, ProtocolVersion: version, TargetControlPort: control},
+		healthCheck: func() (*stack.HealthCheck, error) { return healthCheck(props, svc, tt, proto, version) }})
+}
+
+// serviceTG is what a flavor decided of a Service backend's target group.
+type serviceTG struct {
+	props           *v1beta1.TargetGroupProps
+	propsSrc, ttSrc string
+	resID           string
+	// spec holds the target type, protocol, protocol version and control
+	// port; the rest is filled in.
+	spec        stack.TargetGroupSpec
+	healthCheck func() (*stack.HealthCheck, error)
+}
+
+// addServiceTargetGroup adds the target group of a Service backend, and
+// its binding: the port its targets are registered on, health check, IP
+// address type, tags, name and attributes as the configuration says.
+func (b *gwBuilder) addServiceTargetGroup(r *route, be *backend, c serviceTG) (stack.Token, error) {
+	svc, sp := be.svc, be.port
+	tt := c.spec.TargetType
+	port, err := b.targetPort(r, be, tt, c.ttSrc)
+	if err != nil {
+		return stack.Token{}, err
 	}
-	hc, err := healthCheck(props, svc, tt, proto, version)
+	hc, err := c.healthCheck()
 	if err != nil {
 		return stack.Token{}, fmt.Errorf("backend %s: %w", be, err)
 	}
-	ipType := stack.TargetGroupIPv4
-	for _, f := range svc.Spec.IPFamilies {
-		if f == corev1.IPv6Protocol {
-			ipType = stack.TargetGroupIPv6
-		}
-	}
-	if props != nil && props.IPAddressType != nil {
-		ipType = string(*props.IPAddressType)
-	}
-	if ipType == stack.TargetGroupIPv6 && b.lb.Spec.IPAddressType == stack.IPAddressTypeIPv4 {
-		return stack.Token{}, fmt.Errorf("backend %s: IPv6 targets need a dual-stack load balancer (ipAddressType dualstack in a %s)", be, kindLBC)
-	}
-	var tagsIn *map[string]string
-	if props != nil {
-		tagsIn = props.Tags
-	}
-	tags, err := b.tags(tagsIn, kindTGC)
+	ipType, err := b.tgIPType(be, c.props)
 	if err != nil {
 		return stack.Token{}, err
 	}
-	var name string
-	if props != nil && props.TargetGroupName != nil {
-		name = *props.TargetGroupName
-	} else {
-		portIn := strconv.Itoa(int(port))
-		if tt != stack.TargetTypeInstance {
-			portIn = idPort.String()
-		}
-		parts := []string{b.opts.ClusterName, b.gw.Namespace, b.gw.Name, r.ref.Namespace, r.ref.Name, r.kind, svc.Namespace, svc.Name, portIn, string(tt), string(proto)}
-		if version != nil {
-			parts = append(parts, string(*version))
-		}
-		if control != nil {
-			parts = append(parts, strconv.Itoa(int(*control)))
-		}
-		hash := translate.Hash(parts...)
-		name = fmt.Sprintf("k8s-%s-%s-%s", translate.Trunc(translate.Sanitize(r.ref.Namespace), 8), translate.Trunc(translate.Sanitize(r.ref.Name), 8), hash[:10])
+	tags, err := b.tgTags(c.props)
+	if err != nil {
+		return stack.Token{}, err
 	}
-	if other, ok := b.tgNames[name]; ok {
-		return stack.Token{}, fmt.Errorf("target group name %s is already the name of target group %s of this Gateway; target group names are unique per region", name, other)
+	portIn := strconv.Itoa(int(port))
+	if tt != stack.TargetTypeInstance {
+		portIn = sp.TargetPort.String()
 	}
-	b.tgNames[name] = resID
-	var attrs []stack.Attribute
-	if props != nil {
-		for _, a := range props.TargetGroupAttributes {
-			attrs = append(attrs, stack.Attribute{Key: a.Key, Value: a.Value})
-		}
-		sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
+	name, err := b.tgName(c.props, c.resID, r, svc.Namespace, svc.Name, portIn, tt, c.spec.Protocol, c.spec.ProtocolVersion, c.spec.TargetControlPort)
+	if err != nil {
+		return stack.Token{}, err
 	}
-	tg := &stack.TargetGroup{ResID: resID, Spec: stack.TargetGroupSpec{
-		Name: name, TargetType: tt, Port: &port, Protocol: proto, ProtocolVersion: version, IPAddressType: ipType,
-		HealthCheckConfig: hc, TargetGroupAttributes: attrs, Tags: tags, TargetControlPort: control,
-	}}
+	spec := c.spec
+	spec.Name, spec.Port, spec.IPAddressType, spec.HealthCheckConfig, spec.TargetGroupAttributes, spec.Tags = name, &port, ipType, hc, tgAttributes(c.props), tags
+	tg := &stack.TargetGroup{ResID: c.resID, Spec: spec}
 	if err := b.stack.Add(tg); err != nil {
 		return stack.Token{}, err
 	}
-	if propsSrc != "" {
-		b.decide("target group "+name, fmt.Sprintf("%s targets, %s", tt, proto), "%s", propsSrc)
-	} else {
-		b.decide("target group "+name, fmt.Sprintf("%s targets, %s", tt, proto), "defaults (no %s for Service %s/%s): %s", kindTGC, svc.Namespace, svc.Name, ttSrc)
-	}
-	return tg.ARN(), b.binding(tg, svc, sp, props)
+	b.decideTargetGroup(tg, be, c.propsSrc, c.ttSrc)
+	return tg.ARN(), b.binding(tg, svc, sp, c.props)
 }
 
 // protocolVersion is a target group's protocol version: HTTP1 behind HTTP
@@ -314,29 +413,51 @@ func (b *gwBuilder) protocolVersion(r *route, sp *corev1.ServicePort, props *v1b
 	return &v
 }
 
+// hcConfig is a configuration's health check settings (empty ones when
+// it has none).
+func hcConfig(props *v1beta1.TargetGroupProps) *v1beta1.HealthCheckConfiguration {
+	if props != nil && props.HealthCheckConfig != nil {
+		return props.HealthCheckConfig
+	}
+	return &v1beta1.HealthCheckConfiguration{}
+}
+
+// hcPort is the health check port a configuration asks for (a number,
+// traffic-port, or the name of a port of the Service), else def.
+func hcPort(c *v1beta1.HealthCheckConfiguration, svc *corev1.Service, tt stack.TargetType, def intstr.IntOrString) (intstr.IntOrString, error) {
+	switch {
+	case c.HealthCheckPort == nil:
+		return def, nil
+	case *c.HealthCheckPort == stack.HealthCheckPortTrafficPort:
+		return intstr.FromString(stack.HealthCheckPortTrafficPort), nil
+	}
+	p := intstr.Parse(*c.HealthCheckPort)
+	if p.Type == intstr.Int {
+		return p, nil
+	}
+	hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
+	if err != nil {
+		return intstr.IntOrString{}, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
+	}
+	return hp, nil
+}
+
+// orDefault returns a new pointer to *p, or to def when p is nil.
+func orDefault(p *int32, def int32) *int32 {
+	if p != nil {
+		return ptrTo(*p)
+	}
+	return ptrTo(def)
+}
+
 // healthCheck is a target group's health check: the configuration's
 // fields over the reference's defaults.
 func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.TargetType, proto stack.Protocol, version *stack.ProtocolVersion) (*stack.HealthCheck, error) {
-	var c *v1beta1.HealthCheckConfiguration
-	if props != nil {
-		c = props.HealthCheckConfig
-	}
-	if c == nil {
-		c = &v1beta1.HealthCheckConfiguration{}
-	}
+	c := hcConfig(props)
 	grpc := version != nil && *version == stack.ProtocolVersionGRPC
-	port := intstr.FromString(stack.HealthCheckPortTrafficPort)
-	if c.HealthCheckPort != nil && *c.HealthCheckPort != stack.HealthCheckPortTrafficPort {
-		p := intstr.Parse(*c.HealthCheckPort)
-		if p.Type == intstr.Int {
-			port = p
-		} else {
-			hp, err := translate.NamedHealthCheckPort(svc, p, tt == stack.TargetTypeInstance)
-			if err != nil {
-				return nil, fmt.Errorf("healthCheckPort %q: %w", *c.HealthCheckPort, err)
-			}
-			port = hp
-		}
+	port, err := hcPort(c, svc, tt, intstr.FromString(stack.HealthCheckPortTrafficPort))
+	if err != nil {
+		return nil, err
 	}
 	hcProto := proto
 	if c.HealthCheckProtocol != nil {
@@ -368,17 +489,11 @@ func healthCheck(props *v1beta1.TargetGroupProps, svc *corev1.Service, tt stack.
 		}
 		matcher = &stack.Matcher{HTTPCode: &code}
 	}
-	num := func(p *int32, def int32) *int32 {
-		if p != nil {
-			return ptrTo(*p)
-		}
-		return ptrTo(def)
-	}
 	return &stack.HealthCheck{Port: &port, Protocol: hcProto, Path: &path, Matcher: matcher,
-		IntervalSeconds:         num(c.HealthCheckInterval, defaultHealthCheckInterval),
-		TimeoutSeconds:          num(c.HealthCheckTimeout, defaultHealthCheckTimeout),
-		HealthyThresholdCount:   num(c.HealthyThresholdCount, defaultHealthyThreshold),
-		UnhealthyThresholdCount: num(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
+		IntervalSeconds:         orDefault(c.HealthCheckInterval, defaultHealthCheckInterval),
+		TimeoutSeconds:          orDefault(c.HealthCheckTimeout, defaultHealthCheckTimeout),
+		HealthyThresholdCount:   orDefault(c.HealthyThresholdCount, defaultHealthyThreshold),
+		UnhealthyThresholdCount: orDefault(c.UnhealthyThresholdCount, defaultUnhealthyThreshold)}, nil
 }
 
 // binding adds the TargetGroupBinding that keeps a target group's targets
@@ -398,9 +513,13 @@ func (b *gwBuilder) binding(tg *stack.TargetGroup, svc *corev1.Service, sp *core
 		}
 		multi = props.EnableMultiCluster != nil && *props.EnableMultiCluster
 	}
-	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port),
-		b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort),
-		nodeSel, b.cloud.VPCID(), multi)
+	var netw *stack.TGBNetworking
+	if b.flavor.nlb() {
+		netw = b.nlbNetworking(tg, targetPort)
+	} else {
+		netw = b.bindingNetworking(targetPort, *tg.Spec.HealthCheckConfig.Port, tg.Spec.TargetControlPort)
+	}
+	tgb := translate.Binding(tg, svc, intstr.FromInt32(sp.Port), netw, nodeSel, b.cloud.VPCID(), multi)
 	if inf := b.gw.Spec.Infrastructure; inf != nil {
 		for k, v := range inf.Labels {
 			if tgb.Spec.Template.Labels == nil {

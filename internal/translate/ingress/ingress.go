@@ -70,6 +70,9 @@ type Result struct {
 	// Diagnostics are about objects not tied to a group (an Ingress of an
 	// unknown class, an invalid group name, …), ordered by object.
 	Diagnostics []translate.Diagnostic
+	// Missing are the cloud references the facts lack (see
+	// translate.Cloud.Missing).
+	Missing []translate.Reference
 }
 
 // Group is the translation of one IngressGroup.
@@ -373,6 +376,7 @@ func BuildGroups(in Input) Result {
 		res.Groups = append(res.Groups, buildGroup(x, cloud, &opts, groups[id]))
 	}
 	res.Diagnostics = translate.SortDiagnostics(res.Diagnostics)
+	res.Missing = cloud.Missing()
 	return res
 }
 

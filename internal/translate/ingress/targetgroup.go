@@ -36,22 +36,22 @@ func (b *builder) targetGroup(m *member, svc *corev1.Service, port intstr.IntOrS
 		return "annotation " + key + " on " + m.ref.String()
 	}
 
-	targetType := b.opts.DefaultTargetType
+	targetType := stack.TargetType(b.opts.DefaultTargetType)
 	ttSource := "default --default-target-type"
 	if v, ok := ann.String(annotations.IngressTargetType); ok {
-		targetType, ttSource = v, src(annotations.IngressTargetType)
+		targetType, ttSource = stack.TargetType(v), src(annotations.IngressTargetType)
 	}
 	if m.params != nil && m.params.Spec.TargetType != "" {
-		targetType, ttSource = string(m.params.Spec.TargetType), "IngressClassParams "+m.params.Name+" spec.targetType"
+		targetType, ttSource = stack.TargetType(m.params.Spec.TargetType), "IngressClassParams "+m.params.Name+" spec.targetType"
 	}
 	switch targetType {
-	case "instance":
-	case "ip":
+	case stack.TargetTypeInstance:
+	case stack.TargetTypeIP:
 		if !b.opts.FeatureGates.Enabled(translate.GateEnableIPTargetType) {
 			return nil, fmt.Errorf("target type ip needs the feature gate EnableIPTargetType")
 		}
 	default:
-		return nil, &annotations.Error{Key: annotations.IngressTargetType, Value: targetType, Want: "instance or ip"}
+		return nil, &annotations.Error{Key: annotations.IngressTargetType, Value: string(targetType), Want: "instance or ip"}
 	}
 	proto := stack.ProtocolHTTP
 	if v, ok := ann.String(annotations.IngressBackendProtocol); ok {
@@ -92,7 +92,7 @@ func (b *builder) targetGroup(m *member, svc *corev1.Service, port intstr.IntOrS
 	}
 	var tgPort int32
 	switch {
-	case targetType == "instance":
+	case targetType == stack.TargetTypeInstance:
 		tgPort = sp.NodePort
 	case sp.TargetPort.Type == intstr.Int:
 		tgPort = sp.TargetPort.IntVal
@@ -109,7 +109,7 @@ func (b *builder) targetGroup(m *member, svc *corev1.Service, port intstr.IntOrS
 	} else if ok {
 		controlPort = &v
 	}
-	if targetType == "instance" && controlPort != nil {
+	if targetType == stack.TargetTypeInstance && controlPort != nil {
 		return nil, fmt.Errorf("%s: target control port is not supported for instance targets", ctlKey)
 	}
 	if tgPort == 0 {
@@ -117,26 +117,26 @@ func (b *builder) targetGroup(m *member, svc *corev1.Service, port intstr.IntOrS
 			return nil, err
 		}
 	}
-	hashParts := []string{b.opts.ClusterName, b.id.String(), m.ing.Namespace, m.ing.Name, string(svc.UID), port.String(), strconv.Itoa(int(tgPort)), targetType, string(proto), string(version)}
+	hashParts := []string{b.opts.ClusterName, b.id.String(), m.ing.Namespace, m.ing.Name, string(svc.UID), port.String(), strconv.Itoa(int(tgPort)), string(targetType), string(proto), string(version)}
 	if controlPort != nil {
 		hashParts = append(hashParts, strconv.Itoa(int(*controlPort)))
 	}
 	hash := translate.Hash(hashParts...)
 	name := fmt.Sprintf("k8s-%s-%s-%s", translate.Trunc(translate.Sanitize(svc.Namespace), 8), translate.Trunc(translate.Sanitize(svc.Name), 8), hash[:10])
 	tg := &stack.TargetGroup{ResID: id, Spec: stack.TargetGroupSpec{
-		Name: name, TargetType: stack.TargetType(targetType), Port: &tgPort, Protocol: proto, ProtocolVersion: &version,
+		Name: name, TargetType: targetType, Port: &tgPort, Protocol: proto, ProtocolVersion: &version,
 		IPAddressType: ipType, HealthCheckConfig: hc, TargetGroupAttributes: sortedAttrs(attrs), Tags: tags, TargetControlPort: controlPort,
 	}}
 	b.tgs[id] = tg
 	if err := b.stack.Add(tg); err != nil {
 		return nil, err
 	}
-	b.decide("target type of "+id, targetType, "%s", ttSource)
+	b.decide("target type of "+id, string(targetType), "%s", ttSource)
 	b.decide("health check of "+id, describeHealthCheck(hc), "%s", hcSource)
 	if svc.UID == "" {
 		b.decide("name of "+id, name, "generated from the Service's UID, which the API server assigns on create (shown with an empty UID here: the real name differs)")
 	}
-	translate.ServicePitfalls(svc, targetType, b.x.in.Workloads, b.trace)
+	translate.ServicePitfalls(svc, string(targetType), b.x.in.Workloads, b.trace)
 	return tg, b.binding(m, tg, svc, port, sp, ann)
 }
 
@@ -183,7 +183,7 @@ func deref(p *string) string {
 	return *p
 }
 
-func (b *builder) healthCheck(svc *corev1.Service, ann annotations.Set, targetType string, proto stack.Protocol, version stack.ProtocolVersion, src func(string) string) (*stack.HealthCheck, string, error) {
+func (b *builder) healthCheck(svc *corev1.Service, ann annotations.Set, targetType stack.TargetType, proto stack.Protocol, version stack.ProtocolVersion, src func(string) string) (*stack.HealthCheck, string, error) {
 	var set []string
 	note := func(key string) {
 		if ann.Has(key) {
@@ -196,7 +196,7 @@ func (b *builder) healthCheck(svc *corev1.Service, ann annotations.Set, targetTy
 		if p.Type == intstr.Int {
 			port = p
 		} else {
-			hp, err := translate.NamedHealthCheckPort(svc, p, targetType == "instance")
+			hp, err := translate.NamedHealthCheckPort(svc, p, targetType == stack.TargetTypeInstance)
 			if err != nil {
 				return nil, "", healthCheckPortError(annotations.IngressHealthCheckPort, raw, err)
 			}

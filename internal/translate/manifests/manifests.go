@@ -46,7 +46,7 @@ type Objects struct {
 	gateway.Objects
 
 	// Diagnostics are notes about objects elbow reads but does not
-	// translate (L4 routes, unknown kinds) and warnings about fields it
+	// translate (unknown kinds) and warnings about fields it
 	// does not know or objects defined twice.
 	Diagnostics []translate.Diagnostic
 
@@ -362,8 +362,12 @@ func (o *Objects) addGatewayDoc(kind, group string, ref translate.ObjectRef, sou
 		return addObject(o, &o.TargetGroupConfigurations, ref, source, decode, true, key(kind))
 	case group == "gateway.k8s.aws" && kind == "ListenerRuleConfiguration":
 		return addObject(o, &o.ListenerRuleConfigurations, ref, source, decode, true, key(kind))
-	case kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute":
-		o.note(ref, kind+": L4 routes (Network Load Balancer Gateways) are not translated yet: ignored")
+	case group == "gateway.networking.k8s.io" && kind == "TCPRoute":
+		return addObject(o, &o.TCPRoutes, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "UDPRoute":
+		return addObject(o, &o.UDPRoutes, ref, source, decode, true, key(kind))
+	case group == "gateway.networking.k8s.io" && kind == "TLSRoute":
+		return addObject(o, &o.TLSRoutes, ref, source, decode, true, key(kind))
 	default:
 		o.note(ref, fmt.Sprintf("%s %s: not used by translation", group, kind))
 	}

@@ -58,10 +58,20 @@ kind: TargetGroupConfiguration
 metadata: {name: tgc}
 spec: {targetReference: {name: web}}
 ---
-apiVersion: gateway.networking.k8s.io/v1
+apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
 metadata: {name: tcp}
-spec: {parentRefs: [{name: gw}]}
+spec: {parentRefs: [{name: gw}], rules: [{backendRefs: [{name: db, port: 5432}]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: UDPRoute
+metadata: {name: dns, namespace: shop}
+spec: {parentRefs: [{name: gw, namespace: default}], rules: [{backendRefs: [{name: dns, port: 53}]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: TLSRoute
+metadata: {name: tls}
+spec: {parentRefs: [{name: gw}], hostnames: [a.example.com], rules: [{backendRefs: [{name: web, port: 443}]}]}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -96,6 +106,10 @@ metadata: {name: shop}
 		t.Fatalf("Gateway API objects: %d gateways %+v, %d routes, %d classes, %d target group configurations",
 			len(o.Gateways), o.Gateways, len(o.HTTPRoutes), len(o.GatewayClasses), len(o.TargetGroupConfigurations))
 	}
+	if len(o.TCPRoutes) != 1 || o.TCPRoutes[0].Namespace != "default" || o.TCPRoutes[0].Spec.Rules[0].BackendRefs[0].Name != "db" ||
+		len(o.UDPRoutes) != 1 || o.UDPRoutes[0].Namespace != "shop" || len(o.TLSRoutes) != 1 || o.TLSRoutes[0].Spec.Hostnames[0] != "a.example.com" {
+		t.Fatalf("L4 routes (any version, read as v1): %d TCPRoutes %+v, %d UDPRoutes, %d TLSRoutes", len(o.TCPRoutes), o.TCPRoutes, len(o.UDPRoutes), len(o.TLSRoutes))
+	}
 	if o.Namespaces[0].Labels["kubernetes.io/metadata.name"] != "shop" {
 		t.Fatalf("namespace labels %v", o.Namespaces[0].Labels)
 	}
@@ -104,7 +118,7 @@ metadata: {name: shop}
 		notes = append(notes, d.Object.Kind+":"+d.Message)
 	}
 	joined := strings.Join(notes, "\n")
-	if !strings.Contains(joined, "TCPRoute:TCPRoute: L4 routes (Network Load Balancer Gateways) are not translated yet") || !strings.Contains(joined, "ConfigMap:") {
+	if strings.Contains(joined, "Route:") || !strings.Contains(joined, "ConfigMap:") {
 		t.Fatalf("notes:\n%s", joined)
 	}
 }

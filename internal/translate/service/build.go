@@ -16,19 +16,13 @@ import (
 
 // NLB defaults of the reference's Service model builder.
 const (
-	defaultHealthCheckPath      = "/"
-	defaultHealthCheckInterval  = 10
-	defaultHealthCheckTimeout   = 10
-	defaultHealthyThreshold     = 3
-	defaultUnhealthyThreshold   = 3
-	defaultMatcher              = "200-399"
-	localHealthCheckPath        = "/healthz"
-	localHealthCheckInterval    = 10
-	localHealthCheckTimeout     = 6
-	localHealthyThreshold       = 2
-	localUnhealthyThreshold     = 2
-	managedSGDescription        = "[k8s] Managed SecurityGroup for LoadBalancer"
-	requiredSourceNatPrefixBits = 80
+	defaultHealthCheckPath     = "/"
+	defaultHealthCheckInterval = 10
+	defaultHealthCheckTimeout  = 10
+	defaultHealthyThreshold    = 3
+	defaultUnhealthyThreshold  = 3
+	defaultMatcher             = "200-399"
+	managedSGDescription       = "[k8s] Managed SecurityGroup for LoadBalancer"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -574,23 +568,8 @@ func (b *builder) checkNatPrefixes(prefixes []string, ipType stack.IPAddressType
 		return fail("%d prefixes for %d subnets", len(prefixes), len(b.subnets))
 	}
 	for i, p := range prefixes {
-		if p == "auto_assigned" {
-			continue
-		}
-		pre, err := netip.ParsePrefix(p)
-		if err != nil || !pre.Addr().Is6() {
-			return fail("%q is not an IPv6 CIDR", p)
-		}
-		if pre.Bits() != requiredSourceNatPrefixBits {
-			return fail("%q: the prefix length must be %d", p, requiredSourceNatPrefixBits)
-		}
-		s := b.subnets[i]
-		if s.Assumed {
-			continue
-		}
-		sp, err := netip.ParsePrefix(s.IPv6CIDR)
-		if err != nil || !sp.Contains(pre.Addr()) {
-			return fail("%q is not inside subnet %s's IPv6 CIDR %q", p, s.ID, s.IPv6CIDR)
+		if err := translate.CheckSourceNATPrefix(p, b.subnets[i]); err != nil {
+			return fail("%v", err)
 		}
 	}
 	return nil

@@ -40,6 +40,9 @@ type Result struct {
 	Stacks []Stack
 	// Diagnostics are about Services not handled (notes, pitfalls).
 	Diagnostics []translate.Diagnostic
+	// Missing are the cloud references the facts lack (see
+	// translate.Cloud.Missing).
+	Missing []translate.Reference
 }
 
 // Stack is the translation of one Service.
@@ -155,6 +158,7 @@ func Build(in Input) Result {
 		res.Stacks = append(res.Stacks, st)
 	}
 	res.Diagnostics = translate.SortDiagnostics(res.Diagnostics)
+	res.Missing = cloud.Missing()
 	return res
 }
 

@@ -148,8 +148,8 @@ func (b *builder) healthCheck(svc *corev1.Service, tt stack.TargetType) (*stack.
 	defInterval, defTimeout, defHealthy, defUnhealthy := int32(defaultHealthCheckInterval), int32(defaultHealthCheckTimeout), int32(defaultHealthyThreshold), int32(defaultUnhealthyThreshold)
 	source := "NLB defaults (TCP on traffic-port, 10s, timeout 10s, 3/3)"
 	if local {
-		defProto, defPort, defPath = stack.ProtocolHTTP, strconv.Itoa(int(svc.Spec.HealthCheckNodePort)), localHealthCheckPath
-		defInterval, defTimeout, defHealthy, defUnhealthy = localHealthCheckInterval, localHealthCheckTimeout, localHealthyThreshold, localUnhealthyThreshold
+		defProto, defPort, defPath = stack.ProtocolHTTP, strconv.Itoa(int(svc.Spec.HealthCheckNodePort)), translate.LocalHealthCheckPath
+		defInterval, defTimeout, defHealthy, defUnhealthy = translate.LocalHealthCheckInterval, translate.LocalHealthCheckTimeout, translate.LocalHealthyThreshold, translate.LocalUnhealthyThreshold
 		source = fmt.Sprintf("instance targets with externalTrafficPolicy: Local: kube-proxy's HTTP /healthz on healthCheckNodePort %d, 10s, timeout 6s, 2/2", svc.Spec.HealthCheckNodePort)
 		if svc.Spec.HealthCheckNodePort == 0 {
 			if !b.opts.AssumeNodePorts {
@@ -330,7 +330,7 @@ func (b *builder) binding(svc *corev1.Service, tg *stack.TargetGroup, p corev1.S
 	var netw *stack.TGBNetworking
 	var err error
 	if len(b.lb.Spec.SecurityGroups) == 0 {
-		netw, err = b.legacyNetworking(svc, targetPort, tg.Spec.Protocol, *hc.Port, scheme, tg.Spec.IPAddressType)
+		netw, err = b.legacyNetworking(targetPort, tg.Spec.Protocol, *hc.Port, scheme, tg.Spec.IPAddressType)
 	} else {
 		netw = b.networking(targetPort, *hc.Port, tg.Spec.Protocol)
 	}
@@ -349,40 +349,13 @@ func (b *builder) networking(tgPort, hcPort intstr.IntOrString, proto stack.Prot
 	if b.backendSG == nil {
 		return nil
 	}
-	tcp, udp := elbv2api.NetworkingProtocolTCP, elbv2api.NetworkingProtocolUDP
-	var ports []elbv2api.NetworkingPort
-	if b.opts.DisableRestrictedSGRules {
-		ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp})
-		switch proto {
-		case stack.ProtocolUDP, stack.ProtocolTCPUDP, stack.ProtocolQUIC, stack.ProtocolTCPQUIC:
-			ports = append(ports, elbv2api.NetworkingPort{Protocol: &udp})
-		}
-	} else {
-		tp := tgPort
-		switch proto {
-		case stack.ProtocolTLS, stack.ProtocolTCP:
-			ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &tp})
-		case stack.ProtocolQUIC, stack.ProtocolTCPQUIC, stack.ProtocolTCPUDP, stack.ProtocolUDP:
-			ports = append(ports, elbv2api.NetworkingPort{Protocol: &udp, Port: &tp})
-			if proto == stack.ProtocolTCPUDP || proto == stack.ProtocolTCPQUIC || hcPort.String() == stack.HealthCheckPortTrafficPort || (hcPort.Type == intstr.Int && hcPort.IntValue() == tgPort.IntValue()) {
-				ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &tp})
-			}
-		}
-		if hcPort.String() != stack.HealthCheckPortTrafficPort && hcPort.Type == intstr.Int && hcPort.IntValue() != tgPort.IntValue() {
-			hp := hcPort
-			ports = append(ports, elbv2api.NetworkingPort{Protocol: &tcp, Port: &hp})
-		}
-	}
-	return &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{
-		From:  []stack.NetworkingPeer{{SecurityGroup: &stack.TGBSecurityGroup{GroupID: *b.backendSG}}},
-		Ports: ports,
-	}}}
+	return translate.NLBNetworking(*b.backendSG, proto, tgPort, hcPort, b.opts.DisableRestrictedSGRules)
 }
 
 // legacyNetworking admits the load balancer by address when it has no
 // security groups: its subnets' CIDRs, or the client ranges when client
 // IPs are preserved.
-func (b *builder) legacyNetworking(svc *corev1.Service, tgPort intstr.IntOrString, proto stack.Protocol, hcPort intstr.IntOrString, scheme stack.Scheme, ipType string) (*stack.TGBNetworking, error) {
+func (b *builder) legacyNetworking(tgPort intstr.IntOrString, proto stack.Protocol, hcPort intstr.IntOrString, scheme stack.Scheme, ipType string) (*stack.TGBNetworking, error) {
 	manage := true
 	if v, ok, err := b.ann.Bool(annotations.ServiceManageBackendSGRules); err != nil {
 		return nil, err
@@ -392,73 +365,21 @@ func (b *builder) legacyNetworking(svc *corev1.Service, tgPort intstr.IntOrStrin
 	if !manage {
 		return nil, nil
 	}
-	var subnetCIDRs []string
+	src := translate.NLBSources{PreserveClientIP: b.preserveClientIP, Internal: scheme == stack.SchemeInternal, IPv6: ipType == stack.TargetGroupIPv6}
 	for _, s := range b.subnets {
 		c := s.CIDR
-		if ipType == stack.TargetGroupIPv6 {
+		if src.IPv6 {
 			c = s.IPv6CIDR
 		}
 		if c != "" {
-			subnetCIDRs = append(subnetCIDRs, c)
+			src.SubnetCIDRs = append(src.SubnetCIDRs, c)
 		}
 	}
-	udpLike := proto == stack.ProtocolTCPUDP || proto == stack.ProtocolTCPQUIC || proto == stack.ProtocolUDP || proto == stack.ProtocolQUIC
-	traffic := subnetCIDRs
-	defaultUsed := false
-	if udpLike || b.preserveClientIP {
-		traffic, _ = b.sourceRanges()
-		if len(traffic) == 0 {
-			traffic = []string{"0.0.0.0/0"}
-			if ipType == stack.TargetGroupIPv6 {
-				traffic = []string{"::/0"}
-			}
-			if scheme == stack.SchemeInternal {
-				v4, v6 := b.cloud.VPCCIDRs()
-				traffic = v4
-				if ipType == stack.TargetGroupIPv6 {
-					traffic = v6
-				}
-			}
-			defaultUsed = true
-		}
+	src.ClientRanges, _ = b.sourceRanges()
+	v4, v6 := b.cloud.VPCCIDRs()
+	src.VPCCIDRs = v4
+	if src.IPv6 {
+		src.VPCCIDRs = v6
 	}
-	tcp, udp := elbv2api.NetworkingProtocolTCP, elbv2api.NetworkingProtocolUDP
-	tp := tgPort
-	var ports []elbv2api.NetworkingPort
-	switch {
-	case proto == stack.ProtocolTCPUDP || proto == stack.ProtocolTCPQUIC:
-		ports = []elbv2api.NetworkingPort{{Port: &tp, Protocol: &tcp}, {Port: &tp, Protocol: &udp}}
-	case proto == stack.ProtocolUDP || proto == stack.ProtocolQUIC:
-		ports = []elbv2api.NetworkingPort{{Port: &tp, Protocol: &udp}}
-	default:
-		ports = []elbv2api.NetworkingPort{{Port: &tp, Protocol: &tcp}}
-	}
-	peers := func(cidrs []string) []stack.NetworkingPeer {
-		var out []stack.NetworkingPeer
-		for _, c := range cidrs {
-			out = append(out, stack.NetworkingPeer{IPBlock: &elbv2api.IPBlock{CIDR: c}})
-		}
-		return out
-	}
-	n := &stack.TGBNetworking{Ingress: []stack.NetworkingIngressRule{{From: peers(traffic), Ports: ports}}}
-	hcSources := subnetCIDRs
-	if proto != stack.ProtocolUDP && (hcPort.String() == stack.HealthCheckPortTrafficPort || hcPort.IntValue() == tgPort.IntValue()) {
-		open := false
-		for _, s := range traffic {
-			if s == "0.0.0.0/0" || s == "::/0" {
-				open = true
-			}
-		}
-		if !b.preserveClientIP || defaultUsed || open {
-			hcSources = nil
-		}
-	}
-	if len(hcSources) > 0 {
-		hp := hcPort
-		if hcPort.String() == stack.HealthCheckPortTrafficPort {
-			hp = tgPort
-		}
-		n.Ingress = append(n.Ingress, stack.NetworkingIngressRule{From: peers(hcSources), Ports: []elbv2api.NetworkingPort{{Port: &hp, Protocol: &tcp}}})
-	}
-	return n, nil
+	return translate.NLBAddressNetworking(src, proto, tgPort, hcPort), nil
 }

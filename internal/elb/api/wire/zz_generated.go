@@ -23,6 +23,32 @@ var queryStructs = map[string]*Struct{
 		{Go: "PublicIp", XML: "publicIp"},
 		{Go: "PublicIpv4Pool", XML: "publicIpv4Pool"},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.AssignPrivateIpAddressesInput": {Fields: []Field{
+		{Go: "AllowReassignment", Query: "AllowReassignment"},
+		{Go: "Ipv4PrefixCount", Query: "Ipv4PrefixCount"},
+		{Go: "Ipv4Prefixes", Query: "Ipv4Prefix", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "NetworkInterfaceId", Query: "NetworkInterfaceId"},
+		{Go: "PrivateIpAddresses", Query: "PrivateIpAddress", QueryColl: &Coll{Member: "PrivateIpAddress", Flat: true}},
+		{Go: "SecondaryPrivateIpAddressCount", Query: "SecondaryPrivateIpAddressCount"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.AssignPrivateIpAddressesOutput": {Fields: []Field{
+		{Go: "AssignedIpv4Prefixes", XML: "assignedIpv4PrefixSet", XMLColl: &Coll{Member: "item"}},
+		{Go: "AssignedPrivateIpAddresses", XML: "assignedPrivateIpAddressesSet", XMLColl: &Coll{Member: "item"}},
+		{Go: "NetworkInterfaceId", XML: "networkInterfaceId"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.AttachNetworkInterfaceInput": {Fields: []Field{
+		{Go: "DeviceIndex", Query: "DeviceIndex"},
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "EnaQueueCount", Query: "EnaQueueCount"},
+		{Go: "EnaSrdSpecification", Query: "EnaSrdSpecification"},
+		{Go: "InstanceId", Query: "InstanceId"},
+		{Go: "NetworkCardIndex", Query: "NetworkCardIndex"},
+		{Go: "NetworkInterfaceId", Query: "NetworkInterfaceId"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.AttachNetworkInterfaceOutput": {Fields: []Field{
+		{Go: "AttachmentId", XML: "attachmentId"},
+		{Go: "NetworkCardIndex", XML: "networkCardIndex"},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.AuthorizeSecurityGroupIngressInput": {Fields: []Field{
 		{Go: "CidrIp", Query: "CidrIp"},
 		{Go: "DryRun", Query: "DryRun"},
@@ -40,6 +66,31 @@ var queryStructs = map[string]*Struct{
 		{Go: "Return", XML: "return"},
 		{Go: "SecurityGroupRules", XML: "securityGroupRuleSet", XMLColl: &Coll{Member: "item"}},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateNetworkInterfaceInput": {Fields: []Field{
+		{Go: "ClientToken", Query: "ClientToken"},
+		{Go: "ConnectionTrackingSpecification", Query: "ConnectionTrackingSpecification"},
+		{Go: "Description", Query: "Description"},
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "EnablePrimaryIpv6", Query: "EnablePrimaryIpv6"},
+		{Go: "Groups", Query: "SecurityGroupId", QueryColl: &Coll{Member: "SecurityGroupId", Flat: true}},
+		{Go: "InterfaceType", Query: "InterfaceType"},
+		{Go: "Ipv4PrefixCount", Query: "Ipv4PrefixCount"},
+		{Go: "Ipv4Prefixes", Query: "Ipv4Prefix", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "Ipv6AddressCount", Query: "Ipv6AddressCount"},
+		{Go: "Ipv6Addresses", Query: "Ipv6Addresses", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "Ipv6PrefixCount", Query: "Ipv6PrefixCount"},
+		{Go: "Ipv6Prefixes", Query: "Ipv6Prefix", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "Operator", Query: "Operator"},
+		{Go: "PrivateIpAddress", Query: "PrivateIpAddress"},
+		{Go: "PrivateIpAddresses", Query: "PrivateIpAddresses", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "SecondaryPrivateIpAddressCount", Query: "SecondaryPrivateIpAddressCount"},
+		{Go: "SubnetId", Query: "SubnetId"},
+		{Go: "TagSpecifications", Query: "TagSpecification", QueryColl: &Coll{Member: "Item", Flat: true}},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateNetworkInterfaceOutput": {Fields: []Field{
+		{Go: "ClientToken", XML: "clientToken"},
+		{Go: "NetworkInterface", XML: "networkInterface"},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateSecurityGroupInput": {Fields: []Field{
 		{Go: "Description", Query: "GroupDescription"},
 		{Go: "DryRun", Query: "DryRun"},
@@ -52,10 +103,32 @@ var queryStructs = map[string]*Struct{
 		{Go: "SecurityGroupArn", XML: "securityGroupArn"},
 		{Go: "Tags", XML: "tagSet", XMLColl: &Coll{Member: "item"}},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateSubnetInput": {Fields: []Field{
+		{Go: "AvailabilityZone", Query: "AvailabilityZone"},
+		{Go: "AvailabilityZoneId", Query: "AvailabilityZoneId"},
+		{Go: "CidrBlock", Query: "CidrBlock"},
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "Ipv4IpamPoolId", Query: "Ipv4IpamPoolId"},
+		{Go: "Ipv4NetmaskLength", Query: "Ipv4NetmaskLength"},
+		{Go: "Ipv6CidrBlock", Query: "Ipv6CidrBlock"},
+		{Go: "Ipv6IpamPoolId", Query: "Ipv6IpamPoolId"},
+		{Go: "Ipv6Native", Query: "Ipv6Native"},
+		{Go: "Ipv6NetmaskLength", Query: "Ipv6NetmaskLength"},
+		{Go: "OutpostArn", Query: "OutpostArn"},
+		{Go: "TagSpecifications", Query: "TagSpecification", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "VpcId", Query: "VpcId"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateSubnetOutput": {Fields: []Field{
+		{Go: "Subnet", XML: "subnet"},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.CreateTagsInput": {Fields: []Field{
 		{Go: "DryRun", Query: "DryRun"},
 		{Go: "Resources", Query: "ResourceId", QueryColl: &Coll{Member: "Member", Flat: true}},
 		{Go: "Tags", Query: "Tag", QueryColl: &Coll{Member: "Item", Flat: true}},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.DeleteNetworkInterfaceInput": {Fields: []Field{
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "NetworkInterfaceId", Query: "NetworkInterfaceId"},
 	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.DeleteSecurityGroupInput": {Fields: []Field{
 		{Go: "DryRun", Query: "DryRun"},
@@ -65,6 +138,10 @@ var queryStructs = map[string]*Struct{
 	"github.com/aws/aws-sdk-go-v2/service/ec2.DeleteSecurityGroupOutput": {Fields: []Field{
 		{Go: "GroupId", XML: "groupId"},
 		{Go: "Return", XML: "return"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.DeleteSubnetInput": {Fields: []Field{
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "SubnetId", Query: "SubnetId"},
 	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.DeleteTagsInput": {Fields: []Field{
 		{Go: "DryRun", Query: "DryRun"},
@@ -198,6 +275,11 @@ var queryStructs = map[string]*Struct{
 		{Go: "NextToken", XML: "nextToken"},
 		{Go: "Vpcs", XML: "vpcSet", XMLColl: &Coll{Member: "item"}},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.DetachNetworkInterfaceInput": {Fields: []Field{
+		{Go: "AttachmentId", Query: "AttachmentId"},
+		{Go: "DryRun", Query: "DryRun"},
+		{Go: "Force", Query: "Force"},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2.ReleaseAddressInput": {Fields: []Field{
 		{Go: "AllocationId", Query: "AllocationId"},
 		{Go: "DryRun", Query: "DryRun"},
@@ -284,6 +366,11 @@ var queryStructs = map[string]*Struct{
 	"github.com/aws/aws-sdk-go-v2/service/ec2.TerminateInstancesOutput": {Fields: []Field{
 		{Go: "TerminatingInstances", XML: "instancesSet", XMLColl: &Coll{Member: "item"}},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2.UnassignPrivateIpAddressesInput": {Fields: []Field{
+		{Go: "Ipv4Prefixes", Query: "Ipv4Prefix", QueryColl: &Coll{Member: "Item", Flat: true}},
+		{Go: "NetworkInterfaceId", Query: "NetworkInterfaceId"},
+		{Go: "PrivateIpAddresses", Query: "PrivateIpAddress", QueryColl: &Coll{Member: "PrivateIpAddress", Flat: true}},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types.AccountAttribute": {Fields: []Field{
 		{Go: "AttributeName", XML: "attributeName"},
 		{Go: "AttributeValues", XML: "attributeValueSet", XMLColl: &Coll{Member: "item"}},
@@ -308,6 +395,9 @@ var queryStructs = map[string]*Struct{
 		{Go: "ServiceManaged", XML: "serviceManaged"},
 		{Go: "SubnetId", XML: "subnetId"},
 		{Go: "Tags", XML: "tagSet", XMLColl: &Coll{Member: "item"}},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types.AssignedPrivateIpAddress": {Fields: []Field{
+		{Go: "PrivateIpAddress", XML: "privateIpAddress"},
 	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types.AttachmentEnaSrdSpecification": {Fields: []Field{
 		{Go: "EnaSrdEnabled", XML: "enaSrdEnabled"},
@@ -440,9 +530,16 @@ var queryStructs = map[string]*Struct{
 		{Go: "ElasticInferenceAcceleratorAssociationState", XML: "elasticInferenceAcceleratorAssociationState"},
 		{Go: "ElasticInferenceAcceleratorAssociationTime", XML: "elasticInferenceAcceleratorAssociationTime"},
 	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types.EnaSrdSpecification": {Fields: []Field{
+		{Go: "EnaSrdEnabled", Query: "EnaSrdEnabled"},
+		{Go: "EnaSrdUdpSpecification", Query: "EnaSrdUdpSpecification"},
+	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types.EnaSrdSpecificationRequest": {Fields: []Field{
 		{Go: "EnaSrdEnabled", Query: "EnaSrdEnabled"},
 		{Go: "EnaSrdUdpSpecification", Query: "EnaSrdUdpSpecification"},
+	}},
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types.EnaSrdUdpSpecification": {Fields: []Field{
+		{Go: "EnaSrdUdpEnabled", Query: "EnaSrdUdpEnabled"},
 	}},
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types.EnaSrdUdpSpecificationRequest": {Fields: []Field{
 		{Go: "EnaSrdUdpEnabled", Query: "EnaSrdUdpEnabled"},

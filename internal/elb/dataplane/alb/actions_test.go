@@ -139,6 +139,15 @@ func TestWeightedForwardAndGroupStickiness(t *testing.T) {
 	}
 }
 
+// rw is a transform of one rewrite.
+func rw(kind elbv2types.TransformTypeEnum, re, repl string) elbv2types.RuleTransform {
+	cfg := []elbv2types.RewriteConfig{{Regex: aws.String(re), Replace: aws.String(repl)}}
+	if kind == elbv2types.TransformTypeEnumHostHeaderRewrite {
+		return elbv2types.RuleTransform{Type: kind, HostHeaderRewriteConfig: &elbv2types.HostHeaderRewriteConfig{Rewrites: cfg}}
+	}
+	return elbv2types.RuleTransform{Type: kind, UrlRewriteConfig: &elbv2types.UrlRewriteConfig{Rewrites: cfg}}
+}
+
 func TestTransforms(t *testing.T) { bothLoops(t, testTransforms) }
 
 func testTransforms(t *testing.T, opts ...envOption) {
@@ -148,13 +157,6 @@ func testTransforms(t *testing.T, opts ...envOption) {
 	e.register(tg, a.vpc)
 	lb := e.newLB("internet-facing", nil)
 	l, base := lb.listener("HTTP", fixed("404", "none"))
-	rw := func(kind elbv2types.TransformTypeEnum, re, repl string) elbv2types.RuleTransform {
-		cfg := []elbv2types.RewriteConfig{{Regex: aws.String(re), Replace: aws.String(repl)}}
-		if kind == elbv2types.TransformTypeEnumHostHeaderRewrite {
-			return elbv2types.RuleTransform{Type: kind, HostHeaderRewriteConfig: &elbv2types.HostHeaderRewriteConfig{Rewrites: cfg}}
-		}
-		return elbv2types.RuleTransform{Type: kind, UrlRewriteConfig: &elbv2types.UrlRewriteConfig{Rewrites: cfg}}
-	}
 	// Routing is decided before the rewrite: /api/* matches, the target
 	// sees the rewritten path and host.
 	e.rule(l, 1, []elbv2types.RuleCondition{cond("path-pattern", "/api/*")}, forward(tg),
@@ -162,6 +164,8 @@ func testTransforms(t *testing.T, opts ...envOption) {
 		rw(elbv2types.TransformTypeEnumHostHeaderRewrite, "^(.+)\\.example\\.com$", "$1.internal"))
 	e.rule(l, 2, []elbv2types.RuleCondition{cond("path-pattern", "/broken/*")}, forward(tg),
 		rw(elbv2types.TransformTypeEnumUrlRewrite, "^/broken/(.*)$", "nope-$1"))
+	e.rule(l, 3, []elbv2types.RuleCondition{cond("path-pattern", "/port/*")}, forward(tg),
+		rw(elbv2types.TransformTypeEnumHostHeaderRewrite, `^(.+)\.example\.com:([0-9]+)$`, "$1.internal:$2"))
 	c := client(e.clientAddr(0))
 	ec := getEcho(t, c, base+"/api/users?id=3", map[string]string{"Host": "shop.example.com"})
 	if ec.URI != "/users?id=3" || ec.Host != "shop.internal" {
@@ -171,6 +175,17 @@ func testTransforms(t *testing.T, opts ...envOption) {
 	ec = getEcho(t, c, base+"/api/x", map[string]string{"Host": "other.org"})
 	if ec.URI != "/x" || !strings.HasPrefix(ec.Host, "other.org") {
 		t.Errorf("host rewrite without match changed the host: %q (uri %q)", ec.Host, ec.URI)
+	}
+	// The host rewrite's expression runs on the whole Host header, port
+	// included: one written for the name alone leaves a Host with a port
+	// as it is; one that names the port rewrites it.
+	for _, tc := range []struct{ path, host, want string }{
+		{"/api/x", "shop.example.com:1234", "shop.example.com:1234"},
+		{"/port/x", "shop.example.com:1234", "shop.internal:1234"},
+	} {
+		if ec := getEcho(t, c, base+tc.path, map[string]string{"Host": tc.host}); ec.Host != tc.want {
+			t.Errorf("%s with Host %q: target saw Host %q, want %q", tc.path, tc.host, ec.Host, tc.want)
+		}
 	}
 	// A rewrite that matches but yields an unusable URL: HTTP 500.
 	if code, _, _ := get(t, c, "GET", base+"/broken/a", nil); code != 500 {

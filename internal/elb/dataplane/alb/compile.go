@@ -19,6 +19,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/sslpolicy"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -51,7 +52,7 @@ type lbCfg struct {
 	rt       *lbRuntime
 	arn      string
 	name     string
-	attrs    routing.LBAttributes
+	attrs    settings.ALB
 	internal bool
 	alog     *accessLog
 }
@@ -200,37 +201,21 @@ func (p *Plane) nodeAddr(z state.LBZone) netip.Addr {
 func (p *Plane) lbConfig(lb *state.LoadBalancer) *lbCfg {
 	rt := p.lbs[lb.ARN]
 	if rt == nil {
-		rt = &lbRuntime{arn: lb.ARN, name: lb.Name, dim: lbDimension(lb.ARN)}
+		rt = &lbRuntime{arn: lb.ARN, name: lb.Name, dim: state.Dimension(lb.ARN)}
 		rt.m = p.m.lb(rt.dim)
 		p.lbs[lb.ARN] = rt
 	}
+	// The routing core logs the attributes it does not accept.
+	attrs, _ := settings.ApplicationLB(lb)
 	c := &lbCfg{
 		rt:       rt,
 		arn:      lb.ARN,
 		name:     lb.Name,
-		attrs:    routing.ParseLBAttributes(lb.Attributes),
+		attrs:    attrs,
 		internal: lb.Scheme == "internal",
 	}
 	c.alog = p.accessLogFor(rt, c)
 	return c
-}
-
-// lbDimension returns the CloudWatch LoadBalancer dimension of an ARN
-// (app/NAME/ID).
-func lbDimension(arn string) string {
-	if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
-		return arn[i+len(":loadbalancer/"):]
-	}
-	return arn
-}
-
-// tgDimension returns the CloudWatch routing.TargetGroup dimension of an ARN
-// (targetgroup/NAME/ID).
-func tgDimension(arn string) string {
-	if i := strings.LastIndex(arn, ":targetgroup/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 // listenerTLS returns an HTTPS listener's TLS configuration: its

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // exchange is what the HTTP/1.1 request loop of a client connection keeps
@@ -207,10 +208,10 @@ func (x *exchange) appendELB(w byteWriter, sc *sockCfg, d *decision) {
 	}
 }
 
-// finish records a request's metrics and access log entry.
-func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
+// countRequest ends a request's log entry and counts the request in the
+// load balancer's metrics (and its target group's, with pm).
+func countRequest(lbm *lbMetrics, e *logEntry, pm *pairMetrics) {
 	e.end = time.Now()
-	lbm := sc.lb.rt.m
 	if pm != nil {
 		pm.requests.Inc()
 	} else {
@@ -219,6 +220,12 @@ func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
 	if e.elbStatus > 0 {
 		lbm.elbCode(e.elbStatus)
 	}
+}
+
+// finish records a request's metrics and access log entry.
+func (x *exchange) finish(sc *sockCfg, e *logEntry, pm *pairMetrics) {
+	lbm := sc.lb.rt.m
+	countRequest(lbm, e, pm)
 	e.received, e.sent = x.rx-x.lastRx, x.tx-x.lastTx
 	x.lastRx, x.lastTx = x.rx, x.tx
 	lbm.bytes.Add(float64(e.received + e.sent))
@@ -301,7 +308,7 @@ func (x *exchange) writeUpstreamHead(w byteWriter, sc *sockCfg, d *decision, ws 
 		case hdrSkip:
 			continue
 		case hdrXFF:
-			if sc.LB.XFFMode == routing.XFFPreserve {
+			if sc.LB.XFFMode == settings.XFFPreserve {
 				break
 			}
 			if nxff == 0 {
@@ -320,7 +327,7 @@ func (x *exchange) writeUpstreamHead(w byteWriter, sc *sockCfg, d *decision, ws 
 		w.Write(h.Value)
 		w.WriteString("\r\n")
 	}
-	if sc.LB.XFFMode == routing.XFFAppend {
+	if sc.LB.XFFMode == settings.XFFAppend {
 		w.WriteString("X-Forwarded-For: ")
 		var buf [64]byte
 		w.Write(routing.AppendXFF(buf[:0], xff, x.seen, sc.LB.XFFClientPort))
@@ -388,7 +395,7 @@ func (x *exchange) writeResponseHead(w byteWriter, sc *sockCfg, d *decision, clo
 		if overridden(h.Name, sc.ResponseHeaders) {
 			continue
 		}
-		if st.Attrs.Sticky == routing.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, st.Attrs.AppCookie) {
+		if st.Attrs.Sticky == settings.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, st.Attrs.AppCookie) {
 			appCookieSet = true
 		}
 		w.Write(h.Name)
@@ -404,9 +411,9 @@ func (x *exchange) writeResponseHead(w byteWriter, sc *sockCfg, d *decision, clo
 	}
 	now := x.p.now()
 	switch st.Attrs.Sticky {
-	case routing.StickyLBCookie:
+	case settings.StickyLBCookie:
 		writeStickyCookie(w, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
-	case routing.StickyAppCookie:
+	case settings.StickyAppCookie:
 		if appCookieSet {
 			writeStickyCookie(w, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/h2"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // The HTTP/2 path: clients that negotiate h2 on an HTTPS listener are
@@ -304,16 +305,7 @@ func h2Error(st *h2.Stream, grpc bool, code int, sc *sockCfg) {
 
 // finishH2 records an HTTP/2 request's metrics and access log entry.
 func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, x *h2Exchange) {
-	e.end = time.Now()
-	lbm := sc.lb.rt.m
-	if x.pm != nil {
-		x.pm.requests.Inc()
-	} else {
-		lbm.requests.Inc()
-	}
-	if e.elbStatus > 0 {
-		lbm.elbCode(e.elbStatus)
-	}
+	countRequest(sc.lb.rt.m, e, x.pm)
 	if sc.lb.alog != nil {
 		sc.lb.alog.write(e, sc.lb.rt.dim)
 	}
@@ -568,7 +560,7 @@ func (c *blockingConn) writeH2UpstreamHead(w byteWriter, x *h2Exchange) {
 		case hdrSkip:
 			continue
 		case hdrXFF:
-			if sc.LB.XFFMode == routing.XFFPreserve {
+			if sc.LB.XFFMode == settings.XFFPreserve {
 				break
 			}
 			if nxff == 0 {
@@ -617,7 +609,7 @@ func (c *blockingConn) writeH2UpstreamHead(w byteWriter, x *h2Exchange) {
 // writeForwardedHeaders writes the headers the load balancer adds to an
 // HTTP/2 request it forwards over HTTP/1.1.
 func (c *blockingConn) writeForwardedHeaders(w byteWriter, sc *sockCfg, xff, trace []byte) {
-	if sc.LB.XFFMode == routing.XFFAppend {
+	if sc.LB.XFFMode == settings.XFFAppend {
 		w.WriteString("X-Forwarded-For: ")
 		var buf [64]byte
 		w.Write(routing.AppendXFF(buf[:0], xff, c.seen, sc.LB.XFFClientPort))
@@ -654,7 +646,7 @@ func (x *h2Exchange) h1ResponseFields() {
 		if hopByHop(h.Name) || listed(h.Name, resp.hopByHop) || overridden(h.Name, sc.ResponseHeaders) {
 			continue
 		}
-		if d.State.Attrs.Sticky == routing.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, d.State.Attrs.AppCookie) {
+		if d.State.Attrs.Sticky == settings.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, d.State.Attrs.AppCookie) {
 			appCookieSet = true
 		}
 		out = append(out, hpack.HeaderField{Name: lowerName(h.Name), Value: stringOf(h.Value)})
@@ -668,13 +660,13 @@ func (x *h2Exchange) appendStickyFields(out []hpack.HeaderField, appCookieSet bo
 	sc, d := x.sc, &x.d
 	st, b := d.State, d.Target
 	var now time.Time
-	if st.Attrs.Sticky != routing.StickyNone || d.GroupCookie != "" {
+	if st.Attrs.Sticky != settings.StickyNone || d.GroupCookie != "" {
 		now = x.now()
 	}
 	switch st.Attrs.Sticky {
-	case routing.StickyLBCookie:
+	case settings.StickyLBCookie:
 		out = appendStickyCookie(out, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
-	case routing.StickyAppCookie:
+	case settings.StickyAppCookie:
 		if appCookieSet {
 			out = appendStickyCookie(out, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
 		}

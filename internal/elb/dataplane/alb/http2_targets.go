@@ -16,6 +16,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/h2"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // HTTP/2 to targets: the requests of HTTP2 and GRPC target groups share a
@@ -201,7 +202,7 @@ func (c *blockingConn) forwardH2ToH2(x *h2Exchange) {
 			}
 		case overridden(bytesOf(f.Name), sc.ResponseHeaders):
 			continue
-		case d.State.Attrs.Sticky == routing.StickyAppCookie && f.Name == "set-cookie" && setsCookie(bytesOf(f.Value), d.State.Attrs.AppCookie):
+		case d.State.Attrs.Sticky == settings.StickyAppCookie && f.Name == "set-cookie" && setsCookie(bytesOf(f.Value), d.State.Attrs.AppCookie):
 			appCookieSet = true
 		}
 		out = append(out, f)
@@ -323,7 +324,7 @@ func (c *blockingConn) h2UpstreamFields(x *h2Exchange) []hpack.HeaderField {
 		case hdrSkip:
 			continue
 		case hdrXFF:
-			if sc.LB.XFFMode == routing.XFFPreserve {
+			if sc.LB.XFFMode == settings.XFFPreserve {
 				break
 			}
 			if nxff == 0 {
@@ -337,7 +338,7 @@ func (c *blockingConn) h2UpstreamFields(x *h2Exchange) []hpack.HeaderField {
 		}
 		out = append(out, f)
 	}
-	if sc.LB.XFFMode == routing.XFFAppend {
+	if sc.LB.XFFMode == settings.XFFAppend {
 		var buf [64]byte
 		out = append(out, hpack.HeaderField{Name: "x-forwarded-for", Value: string(routing.AppendXFF(buf[:0], xff, c.seen, sc.LB.XFFClientPort))})
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
 // metricPrefix namespaces the CloudWatch metric names of application load
@@ -222,7 +223,7 @@ func (l *lbMetrics) group(g *routing.TargetGroup) *pairMetrics {
 	if v, ok := l.byGroup.Load(g); ok {
 		return v.(*pairMetrics)
 	}
-	pm := l.pair(tgDimension(g.ARN))
+	pm := l.pair(state.Dimension(g.ARN))
 	l.byGroup.Store(g, pm)
 	return pm
 }
@@ -272,7 +273,7 @@ func (p *Plane) updateHostCountsLocked() {
 		}
 		for _, lbARN := range snap.LoadBalancersOfTargetGroup(g.ARN) {
 			if rt := lbs[lbARN]; rt != nil {
-				pm := rt.m.pair(tgDimension(g.ARN))
+				pm := rt.m.pair(state.Dimension(g.ARN))
 				pm.healthy.Set(float64(healthy))
 				pm.unhealthy.Set(float64(unhealthy))
 			}

@@ -2,17 +2,11 @@ package alb_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -30,30 +24,23 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/pki"
 )
 
 // addCert stores a self-signed certificate for names and returns its ARN.
 func (e *env) addCert(names ...string) string {
 	e.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: names[0]}, Hosts: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(int64(e.seq)), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
 	arn := fmt.Sprintf("arn:aws:acm:%s:%s:certificate/%s", region, account, strings.ReplaceAll(names[0], "*", "wild"))
 	e.update(func(tx *state.Tx) error {
 		return state.Put(tx, state.Certificates, &state.Certificate{
 			ARN: arn, DomainName: names[0], SubjectAlternativeNames: names, Status: "ISSUED", Type: "IMPORTED",
-			CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-			PrivateKeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})),
+			CertificatePEM: string(c.CertPEM()),
+			PrivateKeyPEM:  string(c.KeyPEM()),
 		})
 	})
 	return arn

@@ -46,7 +46,11 @@ func testRuleConditions(t *testing.T, opts ...envOption) {
 		{"host and path (host case-insensitive)", "GET", "/v1/users", map[string]string{"Host": "api.EXAMPLE.com"}, "A"},
 		{"host matches but path does not: AND", "GET", "/v2/users", map[string]string{"Host": "api.example.com"}, "default"},
 		{"path matches but host does not", "GET", "/v1/users", map[string]string{"Host": "www.example.com"}, "default"},
-		{"host with port", "GET", "/v1/x", map[string]string{"Host": "api.example.com:8080"}, "A"},
+		// ALB compares the whole Host header, port included: a value
+		// (which cannot name a port) does not match a Host with one.
+		{"host with port", "GET", "/v1/x", map[string]string{"Host": "api.example.com:8080"}, "default"},
+		{"host wildcard against a port", "GET", "/", map[string]string{"Host": "a.b.example.org:8080"}, "default"},
+		{"host regex against a port", "GET", "/", map[string]string{"Host": "tenant-acme.example.net:8080"}, "default"},
 		{"host wildcard *", "GET", "/", map[string]string{"Host": "a.b.example.org"}, "B"},
 		{"host wildcard ?", "GET", "/", map[string]string{"Host": "shop-1.example.com"}, "B"},
 		{"host wildcard ? needs one char", "GET", "/", map[string]string{"Host": "shop-12.example.com"}, "default"},

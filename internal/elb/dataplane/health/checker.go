@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -106,6 +107,7 @@ type probe struct {
 	inFlight    bool
 	removed     bool
 	seen        uint64
+	history     *probeHistory
 }
 
 // New returns a Checker that checks nothing until Sync hands it a state
@@ -264,7 +266,7 @@ func (c *Checker) syncGroup(snap *state.Snapshot, g *group, tg *state.TargetGrou
 	for _, a := range lbARNs {
 		if lb := snap.LoadBalancers[a]; lb != nil {
 			lbs = append(lbs, lb)
-			dims = append(dims, lbDimension(a))
+			dims = append(dims, state.Dimension(a))
 		}
 	}
 	var base spec
@@ -353,7 +355,7 @@ func (c *Checker) syncTarget(snap *state.Snapshot, g *group, tg *state.TargetGro
 	switch {
 	case p == nil:
 		s := &spec{check: ck, timing: base.timing, codes: base.codes, uri: base.uri}
-		p = &probe{group: g, key: key, spec: s, status: InitialHealthChecking, index: -1}
+		p = &probe{group: g, key: key, spec: s, status: InitialHealthChecking, index: -1, history: newHistory()}
 		g.probes[key] = p
 		c.schedule(p, now.Add(jitter(s.interval)))
 	case p.spec.check != ck || p.spec.timing != base.timing:
@@ -466,7 +468,8 @@ func listenerPort(snap *state.Snapshot, lbARN, tgARN string) int32 {
 var l4Protocols = map[string]bool{"TCP": true, "UDP": true, "TLS": true, "TCP_UDP": true, "QUIC": true, "TCP_QUIC": true}
 
 // baseSpec derives the health check settings that all targets of a target
-// group share, with ELB's defaults where the record has none.
+// group share, with ELB's defaults (settings.DefaultHealthCheck) where the
+// record has none.
 func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *state.LoadBalancer) spec {
 	var s spec
 	s.network = lb.Type == "network" || l4Protocols[strings.ToUpper(tg.Protocol)]
@@ -479,6 +482,7 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 			s.protocol = protoTCP
 		}
 	}
+	def := settings.DefaultHealthCheck(tg, s.protocol)
 	if s.protocol != protoTCP {
 		s.version = versionHTTP1
 		if !s.network {
@@ -488,13 +492,10 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 			}
 		}
 		s.path, s.matcher = tg.HealthCheckPath, tg.MatcherHTTPCode
-		defaultPath, defaultMatcher := "/", "200"
-		if s.network {
-			defaultMatcher = "200-399"
-		}
+		defaultPath, defaultMatcher := def.Path, def.MatcherHTTP
 		if s.version == versionGRPC {
 			s.matcher = tg.MatcherGRPCCode
-			defaultPath, defaultMatcher = "/AWS.ALB/healthcheck", "12"
+			defaultMatcher = def.MatcherGRPC
 		}
 		if s.path == "" {
 			s.path = defaultPath
@@ -517,20 +518,13 @@ func (c *Checker) baseSpec(snap *state.Snapshot, tg *state.TargetGroup, lb *stat
 		s.codes = codes
 	}
 
-	defaultTimeout := int32(5)
-	if s.network {
-		defaultTimeout = 10
-		if s.protocol == protoHTTP {
-			defaultTimeout = 6
-		}
-	}
-	s.interval = seconds(tg.HealthCheckIntervalSeconds, 30)
-	s.timeout = seconds(tg.HealthCheckTimeoutSeconds, defaultTimeout)
+	s.interval = seconds(tg.HealthCheckIntervalSeconds, def.IntervalSeconds)
+	s.timeout = seconds(tg.HealthCheckTimeoutSeconds, def.TimeoutSeconds)
 	if s.timeout > s.interval {
 		s.timeout = s.interval
 	}
-	s.healthy = count(tg.HealthyThresholdCount, 5)
-	s.unhealthy = count(tg.UnhealthyThresholdCount, 2)
+	s.healthy = count(tg.HealthyThresholdCount, def.HealthyThreshold)
+	s.unhealthy = count(tg.UnhealthyThresholdCount, def.UnhealthyThreshold)
 	return s
 }
 
@@ -612,7 +606,7 @@ func (c *Checker) publish(g *group) {
 // setGauges sets the host counts of g for the load balancers using it and
 // deletes those of load balancers that no longer do; c.mu is held.
 func (c *Checker) setGauges(g *group, healthy, unhealthy int) {
-	tg := tgDimension(g.arn)
+	tg := state.Dimension(g.arn)
 	for _, lb := range g.gaugeLBs {
 		if !slices.Contains(g.lbDims, lb) {
 			c.metrics.healthy.DeleteLabelValues(lb, tg)
@@ -726,6 +720,11 @@ func (c *Checker) apply(ctx context.Context, j job, r result) {
 	}
 	old := p.status
 	p.record(r)
+	now := c.now()
+	p.history.results.add(stamped{now, r})
+	if p.status != old {
+		p.history.transitions.add(Transition{Time: now, From: old, To: p.status})
+	}
 	if c.onResult != nil {
 		c.onResult(p.group.arn, p.key.id, p.key.port, p.status)
 	}

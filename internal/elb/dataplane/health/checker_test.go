@@ -411,7 +411,7 @@ func TestStatusFromState(t *testing.T) {
 		{arnP + "targetgroup/unknown/1", "i-running", RegistrationInProgress},
 	} {
 		if got := e.checker.Status(c.tg, c.id, 80); got != c.want {
-			t.Errorf("Status(%s, %s) = %+v, want %+v", tgDimension(c.tg), c.id, got, c.want)
+			t.Errorf("Status(%s, %s) = %+v, want %+v", state.Dimension(c.tg), c.id, got, c.want)
 		}
 	}
 

@@ -2,7 +2,6 @@ package health
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,23 +55,4 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		}
 	}
 	return c
-}
-
-// lbDimension is a load balancer's CloudWatch dimension value: the part
-// of its ARN after "loadbalancer/" ("app/NAME/ID", "net/NAME/ID").
-func lbDimension(arn string) string {
-	const marker = ":loadbalancer/"
-	if i := strings.Index(arn, marker); i >= 0 {
-		return arn[i+len(marker):]
-	}
-	return arn
-}
-
-// tgDimension is a target group's CloudWatch dimension value: the last
-// part of its ARN ("targetgroup/NAME/ID").
-func tgDimension(arn string) string {
-	if i := strings.LastIndex(arn, ":"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }

@@ -12,6 +12,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -62,6 +63,10 @@ type route struct {
 
 	groups      []groupRoute
 	totalWeight uint64
+	// stickyGroups keeps a client on the target group it was sent to
+	// (the forward action's target group stickiness): the group is chosen
+	// by the client's address, not by its flow.
+	stickyGroups bool
 	// lbm counts what happens before a target group is chosen.
 	lbm *pairMetrics
 }
@@ -84,7 +89,7 @@ type candidate struct {
 // tgConf is a target group's settings at one revision.
 type tgConf struct {
 	arn string
-	s   tgSettings
+	s   settings.NLBTargetGroup
 	// tls re-encrypts to the targets (a TLS target group).
 	tls bool
 }
@@ -117,9 +122,9 @@ func (p *Plane) compile(snap *state.Snapshot) *compiled {
 	}
 	used := map[[2]string]bool{}
 	for _, r := range c.routes {
-		used[[2]string{dimension(r.lbARN), ""}] = true
+		used[[2]string{state.Dimension(r.lbARN), ""}] = true
 		for _, g := range r.groups {
-			used[[2]string{dimension(r.lbARN), dimension(g.tg.arn)}] = true
+			used[[2]string{state.Dimension(r.lbARN), state.Dimension(g.tg.arn)}] = true
 		}
 	}
 	p.m.keep(used)
@@ -139,8 +144,8 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 		return
 	}
 	internal := lb.Scheme == "internal"
-	crossLB, err := lbCrossZone(lb)
-	if err != nil {
+	lbAttrs, errs := settings.NetworkLB(lb)
+	for _, err := range errs {
 		log.Warn("bad load balancer attribute, using the default", "err", err)
 	}
 	var zones []lbZone
@@ -177,7 +182,7 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 		}
 	}
 	policy := access.Compile(snap, lb, p.cfg.Addresses)
-	lbLabel := dimension(lb.ARN)
+	lbLabel := state.Dimension(lb.ARN)
 	lbm := p.m.pair(lbLabel, "")
 	counted := map[string]bool{}
 
@@ -199,10 +204,11 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			log.Warn("listener port out of range", "listener", l.ARN, "port", l.Port)
 			continue
 		}
-		idle, err := listenerIdleTimeout(l)
-		if err != nil {
+		la, errs := settings.NetworkListener(l)
+		for _, err := range errs {
 			log.Warn("bad listener attribute, using the default", "listener", l.ARN, "err", err)
 		}
+		idle := la.IdleTimeout
 		var tlsConf *tls.Config
 		var tlsErr error
 		var targetTLS map[string]*tls.Config
@@ -228,11 +234,11 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			}
 			tc := tgConfs[tg.ARN]
 			if tc == nil {
-				s, errs := targetGroupSettings(tg)
+				s, errs := settings.NetworkTargetGroup(tg)
 				for _, err := range errs {
 					log.Warn("bad target group attribute, using the default", "targetGroup", tg.ARN, "err", err)
 				}
-				tc = &tgConf{arn: tg.ARN, s: s, tls: s.protocol == "TLS"}
+				tc = &tgConf{arn: tg.ARN, s: s, tls: strings.EqualFold(tg.Protocol, "TLS")}
 				tgConfs[tg.ARN] = tc
 				p.compileTargets(snap, tg, tc, c)
 			}
@@ -266,10 +272,12 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 				tlsErr:      tlsErr,
 				targetTLS:   targetTLS,
 				lbm:         lbm,
+
+				stickyGroups: forwardSticky(l.DefaultActions),
 			}
 			for _, w := range wgs {
-				cross := effectiveCrossZone(w.tg.s, crossLB) || pl.public
-				g := groupRoute{tg: w.tg, weight: w.weight, m: p.m.pair(lbLabel, dimension(w.tg.arn))}
+				cross := w.tg.s.CrossZoneWith(lbAttrs) || pl.public
+				g := groupRoute{tg: w.tg, weight: w.weight, m: p.m.pair(lbLabel, state.Dimension(w.tg.arn))}
 				g.cands = p.candidates(snap, c, w.tg, pl.zone.name, cross, enabled)
 				r.groups = append(r.groups, g)
 				r.totalWeight += w.weight
@@ -290,6 +298,18 @@ func (p *Plane) compileLB(snap *state.Snapshot, lb *state.LoadBalancer, c *compi
 			}
 		}
 	}
+}
+
+// forwardSticky reports whether a listener's forward action has target
+// group stickiness.
+func forwardSticky(actions []elbv2types.Action) bool {
+	for _, a := range actions {
+		if a.Type == elbv2types.ActionTypeEnumForward && a.ForwardConfig != nil && a.ForwardConfig.TargetGroupStickinessConfig != nil {
+			st := a.ForwardConfig.TargetGroupStickinessConfig
+			return st.Enabled != nil && *st.Enabled
+		}
+	}
+	return false
 }
 
 // forwardTarget is a target group a forward action sends to.

@@ -3,18 +3,12 @@ package nlb_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,6 +27,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
 	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/pki"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
 
@@ -397,6 +392,7 @@ type listenerSpec struct {
 	port     uint16 // 0: a free port
 	tgs      []string
 	weights  []int32
+	sticky   bool     // target group stickiness of the forward action
 	certs    []string // certificate ARNs, default first
 	policy   string
 	alpn     string
@@ -419,6 +415,9 @@ func (e *env) createListener(l *lb, spec listenerSpec) uint16 {
 		fc := &elbv2types.ForwardActionConfig{}
 		for i, tg := range spec.tgs {
 			fc.TargetGroups = append(fc.TargetGroups, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(tg), Weight: aws.Int32(spec.weights[i])})
+		}
+		if spec.sticky {
+			fc.TargetGroupStickinessConfig = &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}
 		}
 		act.ForwardConfig = fc
 	}
@@ -605,28 +604,12 @@ func (e *env) deleteLB(l *lb) {
 
 func selfSigned(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: names[0]}, Hosts: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), Usage: pki.Server})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	return c.CertPEM(), c.KeyPEM()
 }
 
 // backend is a target: TCP and/or UDP servers on the host address that
@@ -815,6 +798,26 @@ func dialFrom(from netip.Addr, to netip.AddrPort) (*net.TCPConn, error) {
 		return nil, err
 	}
 	return c.(*net.TCPConn), nil
+}
+
+// fromClients connects to to from n client addresses 127.<net>.<seq>.<i>
+// and returns the backends that answered.
+func (e *env) fromClients(net byte, to netip.AddrPort, n int) map[string]bool {
+	e.t.Helper()
+	seen := map[string]bool{}
+	for i := range n {
+		c, err := dialFrom(netip.AddrFrom4([4]byte{127, net, byte(e.seq), byte(i + 1)}), to)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		name, err := hello(c)
+		c.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		seen[name] = true
+	}
+	return seen
 }
 
 // hello reads the backend's name from a fresh connection.

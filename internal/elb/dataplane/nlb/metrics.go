@@ -3,7 +3,6 @@ package nlb
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,17 +130,4 @@ func (m *metrics) keep(used map[[2]string]bool) {
 			v.DeleteLabelValues(k[0], k[1])
 		}
 	}
-}
-
-// dimension turns an ARN into CloudWatch's dimension value: the part after
-// "loadbalancer/" for load balancers (net/NAME/ID) and after the resource
-// type's colon for target groups (targetgroup/NAME/ID).
-func dimension(arn string) string {
-	if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
-		return arn[i+len(":loadbalancer/"):]
-	}
-	if i := strings.LastIndex(arn, ":targetgroup/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }

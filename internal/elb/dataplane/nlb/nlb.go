@@ -524,17 +524,17 @@ func (p *Plane) enforce(c *compiled) {
 		switch {
 		case info == nil:
 			// Deregistered and gone: the delay is over.
-			if last := ts.lastInfo(); last != nil && last.tg.s.drainTerminate {
+			if last := ts.lastInfo(); last != nil && last.tg.s.DrainTerminate {
 				reason = "deregistration delay ended (connection termination)"
 			}
 		case !info.drainUntil.IsZero():
-			if !now.Before(info.drainUntil) && info.tg.s.drainTerminate {
+			if !now.Before(info.drainUntil) && info.tg.s.DrainTerminate {
 				reason = "deregistration delay ended (connection termination)"
 			}
 		case ts.unhealthy.Load() && groupHealthy[ts.key.tg]:
-			if info.tg.s.unhealthyTerminate {
+			if info.tg.s.UnhealthyTerminate {
 				reason = "target unhealthy (connection termination)"
-			} else if d := info.tg.s.unhealthyDraining; d > 0 && mono.Sub(ts.unhealthySince) >= d {
+			} else if d := info.tg.s.UnhealthyDraining; d > 0 && mono.Sub(ts.unhealthySince) >= d {
 				reason = "target unhealthy: draining interval ended"
 			}
 		}

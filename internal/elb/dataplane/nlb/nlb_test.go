@@ -192,20 +192,7 @@ func TestSourceIPStickiness(t *testing.T) {
 		t.Errorf("one client address reached %v; want one target", seen)
 	}
 	// Other client addresses spread.
-	targets := map[string]bool{}
-	for i := range 20 {
-		c, err := dialFrom(netip.AddrFrom4([4]byte{127, 57, byte(e.seq), byte(i + 1)}), to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, err := hello(c)
-		c.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets[name] = true
-	}
-	if len(targets) < 2 {
+	if targets := e.fromClients(57, to, 20); len(targets) < 2 {
 		t.Errorf("20 client addresses all reached %v", targets)
 	}
 }
@@ -960,5 +947,37 @@ func TestTCPBulkAndHalfClose(t *testing.T) {
 			i++
 		}
 		t.Fatalf("echo of %d bytes differs from byte %d (got %d bytes)", len(want), i, len(got))
+	}
+}
+
+// TestWeightedTargetGroups checks a listener forwarding to weighted target
+// groups (NLB weighted target groups): flows split by weight, a group of
+// weight 0 gets none; with target group stickiness a client address stays
+// on one group while other addresses spread.
+func TestWeightedTargetGroups(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("weighted", lbSpec{zones: []string{zoneA}})
+	blue, green, off := e.createTG("blue", "TCP", "ip", nil), e.createTG("green", "TCP", "ip", nil), e.createTG("off", "TCP", "ip", nil)
+	e.register(blue, e.backendIn(privateA, "blue", true, false))
+	e.register(green, e.backendIn(privateA, "green", true, false))
+	e.register(off, e.backendIn(privateA, "off", true, false))
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{blue, green, off}, weights: []int32{3, 1, 0}}))
+	seen := e.spread(to, 200)
+	// Binomial(200, 1/4): green below 10 or above 100 is beyond 6 standard
+	// deviations.
+	if seen["off"] != 0 || seen["blue"]+seen["green"] != 200 || seen["green"] < 10 || seen["green"] > 100 {
+		t.Errorf("200 connections at weights 3:1:0 reached %v", seen)
+	}
+
+	b2, g2 := e.createTG("b2", "TCP", "ip", nil), e.createTG("g2", "TCP", "ip", nil)
+	e.register(b2, e.backendIn(privateA, "b2", true, false))
+	e.register(g2, e.backendIn(privateA, "g2", true, false))
+	sticky := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{b2, g2}, weights: []int32{1, 1}, sticky: true}))
+	if seen := e.spread(sticky, 20); len(seen) != 1 {
+		t.Errorf("one client address reached %v; target group stickiness keeps it on one group", seen)
+	}
+	if groups := e.fromClients(58, sticky, 20); len(groups) != 2 {
+		t.Errorf("20 client addresses reached %v; want both groups", groups)
 	}
 }

@@ -40,6 +40,16 @@ func mix(x uint64) uint64 {
 	return x
 }
 
+// groupHash is what a route chooses a flow's target group by: the flow's
+// hash h, or its client's address when the listener keeps clients on their
+// target group (target group stickiness).
+func (p *Plane) groupHash(r *route, h uint64, client netip.Addr) uint64 {
+	if r.stickyGroups {
+		return p.sourceHash(client)
+	}
+	return h
+}
+
 // pickGroup chooses the target group of a flow by weight.
 func (r *route) pickGroup(h uint64) *groupRoute {
 	switch len(r.groups) {

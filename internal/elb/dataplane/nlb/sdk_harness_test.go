@@ -80,7 +80,7 @@ func startCloud() (*cloud, func(), error) {
 	// of the pool: this one starts at a random place in it.
 	start := netip.AddrFrom4([4]byte{127, 77, byte(100 + rand.IntN(150)), 1})
 	if err := st.Update(ctx, func(tx *state.Tx) error {
-		return tx.PutMeta("loopback.next."+state.LoadBalancerPool.String(), []byte(start.String()))
+		return state.SeedLoopback(tx, state.LoadBalancerPool, start)
 	}); err != nil {
 		return nil, nil, err
 	}
@@ -266,6 +266,9 @@ func (e *env) sdkCreateListener(l *lb, spec listenerSpec) uint16 {
 		fc := &elbv2types.ForwardActionConfig{}
 		for i, tg := range spec.tgs {
 			fc.TargetGroups = append(fc.TargetGroups, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(tg), Weight: aws.Int32(spec.weights[i])})
+		}
+		if spec.sticky {
+			fc.TargetGroupStickinessConfig = &elbv2types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}
 		}
 		act.ForwardConfig = fc
 	}

@@ -147,7 +147,7 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 		reset(c)
 		return
 	}
-	preserve := g.tg.s.preserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
+	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
 	tc, _, err := p.dialTarget(p.ctx, "tcp", cand.addr, client.Addr(), preserve, r.source)
 	if err != nil {
 		p.log.Debug("connection to target failed", "target", cand.addr, "err", err)
@@ -161,7 +161,7 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 	}
 	back := tc.(*net.TCPConn)
 	var sent int64
-	if g.tg.s.proxyV2 {
+	if g.tg.s.ProxyProtocolV2 {
 		hdr, err := p.proxyHeader("tcp", client, s.key.addr)
 		if err == nil {
 			_, err = back.Write(hdr)
@@ -222,12 +222,12 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 func (s *tcpSocket) choose(r *route, client netip.AddrPort) (*groupRoute, *candidate) {
 	p := s.p
 	h := p.flowHash(client, s.key.addr, protoTCP)
-	g := r.pickGroup(h)
+	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
 	if g == nil {
 		r.lbm.elbResets.Inc()
 		return nil, nil
 	}
-	if g.tg.s.stickySourceIP {
+	if g.tg.s.StickySourceIP {
 		h = p.sourceHash(client.Addr())
 	}
 	cand := g.pick(h)

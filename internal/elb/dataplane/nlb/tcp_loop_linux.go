@@ -241,7 +241,7 @@ func (s *tcpSocket) startLoopFlow(tl *tcpLoop, fd int, client netip.AddrPort) {
 		return
 	}
 	src := r.source
-	preserve := g.tg.s.preserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
+	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
 	if preserve {
 		src = client.Addr()
 	}
@@ -266,7 +266,7 @@ func (s *tcpSocket) startLoopFlow(tl *tcpLoop, fd int, client netip.AddrPort) {
 	f := &loopFlow{tl: tl, s: s, ts: cand.ts, m: g.m, idle: r.idle, started: now, lastActive: now, target: cand.addr}
 	f.ends[0] = flowEnd{f: f, i: 0, fd: fd}
 	f.ends[1] = flowEnd{f: f, i: 1, fd: tfd}
-	if g.tg.s.proxyV2 {
+	if g.tg.s.ProxyProtocolV2 {
 		hdr, err := p.proxyHeader("tcp", client, s.key.addr)
 		if err != nil {
 			p.log.Debug("PROXY header not sent", "target", cand.addr, "err", err)

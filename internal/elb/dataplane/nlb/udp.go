@@ -179,11 +179,11 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		return nil
 	}
 	h := p.flowHash(client, s.key.addr, protoUDP)
-	g := r.pickGroup(h)
+	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
 	if g == nil {
 		return nil
 	}
-	if g.tg.s.stickySourceIP {
+	if g.tg.s.StickySourceIP {
 		h = p.sourceHash(client.Addr())
 	}
 	cand := g.pick(h)
@@ -191,7 +191,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		p.log.Debug("no target for UDP flow", "socket", s.key.String(), "targetGroup", g.tg.arn, "zone", r.zone)
 		return nil
 	}
-	preserve := g.tg.s.preserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
+	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
 	c, _, err := p.dialTarget(p.ctx, "udp", cand.addr, client.Addr(), preserve, r.source)
 	if err != nil {
 		p.log.Debug("UDP flow to target failed", "target", cand.addr, "err", err)
@@ -199,7 +199,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	}
 	up := c.(*net.UDPConn)
 	f := &udpFlow{s: s, client: client, up: up, out: newBatchConn(up, cand.addr.Addr().Is4()), ts: cand.ts, m: g.m}
-	if g.tg.s.proxyV2 {
+	if g.tg.s.ProxyProtocolV2 {
 		if f.hdr, err = p.proxyHeader("udp", client, s.key.addr); err != nil {
 			p.log.Debug("PROXY header not built", "err", err)
 			c.Close()

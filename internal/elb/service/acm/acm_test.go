@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -28,6 +26,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/service/acm"
 	"github.com/elbowlb/elbow/internal/elb/service/svctest"
 	"github.com/elbowlb/elbow/internal/elb/state"
+	"github.com/elbowlb/elbow/internal/pki"
 )
 
 var ctx = context.Background()
@@ -172,23 +171,16 @@ func TestRequestCertificate(t *testing.T) {
 // selfSigned makes a certificate and its key in PEM.
 func selfSigned(t *testing.T, cn string, ec bool) (certPEM, keyPEM []byte) {
 	t.Helper()
-	var key any
-	var pub any
+	alg := pki.RSA2048
 	if ec {
-		k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		key, pub = k, k.Public()
-	} else {
-		k, _ := rsa.GenerateKey(rand.Reader, 2048)
-		key, pub = k, k.Public()
+		alg = "EC_secp384r1"
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn, "alt." + cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: cn}, Hosts: []string{cn, "alt." + cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyAlgorithm: alg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+	return c.CertPEM(), c.KeyPEM()
 }
 
 func TestImportCertificate(t *testing.T) {

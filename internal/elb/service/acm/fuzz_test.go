@@ -1,30 +1,23 @@
 package acm
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"testing"
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/api/awserr"
+	"github.com/elbowlb/elbow/internal/pki"
 )
 
 // FuzzImportMaterial feeds ImportCertificate's parser arbitrary PEM-ish
 // input: it must answer a ValidationException or a description, never
 // panic, and accept only a key that matches the certificate.
 func FuzzImportMaterial(f *testing.F) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "fuzz.example.com"},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+	c, err := pki.SelfSigned(pki.Request{Subject: pkix.Name{CommonName: "fuzz.example.com"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, keyPEM := c.CertPEM(), c.KeyPEM()
 	f.Add(cert, keyPEM, []byte(nil))
 	f.Add(cert, keyPEM, cert)
 	f.Add(cert, cert, []byte(nil))

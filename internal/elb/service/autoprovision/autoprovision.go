@@ -5,8 +5,8 @@
 // creates that resource on first use instead of failing as AWS would.
 // Each creation is logged as a warning that names the resource, the
 // operation and parameter that named it, and what was created
-// (DESIGN.md, "Faithful by default": local conveniences are explicit,
-// named and logged).
+// (docs/architecture.md, "Faithful by default": local conveniences are
+// explicit, named and logged).
 //
 // Services create the resources inside the request's own state
 // transaction and note each one in a Request; Request.Log writes the

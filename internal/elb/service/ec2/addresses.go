@@ -200,85 +200,66 @@ func (s *Service) ReleaseAddress(ctx context.Context, in *ec2.ReleaseAddressInpu
 // network-interface-id, private-ip-address, public-ip, tag:KEY, …). It
 // is not paginated.
 func (s *Service) DescribeAddresses(ctx context.Context, in *ec2.DescribeAddressesInput) (*ec2.DescribeAddressesOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := allocID.checkAll(in.AllocationIds); err != nil {
-		return nil, err
-	}
-	for _, ip := range in.PublicIps {
-		if _, err := netip.ParseAddr(ip); err != nil {
-			return nil, awserr.New("InvalidAddress.Malformed", "Invalid address: '%s'", ip)
-		}
-	}
-	match, err := addressFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var out []types.Address
-	read := func(tx *state.Tx) error {
-		out = []types.Address{}
-		recs, err := byIDs(tx, state.Addresses, allocID, in.AllocationIds)
-		if err != nil {
-			return err
-		}
-		if len(in.PublicIps) > 0 {
-			all := recs
-			if len(in.AllocationIds) > 0 {
-				if all, err = state.List(tx, state.Addresses); err != nil {
-					return err
+	out, _, err := describe(ctx, s, describeReq[types.Address]{
+		op: "DescribeAddresses", dryRun: in.DryRun, kind: &allocID, ids: in.AllocationIds, filters: addressFilters, in: in.Filters,
+		check: func() error {
+			for _, ip := range in.PublicIps {
+				if _, err := netip.ParseAddr(ip); err != nil {
+					return awserr.New("InvalidAddress.Malformed", "Invalid address: '%s'", ip)
 				}
 			}
-			byIP := map[string]*state.Address{}
-			for _, a := range all {
-				byIP[a.PublicIP] = a
-			}
-			for _, ip := range dedupe(in.PublicIps) {
-				a, ok := byIP[ip]
-				if !ok {
-					return awserr.New("InvalidAddress.NotFound", "Address '%s' not found.", ip)
-				}
-				if len(in.AllocationIds) == 0 {
-					continue
-				}
-				recs = append(recs, a)
-			}
-			if len(in.AllocationIds) == 0 {
-				recs = recs[:0]
-				for _, ip := range dedupe(in.PublicIps) {
-					recs = append(recs, byIP[ip])
-				}
-			}
-		}
-		seen := map[string]bool{}
-		for _, a := range recs {
-			if seen[a.AllocationID] {
-				continue
-			}
-			seen[a.AllocationID] = true
-			r, err := s.renderAddress(tx, a)
+			return nil
+		},
+		read: func(tx *state.Tx, emit func(types.Address)) error {
+			recs, err := byIDs(tx, state.Addresses, allocID, in.AllocationIds)
 			if err != nil {
 				return err
 			}
-			if match(&r) {
-				out = append(out, r)
-			}
-		}
-		return nil
-	}
-	err = s.view(ctx, read)
-	if s.prov != nil && awserr.Is(err, allocID.notFound) {
-		err = s.provision(ctx, "DescribeAddresses", func(tx *state.Tx, req *autoprovision.Request) error {
-			for _, id := range dedupe(in.AllocationIds) {
-				if _, _, err := s.prov.ElasticIP(tx, req, Ref{ID: id, Parameter: "AllocationIds"}); err != nil {
-					return provisionErr(err, allocID)
+			if len(in.PublicIps) > 0 {
+				all := recs
+				if len(in.AllocationIds) > 0 {
+					if all, err = state.List(tx, state.Addresses); err != nil {
+						return err
+					}
+				}
+				byIP := map[string]*state.Address{}
+				for _, a := range all {
+					byIP[a.PublicIP] = a
+				}
+				for _, ip := range dedupe(in.PublicIps) {
+					a, ok := byIP[ip]
+					if !ok {
+						return awserr.New("InvalidAddress.NotFound", "Address '%s' not found.", ip)
+					}
+					if len(in.AllocationIds) == 0 {
+						continue
+					}
+					recs = append(recs, a)
+				}
+				if len(in.AllocationIds) == 0 {
+					recs = recs[:0]
+					for _, ip := range dedupe(in.PublicIps) {
+						recs = append(recs, byIP[ip])
+					}
 				}
 			}
-			return read(tx)
-		})
-	}
+			return renderEach(recs, func(a *state.Address) string { return a.AllocationID },
+				func(a *state.Address) (types.Address, error) { return s.renderAddress(tx, a) }, emit)
+		},
+		provision: func(tx *state.Tx, req *autoprovision.Request) error {
+			for _, id := range dedupe(in.AllocationIds) {
+				if _, _, err := s.prov.ElasticIP(tx, req, Ref{ID: id, Parameter: "AllocationIds"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return nil, err
+	}
+	if out == nil {
+		out = []types.Address{}
 	}
 	return &ec2.DescribeAddressesOutput{Addresses: out}, nil
 }

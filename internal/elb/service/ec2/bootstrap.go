@@ -5,27 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"time"
 
-	"github.com/elbowlb/elbow/internal/elb/service/acm"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
-
-// errNothingNew rolls back a bootstrap that found every resource present,
-// so that a restart with the same facts writes nothing.
-var errNothingNew = errors.New("bootstrap: nothing new")
 
 // Bootstrap creates, in one transaction, the resources of f that the state
 // does not hold yet: VPCs (each with a main route table, an internet
 // gateway and its default security group), subnets (public ones
 // associated with a route table that routes 0.0.0.0/0 to the internet
 // gateway), security groups with their inbound rules and the default
-// outbound rule, instances with their primary network interfaces,
-// certificates (issued by the local CA when the facts give no PEM) and
-// Elastic IPs, with their tags. A resource already present is left as it
+// outbound rule, instances with their primary network interfaces and
+// Elastic IPs, with their tags (the facts' certificates are ACM's:
+// acm.Bootstrap). A resource already present is left as it
 // is (a client may have changed it), so Bootstrap is idempotent: with the
 // same facts a later start changes nothing, and facts that add resources
 // add only those. IDs derived here (route tables, gateways, interfaces)
@@ -44,21 +38,15 @@ func Bootstrap(ctx context.Context, store *state.Store, f *facts.Facts) error {
 	if b.region == "" {
 		b.region = facts.DefaultRegion
 	}
-	err := store.Update(ctx, func(tx *state.Tx) error {
+	err := store.UpdateIfChanged(ctx, func(tx *state.Tx) (bool, error) {
 		b.tx = tx
-		for _, step := range []func() error{b.vpcs, b.subnets, b.groups, b.defaultGroups, b.instances, b.certificates, b.elasticIPs} {
+		for _, step := range []func() error{b.vpcs, b.subnets, b.groups, b.defaultGroups, b.instances, b.elasticIPs} {
 			if err := step(); err != nil {
-				return err
+				return false, err
 			}
 		}
-		if !b.created {
-			return errNothingNew
-		}
-		return nil
+		return b.created, nil
 	})
-	if errors.Is(err, errNothingNew) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -72,20 +60,6 @@ type bootstrap struct {
 	account string
 	region  string
 	created bool
-}
-
-// sortedTags turns a facts tag map into state tags, by key.
-func sortedTags(m map[string]string) []state.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]state.Tag, len(keys))
-	for i, k := range keys {
-		out[i] = state.Tag{Key: k, Value: m[k]}
-	}
-	return out
 }
 
 // absent reports whether a record is missing.
@@ -107,7 +81,7 @@ func (b *bootstrap) vpcs() error {
 			if err := state.Put(b.tx, state.VPCs, rec); err != nil {
 				return err
 			}
-			if err := putStateTags(b.tx, v.ID, sortedTags(v.Tags)); err != nil {
+			if err := putStateTags(b.tx, v.ID, state.SortedTags(v.Tags)); err != nil {
 				return err
 			}
 			b.created = true
@@ -177,7 +151,7 @@ func createSubnet(tx *state.Tx, account string, sn facts.Subnet) error {
 	if err := state.Put(tx, state.Subnets, rec); err != nil {
 		return err
 	}
-	if err := putStateTags(tx, sn.ID, sortedTags(sn.Tags)); err != nil {
+	if err := putStateTags(tx, sn.ID, state.SortedTags(sn.Tags)); err != nil {
 		return err
 	}
 	if sn.Public {
@@ -307,7 +281,7 @@ func createGroup(tx *state.Tx, account string, g facts.SecurityGroup, known map[
 	if err := state.Put(tx, state.SecurityGroups, rec); err != nil {
 		return nil, err
 	}
-	if err := putStateTags(tx, g.ID, sortedTags(g.Tags)); err != nil {
+	if err := putStateTags(tx, g.ID, state.SortedTags(g.Tags)); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -340,6 +314,21 @@ func (b *bootstrap) defaultGroups() error {
 	return nil
 }
 
+// instanceType gives an existing instance the type its facts name (a
+// state made before the facts named one has the default type).
+func (b *bootstrap) instanceType(in facts.Instance) error {
+	if in.InstanceType == "" {
+		return nil
+	}
+	rec, ok, err := state.Get(b.tx, state.Instances, in.ID)
+	if err != nil || !ok || rec.InstanceType == in.InstanceType {
+		return err
+	}
+	rec.InstanceType = in.InstanceType
+	b.created = true
+	return state.Put(b.tx, state.Instances, rec)
+}
+
 func (b *bootstrap) instances() error {
 	var used map[netip.Addr]string
 	for _, in := range b.f.Instances {
@@ -348,6 +337,9 @@ func (b *bootstrap) instances() error {
 			return err
 		}
 		if !miss {
+			if err := b.instanceType(in); err != nil {
+				return err
+			}
 			continue
 		}
 		if used == nil {
@@ -391,40 +383,14 @@ func (b *bootstrap) instances() error {
 				groups = []string{g.ID}
 			}
 		}
-		rec, err := putInstance(b.tx, b.region, in.ID, facts.StableID("eni", in.ID), sn, ip, groups, b.now, facts.StableID("r", in.ID), "", "", nil, nil)
+		rec, err := putInstance(b.tx, b.region, in.ID, facts.StableID("eni", in.ID), sn, ip, groups, b.now, facts.StableID("r", in.ID), "", in.InstanceType, nil, nil)
 		if err != nil {
 			return err
 		}
-		if err := putStateTags(b.tx, rec.ID, sortedTags(in.Tags)); err != nil {
+		if err := putStateTags(b.tx, rec.ID, state.SortedTags(in.Tags)); err != nil {
 			return err
 		}
 		used[ip] = in.ID
-		b.created = true
-	}
-	return nil
-}
-
-func (b *bootstrap) certificates() error {
-	for _, c := range b.f.Certificates {
-		miss, err := absent(b.tx, state.Certificates, c.ARN)
-		if err != nil {
-			return err
-		}
-		if !miss {
-			continue
-		}
-		p := acm.Params{
-			ARN: c.ARN, DomainName: c.DomainName, SubjectAlternativeNames: c.SubjectAlternativeNames,
-			KeyAlgorithm: c.KeyAlgorithm, Type: c.Type, Status: c.Status,
-			CertificatePEM: c.CertificatePEM, PrivateKeyPEM: c.PrivateKeyPEM, ChainPEM: c.ChainPEM,
-			Tags: sortedTags(c.Tags), Now: b.now,
-		}
-		if c.NotAfter != nil {
-			p.NotAfter = *c.NotAfter
-		}
-		if _, err := acm.Provision(b.tx, p); err != nil {
-			return err
-		}
 		b.created = true
 	}
 	return nil
@@ -442,7 +408,7 @@ func (b *bootstrap) elasticIPs() error {
 		if _, err := allocateAddress(b.tx, e.AllocationID); err != nil {
 			return fmt.Errorf("elastic IP %s: %w", e.AllocationID, err)
 		}
-		if err := putStateTags(b.tx, e.AllocationID, sortedTags(e.Tags)); err != nil {
+		if err := putStateTags(b.tx, e.AllocationID, state.SortedTags(e.Tags)); err != nil {
 			return err
 		}
 		b.created = true

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/elbowlb/elbow/internal/elb/api"
+	"github.com/elbowlb/elbow/internal/elb/service/acm"
 	"github.com/elbowlb/elbow/internal/elb/service/ec2"
 	"github.com/elbowlb/elbow/internal/elb/service/svctest"
 	"github.com/elbowlb/elbow/internal/elb/state"
@@ -198,13 +199,22 @@ func revision(t *testing.T, st *state.Store) uint64 {
 	return rev
 }
 
+// bootstrapCloud bootstraps the local cloud of the facts as the local ELB
+// does: EC2's resources, then ACM's certificates.
+func bootstrapCloud(st *state.Store, f *facts.Facts) error {
+	if err := ec2.Bootstrap(ctx, st, f); err != nil {
+		return err
+	}
+	return acm.Bootstrap(ctx, st, f)
+}
+
 func TestBootstrapIdempotent(t *testing.T) {
 	st := svctest.OpenStore(t)
 	f := facts.Default("us-east-1", "demo")
 	f.Instances = []facts.Instance{{ID: "i-0node1", SubnetID: f.Subnets[1].ID, PrivateIP: "10.0.128.10", Tags: map[string]string{"Name": "node1"}}}
 	f.ElasticIPs = []facts.ElasticIP{{AllocationID: "eipalloc-0a", Tags: map[string]string{"Name": "ip-a"}}}
 	f.Certificates = []facts.Certificate{{ARN: "arn:aws:acm:us-east-1:000000000000:certificate/11111111-2222-4333-8444-555555555555", DomainName: "*.example.com"}}
-	if err := ec2.Bootstrap(ctx, st, f); err != nil {
+	if err := bootstrapCloud(st, f); err != nil {
 		t.Fatal(err)
 	}
 	first, err := st.Snapshot()
@@ -212,7 +222,7 @@ func TestBootstrapIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	rev := revision(t, st)
-	if err := ec2.Bootstrap(ctx, st, f); err != nil {
+	if err := bootstrapCloud(st, f); err != nil {
 		t.Fatal(err)
 	}
 	if got := revision(t, st); got != rev {
@@ -228,7 +238,7 @@ func TestBootstrapIdempotent(t *testing.T) {
 	f.Subnets = append(f.Subnets, facts.Subnet{ID: "subnet-0extra", VpcID: f.VPCs[0].ID, AvailabilityZone: "us-east-1a", CIDR: "10.0.64.0/20", Public: true})
 	f.SecurityGroups = append(f.SecurityGroups, facts.SecurityGroup{ID: "sg-0nodes", Name: "nodes", VpcID: f.VPCs[0].ID, Ingress: []facts.Rule{{Protocol: "tcp", FromPort: 30000, ToPort: 32767, CIDR: "10.0.0.0/16"}}})
 	f.Instances = append(f.Instances, facts.Instance{ID: "i-0node2", SubnetID: "subnet-0extra", PrivateIP: "10.0.64.10", SecurityGroups: []string{"sg-0nodes"}})
-	if err := ec2.Bootstrap(ctx, st, f); err != nil {
+	if err := bootstrapCloud(st, f); err != nil {
 		t.Fatal(err)
 	}
 	second, err := st.Snapshot()
@@ -920,10 +930,13 @@ func TestAPIRegistersEveryOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"AllocateAddress", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "CreateTags", "DeleteSecurityGroup", "DeleteTags",
+		"AllocateAddress", "AssignPrivateIpAddresses", "AttachNetworkInterface", "AuthorizeSecurityGroupIngress",
+		"CreateNetworkInterface", "CreateSecurityGroup", "CreateSubnet", "CreateTags", "DeleteNetworkInterface",
+		"DeleteSecurityGroup", "DeleteSubnet", "DeleteTags",
 		"DescribeAccountAttributes", "DescribeAddresses", "DescribeAvailabilityZones", "DescribeInstances", "DescribeInternetGateways",
 		"DescribeNetworkInterfaces", "DescribeRouteTables", "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets",
-		"DescribeTags", "DescribeVpcs", "ReleaseAddress", "RevokeSecurityGroupIngress", "RunInstances", "TerminateInstances",
+		"DescribeTags", "DescribeVpcs", "DetachNetworkInterface", "ReleaseAddress", "RevokeSecurityGroupIngress", "RunInstances",
+		"TerminateInstances", "UnassignPrivateIpAddresses",
 	}
 	if got := h.Operations("ec2"); !slices.Equal(got, want) {
 		t.Fatalf("operations %v\nwant %v", got, want)

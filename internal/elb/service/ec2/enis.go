@@ -175,15 +175,7 @@ func (s *Service) renderInterface(tx *state.Tx, n *state.NetworkInterface, eips 
 	}
 	switch {
 	case n.InstanceID != "":
-		out.Attachment = &types.NetworkInterfaceAttachment{
-			AttachmentId:        aws.String(facts.StableID("eni-attach", n.ID)),
-			InstanceId:          aws.String(n.InstanceID),
-			InstanceOwnerId:     aws.String(s.account),
-			DeviceIndex:         aws.Int32(0),
-			NetworkCardIndex:    aws.Int32(0),
-			DeleteOnTermination: aws.Bool(true),
-			Status:              types.AttachmentStatusAttached,
-		}
+		out.Attachment = instanceAttachment(n, s.account)
 	case managed:
 		out.Attachment = &types.NetworkInterfaceAttachment{
 			AttachmentId:        aws.String(facts.StableID("eni-attach", n.ID)),
@@ -321,64 +313,48 @@ func allInterfaces(tx *state.Tx) ([]*state.NetworkInterface, error) {
 // interface-type, requester-id, status, association.public-ip, tag:KEY,
 // …), paginated with MaxResults 5–1000 (not with NetworkInterfaceIds).
 func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := eniID.checkAll(in.NetworkInterfaceIds); err != nil {
-		return nil, err
-	}
-	if err := checkMaxResults(pageLimits{min: 5, max: 1000, idsParam: "networkInterfaceIdSet"}, in.MaxResults, len(in.NetworkInterfaceIds)); err != nil {
-		return nil, err
-	}
-	match, err := interfaceFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.NetworkInterface
-	err = s.view(ctx, func(tx *state.Tx) error {
-		recs, err := allInterfaces(tx)
-		if err != nil {
-			return err
-		}
-		if len(in.NetworkInterfaceIds) > 0 {
-			byID := map[string]*state.NetworkInterface{}
-			for _, n := range recs {
-				byID[n.ID] = n
-			}
-			recs = recs[:0]
-			var missing []string
-			for _, id := range dedupe(in.NetworkInterfaceIds) {
-				n, ok := byID[id]
-				if !ok {
-					missing = append(missing, id)
-					continue
-				}
-				recs = append(recs, n)
-			}
-			if len(missing) > 0 {
-				return eniID.missing(missing...)
-			}
-		}
-		eips, err := addressesByInterface(tx)
-		if err != nil {
-			return err
-		}
-		for _, n := range recs {
-			r, err := s.renderInterface(tx, n, eips)
+	page, next, err := describe(ctx, s, describeReq[types.NetworkInterface]{
+		op: "DescribeNetworkInterfaces", dryRun: in.DryRun, kind: &eniID, ids: in.NetworkInterfaceIds, filters: interfaceFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.NetworkInterface)) error {
+			recs, err := allInterfaces(tx)
 			if err != nil {
 				return err
 			}
-			if match(&r) {
-				all = append(all, r)
+			if len(in.NetworkInterfaceIds) > 0 {
+				byID := map[string]*state.NetworkInterface{}
+				for _, n := range recs {
+					byID[n.ID] = n
+				}
+				recs = recs[:0]
+				var missing []string
+				for _, id := range dedupe(in.NetworkInterfaceIds) {
+					n, ok := byID[id]
+					if !ok {
+						missing = append(missing, id)
+						continue
+					}
+					recs = append(recs, n)
+				}
+				if len(missing) > 0 {
+					return eniID.missing(missing...)
+				}
 			}
-		}
-		return nil
+			eips, err := addressesByInterface(tx)
+			if err != nil {
+				return err
+			}
+			for _, n := range recs {
+				r, err := s.renderInterface(tx, n, eips)
+				if err != nil {
+					return err
+				}
+				emit(r)
+			}
+			return nil
+		},
+		key:    func(v types.NetworkInterface) string { return *v.NetworkInterfaceId },
+		limits: pageLimits{min: 5, max: 1000, idsParam: "networkInterfaceIdSet"}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.NetworkInterface) string { return *v.NetworkInterfaceId },
-		pageLimits{min: 5, max: 1000, idsParam: "networkInterfaceIdSet"}, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds))
 	if err != nil {
 		return nil, err
 	}

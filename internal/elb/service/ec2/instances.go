@@ -87,51 +87,21 @@ func (s *Service) renderInstance(tx *state.Tx, in *state.Instance, eips map[stri
 	out.PrivateIpAddress = aws.String(in.PrivateIP)
 	out.PrivateDnsName = aws.String(in.PrivateDNSName)
 	out.SourceDestCheck = aws.Bool(true)
-	if in.NetworkInterfaceID != "" {
-		n, ok, err := state.Get(tx, state.NetworkInterfaces, in.NetworkInterfaceID)
+	ifs, err := instanceInterfaces(tx, in)
+	if err != nil {
+		return types.Instance{}, err
+	}
+	for _, n := range ifs {
+		ni, err := s.renderInterface(tx, n, eips)
 		if err != nil {
 			return types.Instance{}, err
 		}
-		if ok {
-			ni, err := s.renderInterface(tx, n, eips)
-			if err != nil {
-				return types.Instance{}, err
-			}
-			inst := types.InstanceNetworkInterface{
-				NetworkInterfaceId: ni.NetworkInterfaceId,
-				SubnetId:           ni.SubnetId,
-				VpcId:              ni.VpcId,
-				Description:        ni.Description,
-				Groups:             ni.Groups,
-				InterfaceType:      aws.String(string(ni.InterfaceType)),
-				MacAddress:         ni.MacAddress,
-				OwnerId:            ni.OwnerId,
-				PrivateDnsName:     ni.PrivateDnsName,
-				PrivateIpAddress:   ni.PrivateIpAddress,
-				SourceDestCheck:    ni.SourceDestCheck,
-				Status:             ni.Status,
-				Attachment: &types.InstanceNetworkInterfaceAttachment{
-					AttachmentId:        ni.Attachment.AttachmentId,
-					AttachTime:          &launch,
-					DeleteOnTermination: aws.Bool(true),
-					DeviceIndex:         aws.Int32(0),
-					NetworkCardIndex:    aws.Int32(0),
-					Status:              types.AttachmentStatusAttached,
-				},
-			}
-			for _, p := range ni.PrivateIpAddresses {
-				ip := types.InstancePrivateIpAddress{Primary: p.Primary, PrivateDnsName: p.PrivateDnsName, PrivateIpAddress: p.PrivateIpAddress}
-				if p.Association != nil {
-					ip.Association = &types.InstanceNetworkInterfaceAssociation{IpOwnerId: p.Association.IpOwnerId, PublicIp: p.Association.PublicIp}
-					if aws.ToBool(p.Primary) {
-						inst.Association = ip.Association
-						out.PublicIpAddress = p.Association.PublicIp
-					}
-				}
-				inst.PrivateIpAddresses = append(inst.PrivateIpAddresses, ip)
-			}
-			out.NetworkInterfaces = append(out.NetworkInterfaces, inst)
+		inst := instanceInterface(ni)
+		if aws.ToInt32(inst.Attachment.DeviceIndex) == 0 {
+			inst.Attachment.AttachTime = &launch
+			out.PublicIpAddress = inst.publicIP
 		}
+		out.NetworkInterfaces = append(out.NetworkInterfaces, inst.InstanceNetworkInterface)
 	}
 	return out, nil
 }
@@ -576,7 +546,8 @@ func putInstance(tx *state.Tx, region, id, eni string, sn *state.Subnet, ip neti
 
 // TerminateInstances terminates instances: they turn shutting-down (as
 // reported) then terminated, lose their primary network interface and
-// private address, and stay visible for an hour.
+// private address (the other interfaces are deleted or detached by their
+// DeleteOnTermination), and stay visible for an hour.
 func (s *Service) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput) (*ec2.TerminateInstancesOutput, error) {
 	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
@@ -615,6 +586,9 @@ func (s *Service) TerminateInstances(ctx context.Context, in *ec2.TerminateInsta
 					if _, err := state.Delete(tx, state.NetworkInterfaces, rec.NetworkInterfaceID); err != nil {
 						return err
 					}
+				}
+				if err := releaseInterfaces(tx, rec.ID); err != nil {
+					return err
 				}
 				if err := state.Put(tx, state.Instances, rec); err != nil {
 					return err

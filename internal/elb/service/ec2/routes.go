@@ -119,37 +119,13 @@ var routeTableFilters = filterSpec[types.RouteTable]{
 // with MaxResults 5–100. A subnet without an explicit association uses
 // its VPC's main route table, as on AWS.
 func (s *Service) DescribeRouteTables(ctx context.Context, in *ec2.DescribeRouteTablesInput) (*ec2.DescribeRouteTablesOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := routeID.checkAll(in.RouteTableIds); err != nil {
-		return nil, err
-	}
-	match, err := routeTableFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.RouteTable
-	err = s.view(ctx, func(tx *state.Tx) error {
-		recs, err := byIDs(tx, state.RouteTables, routeID, in.RouteTableIds)
-		if err != nil {
-			return err
-		}
-		for _, rt := range recs {
-			r, err := s.renderRouteTable(tx, rt)
-			if err != nil {
-				return err
-			}
-			if match(&r) {
-				all = append(all, r)
-			}
-		}
-		return nil
+	page, next, err := describe(ctx, s, describeReq[types.RouteTable]{
+		op: "DescribeRouteTables", dryRun: in.DryRun, kind: &routeID, ids: in.RouteTableIds, filters: routeTableFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.RouteTable)) error {
+			return renderByID(tx, state.RouteTables, routeID, in.RouteTableIds, func(rt *state.RouteTable) (types.RouteTable, error) { return s.renderRouteTable(tx, rt) }, emit)
+		},
+		key: func(v types.RouteTable) string { return *v.RouteTableId }, limits: pageLimits{min: 5, max: 100}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.RouteTable) string { return *v.RouteTableId }, pageLimits{min: 5, max: 100}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -201,37 +177,13 @@ var igwFilters = filterSpec[types.InternetGateway]{
 // (internet-gateway-id, attachment.vpc-id, attachment.state, owner-id,
 // tag:KEY, …), paginated with MaxResults 5–1000.
 func (s *Service) DescribeInternetGateways(ctx context.Context, in *ec2.DescribeInternetGatewaysInput) (*ec2.DescribeInternetGatewaysOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := igwID.checkAll(in.InternetGatewayIds); err != nil {
-		return nil, err
-	}
-	match, err := igwFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.InternetGateway
-	err = s.view(ctx, func(tx *state.Tx) error {
-		recs, err := byIDs(tx, state.InternetGateways, igwID, in.InternetGatewayIds)
-		if err != nil {
-			return err
-		}
-		for _, g := range recs {
-			r, err := s.renderIGW(tx, g)
-			if err != nil {
-				return err
-			}
-			if match(&r) {
-				all = append(all, r)
-			}
-		}
-		return nil
+	page, next, err := describe(ctx, s, describeReq[types.InternetGateway]{
+		op: "DescribeInternetGateways", dryRun: in.DryRun, kind: &igwID, ids: in.InternetGatewayIds, filters: igwFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.InternetGateway)) error {
+			return renderByID(tx, state.InternetGateways, igwID, in.InternetGatewayIds, func(g *state.InternetGateway) (types.InternetGateway, error) { return s.renderIGW(tx, g) }, emit)
+		},
+		key: func(v types.InternetGateway) string { return *v.InternetGatewayId }, limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.InternetGateway) string { return *v.InternetGatewayId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

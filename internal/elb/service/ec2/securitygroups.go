@@ -362,74 +362,46 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurit
 // MaxResults 5–1000. Rules are grouped into IpPermissions by protocol and
 // port range.
 func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := groupID.checkAll(in.GroupIds); err != nil {
-		return nil, err
-	}
-	match, err := groupFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.SecurityGroup
-	read := func(tx *state.Tx) error {
-		all = nil
-		var recs []*state.SecurityGroup
-		if len(in.GroupIds) > 0 || len(in.GroupNames) > 0 {
-			if len(in.GroupIds) > 0 {
-				byID, err := byIDs(tx, state.SecurityGroups, groupID, in.GroupIds)
-				if err != nil {
+	page, next, err := describe(ctx, s, describeReq[types.SecurityGroup]{
+		op: "DescribeSecurityGroups", dryRun: in.DryRun, kind: &groupID, ids: in.GroupIds, filters: groupFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.SecurityGroup)) error {
+			var recs []*state.SecurityGroup
+			if len(in.GroupIds) > 0 || len(in.GroupNames) > 0 {
+				if len(in.GroupIds) > 0 {
+					byID, err := byIDs(tx, state.SecurityGroups, groupID, in.GroupIds)
+					if err != nil {
+						return err
+					}
+					recs = append(recs, byID...)
+				}
+				for _, n := range dedupe(in.GroupNames) {
+					n := n
+					g, err := targetGroup(tx, nil, &n)
+					if err != nil {
+						return err
+					}
+					recs = append(recs, g)
+				}
+			} else {
+				var err error
+				if recs, err = state.List(tx, state.SecurityGroups); err != nil {
 					return err
 				}
-				recs = append(recs, byID...)
 			}
-			for _, n := range dedupe(in.GroupNames) {
-				n := n
-				g, err := targetGroup(tx, nil, &n)
-				if err != nil {
-					return err
-				}
-				recs = append(recs, g)
-			}
-		} else {
-			var err error
-			if recs, err = state.List(tx, state.SecurityGroups); err != nil {
-				return err
-			}
-		}
-		seen := map[string]bool{}
-		for _, g := range recs {
-			if seen[g.ID] {
-				continue
-			}
-			seen[g.ID] = true
-			r, err := s.renderGroup(tx, g)
-			if err != nil {
-				return err
-			}
-			if match(&r) {
-				all = append(all, r)
-			}
-		}
-		return nil
-	}
-	err = s.view(ctx, read)
-	if s.prov != nil && awserr.Is(err, groupID.notFound) {
-		err = s.provision(ctx, "DescribeSecurityGroups", func(tx *state.Tx, req *autoprovision.Request) error {
+			return renderEach(recs, func(g *state.SecurityGroup) string { return g.ID },
+				func(g *state.SecurityGroup) (types.SecurityGroup, error) { return s.renderGroup(tx, g) }, emit)
+		},
+		provision: func(tx *state.Tx, req *autoprovision.Request) error {
 			vpc := filterValue(in.Filters, "vpc-id")
 			for _, id := range dedupe(in.GroupIds) {
 				if _, _, err := s.prov.SecurityGroup(tx, req, Ref{ID: id, Parameter: "GroupIds"}, vpc); err != nil {
-					return provisionErr(err, groupID)
+					return err
 				}
 			}
-			return read(tx)
-		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.SecurityGroup) string { return *v.GroupId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+			return nil
+		},
+		key: func(v types.SecurityGroup) string { return *v.GroupId }, limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -448,58 +420,44 @@ var ruleFilters = filterSpec[types.SecurityGroupRule]{
 // (group-id, security-group-rule-id, tag:KEY, …), paginated with
 // MaxResults 5–1000.
 func (s *Service) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := ruleID.checkAll(in.SecurityGroupRuleIds); err != nil {
-		return nil, err
-	}
-	match, err := ruleFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
 	want := map[string]bool{}
 	for _, id := range in.SecurityGroupRuleIds {
 		want[id] = true
 	}
-	var all []types.SecurityGroupRule
-	err = s.view(ctx, func(tx *state.Tx) error {
-		found := map[string]bool{}
-		err := state.ForEachPrefix(tx, state.SecurityGroups, "", func(g *state.SecurityGroup) error {
-			for _, r := range g.Rules {
-				if len(want) > 0 && !want[r.ID] {
-					continue
+	page, next, err := describe(ctx, s, describeReq[types.SecurityGroupRule]{
+		op: "DescribeSecurityGroupRules", dryRun: in.DryRun, kind: &ruleID, ids: in.SecurityGroupRuleIds, filters: ruleFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.SecurityGroupRule)) error {
+			found := map[string]bool{}
+			err := state.ForEachPrefix(tx, state.SecurityGroups, "", func(g *state.SecurityGroup) error {
+				for _, r := range g.Rules {
+					if len(want) > 0 && !want[r.ID] {
+						continue
+					}
+					found[r.ID] = true
+					tags, err := tagsOf(tx, r.ID)
+					if err != nil {
+						return err
+					}
+					emit(s.sdkRule(g, r, tags))
 				}
-				found[r.ID] = true
-				tags, err := tagsOf(tx, r.ID)
-				if err != nil {
-					return err
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			var missing []string
+			for _, id := range dedupe(in.SecurityGroupRuleIds) {
+				if !found[id] {
+					missing = append(missing, id)
 				}
-				sr := s.sdkRule(g, r, tags)
-				if match(&sr) {
-					all = append(all, sr)
-				}
+			}
+			if len(missing) > 0 {
+				return ruleID.missing(missing...)
 			}
 			return nil
-		})
-		if err != nil {
-			return err
-		}
-		var missing []string
-		for _, id := range dedupe(in.SecurityGroupRuleIds) {
-			if !found[id] {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > 0 {
-			return ruleID.missing(missing...)
-		}
-		return nil
+		},
+		key: func(v types.SecurityGroupRule) string { return *v.SecurityGroupRuleId }, limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.SecurityGroupRule) string { return *v.SecurityGroupRuleId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

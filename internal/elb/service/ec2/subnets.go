@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/service/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
@@ -190,55 +189,24 @@ var subnetFilters = func() filterSpec[types.Subnet] {
 // map-public-ip-on-launch, state, tag:KEY, …), paginated with MaxResults
 // 5–1000.
 func (s *Service) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := subnetID.checkAll(in.SubnetIds); err != nil {
-		return nil, err
-	}
-	match, err := subnetFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.Subnet
-	read := func(tx *state.Tx) error {
-		all = nil
-		recs, err := byIDs(tx, state.Subnets, subnetID, in.SubnetIds)
-		if err != nil {
-			return err
-		}
-		used, err := usedIPs(tx)
-		if err != nil {
-			return err
-		}
-		for _, sn := range recs {
-			r, err := s.renderSubnet(tx, sn, used)
+	page, next, err := describe(ctx, s, describeReq[types.Subnet]{
+		op: "DescribeSubnets", dryRun: in.DryRun, kind: &subnetID, ids: in.SubnetIds, filters: subnetFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.Subnet)) error {
+			used, err := usedIPs(tx)
 			if err != nil {
 				return err
 			}
-			if match(&r) {
-				all = append(all, r)
-			}
-		}
-		return nil
-	}
-	err = s.view(ctx, read)
-	if s.prov != nil && awserr.Is(err, subnetID.notFound) {
-		err = s.provision(ctx, "DescribeSubnets", func(tx *state.Tx, req *autoprovision.Request) error {
+			return renderByID(tx, state.Subnets, subnetID, in.SubnetIds, func(sn *state.Subnet) (types.Subnet, error) { return s.renderSubnet(tx, sn, used) }, emit)
+		},
+		provision: func(tx *state.Tx, req *autoprovision.Request) error {
 			refs := make([]Ref, len(in.SubnetIds))
 			for i, id := range in.SubnetIds {
 				refs[i] = Ref{ID: id, Parameter: "SubnetIds"}
 			}
-			if err := s.prov.Subnets(tx, req, refs, filterValue(in.Filters, "vpc-id"), false); err != nil {
-				return provisionErr(err, subnetID)
-			}
-			return read(tx)
-		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.Subnet) string { return *v.SubnetId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
+			return s.prov.Subnets(tx, req, refs, filterValue(in.Filters, "vpc-id"), false)
+		},
+		key: func(v types.Subnet) string { return *v.SubnetId }, limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -285,36 +285,28 @@ var tagsFilters = filterSpec[types.TagDescription]{
 // key, ordered by resource ID then key. Filters: key, value, resource-id,
 // resource-type.
 func (s *Service) DescribeTags(ctx context.Context, in *ec2.DescribeTagsInput) (*ec2.DescribeTagsOutput, error) {
-	match, err := tagsFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.TagDescription
-	err = s.view(ctx, func(tx *state.Tx) error {
-		return state.ForEachPrefix(tx, state.Tags, "", func(ts *state.TagSet) error {
-			rt, ok := resourceType(ts.Resource)
-			if !ok {
-				return nil // an ELBv2 or ACM ARN
-			}
-			for _, t := range ts.Tags {
-				d := types.TagDescription{
-					Key:          aws.String(t.Key),
-					Value:        aws.String(t.Value),
-					ResourceId:   aws.String(ts.Resource),
-					ResourceType: rt,
+	page, next, err := describe(ctx, s, describeReq[types.TagDescription]{
+		op: "DescribeTags", dryRun: in.DryRun, filters: tagsFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.TagDescription)) error {
+			return state.ForEachPrefix(tx, state.Tags, "", func(ts *state.TagSet) error {
+				rt, ok := resourceType(ts.Resource)
+				if !ok {
+					return nil // an ELBv2 or ACM ARN
 				}
-				if match(&d) {
-					all = append(all, d)
+				for _, t := range ts.Tags {
+					emit(types.TagDescription{
+						Key:          aws.String(t.Key),
+						Value:        aws.String(t.Value),
+						ResourceId:   aws.String(ts.Resource),
+						ResourceType: rt,
+					})
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		},
+		key:    func(d types.TagDescription) string { return *d.ResourceId + "\x00" + *d.Key },
+		limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(d types.TagDescription) string { return *d.ResourceId + "\x00" + *d.Key },
-		pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

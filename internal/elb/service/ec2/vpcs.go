@@ -112,37 +112,13 @@ var vpcFilters = filterSpec[types.Vpc]{
 // cidr-block-association.*, dhcp-options-id, is-default, owner-id, state,
 // tag:KEY, tag-key, tag-value), paginated with MaxResults 5–1000.
 func (s *Service) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput) (*ec2.DescribeVpcsOutput, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := vpcID.checkAll(in.VpcIds); err != nil {
-		return nil, err
-	}
-	match, err := vpcFilters.compile(in.Filters)
-	if err != nil {
-		return nil, err
-	}
-	var all []types.Vpc
-	err = s.view(ctx, func(tx *state.Tx) error {
-		recs, err := byIDs(tx, state.VPCs, vpcID, in.VpcIds)
-		if err != nil {
-			return err
-		}
-		for _, v := range recs {
-			r, err := s.renderVPC(tx, v)
-			if err != nil {
-				return err
-			}
-			if match(&r) {
-				all = append(all, r)
-			}
-		}
-		return nil
+	page, next, err := describe(ctx, s, describeReq[types.Vpc]{
+		op: "DescribeVpcs", dryRun: in.DryRun, kind: &vpcID, ids: in.VpcIds, filters: vpcFilters, in: in.Filters,
+		read: func(tx *state.Tx, emit func(types.Vpc)) error {
+			return renderByID(tx, state.VPCs, vpcID, in.VpcIds, func(v *state.VPC) (types.Vpc, error) { return s.renderVPC(tx, v) }, emit)
+		},
+		key: func(v types.Vpc) string { return *v.VpcId }, limits: pageLimits{min: 5, max: 1000}, maxResults: in.MaxResults, nextToken: in.NextToken,
 	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(all, func(v types.Vpc) string { return *v.VpcId }, pageLimits{min: 5, max: 1000}, in.MaxResults, in.NextToken, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -192,6 +192,7 @@ func (ac *actionContext) checkForward(a *types.Action) error {
 		return errf(codeTooManyTargetGroups, "You've reached the limit on the number of target groups per action (%d)", max)
 	}
 	seen := map[string]bool{}
+	protocols, ipTypes := map[string]bool{}, map[string]bool{}
 	for i := range tuples {
 		t := &tuples[i]
 		arn := str(t.TargetGroupArn)
@@ -211,6 +212,18 @@ func (ac *actionContext) checkForward(a *types.Action) error {
 		if err := ac.checkTargetGroup(arn); err != nil {
 			return err
 		}
+		if tg, err := getTG(ac.tx, arn); err == nil {
+			protocols[tg.Protocol], ipTypes[tg.IPAddressType] = true, true
+		}
+	}
+	if ac.lb.Type == typeNetwork && len(tuples) > 1 {
+		// Weighted target groups of Network Load Balancers.
+		if ac.protocol == "TLS" && len(protocols) > 1 {
+			return errf(codeInvalidLoadBalancerAction, "The target groups of a TLS listener's forward action must all use the same protocol (TCP or TLS)")
+		}
+		if len(ipTypes) > 1 {
+			return errf(codeInvalidLoadBalancerAction, "The target groups of a forward action must all have the same IP address type")
+		}
 	}
 	st := &types.TargetGroupStickinessConfig{Enabled: ptr(false)}
 	if a.ForwardConfig != nil && a.ForwardConfig.TargetGroupStickinessConfig != nil {
@@ -218,10 +231,19 @@ func (ac *actionContext) checkForward(a *types.Action) error {
 		if st.Enabled == nil {
 			st.Enabled = ptr(false)
 		}
-		if *st.Enabled {
-			if ac.lb.Type != typeApplication {
-				return errf(codeInvalidLoadBalancerAction, "Target group stickiness is supported only by Application Load Balancers")
+		switch {
+		case ac.lb.Type == typeNetwork:
+			// Network Load Balancers keep a client (source address) on
+			// its target group; the duration is for ALBs.
+			if st.DurationSeconds != nil {
+				return validation("A target group stickiness duration applies to Application Load Balancers only")
 			}
+			if *st.Enabled && ac.protocol == "TLS" {
+				return errf(codeInvalidLoadBalancerAction, "Target group stickiness is not supported on TLS listeners")
+			}
+		case *st.Enabled && ac.lb.Type != typeApplication:
+			return errf(codeInvalidLoadBalancerAction, "Target group stickiness is supported only by Application and Network Load Balancers")
+		case *st.Enabled:
 			if st.DurationSeconds == nil {
 				return validation("A duration must be specified when target group stickiness is enabled")
 			}

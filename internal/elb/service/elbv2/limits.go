@@ -23,7 +23,7 @@ type Limits struct {
 	ConditionValuesPerRule        int // condition-values-per-alb-rule (5)
 	ConditionWildcardsPerRule     int // condition-wildcards-per-alb-rule (5)
 	TargetGroupsPerActionALB      int // target-groups-per-action-on-application-load-balancer (5)
-	TargetGroupsPerActionNLB      int // target-groups-per-action-on-network-load-balancer (1)
+	TargetGroupsPerActionNLB      int // target-groups-per-action-on-network-load-balancer (5: weighted target groups, November 2025; taken as ALB's, the quota page states no number)
 	TargetGroupsPerALB            int // target-groups-per-application-load-balancer (100)
 	TargetsPerALB                 int // targets-per-application-load-balancer (1000)
 	TargetsPerNLB                 int // targets-per-network-load-balancer (3000)
@@ -50,7 +50,7 @@ func DefaultLimits() Limits {
 		ConditionValuesPerRule:        5,
 		ConditionWildcardsPerRule:     5,
 		TargetGroupsPerActionALB:      5,
-		TargetGroupsPerActionNLB:      1,
+		TargetGroupsPerActionNLB:      5,
 		TargetGroupsPerALB:            100,
 		TargetsPerALB:                 1000,
 		TargetsPerNLB:                 3000,

@@ -1,14 +1,8 @@
 package elbv2_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbowlb/elbow/internal/elb/service/elbv2"
+	"github.com/elbowlb/elbow/internal/pki"
 )
 
 func TestListenersALB(t *testing.T) {
@@ -345,15 +340,61 @@ func TestTrustStoresAndMutualTLS(t *testing.T) {
 // caPEM returns a self-signed CA certificate in PEM.
 func caPEM(t *testing.T) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.NewCA(pkix.Name{CommonName: "test CA"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	return ca.CertPEM()
+}
+
+// TestNLBWeightedForward checks the rules of weighted target groups on
+// Network Load Balancer listeners (November 2025): up to five target
+// groups with weights 0-999; a TLS listener's all of one protocol; one IP
+// address type per action; target group stickiness without a duration,
+// not on TLS listeners.
+func TestNLBWeightedForward(t *testing.T) {
+	e := start(t)
+	nlb := e.nlb(t, "weighted")
+	var tcp []types.TargetGroup
+	for i := range 6 {
+		tcp = append(tcp, e.tg(t, fmt.Sprintf("tcp%d", i), types.ProtocolEnumTcp, 80))
+	}
+	tls := e.tg(t, "tls", types.ProtocolEnumTls, 443)
+	v6 := e.tg(t, "v6", types.ProtocolEnumTcp, 80, func(in *sdk.CreateTargetGroupInput) { in.IpAddressType = types.TargetGroupIpAddressTypeEnumIpv6 })
+	weighted := func(st *types.TargetGroupStickinessConfig, tgs ...types.TargetGroup) []types.Action {
+		fc := &types.ForwardActionConfig{TargetGroupStickinessConfig: st}
+		for i, tg := range tgs {
+			fc.TargetGroups = append(fc.TargetGroups, types.TargetGroupTuple{TargetGroupArn: tg.TargetGroupArn, Weight: aws.Int32(int32(i * 10))})
+		}
+		return []types.Action{{Type: types.ActionTypeEnumForward, ForwardConfig: fc}}
+	}
+	try := func(proto types.ProtocolEnum, port int32, actions []types.Action) (types.Listener, error) {
+		in := &sdk.CreateListenerInput{LoadBalancerArn: nlb.LoadBalancerArn, Protocol: proto, Port: aws.Int32(port), DefaultActions: actions}
+		if proto == types.ProtocolEnumTls {
+			in.Certificates = []types.Certificate{{CertificateArn: aws.String(e.cert(t, "w.example.com"))}}
+		}
+		out, err := e.elb.CreateListener(ctx, in)
+		if err != nil {
+			return types.Listener{}, err
+		}
+		return out.Listeners[0], nil
+	}
+	l, err := try(types.ProtocolEnumTcp, 80, weighted(&types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}, tcp[:5]...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	fc := l.DefaultActions[0].ForwardConfig
+	if len(fc.TargetGroups) != 5 || *fc.TargetGroups[0].Weight != 0 || *fc.TargetGroups[4].Weight != 40 || !*fc.TargetGroupStickinessConfig.Enabled || l.DefaultActions[0].TargetGroupArn != nil {
+		t.Errorf("weighted NLB forward %+v", l.DefaultActions[0])
+	}
+	_, err = try(types.ProtocolEnumTcp, 81, weighted(nil, tcp...))
+	apiErr(t, err, "TooManyTargetGroups")
+	_, err = try(types.ProtocolEnumTcp, 82, weighted(&types.TargetGroupStickinessConfig{Enabled: aws.Bool(true), DurationSeconds: aws.Int32(60)}, tcp[5]))
+	apiErr(t, err, "ValidationError")
+	_, err = try(types.ProtocolEnumTls, 443, weighted(nil, tcp[5], tls))
+	apiErr(t, err, "InvalidLoadBalancerAction")
+	_, err = try(types.ProtocolEnumTls, 443, weighted(&types.TargetGroupStickinessConfig{Enabled: aws.Bool(true)}, tcp[5]))
+	apiErr(t, err, "InvalidLoadBalancerAction")
+	_, err = try(types.ProtocolEnumTcp, 83, weighted(nil, tcp[5], v6))
+	apiErr(t, err, "InvalidLoadBalancerAction")
 }

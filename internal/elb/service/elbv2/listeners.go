@@ -175,7 +175,8 @@ func (s *Service) checkListenerTLS(tx *state.Tx, req *autoprovision.Request, lb 
 		if err := s.resolveCert(tx, req, arn, "Certificates[0].CertificateArn"); err != nil {
 			return err
 		}
-		rest := slices.DeleteFunc(slices.Clone(spec.certs), func(c state.ListenerCertificate) bool { return c.Default || c.ARN == arn })
+		// The certificate list stays as it is, whatever it holds.
+		rest := slices.DeleteFunc(slices.Clone(spec.certs), func(c state.ListenerCertificate) bool { return c.Default })
 		spec.certs = append([]state.ListenerCertificate{{ARN: arn, Default: true}}, rest...)
 	case len(certs) == 0 && spec.certs != nil:
 		// ModifyListener without certificates keeps the listener's.
@@ -570,8 +571,9 @@ func (s *Service) DescribeListeners(ctx context.Context, in *sdk.DescribeListene
 	return out, nil
 }
 
-// DescribeListenerCertificates lists a listener's certificates, the
-// default one marked IsDefault (API_DescribeListenerCertificates).
+// DescribeListenerCertificates lists a listener's default certificate
+// (IsDefault) and its certificate list; a default certificate also in the
+// list shows twice (API_DescribeListenerCertificates).
 func (s *Service) DescribeListenerCertificates(ctx context.Context, in *sdk.DescribeListenerCertificatesInput) (*sdk.DescribeListenerCertificatesOutput, error) {
 	if in.ListenerArn == nil {
 		return nil, missing("listenerArn")
@@ -615,9 +617,9 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *sdk.Desc
 	return out, nil
 }
 
-// AddListenerCertificates adds SNI certificates to an HTTPS or TLS
-// listener; certificates it has already are not added again
-// (API_AddListenerCertificates).
+// AddListenerCertificates adds certificates to an HTTPS or TLS listener's
+// certificate list, the default certificate's too; certificates the list
+// has already are not added again (API_AddListenerCertificates).
 func (s *Service) AddListenerCertificates(ctx context.Context, in *sdk.AddListenerCertificatesInput) (*sdk.AddListenerCertificatesOutput, error) {
 	if in.ListenerArn == nil {
 		return nil, missing("listenerArn")
@@ -643,7 +645,10 @@ func (s *Service) AddListenerCertificates(ctx context.Context, in *sdk.AddListen
 				return err
 			}
 			added = append(added, types.Certificate{CertificateArn: ptr(arn), IsDefault: ptr(false)})
-			if slices.ContainsFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn }) {
+			// The default certificate is apart from the list: adding its
+			// ARN puts it in the list too (DescribeListenerCertificates
+			// then shows it twice, as AWS does).
+			if slices.ContainsFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn && !lc.Default }) {
 				continue
 			}
 			l.Certificates = append(l.Certificates, state.ListenerCertificate{ARN: arn})
@@ -683,8 +688,9 @@ func (s *Service) checkCertificateQuota(tx *state.Tx, l *state.Listener) error {
 	return nil
 }
 
-// RemoveListenerCertificates removes SNI certificates from a listener; the
-// default certificate cannot be removed (API_RemoveListenerCertificates).
+// RemoveListenerCertificates removes certificates from a listener's
+// certificate list; the default certificate, apart from the list, cannot
+// be removed (API_RemoveListenerCertificates).
 func (s *Service) RemoveListenerCertificates(ctx context.Context, in *sdk.RemoveListenerCertificatesInput) (*sdk.RemoveListenerCertificatesOutput, error) {
 	if in.ListenerArn == nil {
 		return nil, missing("listenerArn")
@@ -702,12 +708,14 @@ func (s *Service) RemoveListenerCertificates(ctx context.Context, in *sdk.Remove
 			if arn == "" {
 				return missing("certificates.member.certificateArn")
 			}
-			for _, lc := range l.Certificates {
-				if lc.ARN == arn && lc.Default {
-					return errf(codeOperationNotPermitted, "The default certificate '%s' cannot be removed from a listener", arn)
-				}
+			// The list entry goes; the default certificate, apart from the
+			// list, cannot be removed.
+			inList := slices.ContainsFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn && !lc.Default })
+			isDefault := slices.ContainsFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn && lc.Default })
+			if isDefault && !inList {
+				return errf(codeOperationNotPermitted, "The default certificate '%s' cannot be removed from a listener", arn)
 			}
-			l.Certificates = slices.DeleteFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn })
+			l.Certificates = slices.DeleteFunc(l.Certificates, func(lc state.ListenerCertificate) bool { return lc.ARN == arn && !lc.Default })
 		}
 		return state.Put(tx, state.Listeners, l)
 	})

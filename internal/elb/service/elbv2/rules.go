@@ -12,6 +12,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -173,7 +174,7 @@ func (rc *ruleChecker) check(c types.RuleCondition) (types.RuleCondition, error)
 			return c, missing("conditions.member.httpHeaderConfig")
 		}
 		name := str(h.HttpHeaderName)
-		if !headerNameRE.MatchString(name) {
+		if !settings.ValidHeaderName(name) {
 			return c, validation("HTTP header name '%s' is not valid; it must be a header name of 1 to 40 characters", name)
 		}
 		if strings.EqualFold(name, "host") {

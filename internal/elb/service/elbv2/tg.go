@@ -11,6 +11,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -170,46 +171,7 @@ func newTargetGroup(in *sdk.CreateTargetGroupInput) (*state.TargetGroup, error) 
 // defaults for the target group's protocol and type. With hcProtocol
 // empty the default health check protocol is chosen.
 func setHealthDefaults(tg *state.TargetGroup, hcProtocol string) {
-	family := tgFamily(tg)
-	if hcProtocol == "" {
-		switch family {
-		case typeApplication, "lambda":
-			hcProtocol = "HTTP"
-		default:
-			hcProtocol = "TCP"
-		}
-	}
-	if family == "lambda" {
-		hcProtocol = ""
-	}
-	tg.HealthCheckProtocol = hcProtocol
-	tg.HealthCheckPort = "traffic-port"
-	tg.HealthCheckIntervalSeconds, tg.HealthCheckTimeoutSeconds = 30, 10
-	tg.HealthyThresholdCount, tg.UnhealthyThresholdCount = 5, 2
-	switch {
-	case family == "lambda":
-		tg.HealthCheckPort = ""
-		tg.HealthCheckIntervalSeconds, tg.HealthCheckTimeoutSeconds = 35, 30
-		tg.UnhealthyThresholdCount = 5
-	case tg.Protocol == "GENEVE":
-		tg.HealthCheckPort = "80"
-		tg.HealthCheckIntervalSeconds, tg.HealthCheckTimeoutSeconds = 10, 5
-	case tg.Protocol == "HTTP":
-		tg.HealthCheckTimeoutSeconds = 6
-	}
-	tg.HealthCheckPath, tg.MatcherHTTPCode, tg.MatcherGRPCCode = "", "", ""
-	if hcProtocol == "HTTP" || hcProtocol == "HTTPS" || family == "lambda" {
-		if tg.ProtocolVersion == "GRPC" {
-			tg.HealthCheckPath = "/AWS.ALB/healthcheck"
-			tg.MatcherGRPCCode = "12"
-		} else {
-			tg.HealthCheckPath = "/"
-			tg.MatcherHTTPCode = "200"
-			if family == typeNetwork || family == typeGateway {
-				tg.MatcherHTTPCode = "200-399"
-			}
-		}
-	}
+	settings.DefaultHealthCheck(tg, hcProtocol).Record(tg)
 }
 
 // healthCheckInput is the health check part of a create or modify request.

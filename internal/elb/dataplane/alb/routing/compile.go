@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -67,7 +68,7 @@ type Listener struct {
 	// Rules are the listener's rules by priority, the default rule last.
 	Rules []*Rule
 	// LB are the load balancer's attributes.
-	LB *LBAttributes
+	LB *settings.ALB
 
 	ServerHeader     bool     // routing.http.response.server.enabled
 	ResponseHeaders  []Header // routing.http.response.*.header_value
@@ -107,7 +108,10 @@ func (r *Router) Compile(snap *state.Snapshot) *Compiled {
 	sort.Strings(lbARNs)
 	for _, arn := range lbARNs {
 		lb := snap.LoadBalancers[arn]
-		attrs := ParseLBAttributes(lb.Attributes)
+		attrs, errs := settings.ApplicationLB(lb)
+		for _, err := range errs {
+			r.log.Warn("bad ALB attribute, using the default", "lb", lb.Name, "err", err)
+		}
 		for _, l := range snap.ListenersOf(arn) {
 			if l.Protocol != "HTTP" && l.Protocol != "HTTPS" {
 				continue
@@ -170,7 +174,11 @@ func (c *compilation) group(arn string) *TargetGroup {
 }
 
 // listener compiles a listener's rules and attributes.
-func (c *compilation) listener(lb *state.LoadBalancer, attrs *LBAttributes, l *state.Listener) (*Listener, error) {
+func (c *compilation) listener(lb *state.LoadBalancer, attrs *settings.ALB, l *state.Listener) (*Listener, error) {
+	la, errs := settings.ApplicationListener(l)
+	for _, err := range errs {
+		c.r.log.Warn("bad ALB listener attribute, using the default", "listener", l.ARN, "err", err)
+	}
 	cl := &Listener{
 		ARN:              l.ARN,
 		LoadBalancerARN:  lb.ARN,
@@ -179,21 +187,13 @@ func (c *compilation) listener(lb *state.LoadBalancer, attrs *LBAttributes, l *s
 		Protocol:         l.Protocol,
 		Scheme:           strings.ToLower(l.Protocol),
 		LB:               attrs,
-		ServerHeader:     l.Attributes["routing.http.response.server.enabled"] != "false",
-		TLSVersionHeader: "x-amzn-tls-version",
-		TLSCipherHeader:  "x-amzn-tls-cipher-suite",
+		ServerHeader:     la.ServerHeader,
+		TLSVersionHeader: la.TLSVersionHeader,
+		TLSCipherHeader:  la.TLSCipherHeader,
 		router:           c.r,
 	}
-	if v := l.Attributes["routing.http.request.x_amzn_tls_version.header_name"]; v != "" {
-		cl.TLSVersionHeader = v
-	}
-	if v := l.Attributes["routing.http.request.x_amzn_tls_cipher_suite.header_name"]; v != "" {
-		cl.TLSCipherHeader = v
-	}
-	for _, rh := range responseHeaderAttrs {
-		if v := l.Attributes[rh.attr]; v != "" {
-			cl.ResponseHeaders = append(cl.ResponseHeaders, Header{Name: []byte(rh.name), Value: []byte(v)})
-		}
+	for _, h := range la.ResponseHeaders {
+		cl.ResponseHeaders = append(cl.ResponseHeaders, Header{Name: []byte(h[0]), Value: []byte(h[1])})
 	}
 	for _, r := range c.snap.RulesOf(l.ARN) {
 		cr, err := compileRule(r, c.group)
@@ -209,21 +209,6 @@ func (c *compilation) listener(lb *state.LoadBalancer, attrs *LBAttributes, l *s
 	}
 	cl.Rules = append(cl.Rules, &Rule{ARN: l.DefaultRuleARN, Priority: 0, Action: def})
 	return cl, nil
-}
-
-// responseHeaderAttrs are the listener attributes that add response
-// headers, and the headers.
-var responseHeaderAttrs = []struct{ attr, name string }{
-	{"routing.http.response.strict_transport_security.header_value", "Strict-Transport-Security"},
-	{"routing.http.response.access_control_allow_origin.header_value", "Access-Control-Allow-Origin"},
-	{"routing.http.response.access_control_allow_methods.header_value", "Access-Control-Allow-Methods"},
-	{"routing.http.response.access_control_allow_headers.header_value", "Access-Control-Allow-Headers"},
-	{"routing.http.response.access_control_allow_credentials.header_value", "Access-Control-Allow-Credentials"},
-	{"routing.http.response.access_control_expose_headers.header_value", "Access-Control-Expose-Headers"},
-	{"routing.http.response.access_control_max_age.header_value", "Access-Control-Max-Age"},
-	{"routing.http.response.content_security_policy.header_value", "Content-Security-Policy"},
-	{"routing.http.response.x_content_type_options.header_value", "X-Content-Type-Options"},
-	{"routing.http.response.x_frame_options.header_value", "X-Frame-Options"},
 }
 
 func compileRule(r *state.Rule, groupOf func(string) *TargetGroup) (*Rule, error) {
@@ -261,12 +246,16 @@ func (c *compilation) syncGroup(arn string) *TargetGroup {
 		r.groups[arn] = g
 	}
 	old := g.st.Load()
+	groupAttrs, errs := settings.ApplicationTargetGroup(rec)
+	for _, err := range errs {
+		r.log.Warn("bad target group attribute, using the default", "targetGroup", arn, "err", err)
+	}
 	st := &GroupState{
 		Name:       rec.Name,
 		Protocol:   rec.Protocol,
 		Version:    rec.ProtocolVersion,
 		TargetType: rec.TargetType,
-		Attrs:      ParseGroupAttributes(rec.Attributes),
+		Attrs:      groupAttrs,
 		byKey:      map[string]*Target{},
 		Draining:   map[*Target]bool{},
 	}

@@ -32,8 +32,11 @@ type Request struct {
 	// Target is the request target as received: origin form
 	// (/path?query) or absolute form (http://host/path?query).
 	Target []byte
-	// Host is the Host header as received (with its port, if any); nil
-	// when there is none.
+	// Host is the Host header as received (with its port, if any), or
+	// an HTTP/2 request's :authority; nil when there is none. As on AWS,
+	// host-header conditions and the host-header-rewrite transform see it
+	// whole, port included: "example.com" does not match
+	// "example.com:8080". A redirect's #{host} is its host alone.
 	Host []byte
 	// DefaultHost is the host of a request that names none (an HTTP/1.0
 	// request without Host): the listener's address.
@@ -178,7 +181,7 @@ func (l *Listener) Route(zone string, req *Request, d *Decision) *Decision {
 	}
 	path, query := splitTarget(target)
 	in := &d.in
-	in.method, in.host, in.path, in.query, in.headers = req.Method, HostOnly(host), path, query, req.Headers
+	in.method, in.host, in.path, in.query, in.headers = req.Method, host, path, query, req.Headers
 	in.src, in.srcVPC = req.Source.Unmap(), req.SourceVPC
 	r := l.match(in)
 	if r == nil {
@@ -198,7 +201,7 @@ func (l *Listener) Route(zone string, req *Request, d *Decision) *Decision {
 		return d.Respond(act.status, ct, act.body)
 	case ActionRedirect:
 		d.Discard = req.HasBody
-		d.Location = act.redirect.location(l.Scheme, l.Port, HostOnly(host), path, query)
+		d.Location = act.redirect.location(l.Scheme, l.Port, hostName(host), path, query)
 		return d.Page(act.redirect.code)
 	case ActionUnsupported:
 		d.ErrReason = "UnsupportedAction"
@@ -228,7 +231,7 @@ func (l *Listener) Route(zone string, req *Request, d *Decision) *Decision {
 	hostOut := host
 	rewroteHost := false
 	if r.hostRewrite != nil {
-		if out, ok := r.hostRewrite.apply(HostOnly(host)); ok {
+		if out, ok := r.hostRewrite.apply(host); ok {
 			if !validHost(out) {
 				d.ErrReason = "TransformFailed"
 				return d.Page(500)
@@ -338,15 +341,9 @@ func (l *Listener) forwardHost(d *Decision, host []byte) []byte {
 	if l.LB.PreserveHost {
 		return host
 	}
-	h := HostOnly(host)
-	hasPort := len(h) != len(host) && !(len(host) > 0 && host[0] == '[' && host[len(host)-1] == ']')
+	h := hostName(host)
+	hasPort := len(h) != len(host)
 	if l.Port == 80 || l.Port == 443 {
-		if !hasPort {
-			return host
-		}
-		if len(host) > 0 && host[0] == '[' {
-			return host[:len(h)+2]
-		}
 		return h
 	}
 	if hasPort {

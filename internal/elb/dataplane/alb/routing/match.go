@@ -117,7 +117,7 @@ func globMatch(p, s []byte, fold bool) bool {
 // routeInput is what rule conditions look at in a request.
 type routeInput struct {
 	method  []byte
-	host    []byte // the first Host header without its port
+	host    []byte // the first Host header as received, port included
 	path    []byte // the request path (no query)
 	query   []byte // the raw query, without '?'
 	headers []Header
@@ -353,16 +353,31 @@ func compileCondition(rc elbv2types.RuleCondition) (condition, error) {
 // HostOnly returns a Host header's host without its port (IPv6
 // literals keep their brackets off).
 func HostOnly(h []byte) []byte {
+	n := hostName(h)
+	if len(n) > 1 && n[0] == '[' && n[len(n)-1] == ']' {
+		return n[1 : len(n)-1]
+	}
+	return n
+}
+
+// hostName returns the host of a Host header (RFC 3986's host: a name, an
+// IPv4 address, or an IPv6 literal in its brackets) without the ":port"
+// that may follow it; a malformed header it returns whole. A bare IPv6
+// address (more than one ':' and no brackets, as a listener address is
+// written) has no port. Routing never uses it to match: ALB compares
+// host-header conditions with the whole header (see Request.Host).
+func hostName(h []byte) []byte {
 	if len(h) > 0 && h[0] == '[' {
-		if i := bytes.IndexByte(h, ']'); i > 0 {
-			return h[1:i]
+		if i := bytes.IndexByte(h, ']'); i > 0 && (i+1 == len(h) || h[i+1] == ':') {
+			return h[:i+1]
 		}
 		return h
 	}
-	if i := bytes.LastIndexByte(h, ':'); i >= 0 {
-		return h[:i]
+	i := bytes.IndexByte(h, ':')
+	if i < 0 || bytes.IndexByte(h[i+1:], ':') >= 0 {
+		return h
 	}
-	return h
+	return h[:i]
 }
 
 // splitTarget splits a request target into path and query.

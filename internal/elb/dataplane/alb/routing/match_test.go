@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 func TestWildcard(t *testing.T) {
@@ -335,11 +337,55 @@ func TestForwardHost(t *testing.T) {
 		{8080, false, "example.com:9", "example.com:9"},
 		{8080, false, "[2001:db8::1]", "[2001:db8::1]:8080"},
 		{80, true, "example.com:8080", "example.com:8080"},
+		{443, false, "[2001:db8::1]", "[2001:db8::1]"},
+		{8080, false, "[2001:db8::1]:9", "[2001:db8::1]:9"},
 	}
 	for _, c := range cases {
-		l := &Listener{Port: c.port, PortStr: strconv.Itoa(int(c.port)), LB: &LBAttributes{PreserveHost: c.preserve}}
+		l := &Listener{Port: c.port, PortStr: strconv.Itoa(int(c.port)), LB: &settings.ALB{PreserveHost: c.preserve}}
 		if got := string(l.forwardHost(&Decision{}, []byte(c.in))); got != c.want {
 			t.Errorf("port %d preserve %v: Host %q -> %q, want %q", c.port, c.preserve, c.in, got, c.want)
 		}
 	}
+}
+
+func TestHostName(t *testing.T) {
+	for _, c := range []struct{ in, name, only string }{
+		{"example.com", "example.com", "example.com"},
+		{"example.com:8080", "example.com", "example.com"},
+		{"example.com:", "example.com", "example.com"},
+		{"127.0.0.1:80", "127.0.0.1", "127.0.0.1"},
+		{"[2001:db8::1]:8080", "[2001:db8::1]", "2001:db8::1"},
+		{"[2001:db8::1]", "[2001:db8::1]", "2001:db8::1"},
+		{"[2001:db8::1", "[2001:db8::1", "[2001:db8::1"},
+		{"2001:db8::1", "2001:db8::1", "2001:db8::1"},
+		{"", "", ""},
+	} {
+		if got := string(hostName([]byte(c.in))); got != c.name {
+			t.Errorf("hostName(%q) = %q, want %q", c.in, got, c.name)
+		}
+		if got := string(HostOnly([]byte(c.in))); got != c.only {
+			t.Errorf("HostOnly(%q) = %q, want %q", c.in, got, c.only)
+		}
+	}
+}
+
+func FuzzHostName(f *testing.F) {
+	for _, s := range []string{"example.com:8080", "[::1]:80", "[::1", "::1", "a:b", ":", "[]", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		n := string(hostName([]byte(h)))
+		if !strings.HasPrefix(h, n) {
+			t.Fatalf("hostName(%q) = %q: not a prefix", h, n)
+		}
+		if rest := h[len(n):]; rest != "" && rest[0] != ':' {
+			t.Fatalf("hostName(%q) = %q leaves %q, not a port", h, n, rest)
+		}
+		if !strings.Contains(h, ":") && n != h {
+			t.Fatalf("hostName(%q) = %q: no port to remove", h, n)
+		}
+		if o := string(HostOnly([]byte(h))); !strings.Contains(n, o) {
+			t.Fatalf("HostOnly(%q) = %q is not within %q", h, o, n)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -22,14 +23,9 @@ func TestRouteOnItsOwn(t *testing.T) {
 		lARN  = "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/web/0123456789abcdef/1"
 		tgARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/api/0123456789abcdef"
 	)
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	fwd := []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}}
-	err = st.Update(context.Background(), func(tx *state.Tx) error {
-		for _, err := range []error{
+	l := compileListener(t, lARN, func(tx *state.Tx) []error {
+		return []error{
 			state.Put(tx, state.LoadBalancers, &state.LoadBalancer{ARN: lbARN, Name: "web", Type: "application", Scheme: "internal", State: "active",
 				Zones: []state.LBZone{{ZoneName: "us-east-1a", Address: "127.77.0.1", PrivateIPv4Address: "10.0.0.10"}}}),
 			state.Put(tx, state.TargetGroups, &state.TargetGroup{ARN: tgARN, Name: "api", TargetType: "ip", Protocol: "HTTP", ProtocolVersion: "HTTP1", Port: 8080}),
@@ -41,25 +37,8 @@ func TestRouteOnItsOwn(t *testing.T) {
 			state.Put(tx, state.Rules, &state.Rule{ARN: lARN + "/rule/2", ListenerARN: lARN, Priority: 2,
 				Conditions: []elbv2types.RuleCondition{{Field: aws.String("host-header"), HostHeaderConfig: &elbv2types.HostHeaderConditionConfig{Values: []string{"old.example.com"}}}},
 				Actions:    []elbv2types.Action{{Type: elbv2types.ActionTypeEnumRedirect, RedirectConfig: &elbv2types.RedirectActionConfig{Host: aws.String("new.example.com"), StatusCode: elbv2types.RedirectActionStatusCodeEnumHttp301}}}}),
-		} {
-			if err != nil {
-				return err
-			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := st.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := routing.NewRouter(routing.Config{})
-	l := r.Compile(snap).Listeners[lARN]
-	if l == nil {
-		t.Fatal("listener not compiled")
-	}
 	route := func(host, target string) *routing.Decision {
 		var d routing.Decision
 		return l.Route("us-east-1a", &routing.Request{
@@ -88,4 +67,30 @@ func TestRouteOnItsOwn(t *testing.T) {
 	if d.Kind != routing.Respond || d.Rule.ARN != lARN+"/default" || d.Status != 404 || string(d.Body) != "nothing here" {
 		t.Errorf("default rule: kind %v status %d body %q rule %+v, want the fixed 404", d.Kind, d.Status, d.Body, d.Rule)
 	}
+}
+
+// compileListener writes the records put makes to a new state, compiles
+// its snapshot with a Router of its own and returns the listener lARN.
+func compileListener(t *testing.T, lARN string, put func(tx *state.Tx) []error) *routing.Listener {
+	t.Helper()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.Update(context.Background(), func(tx *state.Tx) error {
+		return errors.Join(put(tx)...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := routing.NewRouter(routing.Config{}).Compile(snap).Listeners[lARN]
+	if l == nil {
+		t.Fatal("listener not compiled")
+	}
+	return l
 }

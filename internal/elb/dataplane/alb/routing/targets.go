@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
+	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // TargetGroup is a target group as the data plane routes to it. It
@@ -38,7 +39,7 @@ type GroupState struct {
 	Protocol   string // HTTP | HTTPS | "" (lambda)
 	Version    string // HTTP1 | HTTP2 | GRPC
 	TargetType string // instance | ip | lambda | alb
-	Attrs      GroupAttributes
+	Attrs      settings.ALBTargetGroup
 	// Targets are the registered targets the data plane can reach,
 	// draining ones included, in key order.
 	Targets []*Target
@@ -161,11 +162,11 @@ func (g *TargetGroup) chooseTarget(st *GroupState, zone string, hs []Header) *Ta
 	rs := g.routable()
 	var t *Target
 	switch st.Attrs.Sticky {
-	case StickyLBCookie:
+	case settings.StickyLBCookie:
 		if v := cookieValue(hs, "AWSALB"); v != nil {
 			t = st.stickyTarget(rs, v)
 		}
-	case StickyAppCookie:
+	case settings.StickyAppCookie:
 		if v := cookieValue(hs, "AWSALBAPP-0"); v != nil {
 			t = st.stickyTarget(rs, v)
 		}
@@ -200,7 +201,7 @@ func (g *TargetGroup) pick(st *GroupState, ts []*Target) *Target {
 		return w >= 1 || rand.Float64() < w
 	}
 	switch st.Attrs.Algorithm {
-	case LeastOutstanding:
+	case settings.LeastOutstanding:
 		start := int(g.rr.Add(1) % uint64(n))
 		var best *Target
 		var bestLoad float64
@@ -215,7 +216,7 @@ func (g *TargetGroup) pick(st *GroupState, ts []*Target) *Target {
 			}
 		}
 		return best
-	case WeightedRandom:
+	case settings.WeightedRandom:
 		for i := 0; i < 2*n; i++ {
 			if t := ts[rand.IntN(n)]; accept(t) {
 				return t

@@ -1,11 +1,23 @@
-package nlb
+package settings
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/elbowlb/elbow/internal/elb/state"
+)
+
+// The attribute keys the tests set, as ELBv2 names them.
+const (
+	attrCrossZone          = "load_balancing.cross_zone.enabled"
+	attrPreserveClientIP   = "preserve_client_ip.enabled"
+	attrProxyProtocolV2    = "proxy_protocol_v2.enabled"
+	attrUnhealthyTerminate = "target_health_state.unhealthy.connection_termination.enabled"
+	attrUnhealthyDraining  = "target_health_state.unhealthy.draining_interval_seconds"
+	attrTCPIdleTimeout     = "tcp.idle_timeout.seconds"
+	useLBConfiguration     = "use_load_balancer_configuration"
 )
 
 func TestTargetGroupSettingsDefaults(t *testing.T) {
@@ -27,13 +39,13 @@ func TestTargetGroupSettingsDefaults(t *testing.T) {
 		{"UDP", "ip", map[string]string{attrPreserveClientIP: "false"}, true, 0},
 		{"TCP", "ip", map[string]string{attrPreserveClientIP: "yes"}, false, 1},
 	} {
-		s, errs := targetGroupSettings(&state.TargetGroup{Protocol: tc.protocol, TargetType: tc.targetType, Attributes: tc.attrs})
-		if s.preserveClientIP != tc.preserve || len(errs) != tc.errs {
-			t.Errorf("%s %s %v: preserve %t, %d errors %v; want %t, %d", tc.protocol, tc.targetType, tc.attrs, s.preserveClientIP, len(errs), errs, tc.preserve, tc.errs)
+		s, errs := NetworkTargetGroup(&state.TargetGroup{Protocol: tc.protocol, TargetType: tc.targetType, Attributes: tc.attrs})
+		if s.PreserveClientIP != tc.preserve || len(errs) != tc.errs {
+			t.Errorf("%s %s %v: preserve %t, %d errors %v; want %t, %d", tc.protocol, tc.targetType, tc.attrs, s.PreserveClientIP, len(errs), errs, tc.preserve, tc.errs)
 		}
 	}
-	s, _ := targetGroupSettings(&state.TargetGroup{Protocol: "TCP", TargetType: "ip"})
-	want := tgSettings{protocol: "TCP", crossZone: useLBConfiguration, unhealthyTerminate: true}
+	s, _ := NetworkTargetGroup(&state.TargetGroup{Protocol: "TCP", TargetType: "ip"})
+	want := NLBTargetGroup{CrossZone: useLBConfiguration, UnhealthyTerminate: true}
 	if s != want {
 		t.Errorf("defaults %+v, want %+v", s, want)
 	}
@@ -50,7 +62,7 @@ func TestCrossZoneResolution(t *testing.T) {
 		{"true", false, true},
 		{"false", true, false},
 	} {
-		if got := effectiveCrossZone(tgSettings{crossZone: tc.tg}, tc.lb); got != tc.want {
+		if got := (NLBTargetGroup{CrossZone: tc.tg}).CrossZoneWith(NLB{CrossZone: tc.lb}); got != tc.want {
 			t.Errorf("target group %s, load balancer %t: %t, want %t", tc.tg, tc.lb, got, tc.want)
 		}
 	}
@@ -73,7 +85,8 @@ func TestListenerIdleTimeout(t *testing.T) {
 		if tc.v != "" {
 			attrs[attrTCPIdleTimeout] = tc.v
 		}
-		got, err := listenerIdleTimeout(&state.Listener{Attributes: attrs})
+		l, errs := NetworkListener(&state.Listener{Attributes: attrs})
+		got, err := l.IdleTimeout, errors.Join(errs...)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("%q: %v, %v; want %v, error %t", tc.v, got, err, tc.want, tc.err)
 		}
@@ -83,10 +96,10 @@ func TestListenerIdleTimeout(t *testing.T) {
 	}
 }
 
-// FuzzTargetGroupSettings feeds attribute values from outside (the API
+// FuzzNetworkTargetGroup feeds attribute values from outside (the API
 // stores what clients send) to the parser: it must not panic, must name
 // the attribute in every error, and must keep AWS's invariants.
-func FuzzTargetGroupSettings(f *testing.F) {
+func FuzzNetworkTargetGroup(f *testing.F) {
 	f.Add("TCP", "ip", "true", "false", "use_load_balancer_configuration", "300", "true")
 	f.Add("UDP", "instance", "false", "true", "true", "0", "false")
 	f.Add("TCP_UDP", "ip", "TRUE", "x", "sometimes", "-1", "1")
@@ -99,58 +112,25 @@ func FuzzTargetGroupSettings(f *testing.F) {
 			attrUnhealthyDraining:  draining,
 			attrUnhealthyTerminate: terminate,
 		}}
-		s, errs := targetGroupSettings(tg)
+		s, errs := NetworkTargetGroup(tg)
 		for _, err := range errs {
 			if !strings.Contains(err.Error(), "attribute ") {
 				t.Errorf("error %q does not name an attribute", err)
 			}
 		}
-		if (s.protocol == "UDP" || s.protocol == "TCP_UDP") && !s.preserveClientIP {
-			t.Errorf("%s target group without client IP preservation", s.protocol)
+		if p := strings.ToUpper(protocol); (p == "UDP" || p == "TCP_UDP") && !s.PreserveClientIP {
+			t.Errorf("%s target group without client IP preservation", protocol)
 		}
-		switch s.crossZone {
+		switch s.CrossZone {
 		case "true", "false", useLBConfiguration:
 		default:
-			t.Errorf("cross-zone setting %q", s.crossZone)
+			t.Errorf("cross-zone setting %q", s.CrossZone)
 		}
-		if s.unhealthyDraining < 0 {
-			t.Errorf("negative draining interval %v", s.unhealthyDraining)
+		if s.UnhealthyDraining < 0 {
+			t.Errorf("negative draining interval %v", s.UnhealthyDraining)
 		}
-		if _, err := listenerIdleTimeout(&state.Listener{Attributes: map[string]string{attrTCPIdleTimeout: draining}}); err != nil && !strings.Contains(err.Error(), attrTCPIdleTimeout) {
-			t.Errorf("idle timeout error %q does not name the attribute", err)
+		if _, errs := NetworkListener(&state.Listener{Attributes: map[string]string{attrTCPIdleTimeout: draining}}); len(errs) > 0 && !strings.Contains(errs[0].Error(), attrTCPIdleTimeout) {
+			t.Errorf("idle timeout error %q does not name the attribute", errs[0])
 		}
 	})
-}
-
-func TestIdleWindow(t *testing.T) {
-	t0 := time.Now()
-	f := &tcpFlow{idle: time.Second}
-	f.dirs[0] = dirState{quietSince: t0, lastReturn: t0}
-	f.dirs[1] = f.dirs[0]
-	// Direction 1 moved bytes recently: not idle.
-	f.dirs[1].quietSince = time.Now()
-	f.dirs[1].lastReturn = time.Now()
-	f.dirs[0].quietSince = t0.Add(-2 * time.Second)
-	if f.note(0, false) {
-		t.Error("idle although the other direction was active")
-	}
-	// Direction 1 has not reported for long (stuck writing): not idle.
-	f.dirs[1] = dirState{quietSince: t0.Add(-5 * time.Second), lastReturn: t0.Add(-5 * time.Second)}
-	if f.note(0, false) {
-		t.Error("idle although the other direction has not been seen quiet for the timeout")
-	}
-	// Both quiet over a common window longer than the timeout: idle.
-	f.dirs[1] = dirState{quietSince: t0.Add(-5 * time.Second), lastReturn: time.Now()}
-	if !f.note(0, false) {
-		t.Error("not idle although both directions were quiet for the timeout")
-	}
-	// The other direction ended: this one alone decides.
-	f.dirs[1] = dirState{done: true}
-	f.dirs[0].quietSince = time.Now().Add(-2 * time.Second)
-	if !f.note(0, false) {
-		t.Error("not idle although the only open direction was quiet for the timeout")
-	}
-	if f.note(0, true) {
-		t.Error("idle right after moving bytes")
-	}
 }
