@@ -65,21 +65,20 @@ func main() {
 }
 
 type options struct {
-	dur             time.Duration
-	rounds          int
-	conns, threads  int
-	port            int
-	only            *regexp.Regexp
-	profile         string
-	ghz             string
-	hold            bool
-	ghzMissing      bool
-	protoset, cert  string
-	grpcUnaryData   string
-	grpcStreamData  string
-	elbowPID        func() []int
-	nginxPID        func() []int
-	backendHostPort string
+	dur            time.Duration
+	rounds         int
+	conns, threads int
+	port           int
+	only           *regexp.Regexp
+	profile        string
+	ghz            string
+	hold           bool
+	ghzMissing     bool
+	protoset, cert string
+	grpcUnaryData  string
+	grpcStreamData string
+	elbowPID       func() []int
+	nginxPID       func() []int
 }
 
 // run is one path measured with one tool.

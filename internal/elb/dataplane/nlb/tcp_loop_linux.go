@@ -479,8 +479,13 @@ func (f *loopFlow) pump(from int) {
 			}
 			break
 		}
-		// A full buffer: a bulk transfer, which splice moves on.
-		if f.tl.newPipe(dst) && !f.splice(from) {
+		// A full buffer: a bulk transfer, which splice moves on. When no
+		// pipe can be made the buffer carries on: the socket is not
+		// drained, and its edge-triggered readiness comes only once.
+		if !f.tl.newPipe(dst) {
+			continue
+		}
+		if !f.splice(from) {
 			return
 		}
 		break
