@@ -66,6 +66,7 @@ type blockingConn struct {
 	dec      decision
 	h2n      atomic.Int32 // HTTP/2 streams in flight
 	h2idle   *time.Timer  // closes an idle HTTP/2 connection
+	h2quiet  atomic.Int64 // when the last HTTP/2 stream ended (Unix ns)
 }
 
 func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *blockingConn {

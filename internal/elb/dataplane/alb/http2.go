@@ -40,6 +40,7 @@ func h2Config(idle time.Duration) h2.Config {
 func (c *blockingConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.conn = tc
 	hc := h2.NewServerConn(tc, h2Config(sc.LB.IdleTimeout))
+	c.h2quiet.Store(time.Now().UnixNano())
 	c.h2idle = time.AfterFunc(sc.LB.IdleTimeout, c.h2IdleCheck)
 	hc.Serve(func(st *h2.Stream) {
 		c.h2Begin()
@@ -65,6 +66,7 @@ func (c *blockingConn) h2End() {
 		c.idle.Store(false)
 		return
 	}
+	c.h2quiet.Store(time.Now().UnixNano())
 	if c.s.isClosing() {
 		c.nc.Close()
 	} else if sc := c.s.cur.Load(); sc != nil {
@@ -72,11 +74,21 @@ func (c *blockingConn) h2End() {
 	}
 }
 
-// h2IdleCheck closes an HTTP/2 connection that has stayed idle.
+// h2IdleCheck closes an HTTP/2 connection that has had no stream in
+// flight for the idle timeout. A check that fires while streams are in
+// flight does nothing (the last one's end arms it again); one that fires
+// just after the last stream ended waits for the rest of the timeout.
 func (c *blockingConn) h2IdleCheck() {
-	if c.h2n.Load() == 0 {
-		c.nc.Close()
+	if c.h2n.Load() != 0 {
+		return
 	}
+	if sc := c.s.cur.Load(); sc != nil {
+		if left := sc.LB.IdleTimeout - time.Since(time.Unix(0, c.h2quiet.Load())); left > 0 {
+			c.h2idle.Reset(left)
+			return
+		}
+	}
+	c.nc.Close()
 }
 
 // h2Exchange is one HTTP/2 request's state, reused through a pool.

@@ -1,9 +1,11 @@
 package alb_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +18,8 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/summerwind/h2spec"
 	"github.com/summerwind/h2spec/config"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
@@ -249,6 +253,61 @@ func TestHTTP2TimeoutAndReset(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s: the target's request outlived the client's reset", path)
 		}
+	}
+}
+
+// TestHTTP2IdleTimeout: an HTTP/2 connection with no stream in flight is
+// closed after the idle timeout, once its last response went out whole.
+func TestHTTP2IdleTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	lb := e.newLB("internet-facing", map[string]string{"idle_timeout.timeout_seconds": "1"})
+	_, base := lb.listener("HTTPS", fixed("200", "ok"), httpsListener("ELBSecurityPolicy-TLS13-1-2-2021-06", e.addCert("h2.test")))
+	c, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}) // self-signed test certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "h2.test"}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var body []byte
+	ended := false
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			if !ended || !errors.Is(err, io.EOF) {
+				t.Errorf("after the response (ended %v, body %q): %v, want EOF", ended, body, err)
+			}
+			break
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.HeadersFrame:
+			ended = ended || f.StreamID == 1 && f.StreamEnded()
+		case *http2.DataFrame:
+			body = append(body, f.Data()...)
+			ended = ended || f.StreamID == 1 && f.StreamEnded()
+		}
+	}
+	if string(body) != "ok" {
+		t.Errorf("body %q, want ok", body)
 	}
 }
 
