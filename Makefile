@@ -58,6 +58,7 @@ bench: build
 	hack/bench-alb.sh
 	hack/bench-nlb.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/elb/dataplane/health/
+	$(GO) test -run '^$$' -bench BenchmarkUDPFlows -benchtime 1x ./internal/elb/dataplane/nlb/
 	$(GO) test -run '^$$' -bench . ./internal/elb/server/
 	@if [ -d internal/deploy ]; then $(GO) test -run '^$$' -bench . ./internal/deploy/; fi
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/controller/scale/ $(if $(SCALE),-scale $(SCALE))

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages that `make test` needs and a fresh Debian
 # machine with Go lacks: curl and the AWS CLI (tests drive the local ELB
-# with them, as users do) and Chromium (the console's browser test drives
-# it headless). Packages already present are left alone; run as
+# with them, as users do), Chromium (the console's browser test drives
+# it headless) and OpenSSL (the TLS abuse tests attempt a renegotiation
+# with s_client). Packages already present are left alone; run as
 # root or with sudo available. Prints what it installs, and exactly what is
 # missing when it cannot.
 set -eu
@@ -10,6 +11,7 @@ missing=""
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v aws >/dev/null 2>&1 || missing="$missing awscli"
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$missing chromium"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing (Debian packages)"
 sudo=""

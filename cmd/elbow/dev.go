@@ -94,6 +94,7 @@ alb, then applies the files.`,
 	f.IntVar(&cfg.Slot, "slot", 0, fmt.Sprintf("address slot 0-%d, to run several dev clusters side by side (each with its own --state-dir); fixed at the first start", devenv.MaxSlot))
 	f.DurationVar(&cfg.Wait, "wait", cfg.Wait, "how long to wait for the load balancers to serve before printing them")
 	f.StringVar(&cfg.Controller, "controller", devenv.ControllerElbow, fmt.Sprintf("controller to run: %s, or %s to run another one yourself with the settings elbow dev prints", devenv.ControllerElbow, devenv.ControllerNone))
+	f.BoolVar(&cfg.Processes, "processes", false, "run the local ELB and the controller (unless --controller=none) as child processes (elbow elb, elbow controller), started again whenever they exit; STATE_DIR/processes.json names them (for tests that kill them)")
 	f.StringVar(&cfg.ControllerRBAC, "controller-rbac", "", "run the controller as the ServiceAccount of this file, with only the permissions of its RBAC objects (e.g. helm template charts/elbow --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml); requests the API server forbids are logged")
 	f.StringVar(&cfg.IAMPolicy, "iam-policy", "", "make the local ELB enforce this IAM policy (e.g. docs/install/iam_policy.json) on every request; denials are logged")
 	f.BoolVar(&verbose, "verbose", false, "also write every component's logs to stderr (they always go to STATE_DIR/logs/elbow.log)")

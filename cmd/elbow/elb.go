@@ -12,6 +12,7 @@ import (
 	"github.com/elbowlb/elbow/internal/cli"
 	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/server"
+	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 	"github.com/elbowlb/elbow/internal/iampolicy"
 )
@@ -104,8 +105,10 @@ default test/test is refused when --listen is not a loopback address.`,
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", "", "secret access key (env ELBOW_SECRET_ACCESS_KEY; default test)")
 	f.DurationVar(&cfg.ProvisioningDelay, "provisioning-delay", 2*time.Second, "how long new load balancers stay provisioning before they are active (0: at once)")
 	f.BoolVar(&cfg.AutoProvisionCertificates, "auto-provision-certificates", false, "issue from the local CA any ACM certificate a listener names that ACM does not hold (logged)")
+	f.DurationVar(&cfg.StateCheckTimeout, "state-check-timeout", state.DefaultCheckTimeout, "bound of the state file's verification at start (a file not verified in time is refused)")
 	f.BoolVar(&cfg.AutoProvisionReferences, "auto-provision-references", false, "create on first use the subnets, security groups, Elastic IPs, ACM certificates and WAFv2 web ACLs that requests name and the local cloud lacks, where AWS would refuse them (each logged as a warning)")
 	logOpts.AddFlags(f)
+	cmd.AddCommand(newELBBackupCommand(), newELBRestoreCommand())
 	cmd.PreRun = func(*cobra.Command, []string) {
 		if cfg.ProvisioningDelay == 0 {
 			cfg.ProvisioningDelay = -1

@@ -88,6 +88,10 @@ type Config struct {
 	Out io.Writer
 	// Logger receives the components' logs.
 	Logger *slog.Logger
+	// Processes runs the local ELB and the controller (when Controller is
+	// ControllerElbow) as child processes of the elbow binary, started
+	// again whenever they exit (processes.go), instead of in this process.
+	Processes bool
 	// Controller is ControllerElbow (the default) or ControllerNone.
 	Controller string
 	// ControllerRBAC, when set, is a manifest file holding one
@@ -109,13 +113,16 @@ const ForbiddenMessage = "the API server forbade a request of the controller's S
 // Env is a running dev environment, handed to Config callers through
 // Endpoints.
 type Env struct {
-	cfg   Config
-	out   io.Writer
-	log   *slog.Logger
-	rest  *rest.Config
-	kube  kubernetes.Interface
-	elb   *server.Server
-	aws   aws.Config
+	cfg  Config
+	out  io.Writer
+	log  *slog.Logger
+	rest *rest.Config
+	kube kubernetes.Interface
+	aws  aws.Config
+	// elb is where the local ELB serves, in this process or a child.
+	elb localELB
+	// procs are the child processes (Config.Processes).
+	procs children
 	nodes []agent.Node
 	cloud *facts.Facts
 	addrs vpcaddr.Map
@@ -129,6 +136,27 @@ type Env struct {
 	mu     sync.Mutex
 	stops  []stopper
 	warned map[string]bool
+}
+
+// localELB is where the local ELB serves and the credentials it takes,
+// whether it runs in this process or as a child (Config.Processes).
+type localELB struct {
+	url, dnsAddr, consoleURL     string
+	accessKeyID, secretAccessKey string
+}
+
+// URL returns the AWS endpoint.
+func (l localELB) URL() string { return l.url }
+
+// DNSAddr returns the DNS server's address for load balancer names.
+func (l localELB) DNSAddr() string { return l.dnsAddr }
+
+// ConsoleURL returns the web console's address.
+func (l localELB) ConsoleURL() string { return l.consoleURL }
+
+// Credentials returns the development credentials the local ELB accepts.
+func (l localELB) Credentials() (accessKeyID, secretAccessKey string) {
+	return l.accessKeyID, l.secretAccessKey
 }
 
 type stopper struct {
@@ -191,6 +219,9 @@ func Run(ctx context.Context, cfg Config) error {
 	objs, err := LoadObjects(cfg.Files)
 	if err != nil {
 		return err
+	}
+	if cfg.Processes && (cfg.ControllerRBAC != "" || cfg.IAMPolicy != "") {
+		return errors.New("--processes runs the local ELB and the controller as elbow elb and elbow controller, without --controller-rbac or --iam-policy: give one or the other")
 	}
 	e := &Env{cfg: cfg, out: cfg.Out, log: cfg.Logger}
 	if cfg.ControllerRBAC != "" {
@@ -359,37 +390,48 @@ func (e *Env) start(ctx context.Context) error {
 	}
 
 	t = time.Now()
-	elbDir := filepath.Join(cfg.StateDir, "elb")
-	first := !exists(elbDir)
-	srv, err := server.New(server.Config{
-		Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
-		DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
-		ConsoleListen:           "127.0.0.1:" + strconv.Itoa(e.ports.Console),
-		StateDir:                elbDir,
-		Facts:                   f,
-		Logger:                  e.log.With("component", "elb"),
-		AutoProvisionReferences: true,
-		Principals:              e.principals(),
-	})
-	if err != nil {
-		return fmt.Errorf("local ELB: %w", err)
-	}
-	if first {
-		if err := e.seedPools(ctx, srv); err != nil {
-			srv.Close()
-			return err
+	failed := make(chan error, 8)
+	e.procs.path = filepath.Join(cfg.StateDir, ProcessesFile)
+	if cfg.Processes {
+		if err := e.startELBProcess(ctx, f); err != nil {
+			return fmt.Errorf("local ELB: %w", err)
+		}
+	} else {
+		elbDir := filepath.Join(cfg.StateDir, "elb")
+		first := !exists(elbDir)
+		srv, err := server.New(server.Config{
+			Listen:                  "127.0.0.1:" + strconv.Itoa(e.ports.ELB),
+			DNSListen:               "127.0.0.1:" + strconv.Itoa(e.ports.DNS),
+			ConsoleListen:           "127.0.0.1:" + strconv.Itoa(e.ports.Console),
+			StateDir:                elbDir,
+			Facts:                   f,
+			Logger:                  e.log.With("component", "elb"),
+			AutoProvisionReferences: true,
+			Principals:              e.principals(),
+		})
+		if err != nil {
+			return fmt.Errorf("local ELB: %w", err)
+		}
+		if first {
+			if err := e.seedPools(ctx, srv.Store()); err != nil {
+				srv.Close()
+				return err
+			}
+		}
+		e.goRun(ctx, "local ELB", srv.Run, failed)
+		e.elb = localELB{url: srv.URL(), consoleURL: srv.ConsoleURL()}
+		e.elb.accessKeyID, e.elb.secretAccessKey = srv.Credentials()
+		if a := srv.DNSAddr(); a != nil {
+			e.elb.dnsAddr = a.String()
 		}
 	}
-	e.elb = srv
-	failed := make(chan error, 8)
-	e.goRun(ctx, "local ELB", srv.Run, failed)
-	ak, sk := srv.Credentials()
+	ak, sk := e.elb.Credentials()
 	e.aws = aws.Config{
 		Region:       cfg.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
-		BaseEndpoint: aws.String(srv.URL()),
+		BaseEndpoint: aws.String(e.elb.URL()),
 	}
-	e.progress("local ELB at %s (DNS for load balancer names at %s, console at %s) in %s", srv.URL(), srv.DNSAddr(), srv.ConsoleURL(), since(t))
+	e.progress("local ELB at %s (DNS for load balancer names at %s, console at %s) in %s", e.elb.URL(), e.elb.DNSAddr(), e.elb.ConsoleURL(), since(t))
 
 	var names []string
 	for _, nd := range e.nodes {
@@ -419,7 +461,11 @@ func (e *Env) start(ctx context.Context) error {
 				return fmt.Errorf("controller RBAC from %s: %w", cfg.ControllerRBAC, err)
 			}
 		}
-		if err := e.startController(ctx, srv.URL(), failed); err != nil {
+		if cfg.Processes {
+			if err := e.startControllerProcess(ctx, e.elb.URL()); err != nil {
+				return fmt.Errorf("controller: %w", err)
+			}
+		} else if err := e.startController(ctx, e.elb.URL(), failed); err != nil {
 			return fmt.Errorf("controller: %w", err)
 		}
 		if err := e.installIngressClass(ctx); err != nil {
@@ -445,8 +491,8 @@ func (e *Env) start(ctx context.Context) error {
 
 // seedPools starts the load balancer and Elastic IP address pools of a
 // new state at the slot's place.
-func (e *Env) seedPools(ctx context.Context, srv *server.Server) error {
-	return srv.Store().Update(ctx, func(tx *state.Tx) error {
+func (e *Env) seedPools(ctx context.Context, st *state.Store) error {
+	return st.Update(ctx, func(tx *state.Tx) error {
 		for _, pool := range []netip.Prefix{state.LoadBalancerPool, state.ElasticIPPool} {
 			b := pool.Addr().As4()
 			b[2] = byte(16 * e.cfg.Slot)
@@ -509,9 +555,22 @@ func (e *Env) startController(ctx context.Context, elbURL string, failed chan<- 
 // webhook server: the API server calls it for every pod and Service), for
 // up to limit (no limit when 0).
 func waitTLS(ctx context.Context, addr string, limit time.Duration) error {
+	return waitDial(ctx, addr, limit, func() (io.Closer, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
+	})
+}
+
+// waitTCP waits until something accepts TCP connections at addr.
+func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
+	return waitDial(ctx, addr, limit, func() (io.Closer, error) { return net.DialTimeout("tcp", addr, time.Second) })
+}
+
+// waitDial retries dial every 100 ms until it succeeds, limit passes (no
+// limit when 0) or ctx ends.
+func waitDial(ctx context.Context, addr string, limit time.Duration, dial func() (io.Closer, error)) error {
 	deadline := time.Now().Add(limit)
 	for {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a readiness check
+		c, err := dial()
 		if err == nil {
 			c.Close()
 			return nil

@@ -13,12 +13,10 @@ func (e *Env) baseReport() *Report {
 	rep := &Report{
 		Controller:  e.cfg.Controller,
 		ELBEndpoint: e.elb.URL(),
+		DNSServer:   e.elb.DNSAddr(),
 		Console:     e.elb.ConsoleURL(),
 		Kubeconfig:  filepath.Join(e.cfg.StateDir, "kubeconfig"),
 		Settings:    e.settings(e.cloud.VPCs[0].ID, e.cloud.AccountID),
-	}
-	if a := e.elb.DNSAddr(); a != nil {
-		rep.DNSServer = a.String()
 	}
 	for _, n := range e.nodes {
 		rep.Nodes = append(rep.Nodes, NodeInfo{

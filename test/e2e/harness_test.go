@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,11 +117,15 @@ type dev struct {
 	files []string
 	// args are more flags of elbow dev.
 	args []string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error
-	rep  devenv.Report
+	// processes runs the local ELB and the controller as child processes
+	// (elbow dev --processes), with all their permissions: --processes
+	// does not take --controller-rbac and --iam-policy.
+	processes bool
+	cmd       *exec.Cmd
+	out       *lockedBuffer
+	done      chan struct{}
+	err       error
+	rep       devenv.Report
 }
 
 type lockedBuffer struct {
@@ -148,12 +153,19 @@ func startDev(t *testing.T, files ...string) *dev {
 	return startDevArgs(t, nil, files...)
 }
 
+// startDevProcesses is startDev with the local ELB and the controller as
+// child processes of elbow dev (--processes), which the chaos test kills.
+func startDevProcesses(t *testing.T, files ...string) *dev {
+	t.Helper()
+	return startDevArgs(t, []string{"--processes"}, files...)
+}
+
 // startDevArgs is startDev with more flags.
 func startDevArgs(t *testing.T, args []string, files ...string) *dev {
 	t.Helper()
 	slot := <-slots
 	t.Cleanup(func() { slots <- slot })
-	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, args: args}
+	d := &dev{t: t, dir: t.TempDir(), slot: slot, files: files, args: args, processes: slices.Contains(args, "--processes")}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -164,8 +176,10 @@ func (d *dev) start() {
 	t := d.t
 	t.Helper()
 	_ = os.Remove(filepath.Join(d.dir, "endpoints.json"))
-	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug",
-		"--controller-rbac", rbacFile, "--iam-policy", iamPolicy}
+	args := []string{"dev", "--state-dir", d.dir, "--slot", strconv.Itoa(d.slot), "--wait", "4m", "--log-level", "debug"}
+	if !d.processes {
+		args = append(args, "--controller-rbac", rbacFile, "--iam-policy", iamPolicy)
+	}
 	for _, f := range d.files {
 		args = append(args, "-f", filepath.Join(repoRoot(), f))
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -159,24 +160,34 @@ func annotate(t *testing.T, d *dev, o devenv.ObjectRef, tag string) {
 		tagGateway(t, d, o, tag)
 		return
 	}
+	if err := annotateObject(d, o, tag); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// annotateObject adds tag=1 to the tags annotation of an Ingress or
+// Service, returning what failed.
+func annotateObject(d *dev, o devenv.ObjectRef, tag string) error {
 	k := d.kube()
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	var key string
 	var current map[string]string
 	switch o.Kind {
 	case "Ingress":
-		ing, err := k.NetworkingV1().Ingresses(o.Namespace).Get(ctx(t), o.Name, metav1.GetOptions{})
+		ing, err := k.NetworkingV1().Ingresses(o.Namespace).Get(c, o.Name, metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		key, current = ingressTags, ing.Annotations
 	case "Service":
-		svc, err := k.CoreV1().Services(o.Namespace).Get(ctx(t), o.Name, metav1.GetOptions{})
+		svc, err := k.CoreV1().Services(o.Namespace).Get(c, o.Name, metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		key, current = serviceTags, svc.Annotations
 	default:
-		t.Fatalf("%s: no tags annotation for kind %s", o, o.Kind)
+		return fmt.Errorf("%s: no tags annotation for kind %s", o, o.Kind)
 	}
 	value := tag + "=1"
 	if v := strings.TrimSpace(current[key]); v != "" {
@@ -184,17 +195,18 @@ func annotate(t *testing.T, d *dev, o devenv.ObjectRef, tag string) {
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	switch o.Kind {
 	case "Ingress":
-		_, err = k.NetworkingV1().Ingresses(o.Namespace).Patch(ctx(t), o.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err = k.NetworkingV1().Ingresses(o.Namespace).Patch(c, o.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	case "Service":
-		_, err = k.CoreV1().Services(o.Namespace).Patch(ctx(t), o.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err = k.CoreV1().Services(o.Namespace).Patch(c, o.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	}
 	if err != nil {
-		t.Fatalf("%s: annotate %s=%q: %v", o, key, value, err)
+		return fmt.Errorf("%s: annotate %s=%q: %w", o, key, value, err)
 	}
+	return nil
 }
 
 // tagGateway adds tag=1 to the tags of the LoadBalancerConfiguration the

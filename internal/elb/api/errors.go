@@ -108,6 +108,21 @@ func internalError(p Protocol) *awserr.Error {
 	return &awserr.Error{Code: "InternalFailure", Message: msgInternalFailure, Status: http.StatusInternalServerError, Receiver: true}
 }
 
+// codeServiceUnavailable is the code of the errors a service returns when
+// it cannot serve for now (the local ELB's state refusing writes, say).
+const codeServiceUnavailable = "ServiceUnavailable"
+
+// unavailableError is the protocol's "temporarily unavailable" error for
+// e (a ServiceUnavailable): AWS's common error ServiceUnavailable (503),
+// Unavailable (503) in EC2, keeping e's message.
+func unavailableError(p Protocol, e *awserr.Error) *awserr.Error {
+	code := codeServiceUnavailable
+	if p == EC2Query {
+		code = "Unavailable"
+	}
+	return &awserr.Error{Code: code, Message: e.Message, Status: http.StatusServiceUnavailable, Receiver: true}
+}
+
 // tooLargeError is the protocol's error for a body over the bound.
 func tooLargeError(p Protocol, limit int64) *awserr.Error {
 	code := "RequestEntityTooLarge"

@@ -36,6 +36,7 @@ type call struct {
 	akid   string
 	in     any
 	out    any
+	body   []byte // the request's body, once read
 	code   string // "OK" or the error code sent
 	status int
 	detail string // logged cause of an internal failure
@@ -102,6 +103,7 @@ func (c *call) serve() {
 	if !ok {
 		return
 	}
+	c.body = body
 
 	if c.svc == nil {
 		c.svc = h.guessService(r, urlQuery, body)
@@ -431,6 +433,10 @@ func (c *call) failFromMethod(err error) {
 		c.fail(internalError(c.svc.Protocol))
 		return
 	}
+	if ae.Code == codeServiceUnavailable {
+		c.fail(unavailableError(c.svc.Protocol, ae))
+		return
+	}
 	c.fail(ae)
 }
 
@@ -438,6 +444,7 @@ func (c *call) fail(e *awserr.Error) { c.failFor(c.protocol(), e) }
 
 // failFor writes e in protocol p's error shape.
 func (c *call) failFor(p Protocol, e *awserr.Error) {
+	e = c.withoutLongEchoes(e)
 	c.code = e.Code
 	c.status = e.HTTPStatus()
 	hdr := c.w.Header()

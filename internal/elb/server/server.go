@@ -116,6 +116,9 @@ type Config struct {
 	// Limits are the ELBv2 quotas; zero fields take AWS's defaults (raise
 	// one as an AWS quota increase would).
 	Limits elbv2.Limits
+	// StateCheckTimeout bounds the verification of the state file at start
+	// (state.Options.CheckTimeout; 0: state.DefaultCheckTimeout).
+	StateCheckTimeout time.Duration
 	// IAMPolicy, when set, decides every request signed with AccessKeyID
 	// as IAM would (elbow elb --iam-policy): refused requests get AWS's
 	// access-denied answer and are logged (awsauthz.DeniedMessage).
@@ -153,6 +156,7 @@ type Server struct {
 	metricsLn net.Listener
 	metrics   *http.Server
 	dns       *dnsServer
+	control   *control
 
 	console    *console.Console
 	consoleLn  net.Listener
@@ -206,10 +210,14 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 		}
 	}()
-	if s.store, err = state.Open(cfg.StateDir); err != nil {
+	ctx := context.Background()
+	s.store, err = state.OpenWith(ctx, cfg.StateDir, state.Options{CheckTimeout: cfg.StateCheckTimeout, Logger: log.With("component", "state")})
+	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
+	if s.control, err = listenControl(s.store, log.With("component", "control")); err != nil {
+		return nil, err
+	}
 	if err := ec2.Bootstrap(ctx, s.store, f); err != nil {
 		return nil, fmt.Errorf("bootstrap the local cloud: %w", err)
 	}
@@ -279,7 +287,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.HandleFunc("/healthz", s.healthz)
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	if cfg.ConsoleListen != "" {
@@ -297,6 +305,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// healthz answers 200 "ok" while the server is sound, and 503 with the
+// reason once its state cannot be read (the store refuses writes then).
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if err := s.store.Err(); err != nil {
+		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // newConsole builds the console on the data planes' counters and the
@@ -486,6 +504,11 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("API server: %w", err)
 		}
 	})
+	goRun(&serving, func() {
+		if err := s.control.serve(); err != nil {
+			errc <- err
+		}
+	})
 	if s.metrics != nil {
 		goRun(&serving, func() {
 			if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -522,7 +545,7 @@ func (s *Server) Run(ctx context.Context) error {
 	goRun(&workers, func() { s.elbv2.Run(ctx) })
 	goRun(&workers, func() { distribute(ctx, s.store, s.log, consumers) })
 	s.log.Info("elbow elb serving", "api", s.URL(), "region", s.facts.Region, "stateDir", s.cfg.StateDir,
-		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "console", s.ConsoleURL(), "dataPlanes", !s.cfg.NoDataPlanes)
+		"dns", addrString(s.DNSAddr()), "metrics", addrString(s.MetricsAddr()), "console", s.ConsoleURL(), "control", s.control.path, "dataPlanes", !s.cfg.NoDataPlanes)
 	if s.cfg.AutoProvisionReferences {
 		s.log.Warn("auto-provisioning references: subnets, security groups, Elastic IPs, certificates and web ACLs that requests name and the local cloud lacks are created on first use (AWS would refuse them)")
 	} else if s.cfg.AutoProvisionCertificates {
@@ -566,6 +589,7 @@ func (s *Server) shutdown() {
 	if s.consoleSrv != nil {
 		_ = s.consoleSrv.Shutdown(sctx)
 	}
+	s.control.shutdown(sctx)
 	if s.dns != nil {
 		s.dns.stop()
 	}
@@ -611,6 +635,9 @@ func (s *Server) Close() error {
 	}
 	if s.consoleLn != nil {
 		s.consoleLn.Close()
+	}
+	if s.control != nil {
+		s.control.close()
 	}
 	if s.dns != nil {
 		s.dns.closeSockets()

@@ -1,12 +1,14 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strconv"
 
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/elbowlb/elbow/internal/vpcaddr"
 )
@@ -34,7 +36,9 @@ type Snapshot struct {
 	lbsByTG         map[string][]string    // sorted ARNs
 }
 
-// Snapshot reads the whole state in one transaction.
+// Snapshot reads the whole state in one transaction. A state that cannot
+// be read whole fails the store (Err): the data planes would otherwise be
+// fed nothing while the API answers.
 func (s *Store) Snapshot() (*Snapshot, error) {
 	var snap *Snapshot
 	err := s.View(func(tx *Tx) error {
@@ -42,6 +46,9 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 		snap, err = ReadSnapshot(tx)
 		return err
 	})
+	if err != nil && s.Err() == nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		s.fail(err)
+	}
 	return snap, err
 }
 

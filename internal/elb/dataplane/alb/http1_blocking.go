@@ -62,11 +62,30 @@ type blockingConn struct {
 
 	deadline time.Time
 	idleFor  time.Duration
-	watch    *watcher
-	dec      decision
-	h2n      atomic.Int32 // HTTP/2 streams in flight
-	h2idle   *time.Timer  // closes an idle HTTP/2 connection
-	h2quiet  atomic.Int64 // when the last HTTP/2 stream ended (Unix ns)
+	// readingHead is set while a request head is read (idleReader).
+	readingHead atomic.Bool
+	watch       *watcher
+	dec         decision
+	h2n         atomic.Int32 // HTTP/2 streams in flight
+	h2idle      *time.Timer  // closes an idle HTTP/2 connection
+	h2quiet     atomic.Int64 // when the last HTTP/2 stream ended (Unix ns)
+}
+
+// idleReader reads the client connection for br. While a request head is
+// read it moves the connection's read deadline to the idle timeout from
+// now before each read: ALB counts a connection idle when no byte moves,
+// so a head that arrives slowly is not cut at the idle timeout from its
+// start. (Bodies move it the same way, through clientDeadline.)
+type idleReader struct {
+	c *blockingConn
+	r io.Reader
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if r.c.readingHead.Load() {
+		r.c.setReadDeadline(r.c.conn, time.Now().Add(r.c.idleFor))
+	}
+	return r.r.Read(p)
 }
 
 func newClientConn(s *listenSock, nc net.Conn, remote netip.AddrPort) *blockingConn {
@@ -113,7 +132,7 @@ func (c *blockingConn) serve(sc *sockCfg) {
 	c.conn = conn
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.br.Reset(conn)
+	c.br.Reset(idleReader{c: c, r: conn})
 	c.bw.Reset(conn)
 	defer func() {
 		c.br.Reset(nil)
@@ -137,7 +156,7 @@ func (c *blockingConn) serveHandedOff(sc *sockCfg) {
 	c.conn = c.cc
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.br.Reset(c.conn)
+	c.br.Reset(idleReader{c: c, r: c.conn})
 	c.bw.Reset(c.conn)
 	defer func() {
 		c.br.Reset(nil)
@@ -170,7 +189,9 @@ func (c *blockingConn) loop(sc *sockCfg, conn net.Conn) {
 		}
 		c.idleFor = sc.LB.IdleTimeout
 		c.setReadDeadline(conn, time.Now().Add(c.idleFor))
+		c.readingHead.Store(true)
 		err := readRequest(c.br, &c.req)
+		c.readingHead.Store(false)
 		c.idle.Store(false)
 		start := time.Now()
 		// The request runs on the configuration current when it arrived.
@@ -214,9 +235,13 @@ func (c *blockingConn) handle(sc *sockCfg, start time.Time) bool {
 	}
 	unread := c.req.hasBody()
 	if d.Discard {
-		if c.discardBody(sc) {
+		switch err := c.discardBody(sc); {
+		case err == nil:
 			unread = false
-		} else {
+		case errors.Is(err, errBadChunk):
+			c.refuse(sc, start, 400)
+			return false
+		default:
 			d.Close = true
 		}
 	}
@@ -251,18 +276,22 @@ func (c *blockingConn) writeELB(sc *sockCfg, d *decision) {
 }
 
 // discardBody reads and drops a request body the load balancer answers
-// itself; it reports whether the connection can carry on.
-func (c *blockingConn) discardBody(sc *sockCfg) bool {
+// itself; nil means the connection can carry on (errBadChunk: a
+// malformed chunked body).
+func (c *blockingConn) discardBody(sc *sockCfg) error {
 	if c.req.chunked {
 		rl := relay{dst: bufio.NewWriter(io.Discard), src: c.br, dl: clientDeadline{c}}
-		return rl.copyChunked() == nil
+		return rl.copyChunked()
 	}
 	if c.req.contentLength > 1<<20 {
-		return false
+		return errBodyTooLong
 	}
 	_, err := c.br.Discard(int(c.req.contentLength))
-	return err == nil
+	return err
 }
+
+// errBodyTooLong is a body too long to read and drop before answering.
+var errBodyTooLong = errors.New("request body too long to discard")
 
 // proxy forwards the request to a target over HTTP/1.1 and relays the
 // response; it reports whether the client connection stays.
@@ -322,6 +351,14 @@ func (c *blockingConn) proxy(sc *sockCfg, d *decision) bool {
 				if errors.As(err, &we) {
 					e.errReason = "TargetConnectionError"
 					return c.fail(sc, d, 502, true)
+				}
+				if errors.Is(err, errBadChunk) {
+					// a chunk size that does not parse, or a chunk
+					// longer or shorter than its size says: refused as
+					// ALB refuses a malformed request (the target never
+					// sees the request end)
+					e.errReason = reasonCode(400)
+					return c.fail(sc, d, 400, true)
 				}
 				// The client stopped sending its body.
 				e.elbStatus = 460

@@ -375,9 +375,16 @@ func (c *loopConn) onReadable() {
 		return
 	}
 	c.drained = false
+	before := c.rx
 	c.readIn()
 	switch c.state {
 	case evIdle:
+		if c.rx > before {
+			// ALB counts a connection idle when no byte moves: a head
+			// that arrives slowly, byte after byte, is not cut at the
+			// idle timeout from its start
+			c.setIdle(c.l.now)
+		}
 		c.process()
 	case evReqBody:
 		c.pump()
@@ -413,6 +420,10 @@ func (c *loopConn) process() {
 		end := headEnd(c.in[c.inR:c.inW], c.scanFrom)
 		if end < 0 {
 			c.scanFrom = max(c.inW-c.inR-3, 0)
+			if firstLineTooLong(c.in[c.inR:c.inW]) {
+				c.refuseNow(errLineTooLong.status)
+				return
+			}
 			if c.inW-c.inR >= maxHeadBuffer-1 {
 				c.refuseNow(400)
 				return

@@ -9,9 +9,13 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 )
 
-// Limits of a request head, as ALB documents them (HTTP 400: "The request
-// header exceeded 16K per request line, 16K per single header, or 64K for
-// the entire header").
+// Limits of a request head, as ALB documents them ("Quotas for your
+// Application Load Balancers", HTTP headers: request line 16K, single
+// header 16K, whole request header 64K). A request line of up to 16 KiB
+// (its CRLF not counted) is served whatever part of it the URI is; a
+// longer one, however long, is 414 (ALB's "URI too long": "the request URL
+// or query string parameters are too large"); a longer header field, or a
+// head over 64 KiB, is 400.
 const (
 	maxLineBytes = 16 << 10
 	maxHeadBytes = 64 << 10
@@ -131,6 +135,9 @@ func (h *head) readLine(br lineReader, limit int, tooLong error) (int, error) {
 			if end > start && h.buf[end-1] == '\r' {
 				end--
 			}
+			if end-start > limit {
+				return 0, tooLong
+			}
 			h.buf = h.buf[:end]
 			return start, nil
 		case bufio.ErrBufferFull:
@@ -139,6 +146,25 @@ func (h *head) readLine(br lineReader, limit int, tooLong error) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// firstLineTooLong reports whether the start of a head (empty lines
+// before it skipped) holds a first line longer than a request line may
+// be, ended or not yet: the parser's limit, applied before the whole head
+// has arrived. A trailing CR of an unended line is not counted, as the
+// line may end with it.
+func firstLineTooLong(b []byte) bool {
+	n := bytes.IndexByte(b, '\n')
+	switch {
+	case n < 0:
+		n = len(b)
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+	case n > 0 && b[n-1] == '\r':
+		n--
+	}
+	return n > maxLineBytes
 }
 
 // read reads a message head: empty lines before the first line are
@@ -272,9 +298,6 @@ func (r *request) parseRequestLine(line []byte) error {
 		r.close = true
 	default:
 		return badRequest("unsupported protocol version")
-	}
-	if len(r.target) > maxLineBytes-32 {
-		return &httpError{414, "request URI too long"}
 	}
 	return nil
 }

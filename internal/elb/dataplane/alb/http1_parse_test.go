@@ -173,6 +173,33 @@ func FuzzReadRequest(f *testing.F) {
 	})
 }
 
+// FuzzFirstLineTooLong: what the event loops refuse early as a request
+// line too long (414), before the head has ended, the parser refuses
+// too, however the head ends.
+func FuzzFirstLineTooLong(f *testing.F) {
+	for _, s := range []string{
+		"GET /" + strings.Repeat("a", maxLineBytes-14) + " HTTP/1.1",
+		"GET /" + strings.Repeat("a", maxLineBytes-14) + " HTTP/1.1\r",
+		"GET /" + strings.Repeat("a", maxLineBytes-13) + " HTTP/1.1",
+		"GET /" + strings.Repeat("a", maxLineBytes) + " HTTP/1.1\r\nHost: h\r\n",
+		"GET / HTTP/1.1",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		data = bytes.TrimLeft(data, "\r\n")
+		if !firstLineTooLong(data) {
+			return
+		}
+		for _, end := range []string{"\r\nHost: h\r\n\r\n", "\nHost: h\n\n", "\n\n"} {
+			full := append(bytes.Clone(data), end...)
+			if err := readRequest(bufio.NewReaderSize(bytes.NewReader(full), 4096), &request{}); err != errLineTooLong {
+				t.Fatalf("refused early as too long, but the parser answers %v for the head ended with %q", err, end)
+			}
+		}
+	})
+}
+
 func FuzzReadResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	f.Add([]byte("HTTP/1.0 101 Switching\r\nTransfer-Encoding: chunked\r\n\r\n"))

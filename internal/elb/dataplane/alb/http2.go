@@ -32,8 +32,18 @@ import (
 // h2Config is what the load balancer's HTTP/2 server advertises: 128
 // concurrent streams, header blocks up to ALB's 64 KiB.
 func h2Config(idle time.Duration) h2.Config {
-	return h2.Config{MaxConcurrentStreams: 128, MaxHeaderListSize: maxHeadBytes, WriteTimeout: idle}
+	return h2.Config{MaxConcurrentStreams: h2MaxStreams, MaxHeaderListSize: maxHeadBytes, WriteTimeout: idle}
 }
+
+// h2MaxStreams is the concurrent streams a client may open. A stream the
+// client resets stops counting at once, but its request may still be on
+// its way to the target: a connection whose requests in flight reach
+// h2MaxHandlers has reset streams faster than they end (rapid reset,
+// CVE-2023-44487) and is ended with GOAWAY ENHANCE_YOUR_CALM.
+const (
+	h2MaxStreams  = 128
+	h2MaxHandlers = 4 * h2MaxStreams
+)
 
 // serveH2 serves an HTTP/2 client connection until it closes. An idle
 // connection (no stream in flight) closes after the idle timeout.
@@ -43,6 +53,10 @@ func (c *blockingConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.h2quiet.Store(time.Now().UnixNano())
 	c.h2idle = time.AfterFunc(sc.LB.IdleTimeout, c.h2IdleCheck)
 	hc.Serve(func(st *h2.Stream) {
+		if c.h2n.Load() >= h2MaxHandlers {
+			hc.Abort(http2.ErrCodeEnhanceYourCalm)
+			return
+		}
 		c.h2Begin()
 		c.p.workers.run(func() { c.serveH2Stream(st) })
 	})

@@ -387,6 +387,14 @@ func (c *Conn) goAwayLocked(code http2.ErrCode) {
 	c.kickLocked()
 }
 
+// Abort ends the connection over a connection error: GOAWAY with code,
+// every stream closed, the connection closed once the GOAWAY is out.
+func (c *Conn) Abort(code http2.ErrCode) {
+	c.mu.Lock()
+	c.goAwayLocked(code)
+	c.mu.Unlock()
+}
+
 // Active returns the number of open streams.
 func (c *Conn) Active() int {
 	c.mu.Lock()
@@ -543,6 +551,15 @@ func (c *Conn) readLoop(handler func(*Stream)) error {
 			case errors.As(err, &ce):
 				c.mu.Lock()
 				c.goAwayLocked(http2.ErrCode(ce))
+				c.mu.Unlock()
+				c.brokenEnd()
+				return err
+			case errors.Is(err, http2.ErrFrameTooLarge):
+				// A frame beyond SETTINGS_MAX_FRAME_SIZE: a connection
+				// error of type FRAME_SIZE_ERROR (RFC 9113 §4.2), its
+				// payload unread.
+				c.mu.Lock()
+				c.goAwayLocked(http2.ErrCodeFrameSize)
 				c.mu.Unlock()
 				c.brokenEnd()
 				return err

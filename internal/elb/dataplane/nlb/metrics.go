@@ -27,6 +27,7 @@ type metrics struct {
 	unhealthy    *prometheus.GaugeVec
 	clientTLSErr *prometheus.CounterVec
 	targetTLSErr *prometheus.CounterVec
+	portAllocErr *prometheus.CounterVec
 
 	mu    sync.Mutex
 	pairs map[[2]string]*pairMetrics
@@ -46,6 +47,7 @@ type pairMetrics struct {
 	unhealthy    prometheus.Gauge
 	clientTLSErr prometheus.Counter
 	targetTLSErr prometheus.Counter
+	portAllocErr prometheus.Counter
 }
 
 var metricLabels = []string{"load_balancer", "target_group"}
@@ -69,12 +71,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		unhealthy:    gauge("UnHealthyHostCount", "Targets considered unhealthy."),
 		clientTLSErr: counter("ClientTLSNegotiationErrorCount", "TLS handshakes initiated by clients that did not establish a session with the load balancer."),
 		targetTLSErr: counter("TargetTLSNegotiationErrorCount", "TLS handshakes initiated by the load balancer that did not establish a session with the target."),
+		portAllocErr: counter("PortAllocationErrorCount", "New flows refused because the load balancer could not give them a source port towards the target (UDP flow table full, or no socket available)."),
 		pairs:        map[[2]string]*pairMetrics{},
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.activeFlows, m.newFlows, m.bytes, m.packets, m.clientResets, m.targetResets, m.elbResets, m.healthy, m.unhealthy, m.clientTLSErr, m.targetTLSErr} {
+	for _, c := range []prometheus.Collector{m.activeFlows, m.newFlows, m.bytes, m.packets, m.clientResets, m.targetResets, m.elbResets, m.healthy, m.unhealthy, m.clientTLSErr, m.targetTLSErr, m.portAllocErr} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -107,6 +110,7 @@ func (m *metrics) pair(lb, tg string) *pairMetrics {
 		unhealthy:    m.unhealthy.WithLabelValues(lb, tg),
 		clientTLSErr: m.clientTLSErr.WithLabelValues(lb, tg),
 		targetTLSErr: m.targetTLSErr.WithLabelValues(lb, tg),
+		portAllocErr: m.portAllocErr.WithLabelValues(lb, tg),
 	}
 	m.pairs[k] = p
 	return p
@@ -126,7 +130,7 @@ func (m *metrics) keep(used map[[2]string]bool) {
 		delete(m.pairs, k)
 		for _, v := range []interface {
 			DeleteLabelValues(...string) bool
-		}{m.activeFlows, m.newFlows, m.bytes, m.packets, m.clientResets, m.targetResets, m.elbResets, m.healthy, m.unhealthy, m.clientTLSErr, m.targetTLSErr} {
+		}{m.activeFlows, m.newFlows, m.bytes, m.packets, m.clientResets, m.targetResets, m.elbResets, m.healthy, m.unhealthy, m.clientTLSErr, m.targetTLSErr, m.portAllocErr} {
 			v.DeleteLabelValues(k[0], k[1])
 		}
 	}

@@ -106,6 +106,15 @@ type Plane struct {
 	loopMu   sync.Mutex
 	loops    []*tcpLoop
 	loopsOff bool
+
+	// udpFlows bounds the UDP flows; answers reads their targets'
+	// answers (udpAnswers), made by newAnswers (nil: newUDPReaders) on
+	// first use and stopped at Close.
+	udpFlows      *udpFlowTable
+	answersMu     sync.Mutex
+	answers       udpAnswers
+	answersClosed bool
+	newAnswers    func(*Plane) (udpAnswers, error)
 }
 
 // socket is an open listener socket (TCP or UDP).
@@ -220,6 +229,7 @@ func New(cfg Config) (*Plane, error) {
 		tlsCache: map[string]*tlsCacheEntry{},
 		sockets:  map[sockKey]socket{},
 		targets:  map[targetKey]*targetState{},
+		udpFlows: newUDPFlowTable(),
 	}
 	p.cur.Store(&compiled{})
 	p.wg.Add(1)
@@ -374,6 +384,7 @@ func (p *Plane) Close(ctx context.Context) error {
 		s.close("load balancer data plane stopped")
 	}
 	p.stopLoops()
+	p.closeAnswers()
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()

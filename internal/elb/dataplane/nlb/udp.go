@@ -20,11 +20,14 @@ const maxDatagram = 65535
 // is a client address and port; its datagrams go to the target chosen for
 // its first one, through a socket connected to that target, until it is
 // idle for 120 s. Answers from the target go back to the client from the
-// listener's address.
+// listener's address: the plane's answer readers (udpAnswers) wait on
+// every flow's socket, so that a flow costs a socket and a table entry, not
+// a goroutine.
 type udpSocket struct {
 	p     *Plane
 	key   sockKey
 	conn  *net.UDPConn
+	batch batchConn // conn, for sendmmsg of answers
 	route atomic.Pointer[route]
 
 	mu     sync.Mutex
@@ -38,7 +41,8 @@ func (p *Plane) listenUDP(k sockKey, r *route) (socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &udpSocket{p: p, key: k, conn: pc.(*net.UDPConn), flows: map[netip.AddrPort]*udpFlow{}}
+	conn := pc.(*net.UDPConn)
+	s := &udpSocket{p: p, key: k, conn: conn, batch: newBatchConn(conn, k.addr.Addr().Is4()), flows: map[netip.AddrPort]*udpFlow{}}
 	s.route.Store(r)
 	p.log.Info("listening", "socket", k.String(), "loadBalancer", r.lbARN, "listener", r.listenerARN, "protocol", r.protocol, "zone", r.zone)
 	p.wg.Add(1)
@@ -191,18 +195,37 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 		p.log.Debug("no target for UDP flow", "socket", s.key.String(), "targetGroup", g.tg.arn, "zone", r.zone)
 		return nil
 	}
+	answers, err := p.udpAnswers()
+	if err != nil {
+		p.log.Warn("UDP answers cannot be read; flow dropped", "socket", s.key.String(), "err", err)
+		return nil
+	}
+	if !p.udpFlows.reserve() {
+		g.m.portAllocErr.Inc()
+		if p.udpFlows.warnFull(time.Now()) {
+			p.log.Warn("UDP flow table full: new flows are dropped until others end", "flows", p.udpFlows.limit,
+				"reason", "each flow holds a socket towards its target; the table keeps a quarter of the process's file descriptors for everything else")
+		}
+		return nil
+	}
 	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
 	c, _, err := p.dialTarget(p.ctx, "udp", cand.addr, client.Addr(), preserve, r.source)
 	if err != nil {
+		p.udpFlows.release()
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL) {
+			g.m.portAllocErr.Inc()
+		}
 		p.log.Debug("UDP flow to target failed", "target", cand.addr, "err", err)
 		return nil
 	}
 	up := c.(*net.UDPConn)
-	f := &udpFlow{s: s, client: client, up: up, out: newBatchConn(up, cand.addr.Addr().Is4()), ts: cand.ts, m: g.m}
+	f := &udpFlow{s: s, client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up,
+		out: newBatchConn(up, cand.addr.Addr().Is4()), ts: cand.ts, m: g.m, answers: answers}
 	if g.tg.s.ProxyProtocolV2 {
 		if f.hdr, err = p.proxyHeader("udp", client, s.key.addr); err != nil {
 			p.log.Debug("PROXY header not built", "err", err)
 			c.Close()
+			p.udpFlows.release()
 			return nil
 		}
 	}
@@ -211,6 +234,7 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	if s.closed {
 		s.mu.Unlock()
 		c.Close()
+		p.udpFlows.release()
 		return nil
 	}
 	s.flows[client] = f
@@ -218,8 +242,10 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	cand.ts.addFlow(f)
 	g.m.newFlows.Inc()
 	g.m.activeFlows.Inc()
-	p.wg.Add(1)
-	go f.replies()
+	if err := answers.add(f); err != nil {
+		f.terminate("answers cannot be read: " + err.Error())
+		return nil
+	}
 	return f
 }
 
@@ -241,39 +267,43 @@ func (s *udpSocket) expire(now time.Time) {
 
 // udpFlow is one client's UDP flow to a target.
 type udpFlow struct {
-	s      *udpSocket
-	client netip.AddrPort
-	up     *net.UDPConn
-	out    batchConn // up, for sendmmsg
-	ts     *targetState
-	m      *pairMetrics
-	hdr    []byte
-	last   atomic.Int64 // UnixNano of the last datagram either way
-	closed atomic.Bool
+	s          *udpSocket
+	client     netip.AddrPort
+	clientAddr *net.UDPAddr // client, for sendmmsg
+	up         *net.UDPConn
+	out        batchConn // up, for sendmmsg and recvmmsg
+	ts         *targetState
+	m          *pairMetrics
+	hdr        []byte
+	last       atomic.Int64 // UnixNano of the last datagram either way
+	closed     atomic.Bool
+	// answers reads the target's answers; slot is the flow's entry there.
+	answers udpAnswers
+	slot    uint64
 }
 
-// replies forwards the target's datagrams to the client.
-func (f *udpFlow) replies() {
-	defer f.s.p.wg.Done()
-	buf := make([]byte, maxDatagram)
-	for {
-		n, err := f.up.Read(buf)
-		if err != nil {
-			if f.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				// The target's port is closed (ICMP); keep the flow.
-				continue
-			}
-			f.terminate("target socket failed: " + err.Error())
-			return
+// answered sends a target's answers (ms[:n], read into their first
+// buffers) to the client from the listener's socket, in one sendmmsg.
+// out is scratch space for as many messages.
+func (f *udpFlow) answered(ms []ipv4.Message, n int, out []ipv4.Message) {
+	var bytes int
+	for i := range n {
+		out[i].Buffers = append(out[i].Buffers[:0], ms[i].Buffers[0][:ms[i].N])
+		out[i].Addr = f.clientAddr
+		bytes += ms[i].N
+	}
+	f.last.Store(time.Now().UnixNano())
+	sent := 0
+	for sent < n {
+		k, err := f.s.batch.WriteBatch(out[sent:n], 0)
+		if err != nil || k == 0 {
+			break // the client is gone or the listener closed: dropped, as the network would
 		}
-		f.last.Store(time.Now().UnixNano())
-		if _, err := f.s.conn.WriteToUDPAddrPort(buf[:n], f.client); err == nil {
-			f.m.bytes.Add(float64(n))
-			f.m.packets.Inc()
-		}
+		sent += k
+	}
+	if sent > 0 {
+		f.m.bytes.Add(float64(bytes))
+		f.m.packets.Add(float64(sent))
 	}
 }
 
@@ -286,7 +316,9 @@ func (f *udpFlow) terminate(reason string) {
 		delete(f.s.flows, f.client)
 	}
 	f.s.mu.Unlock()
+	f.answers.remove(f)
 	f.up.Close()
+	f.s.p.udpFlows.release()
 	f.ts.removeFlow(f)
 	f.m.activeFlows.Dec()
 	f.s.p.log.Debug("UDP flow ended", "client", f.client, "target", f.ts.key.id, "reason", reason)

@@ -13,7 +13,6 @@ package acm
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"regexp"
@@ -29,6 +28,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/service/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -67,12 +67,15 @@ type Service struct {
 	// autoProv and autoDomain: AutoProvisionReferences.
 	autoProv   bool
 	autoDomain string
+	// tokens seal ListCertificates' NextTokens (the sort key of the last
+	// certificate returned).
+	tokens pagetoken.Sealer
 }
 
 // New returns the ACM service on cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, region: cfg.Region, account: cfg.AccountID, log: cfg.Logger, now: cfg.Now,
-		autoProv: cfg.AutoProvisionReferences, autoDomain: cfg.AutoProvisionDomain}
+		autoProv: cfg.AutoProvisionReferences, autoDomain: cfg.AutoProvisionDomain, tokens: pagetoken.New(cfg.Store.TokenKey())}
 	if s.region == "" {
 		s.region = facts.DefaultRegion
 	}
@@ -380,13 +383,6 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-// listToken is ListCertificates' pagination token: the sort key of the
-// last certificate returned.
-func listToken(key string) *string {
-	t := base64.RawURLEncoding.EncodeToString([]byte("elbow1:" + key))
-	return &t
-}
-
 // ListCertificates lists certificates filtered by CertificateStatuses
 // (all by default) and Includes (keyTypes — RSA_1024 and RSA_2048 only
 // when absent, as ACM does —, keyUsage, extendedKeyUsage, managedBy,
@@ -403,12 +399,12 @@ func (s *Service) ListCertificates(ctx context.Context, in *acm.ListCertificates
 		return nil, awserr.New("ValidationException", "1 validation error detected: Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [ASCENDING, DESCENDING]", in.SortOrder)
 	}
 	after := ""
+	tokens := s.tokens.Scope("ListCertificates")
 	if in.NextToken != nil && *in.NextToken != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
-		if err != nil || !strings.HasPrefix(string(raw), "elbow1:") {
+		var ok bool
+		if after, ok = tokens.Open(*in.NextToken); !ok {
 			return nil, awserr.New("InvalidArgsException", "The NextToken is not valid.")
 		}
-		after = strings.TrimPrefix(string(raw), "elbow1:")
 	}
 	statuses := map[string]bool{}
 	for _, st := range in.CertificateStatuses {
@@ -509,7 +505,7 @@ func (s *Service) ListCertificates(ctx context.Context, in *acm.ListCertificates
 	n := len(items)
 	if in.MaxItems != nil && int(*in.MaxItems) < n {
 		n = int(*in.MaxItems)
-		out.NextToken = listToken(items[n-1].key)
+		out.NextToken = aws.String(tokens.Seal(items[n-1].key))
 	}
 	for _, it := range items[:n] {
 		out.CertificateSummaryList = append(out.CertificateSummaryList, it.sum)

@@ -92,7 +92,7 @@ func describe[T any](ctx context.Context, s *Service, d describeReq[T]) ([]T, *s
 	if d.key == nil {
 		return all, nil, nil
 	}
-	return paginate(all, d.key, d.limits, d.maxResults, d.nextToken, len(d.ids))
+	return paginate(s.tokens.Scope(d.op), all, d.key, d.limits, d.maxResults, d.nextToken, len(d.ids))
 }
 
 // renderByID renders the records the IDs name (every record of the kind

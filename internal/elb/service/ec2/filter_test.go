@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/elbowlb/elbow/internal/elb/api/awserr"
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 )
 
 func TestMatchWildcard(t *testing.T) {
@@ -188,10 +189,11 @@ func TestPaginate(t *testing.T) {
 	items := []string{"d", "b", "a", "c", "e"}
 	lim := pageLimits{min: 2, max: 3}
 	key := func(s string) string { return s }
+	tokens := pagetoken.New([]byte("test key")).Scope("DescribeVpcs")
 	var got []string
 	var tok *string
 	for range 10 {
-		page, next, err := paginate(append([]string(nil), items...), key, lim, aws.Int32(2), tok, 0)
+		page, next, err := paginate(tokens, append([]string(nil), items...), key, lim, aws.Int32(2), tok, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,8 +207,8 @@ func TestPaginate(t *testing.T) {
 		t.Fatalf("pages = %v, want a..e once each", got)
 	}
 	// A token stays valid when items are added or removed before it.
-	_, next, _ := paginate([]string{"a", "b", "c"}, key, lim, aws.Int32(2), nil, 0)
-	page, _, err := paginate([]string{"b", "c", "d", "aa"}, key, lim, aws.Int32(2), next, 0)
+	_, next, _ := paginate(tokens, []string{"a", "b", "c"}, key, lim, aws.Int32(2), nil, 0)
+	page, _, err := paginate(tokens, []string{"b", "c", "d", "aa"}, key, lim, aws.Int32(2), next, 0)
 	if err != nil || strings.Join(page, ",") != "c,d" {
 		t.Fatalf("after changes: %v, %v; want [c d]", page, err)
 	}
@@ -222,10 +224,11 @@ func TestPaginate(t *testing.T) {
 		{"above maximum", aws.Int32(4), nil, 0, lim, "InvalidParameterValue"},
 		{"bad token", nil, aws.String("!!"), 0, lim, "InvalidNextToken"},
 		{"foreign token", nil, aws.String("Zm9v"), 0, lim, "InvalidNextToken"},
+		{"another operation's token", nil, aws.String(pagetoken.New([]byte("test key")).Scope("DescribeSubnets").Seal("a")), 0, lim, "InvalidNextToken"},
 		{"with ids", aws.Int32(2), nil, 1, pageLimits{min: 2, max: 3, idsParam: "instancesSet"}, "InvalidParameterCombination"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := paginate(items, key, tc.lim, tc.max, tc.tok, tc.nIDs)
+			_, _, err := paginate(tokens, items, key, tc.lim, tc.max, tc.tok, tc.nIDs)
 			if !awserr.Is(err, tc.code) {
 				t.Fatalf("got %v, want %s", err, tc.code)
 			}

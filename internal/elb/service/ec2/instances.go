@@ -268,7 +268,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in *ec2.DescribeInstanc
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(r types.Reservation) string { return *r.ReservationId }, lim, in.MaxResults, in.NextToken, len(in.InstanceIds))
+	page, next, err := paginate(s.tokens.Scope("DescribeInstances"), all, func(r types.Reservation) string { return *r.ReservationId }, lim, in.MaxResults, in.NextToken, len(in.InstanceIds))
 	if err != nil {
 		return nil, err
 	}

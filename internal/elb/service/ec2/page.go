@@ -1,17 +1,18 @@
 package ec2
 
 import (
-	"encoding/base64"
 	"sort"
-	"strings"
 
 	"github.com/elbowlb/elbow/internal/elb/api/awserr"
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 )
 
 // Pagination: results are ordered by a stable key (the resource ID), and a
 // NextToken names the last key returned, so that a token stays valid while
 // resources are added or removed and a page never repeats or skips one
-// that existed throughout.
+// that existed throughout. Tokens are sealed for their operation
+// (internal/elb/service/pagetoken): one the service did not issue is
+// InvalidNextToken.
 
 // pageLimits are the MaxResults bounds AWS documents for an operation.
 type pageLimits struct {
@@ -19,21 +20,6 @@ type pageLimits struct {
 	// idsParam is the wire name of the ID list that MaxResults may not be
 	// combined with ("" when they combine freely).
 	idsParam string
-}
-
-const tokenPrefix = "elbow1:"
-
-func encodeToken(lastKey string) *string {
-	t := base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + lastKey))
-	return &t
-}
-
-func decodeToken(tok string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !strings.HasPrefix(string(raw), tokenPrefix) {
-		return "", awserr.New("InvalidNextToken", "The specified NextToken is not valid.")
-	}
-	return strings.TrimPrefix(string(raw), tokenPrefix), nil
 }
 
 // checkMaxResults validates MaxResults against the operation's bounds and
@@ -58,16 +44,16 @@ func checkMaxResults(lim pageLimits, maxResults *int32, nIDs int) error {
 // paginate sorts items by key and returns the page that follows nextToken,
 // at most maxResults long (all remaining items when maxResults is nil),
 // with the token of the following page (nil on the last page).
-func paginate[T any](items []T, key func(T) string, lim pageLimits, maxResults *int32, nextToken *string, nIDs int) ([]T, *string, error) {
+func paginate[T any](tokens pagetoken.Scope, items []T, key func(T) string, lim pageLimits, maxResults *int32, nextToken *string, nIDs int) ([]T, *string, error) {
 	if err := checkMaxResults(lim, maxResults, nIDs); err != nil {
 		return nil, nil, err
 	}
 	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
 	start := 0
 	if nextToken != nil && *nextToken != "" {
-		after, err := decodeToken(*nextToken)
-		if err != nil {
-			return nil, nil, err
+		after, ok := tokens.Open(*nextToken)
+		if !ok {
+			return nil, nil, awserr.New("InvalidNextToken", "The specified NextToken is not valid.")
 		}
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > after })
 	}
@@ -76,5 +62,6 @@ func paginate[T any](items []T, key func(T) string, lim pageLimits, maxResults *
 		return rest, nil, nil
 	}
 	page := rest[:*maxResults]
-	return page, encodeToken(key(page[len(page)-1])), nil
+	next := tokens.Seal(key(page[len(page)-1]))
+	return page, &next, nil
 }

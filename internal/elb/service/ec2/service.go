@@ -25,6 +25,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/api"
 	"github.com/elbowlb/elbow/internal/elb/api/awserr"
 	"github.com/elbowlb/elbow/internal/elb/service/autoprovision"
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -70,6 +71,8 @@ type Service struct {
 	// prov creates what Describe calls name; nil without
 	// AutoProvisionReferences.
 	prov *Provisioner
+	// tokens seal the NextTokens of Describe operations.
+	tokens pagetoken.Sealer
 }
 
 // AWS's default quotas.
@@ -92,6 +95,7 @@ func New(cfg Config) *Service {
 		maxElasticIPs: cfg.MaxElasticIPs,
 		log:           cfg.Logger,
 		now:           cfg.Now,
+		tokens:        pagetoken.New(cfg.Store.TokenKey()),
 	}
 	if s.region == "" {
 		s.region = facts.DefaultRegion

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 	"github.com/elbowlb/elbow/internal/elb/state"
 )
 
@@ -37,14 +38,20 @@ func FuzzARN(f *testing.F) {
 }
 
 func FuzzMarker(f *testing.F) {
+	tokens := pagetoken.New([]byte("fuzz key")).Scope("DescribeRules")
 	f.Add("")
-	f.Add(encodeMarker("20260101T000000.000000000 arn"))
+	f.Add(tokens.Seal("20260101T000000.000000000 arn"))
+	f.Add(tokens.Seal("b"))
 	f.Add("%%%")
+	f.Add("YQ") // "a", valid base64 but not a marker of ours
 	f.Fuzz(func(t *testing.T, m string) {
 		items := []string{"a", "b", "c", "d"}
-		page, next, err := paginate(items, func(s string) string { return s }, &m, ptr(int32(2)))
+		page, next, err := paginate(tokens, items, func(s string) string { return s }, &m, ptr(int32(2)))
 		if err == nil && (len(page) > 2 || (next != nil && len(page) == 0)) {
 			t.Fatalf("marker %q: page %v next %v", m, page, next)
+		}
+		if _, issued := tokens.Open(m); issued != (err == nil) {
+			t.Fatalf("marker %q: issued %v, but paginate answered %v", m, issued, err)
 		}
 	})
 }

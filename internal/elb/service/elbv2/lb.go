@@ -585,7 +585,7 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *sdk.DescribeLoa
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(lbs, lbSortKey, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeLoadBalancers"), lbs, lbSortKey, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,7 @@ func (s *Service) DescribeAccountLimits(ctx context.Context, in *sdk.DescribeAcc
 		return nil, err
 	}
 	all := s.limits.accountLimits()
-	page, next, err := paginate(all, func(l types.Limit) string { return *l.Name }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeAccountLimits"), all, func(l types.Limit) string { return *l.Name }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}

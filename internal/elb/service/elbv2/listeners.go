@@ -560,7 +560,7 @@ func (s *Service) DescribeListeners(ctx context.Context, in *sdk.DescribeListene
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(ls, func(l *state.Listener) string { return fmt.Sprintf("%05d %s", l.Port, l.ARN) }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeListeners"), ls, func(l *state.Listener) string { return fmt.Sprintf("%05d %s", l.Port, l.ARN) }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -606,7 +606,7 @@ func (s *Service) DescribeListenerCertificates(ctx context.Context, in *sdk.Desc
 			n++
 		}
 	}
-	page, next, err := paginate(items[:n], func(k keyed) string { return k.key }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeListenerCertificates"), items[:n], func(k keyed) string { return k.key }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}

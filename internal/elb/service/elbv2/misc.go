@@ -51,7 +51,7 @@ func (s *Service) DescribeSSLPolicies(ctx context.Context, in *sdk.DescribeSSLPo
 			keep = append(keep, p)
 		}
 	}
-	page, next, err := paginate(keep, func(p *sslpolicy.Policy) string { return fmt.Sprintf("%05d", order[p.Name]) }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeSSLPolicies"), keep, func(p *sslpolicy.Policy) string { return fmt.Sprintf("%05d", order[p.Name]) }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (s *Service) DescribeTrustStores(ctx context.Context, in *sdk.DescribeTrust
 	default:
 		picked = all
 	}
-	page, next, err := paginate(picked, func(t *state.TrustStore) string { return t.Name + " " + t.ARN }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeTrustStores"), picked, func(t *state.TrustStore) string { return t.Name + " " + t.ARN }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 package elbv2
 
 import (
-	"encoding/base64"
 	"sort"
+
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 )
 
 // maxPageSize is the largest PageSize ELBv2's Describe operations accept
@@ -12,8 +13,9 @@ const maxPageSize = 400
 // paginate returns one page of items ordered by key: the items after the
 // marker's key, at most pageSize (1–400, default 400) of them, and the
 // marker of the next page when more remain. A marker names the last key
-// returned, so it stays valid while resources come and go.
-func paginate[T any](items []T, key func(T) string, marker *string, pageSize *int32) ([]T, *string, error) {
+// returned, so it stays valid while resources come and go; it is sealed
+// for its listing (tokens), which refuses a marker it did not issue.
+func paginate[T any](tokens pagetoken.Scope, items []T, key func(T) string, marker *string, pageSize *int32) ([]T, *string, error) {
 	size := maxPageSize
 	if pageSize != nil {
 		if *pageSize < 1 || *pageSize > maxPageSize {
@@ -24,28 +26,21 @@ func paginate[T any](items []T, key func(T) string, marker *string, pageSize *in
 	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
 	start := 0
 	if marker != nil {
-		after, err := decodeMarker(*marker)
-		if err != nil {
-			return nil, nil, err
+		after, ok := tokens.Open(*marker)
+		if !ok {
+			return nil, nil, invalidMarker(*marker)
 		}
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > after })
 	}
 	end := min(start+size, len(items))
 	page := items[start:end]
 	if end < len(items) {
-		return page, ptr(encodeMarker(key(items[end-1]))), nil
+		return page, ptr(tokens.Seal(key(items[end-1]))), nil
 	}
 	return page, nil, nil
 }
 
-func encodeMarker(key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(key))
-}
-
-func decodeMarker(m string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(m)
-	if err != nil || m == "" {
-		return "", validation("The marker '%s' is not valid", m)
-	}
-	return string(b), nil
+// invalidMarker refuses a marker this listing did not issue.
+func invalidMarker(m string) error {
+	return validation("The marker '%s' is not valid: give the NextMarker of a previous call of the same operation", m)
 }

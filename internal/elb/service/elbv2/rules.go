@@ -658,7 +658,7 @@ func (s *Service) DescribeRules(ctx context.Context, in *sdk.DescribeRulesInput)
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(items, func(it item) string { return it.key }, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeRules"), items, func(it item) string { return it.key }, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/elbowlb/elbow/internal/elb/dataplane/health"
 	"github.com/elbowlb/elbow/internal/elb/service/autoprovision"
 	"github.com/elbowlb/elbow/internal/elb/service/ec2"
+	"github.com/elbowlb/elbow/internal/elb/service/pagetoken"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/facts"
 )
@@ -123,6 +124,8 @@ type Service struct {
 	refs      *ec2.Provisioner
 	reapEvery time.Duration
 	objects   fs.FS
+	// tokens seal the Markers of Describe operations.
+	tokens pagetoken.Sealer
 	// nextDue is when background work may next fall due (Unix
 	// nanoseconds; 0: unknown, read the state).
 	nextDue atomic.Int64
@@ -144,6 +147,7 @@ func New(cfg Config) *Service {
 		autoProv:  cfg.AutoProvision || cfg.AutoProvisionReferences,
 		reapEvery: cfg.ReapInterval,
 		objects:   cfg.Objects,
+		tokens:    pagetoken.New(cfg.Store.TokenKey()),
 	}
 	if s.region == "" {
 		s.region = facts.DefaultRegion

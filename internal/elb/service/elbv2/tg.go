@@ -596,7 +596,7 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *sdk.DescribeTarg
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(tgs, tgSortKey, in.Marker, in.PageSize)
+	page, next, err := paginate(s.tokens.Scope("DescribeTargetGroups"), tgs, tgSortKey, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
