@@ -273,7 +273,12 @@ func useDNS(server string) {
 // checks quick enough for its timeouts; an ALB class's also has the ALBs
 // pass the Host header on as the client sent it
 // (routing.http.preserve_host_header: by default an ALB rewrites its
-// port), which the suite checks. NLBs have no such attribute.
+// port), which the suite checks. NLBs have no such attribute; the L4
+// class's target groups balance across zones instead: with cross-zone
+// load balancing off (NLB's default) a zone's node forwards only to its
+// own zone's targets, so a weighted target group without a target in the
+// zone of the address a client picked takes none of its flows, and the
+// weighted tests' backends are not in every zone.
 func createClass(t *testing.T, c client.Client, className string, controller gwv1.GatewayController) {
 	t.Helper()
 	ctx := context.Background()
@@ -282,14 +287,18 @@ func createClass(t *testing.T, c client.Client, className string, controller gwv
 	interval, timeout, healthy, unhealthy := int32(5), int32(2), int32(2), int32(2)
 	ns2 := gwv1.Namespace(ns)
 	var lbAttrs []v1beta1.LoadBalancerAttribute
+	var tgAttrs []v1beta1.TargetGroupAttribute
 	if controller == trgw.ControllerALB {
 		lbAttrs = []v1beta1.LoadBalancerAttribute{{Key: "routing.http.preserve_host_header.enabled", Value: "true"}}
+	} else {
+		tgAttrs = []v1beta1.TargetGroupAttribute{{Key: "load_balancing.cross_zone.enabled", Value: "true"}}
 	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&gwaws.TargetGroupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ip-targets"}, Spec: v1beta1.TargetGroupConfigurationSpec{
 			DefaultConfiguration: v1beta1.TargetGroupProps{TargetType: &ip, HealthCheckConfig: &v1beta1.HealthCheckConfiguration{
-				HealthCheckInterval: &interval, HealthCheckTimeout: &timeout, HealthyThresholdCount: &healthy, UnhealthyThresholdCount: &unhealthy}},
+				HealthCheckInterval: &interval, HealthCheckTimeout: &timeout, HealthyThresholdCount: &healthy, UnhealthyThresholdCount: &unhealthy},
+				TargetGroupAttributes: tgAttrs},
 		}},
 		&gwaws.LoadBalancerConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "conformance"}, Spec: v1beta1.LoadBalancerConfigurationSpec{
 			DefaultTargetGroupConfiguration: &v1beta1.DefaultTargetGroupConfigurationReference{Name: "ip-targets"},

@@ -19,7 +19,9 @@
 //     ec2:CreateTags with ec2:CreateAction. Calls on a security group on
 //     its ARN with its tags; CreateTags and DeleteTags on each resource.
 //     Describe* on "*".
-//   - ACM: calls naming a certificate on its ARN with its tags.
+//   - ACM: a new import on certificate/* with the tags it sets (and
+//     AddTagsToCertificate when it sets some); calls naming a certificate
+//     on its ARN with its tags; tag changes with their tags too.
 //   - sts:GetCallerIdentity needs no permission, as on AWS.
 //   - Anything else on "*".
 package awsauthz
@@ -188,11 +190,7 @@ func (a *Authorizer) Requests(ctx context.Context, service, action string, in an
 	case "ec2":
 		return a.ec2(ctx, action, in)
 	case "acm":
-		arns := stringFields(in, "CertificateArn")
-		if len(arns) == 0 {
-			return []iampolicy.Request{{Action: iamAction, Resource: "*"}}, nil
-		}
-		return a.onExisting(ctx, iamAction, arns, nil, keyResourceTag)
+		return a.acm(ctx, action, in)
 	}
 	return []iampolicy.Request{{Action: iamAction, Resource: "*"}}, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -23,6 +25,8 @@ const (
 	ownLB   = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/k8s-default-web-1234567890/50dc6c495c0c9188"
 	otherLB = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/not-ours/60dc6c495c0c9188"
 	ownTG   = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/k8s-default-web-1234567890/73e2d6bc24d8a067"
+	ownCert = "arn:aws:acm:us-east-1:000000000000:certificate/0f4a9d1e-5b6c-4d7e-8f90-a1b2c3d4e5f6"
+	other   = "arn:aws:acm:us-east-1:000000000000:certificate/1e2d3c4b-5a69-4788-97a6-b5c4d3e2f1a0"
 )
 
 var clusterTag = map[string]string{"elbv2.k8s.aws/cluster": "prod", "ingress.k8s.aws/stack": "default/web"}
@@ -33,6 +37,8 @@ var tags = map[string]map[string]string{
 	"sg-owned":   clusterTag,
 	"sg-foreign": {"Name": "nodes"},
 	otherLB:      {"team": "x"},
+	ownCert:      clusterTag,
+	other:        {"team": "x"},
 }
 
 func shippedPolicy(t *testing.T) *iampolicy.Policy {
@@ -63,6 +69,14 @@ func elbTagList(m map[string]string) []elbv2types.Tag {
 	var out []elbv2types.Tag
 	for k, v := range m {
 		out = append(out, elbv2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out
+}
+
+func acmTagList(m map[string]string) []acmtypes.Tag {
+	var out []acmtypes.Tag
+	for k, v := range m {
+		out = append(out, acmtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	return out
 }
@@ -120,6 +134,21 @@ func TestShippedPolicy(t *testing.T) {
 		{"tag own SG", "ec2", "CreateTags", &ec2.CreateTagsInput{Resources: []string{"sg-owned"}, Tags: ec2TagList(map[string]string{"team": "y"})}, ""},
 		{"claim the nodes' SG", "ec2", "CreateTags", &ec2.CreateTagsInput{Resources: []string{"sg-foreign"}, Tags: ec2TagList(map[string]string{"elbv2.k8s.aws/cluster": "prod"})}, "ec2:CreateTags"},
 		{"untag own SG's cluster tag", "ec2", "DeleteTags", &ec2.DeleteTagsInput{Resources: []string{"sg-owned"}, Tags: ec2TagList(map[string]string{"elbv2.k8s.aws/cluster": ""})}, "ec2:DeleteTags"},
+		{"import a certificate tagged for the cluster", "acm", "ImportCertificate",
+			&acm.ImportCertificateInput{Certificate: []byte("c"), PrivateKey: []byte("k"), Tags: acmTagList(clusterTag)}, ""},
+		{"import an untagged certificate", "acm", "ImportCertificate",
+			&acm.ImportCertificateInput{Certificate: []byte("c"), PrivateKey: []byte("k")}, "acm:ImportCertificate"},
+		{"re-import own certificate", "acm", "ImportCertificate", &acm.ImportCertificateInput{CertificateArn: aws.String(ownCert)}, ""},
+		{"re-import someone else's certificate", "acm", "ImportCertificate", &acm.ImportCertificateInput{CertificateArn: aws.String(other)}, "acm:ImportCertificate"},
+		{"retag own certificate", "acm", "AddTagsToCertificate",
+			&acm.AddTagsToCertificateInput{CertificateArn: aws.String(ownCert), Tags: acmTagList(map[string]string{"team": "y"})}, ""},
+		{"untag own certificate", "acm", "RemoveTagsFromCertificate",
+			&acm.RemoveTagsFromCertificateInput{CertificateArn: aws.String(ownCert), Tags: acmTagList(map[string]string{"team": ""})}, ""},
+		{"retag someone else's certificate", "acm", "AddTagsToCertificate",
+			&acm.AddTagsToCertificateInput{CertificateArn: aws.String(other), Tags: acmTagList(map[string]string{"team": "y"})}, "acm:AddTagsToCertificate"},
+		{"list a certificate's tags", "acm", "ListTagsForCertificate", &acm.ListTagsForCertificateInput{CertificateArn: aws.String(other)}, ""},
+		{"delete own certificate", "acm", "DeleteCertificate", &acm.DeleteCertificateInput{CertificateArn: aws.String(ownCert)}, ""},
+		{"delete someone else's certificate", "acm", "DeleteCertificate", &acm.DeleteCertificateInput{CertificateArn: aws.String(other)}, "acm:DeleteCertificate"},
 		{"caller identity needs no permission", "sts", "GetCallerIdentity", &sts.GetCallerIdentityInput{}, ""},
 		{"a call the policy leaves out", "elasticloadbalancing", "SetWebAcl", &elbv2.DescribeSSLPoliciesInput{}, "elasticloadbalancing:SetWebAcl"},
 	} {
@@ -161,6 +190,23 @@ func TestRequests(t *testing.T) {
 	}
 	if got := reqs[1].Context["elasticloadbalancing:CreateAction"]; reqs[1].Action != "elasticloadbalancing:AddTags" || len(got) != 1 || got[0] != "CreateLoadBalancer" {
 		t.Errorf("second request %s with CreateAction %v", reqs[1].Action, got)
+	}
+
+	reqs, err = a.Requests(context.Background(), "acm", "ImportCertificate",
+		&acm.ImportCertificateInput{Certificate: []byte("c"), PrivateKey: []byte("k"), Tags: acmTagList(map[string]string{"a": "1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 2 || reqs[0].Action != "acm:ImportCertificate" || reqs[1].Action != "acm:AddTagsToCertificate" {
+		t.Fatalf("tagged import requests %+v, want ImportCertificate and AddTagsToCertificate", reqs)
+	}
+	for _, r := range reqs {
+		if r.Resource != "arn:aws:acm:us-east-1:000000000000:certificate/*" {
+			t.Errorf("%s on %s", r.Action, r.Resource)
+		}
+		if got := r.Context["aws:RequestTag/a"]; len(got) != 1 || got[0] != "1" {
+			t.Errorf("%s: request tag %v", r.Action, got)
+		}
 	}
 
 	reqs, err = a.Requests(context.Background(), "elasticloadbalancing", "CreateRule",

@@ -673,19 +673,22 @@ func checkGatewayALBRoutes(t *testing.T, d *dev) {
 	if e, err := c.get(ctx(t), base+"/api/items", host); err != nil || !strings.HasPrefix(e.Pod, "api-v2-") {
 		t.Errorf("GET /api/items with x-api-version: 2 reached %q (%v), want api-v2-*", e.Pod, err)
 	}
-	// The weights: both versions answer /api.
+	// The weights: both versions answer /api (a version's target group
+	// may still be checking its first target: the ALB answers 503 until
+	// one is healthy).
 	seen := map[string]bool{}
 	plain := &client{local: clientIP}
-	for i := 0; i < 40 && len(seen) < 2; i++ {
+	eventually(t, 2*time.Minute, func() error {
 		e, err := plain.get(ctx(t), base+"/api/items", host)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		seen[strings.SplitN(e.Pod, "-", 3)[1]] = true
-	}
-	if !seen["v1"] || !seen["v2"] {
-		t.Errorf("40 requests to /api reached %v, want both api-v1 and api-v2 (weights 50/50)", seen)
-	}
+		if !seen["v1"] || !seen["v2"] {
+			return fmt.Errorf("requests to /api reached %v, want both api-v1 and api-v2 (weights 50/50)", seen)
+		}
+		return nil
+	})
 	// The method match.
 	resp, body, err := plain.do(ctx(t), http.MethodPost, base+"/orders", host)
 	var posted echo

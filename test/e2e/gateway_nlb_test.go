@@ -116,8 +116,9 @@ func checkGatewayNLB(t *testing.T, d *dev) {
 }
 
 // checkGatewayNLBGameServer: the TCPRoute and UDPRoute on port 7777 share
-// one TCP_UDP listener; TCP reaches a pod from the NLB's private address
-// (IP targets, client IP preservation off), UDP datagrams come back.
+// one TCP_UDP listener; TCP reaches a pod from the client's own address
+// (client IP preservation is on, and cannot be turned off, for TCP_UDP
+// target groups, IP targets included), UDP datagrams come back.
 func checkGatewayNLBGameServer(t *testing.T, d *dev) {
 	lb := nlbGateway(t, d, "Gateway game/game", "internet-facing")
 	l := listener(t, lb, "TCP_UDP", 7777)
@@ -125,9 +126,8 @@ func checkGatewayNLBGameServer(t *testing.T, d *dev) {
 		t.Errorf("listeners %+v, want the one TCP_UDP listener", lb.Listeners)
 	}
 	e := nlbEcho(t, lb, "http", 7777)
-	private := privateAddresses(t, d, lb)
-	if h, _, _ := net.SplitHostPort(e.SourceVPC); !private[h] {
-		t.Errorf("TCP to IP targets: the pod saw %s (VPC %s), want one of the NLB's private addresses %v", e.Source, e.SourceVPC, private)
+	if h, _, _ := net.SplitHostPort(e.Source); h != clientIP {
+		t.Errorf("TCP to IP targets of a TCP_UDP group: the pod saw %s (VPC %s), want the client %s (client IP preservation)", e.Source, e.SourceVPC, clientIP)
 	}
 	udp := servedAddr(t, lb, l)
 	eventually(t, 2*time.Minute, func() error {
@@ -179,7 +179,7 @@ func checkGatewayNLBTLSTerminate(t *testing.T, d *dev) {
 // checkGatewayNLBTLSPassthrough: the Passthrough listener is a TCP
 // listener; the pod terminates TLS itself and sees the client's SNI.
 func checkGatewayNLBTLSPassthrough(t *testing.T, d *dev) {
-	lb := nlbGateway(t, d, "Gateway vault/vault", "internet-facing")
+	lb := nlbGateway(t, d, "Gateway vault/vault", "internal")
 	l := listener(t, lb, "TCP", 8200)
 	const sni = "eu.vault.example.com"
 	c := &client{local: clientIP}
