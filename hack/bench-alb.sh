@@ -1,9 +1,11 @@
 #!/bin/sh
 # Benchmark of the application load balancer data plane: elbow's ALB
-# against the direct path and nginx proxying to the same nginx backend, with
-# wrk (HTTP/1.1 and HTTPS, 64 keep-alive connections) and h2load (HTTP/2),
-# all on loopback. Prints req/s, p99 and the ratios. Installs Debian's wrk,
-# nginx and nghttp2-client (h2load) when missing.
+# against the direct path and nginx proxying to the same backends, with
+# wrk (HTTP/1.1 and HTTPS, 64 keep-alive connections), h2load (HTTP/2) and
+# ghz (gRPC unary and streaming), all on loopback. Prints req/s, latencies,
+# the proxies' CPU per request and the ratios. Installs Debian's wrk,
+# nginx and nghttp2-client (h2load) when missing, and ghz (pinned, from the
+# Go module proxy) into bin/.
 set -eu
 cd "$(dirname "$0")/.."
 missing=""
@@ -18,5 +20,10 @@ if [ -n "$missing" ]; then
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends $missing >/dev/null; }
 fi
 mkdir -p bin
+GHZ_VERSION=v0.120.0
+if [ ! -x bin/ghz ] || [ "$(cat bin/ghz.stamp 2>/dev/null)" != "$GHZ_VERSION" ]; then
+	echo "installing ghz $GHZ_VERSION into bin/ (Go module proxy)"
+	GOBIN="$PWD/bin" ${GO:-go} install github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION && echo "$GHZ_VERSION" > bin/ghz.stamp
+fi
 ${GO:-go} build -o bin/albbench ./hack/albbench
-exec bin/albbench "$@"
+exec bin/albbench -ghz bin/ghz "$@"

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/elbowlb/elbow/internal/elb/dataplane/access"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
 	"github.com/elbowlb/elbow/internal/elb/settings"
@@ -64,6 +66,10 @@ type listenerCfg struct {
 	tls    *tls.Config
 	certs  []certInfo
 	access *access.Policy
+	// The listener's response headers and TLS header names in their
+	// HTTP/2 (lower-case) form.
+	h2ResponseHeaders                     []hpack.HeaderField
+	h2TLSVersionHeader, h2TLSCipherHeader string
 }
 
 // sockCfg is what one socket serves: a listener, from one zone's node.
@@ -117,7 +123,8 @@ func (p *Plane) compile(snap *state.Snapshot) (map[netip.AddrPort]*sockCfg, *rou
 				continue
 			}
 			usedTLS[l.ARN] = true
-			cl := &listenerCfg{Listener: rl, lb: lc, access: access.Compile(snap, lb, p.addrs)}
+			cl := &listenerCfg{Listener: rl, lb: lc, access: access.Compile(snap, lb, p.addrs),
+				h2ResponseHeaders: h2Fields(rl.ResponseHeaders), h2TLSVersionHeader: strings.ToLower(rl.TLSVersionHeader), h2TLSCipherHeader: strings.ToLower(rl.TLSCipherHeader)}
 			if l.Protocol == "HTTPS" {
 				e, err := p.listenerTLS(snap, lc, l)
 				if err != nil {

@@ -66,9 +66,9 @@ type blockingConn struct {
 	readingHead atomic.Bool
 	watch       *watcher
 	dec         decision
-	h2n         atomic.Int32  // HTTP/2 streams in flight
-	h2done      chan struct{} // closed when the HTTP/2 connection ends
-	h2idle      *time.Timer   // closes an idle HTTP/2 connection
+	h2n         atomic.Int32 // HTTP/2 streams in flight
+	h2idle      *time.Timer  // closes an idle HTTP/2 connection
+	h2quiet     atomic.Int64 // when the last HTTP/2 stream ended (Unix ns)
 }
 
 // idleReader reads the client connection for br. While a request head is

@@ -57,6 +57,9 @@ type body struct {
 	// chunkOut writes a bodyEOF body in chunked encoding (to an
 	// HTTP/1.1 client).
 	chunkOut bool
+	// dechunk writes only the data of a chunked body, without its
+	// framing and trailers (to an HTTP/2 client).
+	dechunk bool
 }
 
 // relay writes to w what of in is to be sent on: a chunked body is
@@ -156,7 +159,9 @@ func (b *body) relayChunks(w byteWriter, in []byte, eof bool) (used int, done bo
 			if !ok {
 				return used, false, errBadChunk
 			}
-			werr = writeChunkHeader(w, n)
+			if !b.dechunk {
+				werr = writeChunkHeader(w, n)
+			}
 			if n == 0 {
 				b.chunk = chunkTrailer
 			} else {
@@ -166,14 +171,18 @@ func (b *body) relayChunks(w byteWriter, in []byte, eof bool) (used int, done bo
 			if len(line) != 0 {
 				return used, false, errBadChunk
 			}
-			_, werr = w.WriteString("\r\n")
+			if !b.dechunk {
+				_, werr = w.WriteString("\r\n")
+			}
 			b.chunk = chunkSize
 		case chunkTrailer:
 			if len(line) > 0 && bytes.IndexByte(line, ':') <= 0 {
 				return used, false, errBadChunk
 			}
-			w.Write(line)
-			_, werr = w.WriteString("\r\n")
+			if !b.dechunk {
+				w.Write(line)
+				_, werr = w.WriteString("\r\n")
+			}
 			if len(line) == 0 {
 				b.chunk = chunkDone
 			}

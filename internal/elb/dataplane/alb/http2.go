@@ -1,190 +1,242 @@
 package alb
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
-	"net"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/h2"
 	"github.com/elbowlb/elbow/internal/elb/settings"
 )
 
 // The HTTP/2 path: clients that negotiate h2 on an HTTPS listener are
-// served by golang.org/x/net/http2; their requests are routed by the same
-// rules and forwarded over HTTP/1.1 (target groups of protocol version
-// HTTP1, as ALB converts them), HTTP/2 (HTTP2) or HTTP/2 with trailers
-// (GRPC), through net/http clients kept per target.
+// served by package h2 (a read loop and a write loop per connection, a
+// goroutine per request). Requests are routed by the same rules and
+// forwarded over HTTP/1.1 (target groups of protocol version HTTP1, as
+// ALB converts them) on the pooled target connections the HTTP/1.1 paths
+// use, or over HTTP/2 (HTTP2 and GRPC target groups) on multiplexed
+// connections per target (http2_targets.go).
 
-// h2Server serves the HTTP/2 client connections of every listener: one
-// net/http server fed the connections that negotiated h2.
-type h2Server struct {
-	srv   *http.Server
-	queue chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-	conns sync.Map // net.Conn -> *blockingConn
+// h2Config is what the load balancer's HTTP/2 server advertises: 128
+// concurrent streams, header blocks up to ALB's 64 KiB.
+func h2Config(idle time.Duration) h2.Config {
+	return h2.Config{MaxConcurrentStreams: h2MaxStreams, MaxHeaderListSize: maxHeadBytes, WriteTimeout: idle}
 }
 
-type ctxKey struct{}
-
-func newH2Server() *h2Server {
-	h := &h2Server{queue: make(chan net.Conn), done: make(chan struct{})}
-	protos := new(http.Protocols)
-	protos.SetHTTP2(true)
-	h.srv = &http.Server{
-		Protocols:      protos,
-		MaxHeaderBytes: maxHeadBytes,
-		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: 128},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Context().Value(ctxKey{}).(*blockingConn).serveH2Request(w, r)
-		}),
-		ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
-			c, _ := h.conns.Load(nc)
-			return context.WithValue(ctx, ctxKey{}, c)
-		},
-		ConnState: func(nc net.Conn, st http.ConnState) {
-			if st == http.StateClosed || st == http.StateHijacked {
-				if c, ok := h.conns.LoadAndDelete(nc); ok {
-					close(c.(*blockingConn).h2done)
-				}
-			}
-		},
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	go h.srv.Serve(h)
-	return h
-}
-
-// Accept, Close and Addr make the server's listener: connections come
-// from the plane's sockets.
-func (h *h2Server) Accept() (net.Conn, error) {
-	select {
-	case c := <-h.queue:
-		return c, nil
-	case <-h.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (h *h2Server) Close() error {
-	h.once.Do(func() { close(h.done) })
-	return nil
-}
-
-func (h *h2Server) Addr() net.Addr { return &net.TCPAddr{} }
-
-// shutdown closes every HTTP/2 connection.
-func (h *h2Server) shutdown() {
-	h.Close()
-	h.srv.Close()
-}
+// h2MaxStreams is the concurrent streams a client may open. A stream the
+// client resets stops counting at once, but its request may still be on
+// its way to the target: a connection whose requests in flight reach
+// h2MaxHandlers has reset streams faster than they end (rapid reset,
+// CVE-2023-44487) and is ended with GOAWAY ENHANCE_YOUR_CALM.
+const (
+	h2MaxStreams  = 128
+	h2MaxHandlers = 4 * h2MaxStreams
+)
 
 // serveH2 serves an HTTP/2 client connection until it closes. An idle
 // connection (no stream in flight) closes after the idle timeout.
 func (c *blockingConn) serveH2(sc *sockCfg, tc *tls.Conn) {
 	c.conn = tc
-	c.h2done = make(chan struct{})
-	h := c.p.h2srv()
-	if h == nil {
-		return
-	}
+	hc := h2.NewServerConn(tc, h2Config(sc.LB.IdleTimeout))
+	c.h2quiet.Store(time.Now().UnixNano())
 	c.h2idle = time.AfterFunc(sc.LB.IdleTimeout, c.h2IdleCheck)
-	h.conns.Store(tc, c)
-	select {
-	case h.queue <- tc:
-	case <-h.done:
-		h.conns.Delete(tc)
-		return
-	}
-	<-c.h2done
+	hc.Serve(func(st *h2.Stream) {
+		if c.h2n.Load() >= h2MaxHandlers {
+			hc.Abort(http2.ErrCodeEnhanceYourCalm)
+			return
+		}
+		c.h2Begin()
+		c.p.workers.run(func() { c.serveH2Stream(st) })
+	})
 	c.h2idle.Stop()
 }
 
-// h2IdleCheck closes an HTTP/2 connection that has stayed idle.
-func (c *blockingConn) h2IdleCheck() {
-	if c.h2n.Load() == 0 {
-		c.nc.Close()
-	}
-}
-
-// isGRPC reports whether a request is a gRPC call.
-func isGRPC(r *http.Request) bool {
-	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
-}
-
-// serveH2Request routes and serves one HTTP/2 request.
-func (c *blockingConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	// The connection is idle when no stream is in flight; an idle
-	// connection of a listener that is gone closes.
+// h2Begin counts a stream in flight: the connection is not idle.
+func (c *blockingConn) h2Begin() {
 	c.idle.Store(false)
 	c.h2n.Add(1)
-	defer func() {
-		if c.h2n.Add(-1) == 0 {
-			c.idle.Store(true)
-			if c.s.isClosing() {
-				c.nc.Close()
-			} else if sc := c.s.cur.Load(); sc != nil {
-				c.h2idle.Reset(sc.LB.IdleTimeout)
-			}
-		}
-	}()
-	sc := c.s.cur.Load()
-	grpc := isGRPC(r)
-	if sc == nil {
-		// The listener is gone: no new requests on this connection.
-		w.Header().Set("Connection", "close")
-		h2Error(w, grpc, 503, nil)
+}
+
+// h2End counts a stream done; the last one makes the connection idle,
+// and closes it when its listener is going away.
+func (c *blockingConn) h2End() {
+	if c.h2n.Add(-1) != 0 {
 		return
 	}
-	e := &logEntry{reqProc: -1, targetProc: -1, respProc: -1, priority: -1}
+	c.idle.Store(true)
+	if c.h2n.Load() > 0 {
+		c.idle.Store(false)
+		return
+	}
+	c.h2quiet.Store(time.Now().UnixNano())
+	if c.s.isClosing() {
+		c.nc.Close()
+	} else if sc := c.s.cur.Load(); sc != nil {
+		c.h2idle.Reset(sc.LB.IdleTimeout)
+	}
+}
+
+// h2IdleCheck closes an HTTP/2 connection that has had no stream in
+// flight for the idle timeout. A check that fires while streams are in
+// flight does nothing (the last one's end arms it again); one that fires
+// just after the last stream ended waits for the rest of the timeout.
+func (c *blockingConn) h2IdleCheck() {
+	if c.h2n.Load() != 0 {
+		return
+	}
+	if sc := c.s.cur.Load(); sc != nil {
+		if left := sc.LB.IdleTimeout - time.Since(time.Unix(0, c.h2quiet.Load())); left > 0 {
+			c.h2idle.Reset(left)
+			return
+		}
+	}
+	c.nc.Close()
+}
+
+// h2Exchange is one HTTP/2 request's state, reused through a pool.
+type h2Exchange struct {
+	st   *h2.Stream
+	sc   *sockCfg
+	d    routing.Decision
+	e    logEntry
+	pm   *pairMetrics
+	grpc bool
+	// The request: its pseudo-header fields, its other fields as the
+	// routing core reads them, and the length of its body (0 none, -1
+	// unknown).
+	method, scheme, authority, path string
+	fields                          []hpack.HeaderField
+	headers                         []header
+	bodyLen                         int64
+	// resp is an HTTP/1.1 target's response head; out the header block
+	// sent to the client.
+	resp response
+	out  []hpack.HeaderField
+	up   []hpack.HeaderField // the header block sent to an HTTP/2 target
+	uc   atomic.Pointer[targetConn]
+	now  func() time.Time // the plane's clock
+}
+
+var h2ExchangePool = sync.Pool{New: func() any { return new(h2Exchange) }}
+
+// bytesOf returns a string's bytes without copying: hpack's strings are
+// read, never written, by the routing core.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// stringOf returns bytes as a string without copying; the string must not
+// outlive the bytes' buffer (it is only encoded into a header block).
+func stringOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// isGRPC reports whether a content type is gRPC's.
+func isGRPC(ctype string) bool { return strings.HasPrefix(ctype, "application/grpc") }
+
+// serveH2Stream routes and serves one HTTP/2 request.
+func (c *blockingConn) serveH2Stream(st *h2.Stream) {
+	defer c.h2End()
+	start := time.Now()
+	x := h2ExchangePool.Get().(*h2Exchange)
+	defer func() {
+		x.st, x.sc, x.pm = nil, nil, nil
+		x.fields = nil
+		clear(x.headers)
+		x.headers = x.headers[:0]
+		clear(x.out)
+		x.out = x.out[:0]
+		clear(x.up)
+		x.up = x.up[:0]
+		x.uc.Store(nil)
+		h2ExchangePool.Put(x)
+	}()
+	x.st, x.now = st, c.p.now
+	x.fields = st.Header()
+	x.method, x.scheme, x.authority, x.path = "", "", "", ""
+	headBytes := 0
+	ctype := ""
+	for _, f := range x.fields {
+		headBytes += len(f.Name) + len(f.Value) + 4
+		switch f.Name {
+		case ":method":
+			x.method = f.Value
+		case ":scheme":
+			x.scheme = f.Value
+		case ":authority":
+			x.authority = f.Value
+		case ":path":
+			x.path = f.Value
+		default:
+			if f.Name == "content-type" {
+				ctype = f.Value
+			}
+			if f.Name == "host" && x.authority == "" {
+				x.authority = f.Value
+			}
+			x.headers = append(x.headers, header{Name: bytesOf(f.Name), Value: bytesOf(f.Value)})
+		}
+	}
+	x.grpc = isGRPC(ctype)
+	x.bodyLen = st.BodyLength()
+	sc := c.s.cur.Load()
+	if sc == nil {
+		// The listener is gone: no new requests on this connection.
+		h2Error(st, x.grpc, 503, nil)
+		return
+	}
+	x.sc = sc
+	e := &x.e
+	e.reset()
 	e.start, e.client = start, c.seen
 	e.typ = "h2"
-	if grpc {
+	if x.grpc {
 		e.typ = "grpcs"
 	}
 	e.cipher, e.tlsProto, e.domain = c.tlsCiph, c.tlsProto, c.tlsState.ServerName
 	e.cert = sc.certForName(e.domain)
-	e.method = []byte(r.Method)
-	e.url = "https://" + r.Host + r.URL.RequestURI()
-	e.proto = "HTTP/2.0"
-	e.userAgent = []byte(r.UserAgent())
-	var pm *pairMetrics
-	defer func() { c.finishH2(sc, e, pm) }()
-
-	hs := make([]header, 0, len(r.Header)+1)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			hs = append(hs, header{Name: []byte(k), Value: []byte(v)})
-		}
+	e.method = append(e.method[:0], x.method...)
+	if sc.lb.alog != nil {
+		e.url = "https://" + x.authority + x.path
+		e.proto = "HTTP/2.0"
+		e.userAgent = routing.HeaderValue(x.headers, "user-agent")
+	}
+	defer c.finishH2(sc, e, x)
+	if st.Truncated() {
+		// Headers beyond ALB's 64 KiB.
+		e.elbStatus, e.errReason = 400, "ClientRequestError"
+		h2Error(st, x.grpc, 400, sc)
+		return
 	}
 	req := routing.Request{
 		Protocol:      routing.HTTP2,
-		Method:        []byte(r.Method),
-		Target:        []byte(r.URL.RequestURI()),
-		Host:          []byte(r.Host),
+		Method:        bytesOf(x.method),
+		Target:        bytesOf(x.path),
+		Host:          bytesOf(x.authority),
 		DefaultHost:   c.localHost,
-		Headers:       hs,
+		Headers:       x.headers,
 		Source:        c.remote.Addr(),
 		SourceVPC:     c.vpc,
-		HasBody:       r.ContentLength != 0,
-		ContentLength: r.ContentLength,
-		HeadBytes:     headerSize(r.Header),
+		HasBody:       x.bodyLen != 0,
+		ContentLength: x.bodyLen,
+		HeadBytes:     headBytes,
 		Start:         start,
 	}
-	if grpc {
+	if x.authority == "" {
+		req.Host = nil
+	}
+	if x.grpc {
 		req.Protocol = routing.GRPC
 	}
-	d := &routing.Decision{}
+	d := &x.d
 	sc.Route(sc.zone, &req, d)
 	if d.Rule != nil {
 		e.priority, e.actions = d.Rule.Priority, d.Rule.Action.Names
@@ -192,239 +244,49 @@ func (c *blockingConn) serveH2Request(w http.ResponseWriter, r *http.Request) {
 	e.errReason, e.redirect = d.ErrReason, d.Location
 	if d.Group != nil {
 		e.tgARN = d.Group.ARN
-		pm = sc.lb.rt.m.group(d.Group)
+		x.pm = sc.lb.rt.m.group(d.Group)
 	}
 	if d.Kind == routing.Respond {
 		e.elbStatus = d.Status
 		if d.Group != nil || d.Rule == nil {
 			// An error of the load balancer's: gRPC clients get it as a
 			// gRPC status.
-			h2Error(w, grpc, d.Status, sc)
+			h2Error(st, x.grpc, d.Status, sc)
 			return
 		}
 		// The rule's own answer: a fixed response, a redirect, or 501
 		// for an action elbow does not perform.
+		out := append(x.out[:0], hpack.HeaderField{Name: ":status", Value: strconv.Itoa(d.Status)})
 		if d.Location != "" {
-			w.Header().Set("Location", d.Location)
+			out = append(out, hpack.HeaderField{Name: "location", Value: d.Location})
 		}
-		writeELBHeaders(w, sc, d.ContentType, len(d.Body))
-		w.WriteHeader(d.Status)
-		w.Write(d.Body)
+		out = appendELBFields(out, sc, d.ContentType, len(d.Body))
+		x.out = out
+		st.WriteResponse(out, d.Body)
 		return
 	}
 	e.target = d.Target.VPC
-	e.trace = d.Trace
+	e.trace = append(e.trace[:0], d.Trace...)
 	d.Target.Inflight.Add(1)
 	defer d.Target.Inflight.Add(-1)
-	c.forwardH2(&h2Forward{w: w, r: r, sc: sc, e: e, pm: pm, d: d, grpc: grpc})
-}
-
-// h2Forward is one HTTP/2 request on its way to the target the routing
-// core chose.
-type h2Forward struct {
-	w    http.ResponseWriter
-	r    *http.Request
-	sc   *sockCfg
-	e    *logEntry
-	pm   *pairMetrics
-	d    *routing.Decision
-	grpc bool
-}
-
-// forwardH2 sends an HTTP/2 request to its target and relays the
-// response, trailers included.
-func (c *blockingConn) forwardH2(f *h2Forward) {
-	w, r, sc, e, pm, grpc := f.w, f.r, f.sc, f.e, f.pm, f.grpc
-	st, b := f.d.State, f.d.Target
-	idle := sc.LB.IdleTimeout
-	out := r.Clone(r.Context())
-	u, err := url.ParseRequestURI(string(f.d.URI))
-	if err != nil {
-		e.elbStatus, e.errReason = 500, "TransformFailed"
-		h2Error(w, grpc, 500, sc)
-		return
-	}
-	scheme := "http"
-	if b.TLS {
-		scheme = "https"
-	}
-	out.URL = &url.URL{Scheme: scheme, Host: b.Addr.String(), Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
-	out.Host = string(f.d.Host)
-	out.RequestURI = ""
-	out.Header = r.Header.Clone()
-	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Amzn-Trace-Id"} {
-		out.Header.Del(k)
-	}
-	if te := r.Header.Get("Te"); te != "" && !strings.EqualFold(te, "trailers") {
-		out.Header.Del("Te")
-	}
-	switch sc.LB.XFFMode {
-	case settings.XFFAppend:
-		prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
-		out.Header.Set("X-Forwarded-For", string(routing.AppendXFF(nil, []byte(prior), c.seen, sc.LB.XFFClientPort)))
-	case settings.XFFRemove:
-		out.Header.Del("X-Forwarded-For")
-	}
-	out.Header.Set("X-Forwarded-Proto", "https")
-	out.Header.Set("X-Forwarded-Port", sc.PortStr)
-	out.Header.Set("X-Amzn-Trace-Id", string(f.d.Trace))
-	if sc.LB.TLSHeaders {
-		out.Header.Set(sc.TLSVersionHeader, c.tlsProto)
-		out.Header.Set(sc.TLSCipherHeader, c.tlsCiph)
-	}
-	if sc.LB.DropInvalid {
-		for k := range out.Header {
-			if !validName([]byte(k)) {
-				out.Header.Del(k)
-			}
-		}
-	}
-	if r.ContentLength == 0 {
-		out.Body = nil
-	}
-	// The response headers must arrive within the idle timeout.
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	timedOut := make(chan struct{})
-	timer := time.AfterFunc(idle, func() { close(timedOut); cancel() })
-	out = out.WithContext(ctx)
-	e.reqProc = time.Since(e.start)
-	sent := time.Now()
-	rt := c.p.conns.get(b, sc.src).slowClient(st.Version)
-	resp, err := rt.RoundTrip(out)
-	stopped := timer.Stop()
-	if err != nil {
-		switch {
-		case !stopped && isClosed(timedOut):
-			e.elbStatus, e.errReason = 504, "TargetResponseTimeout"
-		case r.Context().Err() != nil:
-			e.elbStatus, e.errReason = 460, "ClientClosed"
-			return
-		case isTimeout(err):
-			e.elbStatus, e.errReason = 504, "TargetConnectionTimeout"
-		default:
-			e.elbStatus, e.errReason = 502, "TargetConnectionError"
-			var oe *net.OpError
-			if errors.As(err, &oe) && oe.Op == "dial" {
-				pm.connErrors.Inc()
-			}
-		}
-		h2Error(w, grpc, e.elbStatus, sc)
-		return
-	}
-	defer resp.Body.Close()
-	got := time.Now()
-	e.targetProc = got.Sub(sent)
-	e.targetStatus = resp.StatusCode
-	pm.responseTime.Observe(e.targetProc.Seconds())
-	pm.targetCode(resp.StatusCode)
-	h := w.Header()
-	for k, vs := range resp.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Trailer":
-			continue
-		}
-		h[k] = vs
-	}
-	for _, rh := range sc.ResponseHeaders {
-		h.Set(string(rh.Name), string(rh.Value))
-	}
-	now := c.p.now()
-	switch st.Attrs.Sticky {
-	case settings.StickyLBCookie:
-		addStickyCookie(h, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
-	case settings.StickyAppCookie:
-		for _, sv := range resp.Header.Values("Set-Cookie") {
-			if setsCookie([]byte(sv), st.Attrs.AppCookie) {
-				addStickyCookie(h, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
-				break
-			}
-		}
-	}
-	if f.d.GroupCookie != "" && f.d.GroupSticky > 0 {
-		addStickyCookie(h, "AWSALBTG", f.d.GroupCookie, now.Add(f.d.GroupSticky))
-	}
-	// Announce the trailers the target declared.
-	for k := range resp.Trailer {
-		h.Add("Trailer", k)
-	}
-	w.WriteHeader(resp.StatusCode)
-	fl, _ := w.(http.Flusher)
-	if grpc && fl != nil {
-		fl.Flush()
-	} else if resp.ContentLength >= 0 {
-		// A body of known length goes out in as few frames as the
-		// server's buffer allows (written once the handler returns); a
-		// streamed one (gRPC, chunked, server-sent events) is flushed
-		// as it comes.
-		fl = nil
-	}
-	bp := copyPool.Get().(*[]byte)
-	defer copyPool.Put(bp)
-	buf := *bp
-	for {
-		n, rerr := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				e.elbStatus, e.errReason = 460, "ClientClosed"
-				break
-			}
-			if fl != nil {
-				fl.Flush()
-			}
-		}
-		if rerr != nil {
-			if rerr != io.EOF {
-				e.errReason = "TargetResponseError"
-			}
-			break
-		}
-	}
-	for k, vs := range resp.Trailer {
-		for _, v := range vs {
-			h.Add(http.TrailerPrefix+k, v)
-		}
-	}
-	e.respProc = time.Since(got)
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
+	if d.State.Version == "HTTP1" {
+		c.forwardH2ToH1(x)
+	} else {
+		c.forwardH2ToH2(x)
 	}
 }
 
-func headerSize(h http.Header) int {
-	n := 0
-	for k, vs := range h {
-		for _, v := range vs {
-			n += len(k) + len(v) + 4
-		}
-	}
-	return n
-}
-
-func addStickyCookie(h http.Header, name, value string, exp time.Time) {
-	date := exp.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
-	h.Add("Set-Cookie", name+"="+value+"; Expires="+date+"; Path=/")
-	h.Add("Set-Cookie", name+"CORS="+value+"; Expires="+date+"; Path=/; SameSite=None; Secure")
-}
-
-func writeELBHeaders(w http.ResponseWriter, sc *sockCfg, ctype string, n int) {
-	h := w.Header()
+// appendELBFields appends the header fields of a response the load
+// balancer generates.
+func appendELBFields(out []hpack.HeaderField, sc *sockCfg, ctype string, n int) []hpack.HeaderField {
 	if sc != nil && sc.ServerHeader {
-		h.Set("Server", "awselb/2.0")
+		out = append(out, hpack.HeaderField{Name: "server", Value: "awselb/2.0"})
 	}
-	h.Set("Content-Type", ctype)
-	h.Set("Content-Length", strconv.Itoa(n))
+	out = append(out, hpack.HeaderField{Name: "content-type", Value: ctype}, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(n)})
 	if sc != nil {
-		for _, rh := range sc.ResponseHeaders {
-			h.Set(string(rh.Name), string(rh.Value))
-		}
+		out = append(out, sc.h2ResponseHeaders...)
 	}
+	return out
 }
 
 // grpcStatus maps a load balancer status to the gRPC status it reports
@@ -448,96 +310,441 @@ func grpcStatus(code int) (int, string) {
 // h2Error answers an HTTP/2 request with an ELB-generated error: an HTML
 // page, or for a gRPC call a trailers-only response whose grpc-status
 // and grpc-message say what failed.
-func h2Error(w http.ResponseWriter, grpc bool, code int, sc *sockCfg) {
+func h2Error(st *h2.Stream, grpc bool, code int, sc *sockCfg) {
 	if grpc {
-		h := w.Header()
+		out := []hpack.HeaderField{{Name: ":status", Value: "200"}}
 		if sc != nil && sc.ServerHeader {
-			h.Set("Server", "awselb/2.0")
+			out = append(out, hpack.HeaderField{Name: "server", Value: "awselb/2.0"})
 		}
-		st, msg := grpcStatus(code)
-		h.Set("Content-Type", "application/grpc")
-		h.Set("Grpc-Status", strconv.Itoa(st))
-		h.Set("Grpc-Message", "ELB "+strconv.Itoa(code)+": "+msg)
-		w.WriteHeader(200)
+		gs, msg := grpcStatus(code)
+		out = append(out,
+			hpack.HeaderField{Name: "content-type", Value: "application/grpc"},
+			hpack.HeaderField{Name: "grpc-status", Value: strconv.Itoa(gs)},
+			hpack.HeaderField{Name: "grpc-message", Value: "ELB " + strconv.Itoa(code) + ": " + msg})
+		st.WriteHeaders(out, true)
 		return
 	}
 	body := routing.Page(code)
-	writeELBHeaders(w, sc, "text/html", len(body))
-	w.WriteHeader(code)
-	w.Write(body)
+	out := appendELBFields([]hpack.HeaderField{{Name: ":status", Value: strconv.Itoa(code)}}, sc, "text/html", len(body))
+	st.WriteResponse(out, body)
 }
 
 // finishH2 records an HTTP/2 request's metrics and access log entry.
-func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, pm *pairMetrics) {
-	if sc == nil {
-		return
-	}
-	countRequest(sc.lb.rt.m, e, pm)
+func (c *blockingConn) finishH2(sc *sockCfg, e *logEntry, x *h2Exchange) {
+	countRequest(sc.lb.rt.m, e, x.pm)
 	if sc.lb.alog != nil {
 		sc.lb.alog.write(e, sc.lb.rt.dim)
 	}
 }
 
-// slowClient forwards requests of the HTTP/2 path to one target.
-type slowClient struct {
-	h1 *http.Transport
-	h2 *http.Transport
+// targetFailure records a failure to reach or hear from a target and
+// answers the client with the load balancer's status for it.
+func (x *h2Exchange) targetFailure(code int, reason string) {
+	x.e.elbStatus, x.e.errReason = code, reason
+	h2Error(x.st, x.grpc, code, x.sc)
 }
 
-// slowClient returns the pool's net/http client for a protocol version,
-// creating it on first use: HTTP/1.1 for HTTP1 target groups, HTTP/2 (in
-// clear text, or over TLS with ALPN h2 for HTTPS target groups) for HTTP2
-// and GRPC ones.
-func (p *pool) slowClient(version string) http.RoundTripper {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.slow == nil {
-		p.slow = &slowClient{}
+// dialFailure classifies a failed connection to a target.
+func (x *h2Exchange) dialFailure(err error) {
+	x.pm.connErrors.Inc()
+	var te *tlsError
+	switch {
+	case isTimeout(err):
+		x.targetFailure(504, "TargetConnectionTimeout")
+	case errors.As(err, &te):
+		x.targetFailure(502, "TargetTLSNegotiationError")
+	default:
+		x.targetFailure(502, "TargetConnectionError")
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: connectTimeout, Control: bindNoPort}
-		if p.src.IsValid() {
-			d.LocalAddr = &net.TCPAddr{IP: p.src.AsSlice()}
+}
+
+// forwardH2ToH1 forwards an HTTP/2 request to an HTTP1 target group's
+// target over HTTP/1.1, on the pooled connections the HTTP/1.1 paths use,
+// and relays the response.
+func (c *blockingConn) forwardH2ToH1(x *h2Exchange) {
+	sc, d, e, st := x.sc, &x.d, &x.e, x.st
+	idle := sc.LB.IdleTimeout
+	pool := c.p.conns.get(d.Target, sc.src)
+	// A client that resets its stream interrupts the wait for the
+	// target.
+	st.OnReset(func(error) {
+		if uc := x.uc.Load(); uc != nil {
+			uc.nc.SetReadDeadline(time.Now())
 		}
-		return d.DialContext(ctx, "tcp", p.t.Addr.String())
+	})
+	var uc *targetConn
+	var sentAt time.Time
+	for attempt := 0; ; attempt++ {
+		var err error
+		uc, err = pool.get(context.Background(), idle)
+		if err != nil {
+			x.dialFailure(err)
+			return
+		}
+		uc.idle = idle
+		x.uc.Store(uc)
+		e.reqProc = time.Since(e.start)
+		c.writeH2UpstreamHead(uc.bw, x)
+		if x.bodyLen != 0 {
+			if err := x.sendBodyH1(uc.bw); err != nil {
+				uc.close()
+				var we *writeError
+				if errors.As(err, &we) {
+					x.targetFailure(502, "TargetConnectionError")
+					return
+				}
+				// The client stopped sending its body.
+				e.elbStatus, e.errReason = 460, "ClientClosed"
+				return
+			}
+		}
+		if err := uc.bw.Flush(); err != nil {
+			uc.close()
+			if uc.reused && attempt == 0 && x.bodyLen == 0 {
+				continue
+			}
+			x.targetFailure(502, "TargetConnectionError")
+			return
+		}
+		sentAt = time.Now()
+		uc.setReadDeadline(sentAt.Add(idle))
+		if st.Err() != nil {
+			err = errClientClosed
+		} else {
+			err = readFinalResponse(uc.br, &x.resp)
+		}
+		if err == nil {
+			break
+		}
+		uc.close()
+		if st.Err() != nil {
+			e.elbStatus, e.errReason = 460, "ClientClosed"
+			return
+		}
+		if uc.reused && attempt == 0 && x.bodyLen == 0 && retryable(err) {
+			continue
+		}
+		if isTimeout(err) {
+			x.targetFailure(504, "TargetResponseTimeout")
+		} else {
+			x.targetFailure(502, "TargetResponseError")
+		}
+		return
 	}
-	newTransport := func(h2 bool) *http.Transport {
-		protos := new(http.Protocols)
+	resp := &x.resp
+	got := time.Now()
+	e.targetProc = got.Sub(sentAt)
+	e.targetStatus = resp.status
+	x.pm.responseTime.Observe(e.targetProc.Seconds())
+	x.pm.targetCode(resp.status)
+	if resp.status == 101 {
+		// No upgrade over HTTP/2.
+		uc.close()
+		x.targetFailure(502, "TargetResponseError")
+		return
+	}
+	x.h1ResponseFields()
+	bodyless := resp.bodyless(bytesOf(x.method))
+	reusable := !resp.close
+	var err error
+	switch {
+	case bodyless:
+		err = st.WriteHeaders(x.out, true)
+	case resp.contentLength >= 0 && resp.contentLength <= int64(uc.br.Buffered()):
+		// The whole body is here (the common small response): one
+		// header block and one DATA frame.
+		body, _ := uc.br.Peek(int(resp.contentLength))
+		err = st.WriteResponse(x.out, body)
+		uc.br.Discard(len(body))
+	default:
+		if err = st.WriteHeaders(x.out, false); err != nil {
+			break
+		}
+		bw := writerPool.Get().(*bufio.Writer)
+		bw.Reset(h2DataWriter{st})
+		rl := relay{dst: bw, src: uc.br, dl: uc}
 		switch {
-		case !h2:
-			protos.SetHTTP1(true)
-		case p.t.TLS:
-			protos.SetHTTP2(true)
+		case resp.chunked:
+			err = rl.run(&body{framing: bodyChunked, dechunk: true})
+		case resp.contentLength >= 0:
+			err = rl.copyN(resp.contentLength)
 		default:
-			protos.SetUnencryptedHTTP2(true)
+			err = rl.copyEOF(false)
+			reusable = false
 		}
-		return &http.Transport{
-			DialContext:         dial,
-			TLSClientConfig:     backendTLS,
-			TLSHandshakeTimeout: connectTimeout,
-			Protocols:           protos,
-			MaxIdleConnsPerHost: 1024,
-			IdleConnTimeout:     60 * time.Second,
-			DisableCompression:  true,
+		if err == nil {
+			if err = bw.Flush(); err != nil {
+				err = &writeError{err}
+			}
+		}
+		bw.Reset(nil)
+		writerPool.Put(bw)
+		if err == nil {
+			if err = st.WriteData(nil, true); err != nil {
+				err = &writeError{err}
+			}
 		}
 	}
-	if version == "HTTP1" {
-		if p.slow.h1 == nil {
-			p.slow.h1 = newTransport(false)
+	e.respProc = time.Since(got)
+	x.uc.Store(nil)
+	if err != nil {
+		uc.close()
+		var we *writeError
+		if errors.As(err, &we) || st.Err() != nil {
+			e.elbStatus, e.errReason = 460, "ClientClosed"
+		} else {
+			e.errReason = "TargetResponseError"
+			st.Reset(http2.ErrCodeInternal, nil)
 		}
-		return p.slow.h1
+		return
 	}
-	if p.slow.h2 == nil {
-		p.slow.h2 = newTransport(true)
+	if reusable {
+		uc.pool.put(uc)
+	} else {
+		uc.close()
 	}
-	return p.slow.h2
 }
 
-func (s *slowClient) close() {
-	if s.h1 != nil {
-		s.h1.CloseIdleConnections()
+// readFinalResponse reads a target's response head, skipping interim 1xx
+// responses other than 101.
+func readFinalResponse(br *bufio.Reader, resp *response) error {
+	for {
+		if err := readResponse(br, resp); err != nil {
+			return err
+		}
+		if resp.status >= 200 || resp.status == 101 {
+			return nil
+		}
 	}
-	if s.h2 != nil {
-		s.h2.CloseIdleConnections()
+}
+
+// h2DataWriter writes a response body to an HTTP/2 stream as DATA frames.
+type h2DataWriter struct{ st *h2.Stream }
+
+func (w h2DataWriter) Write(p []byte) (int, error) {
+	if err := w.st.WriteData(p, false); err != nil {
+		return 0, err
 	}
+	return len(p), nil
+}
+
+// sendBodyH1 relays the client's request body to an HTTP/1.1 target:
+// as it is when its length is known, in chunked encoding otherwise.
+func (x *h2Exchange) sendBodyH1(bw *bufio.Writer) error {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	chunked := x.bodyLen < 0
+	for {
+		n, err := x.st.Read(buf)
+		if n > 0 {
+			if chunked {
+				writeChunkHeader(bw, int64(n))
+			}
+			bw.Write(buf[:n])
+			if chunked {
+				bw.WriteString("\r\n")
+			}
+			if bw.Buffered() == 0 || bw.Available() < len(buf) {
+				if ferr := bw.Flush(); ferr != nil {
+					return &writeError{ferr}
+				}
+			}
+		}
+		if err == io.EOF {
+			if chunked {
+				bw.WriteString("0\r\n\r\n")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeH2UpstreamHead writes the HTTP/1.1 request head of an HTTP/2
+// request sent to an HTTP1 target group.
+func (c *blockingConn) writeH2UpstreamHead(w byteWriter, x *h2Exchange) {
+	sc, d := x.sc, &x.d
+	w.WriteString(x.method)
+	w.WriteByte(' ')
+	w.Write(d.URI)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.Write(d.Host)
+	w.WriteString("\r\n")
+	var xff []byte
+	var scratch []byte
+	nxff, ncookie := 0, 0
+	for i := range x.headers {
+		h := &x.headers[i]
+		if string(h.Name) == "cookie" {
+			ncookie++
+			continue
+		}
+		switch c.classify(sc, h.Name) {
+		case hdrSkip:
+			continue
+		case hdrXFF:
+			if sc.LB.XFFMode == settings.XFFPreserve {
+				break
+			}
+			if nxff == 0 {
+				xff = h.Value
+			} else {
+				scratch = append(append(append(scratch[:0], xff...), ", "...), h.Value...)
+				xff = scratch
+			}
+			nxff++
+			continue
+		}
+		w.Write(h.Name)
+		w.WriteString(": ")
+		w.Write(h.Value)
+		w.WriteString("\r\n")
+	}
+	if ncookie > 0 {
+		// Cookies are joined into one field for HTTP/1.1 (RFC 9113
+		// §8.2.3).
+		w.WriteString("cookie: ")
+		n := 0
+		for i := range x.headers {
+			if h := &x.headers[i]; string(h.Name) == "cookie" {
+				if n > 0 {
+					w.WriteString("; ")
+				}
+				w.Write(h.Value)
+				n++
+			}
+		}
+		w.WriteString("\r\n")
+	}
+	c.writeForwardedHeaders(w, sc, xff, d.Trace)
+	switch {
+	case x.bodyLen < 0:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case x.bodyLen > 0 || !bodylessMethod(bytesOf(x.method)):
+		w.WriteString("Content-Length: ")
+		var nb [20]byte
+		w.Write(strconv.AppendInt(nb[:0], x.bodyLen, 10))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// writeForwardedHeaders writes the headers the load balancer adds to an
+// HTTP/2 request it forwards over HTTP/1.1.
+func (c *blockingConn) writeForwardedHeaders(w byteWriter, sc *sockCfg, xff, trace []byte) {
+	if sc.LB.XFFMode == settings.XFFAppend {
+		w.WriteString("X-Forwarded-For: ")
+		var buf [64]byte
+		w.Write(routing.AppendXFF(buf[:0], xff, c.seen, sc.LB.XFFClientPort))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("X-Forwarded-Proto: https\r\nX-Forwarded-Port: ")
+	w.WriteString(sc.PortStr)
+	w.WriteString("\r\nX-Amzn-Trace-Id: ")
+	w.Write(trace)
+	w.WriteString("\r\n")
+	if sc.LB.TLSHeaders {
+		w.WriteString(sc.TLSVersionHeader)
+		w.WriteString(": ")
+		w.WriteString(c.tlsProto)
+		w.WriteString("\r\n")
+		w.WriteString(sc.TLSCipherHeader)
+		w.WriteString(": ")
+		w.WriteString(c.tlsCiph)
+		w.WriteString("\r\n")
+	}
+}
+
+// h1ResponseFields builds in x.out the HTTP/2 header block of an
+// HTTP/1.1 target's response: lower-case names, no connection-specific
+// fields, the stickiness cookies and the listener's response headers.
+// Its strings point into the target connection's buffer: it is sent
+// before the buffer moves on.
+func (x *h2Exchange) h1ResponseFields() {
+	resp, sc, d := &x.resp, x.sc, &x.d
+	out := append(x.out[:0], hpack.HeaderField{Name: ":status", Value: statusString(resp.status)})
+	appCookieSet := false
+	for i := range resp.headers {
+		h := &resp.headers[i]
+		if hopByHop(h.Name) || listed(h.Name, resp.hopByHop) || overridden(h.Name, sc.ResponseHeaders) {
+			continue
+		}
+		if d.State.Attrs.Sticky == settings.StickyAppCookie && asciiEqualFold(h.Name, "set-cookie") && setsCookie(h.Value, d.State.Attrs.AppCookie) {
+			appCookieSet = true
+		}
+		out = append(out, hpack.HeaderField{Name: lowerName(h.Name), Value: stringOf(h.Value)})
+	}
+	x.out = x.appendStickyFields(out, appCookieSet)
+}
+
+// appendStickyFields appends the stickiness cookies the response sets
+// and the listener's response headers.
+func (x *h2Exchange) appendStickyFields(out []hpack.HeaderField, appCookieSet bool) []hpack.HeaderField {
+	sc, d := x.sc, &x.d
+	st, b := d.State, d.Target
+	var now time.Time
+	if st.Attrs.Sticky != settings.StickyNone || d.GroupCookie != "" {
+		now = x.now()
+	}
+	switch st.Attrs.Sticky {
+	case settings.StickyLBCookie:
+		out = appendStickyCookie(out, "AWSALB", b.Cookie, now.Add(st.Attrs.StickyFor))
+	case settings.StickyAppCookie:
+		if appCookieSet {
+			out = appendStickyCookie(out, "AWSALBAPP-0", b.Cookie, now.Add(st.Attrs.StickyFor))
+		}
+	}
+	if d.GroupCookie != "" && d.GroupSticky > 0 {
+		out = appendStickyCookie(out, "AWSALBTG", d.GroupCookie, now.Add(d.GroupSticky))
+	}
+	return append(out, sc.h2ResponseHeaders...)
+}
+
+// appendStickyCookie appends a stickiness cookie and its CORS twin.
+func appendStickyCookie(out []hpack.HeaderField, name, value string, exp time.Time) []hpack.HeaderField {
+	date := exp.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	return append(out,
+		hpack.HeaderField{Name: "set-cookie", Value: name + "=" + value + "; Expires=" + date + "; Path=/"},
+		hpack.HeaderField{Name: "set-cookie", Value: name + "CORS=" + value + "; Expires=" + date + "; Path=/; SameSite=None; Secure"})
+}
+
+// statusString returns a status code's three digits.
+func statusString(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 204:
+		return "204"
+	case 304:
+		return "304"
+	case 404:
+		return "404"
+	}
+	return strconv.Itoa(code)
+}
+
+// commonNames are response header names in their HTTP/2 (lower-case)
+// form, found without allocating.
+var commonNames = []string{"content-type", "content-length", "date", "server", "cache-control", "set-cookie", "etag", "last-modified", "vary", "location", "expires", "content-encoding", "accept-ranges"}
+
+// lowerName returns a header name in lower case.
+func lowerName(b []byte) string {
+	for _, n := range commonNames {
+		if len(n) == len(b) && asciiEqualFold(b, n) {
+			return n
+		}
+	}
+	return strings.ToLower(string(b))
+}
+
+// h2Fields returns header fields in their HTTP/2 form.
+func h2Fields(hs []routing.Header) []hpack.HeaderField {
+	var out []hpack.HeaderField
+	for _, h := range hs {
+		out = append(out, hpack.HeaderField{Name: strings.ToLower(string(h.Name)), Value: string(h.Value)})
+	}
+	return out
 }

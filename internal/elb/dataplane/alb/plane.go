@@ -60,8 +60,9 @@ type Plane struct {
 	addrs  vpcaddr.Map
 	m      *metrics
 
-	router *routing.Router
-	conns  *targetPools
+	router  *routing.Router
+	conns   *targetPools
+	workers workers // the goroutines of HTTP/2 requests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -80,9 +81,6 @@ type Plane struct {
 	lastSnap atomic.Pointer[state.Snapshot]
 	// applying is the snapshot Apply is compiling (applyMu held).
 	applying *state.Snapshot
-
-	h2mu sync.Mutex
-	h2   *h2Server
 
 	// The event loops serving plain HTTP/1.1 connections, started on
 	// first use.
@@ -308,11 +306,6 @@ func (p *Plane) Close(ctx context.Context) error {
 	for _, s := range socks {
 		s.closeAll()
 	}
-	p.h2mu.Lock()
-	if p.h2 != nil {
-		p.h2.shutdown()
-	}
-	p.h2mu.Unlock()
 	p.loopMu.Lock()
 	loops := p.loops
 	p.loops = nil
@@ -322,6 +315,7 @@ func (p *Plane) Close(ctx context.Context) error {
 		l.stop()
 	}
 	p.cancel()
+	p.workers.stop()
 	p.applyMu.Lock()
 	p.conns.closeAll()
 	for _, lb := range p.lbs {
@@ -449,20 +443,6 @@ func (s *listenSock) remove(c *blockingConn) {
 
 // isClosing reports whether the socket is shutting down.
 func (s *listenSock) isClosing() bool { return s.shut.Load() }
-
-// h2srv returns the HTTP/2 server, starting it on first use; nil once the
-// plane is closed.
-func (p *Plane) h2srv() *h2Server {
-	p.h2mu.Lock()
-	defer p.h2mu.Unlock()
-	if p.ctx.Err() != nil {
-		return nil
-	}
-	if p.h2 == nil {
-		p.h2 = newH2Server()
-	}
-	return p.h2
-}
 
 // eventLoops returns the event loops, starting them on first use; nil
 // when connections are served by goroutines.

@@ -46,9 +46,8 @@ type pool struct {
 	closed bool
 	// shut is closed, readable without the lock (by event loops).
 	shut atomic.Bool
-	// slow is the net/http client of HTTP/2 requests from clients and of
-	// HTTP/2 and gRPC target groups, made on first use.
-	slow *slowClient
+	// h2 are the HTTP/2 connections of HTTP2 and GRPC target groups.
+	h2 h2Targets
 }
 
 // backendTLS is the configuration of TLS connections to targets: ALB does
@@ -141,7 +140,7 @@ func (p *pool) put(uc *targetConn) {
 }
 
 // maxIdlePerPool bounds the idle connections kept to one target.
-const maxIdlePerPool = 512
+const maxIdlePerPool = 1024
 
 // close closes the pool's idle connections; connections in use are closed
 // when they are returned.
@@ -151,11 +150,8 @@ func (p *pool) close() {
 	p.closed = true
 	idle := p.idle
 	p.idle = nil
-	slow := p.slow
 	p.mu.Unlock()
-	if slow != nil {
-		slow.close()
-	}
+	p.h2.close()
 	for _, uc := range idle {
 		uc.close()
 	}

@@ -102,6 +102,11 @@ type Plane struct {
 
 	transparent transparentState
 
+	// The event loops of TCP flows, started with the first TCP socket.
+	loopMu   sync.Mutex
+	loops    []*tcpLoop
+	loopsOff bool
+
 	// udpFlows bounds the UDP flows; answers reads their targets'
 	// answers (udpAnswers), made by newAnswers (nil: newUDPReaders) on
 	// first use and stopped at Close.
@@ -378,6 +383,7 @@ func (p *Plane) Close(ctx context.Context) error {
 	for _, s := range socks {
 		s.close("load balancer data plane stopped")
 	}
+	p.stopLoops()
 	p.closeAnswers()
 	done := make(chan struct{})
 	go func() {

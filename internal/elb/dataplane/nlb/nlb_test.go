@@ -1,9 +1,12 @@
 package nlb_test
 
 import (
+	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -899,6 +902,51 @@ func TestServingZones(t *testing.T) {
 	eventually(t, "no healthy target: no zone preferred (DNS fails open)", zones())
 	if got := e.plane.ServingZones("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/unknown/0123456789abcdef"); got != nil {
 		t.Errorf("unknown load balancer: %v, want nil", got)
+	}
+}
+
+// TestTCPBulkAndHalfClose moves 16 MiB each way at once through a TCP
+// listener (a bulk flow, spliced), then half-closes: the target sees the
+// end of the data, answers its last bytes and closes, and the client
+// reads every byte, in order, then the end.
+func TestTCPBulkAndHalfClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.createLB("bulk", lbSpec{zones: []string{zoneA}})
+	tg := e.createTG("bulk", "TCP", "ip", nil)
+	b := e.backendIn(privateA, "bulk", true, false)
+	e.register(tg, b)
+	port := e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+	c, err := e.dial(netip.AddrPortFrom(l.addrs[zoneA], port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	data := make([]byte, 16<<20)
+	rand.Read(data)
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		sent <- err
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the echo: %v (after %d bytes)", err, len(got))
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte("bulk\n"), data...)
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < len(got) && i < len(want) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("echo of %d bytes differs from byte %d (got %d bytes)", len(want), i, len(got))
 	}
 }
 

@@ -30,18 +30,26 @@ type tcpSocket struct {
 	ln    *net.TCPListener
 	route atomic.Pointer[route]
 
+	// loops accept the socket's connections when the plane's event loops
+	// run (lfd is then the listening socket, and ln nil).
+	loops []*tcpLoop
+	lfd   int
+
 	mu     sync.Mutex
 	closed bool
-	flows  map[*tcpFlow]struct{}
+	flows  map[flow]struct{}
 }
 
 func (p *Plane) listenTCP(k sockKey, r *route) (socket, error) {
+	if loops := p.tcpLoops(); len(loops) > 0 {
+		return p.listenTCPLoops(k, r, loops)
+	}
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(p.ctx, "tcp", k.addr.String())
 	if err != nil {
 		return nil, err
 	}
-	s := &tcpSocket{p: p, key: k, ln: ln.(*net.TCPListener), flows: map[*tcpFlow]struct{}{}}
+	s := &tcpSocket{p: p, key: k, ln: ln.(*net.TCPListener), lfd: -1, flows: map[flow]struct{}{}}
 	s.route.Store(r)
 	p.log.Info("listening", "socket", k.String(), "loadBalancer", r.lbARN, "listener", r.listenerARN, "protocol", r.protocol, "zone", r.zone)
 	p.wg.Add(1)
@@ -54,12 +62,16 @@ func (s *tcpSocket) setRoute(r *route) { s.route.Store(r) }
 func (s *tcpSocket) close(reason string) {
 	s.mu.Lock()
 	s.closed = true
-	flows := make([]*tcpFlow, 0, len(s.flows))
+	flows := make([]flow, 0, len(s.flows))
 	for f := range s.flows {
 		flows = append(flows, f)
 	}
 	s.mu.Unlock()
-	s.ln.Close()
+	if s.ln != nil {
+		s.ln.Close()
+	} else {
+		s.closeLoopListener()
+	}
 	for _, f := range flows {
 		f.terminate(reason)
 	}
@@ -130,21 +142,9 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 		alpn = tc.ConnectionState().NegotiatedProtocol
 		front = tc
 	}
-	h := p.flowHash(client, s.key.addr, protoTCP)
-	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
-	if g == nil {
-		reset(c)
-		r.lbm.elbResets.Inc()
-		return
-	}
-	if g.tg.s.StickySourceIP {
-		h = p.sourceHash(client.Addr())
-	}
-	cand := g.pick(h)
+	g, cand := s.choose(r, client)
 	if cand == nil {
-		p.log.Debug("no target for connection", "socket", s.key.String(), "targetGroup", g.tg.arn, "zone", r.zone)
 		reset(c)
-		g.m.elbResets.Inc()
 		return
 	}
 	preserve := g.tg.s.PreserveClientIP && client.Addr().Is4() == cand.addr.Addr().Is4()
@@ -216,7 +216,30 @@ func (s *tcpSocket) handle(c *net.TCPConn) {
 	g.m.activeFlows.Dec()
 }
 
-func (s *tcpSocket) add(f *tcpFlow) bool {
+// choose picks the target group and target of a client's new flow by the
+// hash of its 5-tuple (or its source address, for source-IP stickiness);
+// nil when there is none, counted as the load balancer's reset.
+func (s *tcpSocket) choose(r *route, client netip.AddrPort) (*groupRoute, *candidate) {
+	p := s.p
+	h := p.flowHash(client, s.key.addr, protoTCP)
+	g := r.pickGroup(p.groupHash(r, h, client.Addr()))
+	if g == nil {
+		r.lbm.elbResets.Inc()
+		return nil, nil
+	}
+	if g.tg.s.StickySourceIP {
+		h = p.sourceHash(client.Addr())
+	}
+	cand := g.pick(h)
+	if cand == nil {
+		p.log.Debug("no target for connection", "socket", s.key.String(), "targetGroup", g.tg.arn, "zone", r.zone)
+		g.m.elbResets.Inc()
+		return g, nil
+	}
+	return g, cand
+}
+
+func (s *tcpSocket) add(f flow) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -226,7 +249,7 @@ func (s *tcpSocket) add(f *tcpFlow) bool {
 	return true
 }
 
-func (s *tcpSocket) remove(f *tcpFlow) {
+func (s *tcpSocket) remove(f flow) {
 	s.mu.Lock()
 	delete(s.flows, f)
 	s.mu.Unlock()
