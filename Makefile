@@ -66,7 +66,7 @@ bench: build
 # The Gateway API conformance suite (the module's version in go.mod,
 # unmodified) against elbow dev, writing the reports the README shows:
 # GATEWAY-HTTP and GATEWAY-GRPC on the ALB class, then GATEWAY-TCP, -UDP and
-# -TLS on NLBs (docs/conformance.md). Tens of minutes each; it binds the
+# -TLS on NLBs (docs/conformance.md). A few minutes each; it binds the
 # load balancers' well-known loopback ports as test/e2e does.
 GWAPI_VERSION = $(shell $(GO) list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
 conformance: tools
