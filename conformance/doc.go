@@ -5,8 +5,8 @@
 // class (GATEWAY-TCP, GATEWAY-UDP and GATEWAY-TLS), and writes its report
 // under conformance/reports/.
 //
-// The test is behind the build tag conformance (it runs for tens of
-// minutes):
+// The test is behind the build tag conformance (a run takes a few
+// minutes; `make conformance` runs both):
 //
 //	flock /tmp/elbow-e2e.lock go test -tags conformance -timeout 90m ./conformance/ \
 //	    -args -report-output reports/v1.6.3/alb-report.yaml -version v0.1.0
