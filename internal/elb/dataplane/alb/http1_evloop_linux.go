@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb/routing"
+	"github.com/elbowlb/elbow/internal/elb/dataplane/evloop"
 )
 
 // The event loop serves plain HTTP/1.1 connections without a goroutine
@@ -55,13 +56,12 @@ type evLoop struct {
 	quit  atomic.Bool
 	done  chan struct{}
 
-	fds   []evObj // by file descriptor
-	conns map[*loopConn]struct{}
-	idle  map[*pool][]*loopTargetConn // kept-alive target connections, per pool
-	now   time.Time
-	last  time.Time // last sweep
-	// noPwait2: the kernel has no epoll_pwait2.
-	noPwait2 bool
+	fds    []evObj // by file descriptor
+	conns  map[*loopConn]struct{}
+	idle   map[*pool][]*loopTargetConn // kept-alive target connections, per pool
+	now    time.Time
+	last   time.Time // last sweep
+	waiter evloop.Waiter
 }
 
 // evObj is a socket the loop serves.
@@ -155,18 +155,8 @@ func (l *evLoop) run() {
 	l.now = time.Now()
 	l.last = l.now
 	for {
-		// Poll without giving up the P first, and wait a little the same
-		// way: under load the next events come within microseconds, and
-		// a loop that keeps its P spares the scheduler's hand-offs. A
-		// loop with nothing to do blocks, giving its P to the rest of
-		// the process.
-		n, err := epollPoll(l.epfd, events, 0)
-		if n == 0 && err == nil {
-			n, err = l.briefWait(events)
-		}
-		if n == 0 && err == nil {
-			n, err = syscall.EpollWait(l.epfd, events, int(evSweep/time.Millisecond))
-		}
+		// Keep the P while events come quickly; block only when idle.
+		n, err := l.waiter.Wait(l.epfd, events, evSweep)
 		l.now = time.Now()
 		if err != nil && err != syscall.EINTR {
 			l.p.log.Error("ALB event loop", "err", err)
@@ -349,7 +339,7 @@ func (c *loopConn) readIn() {
 				return // full: read again once consumed
 			}
 		}
-		n, err := rawRead(c.fd, c.in[c.inW:])
+		n, err := evloop.Read(c.fd, c.in[c.inW:])
 		if n > 0 {
 			c.inW += n
 			c.rx += int64(n)
@@ -835,7 +825,7 @@ func (c *loopConn) endResponse() {
 // flush writes buffered output to the client.
 func (c *loopConn) flush() {
 	for c.outPos < len(c.out) {
-		n, err := rawWrite(c.fd, c.out[c.outPos:])
+		n, err := evloop.Write(c.fd, c.out[c.outPos:])
 		if n > 0 {
 			c.outPos += n
 			c.tx += int64(n)
@@ -1064,7 +1054,7 @@ func (u *loopTargetConn) readIn() {
 				return
 			}
 		}
-		n, err := rawRead(u.fd, u.in[u.inW:])
+		n, err := evloop.Read(u.fd, u.in[u.inW:])
 		if n > 0 {
 			u.inW += n
 		}
@@ -1087,7 +1077,7 @@ func (u *loopTargetConn) readIn() {
 // write writes pending request bytes; done reports that all were taken.
 func (u *loopTargetConn) write() (done bool, err error) {
 	for u.outPos < len(u.out) {
-		n, err := rawWrite(u.fd, u.out[u.outPos:])
+		n, err := evloop.Write(u.fd, u.out[u.outPos:])
 		if n > 0 {
 			u.outPos += n
 		}
@@ -1235,68 +1225,4 @@ func (p *Plane) toEventLoop(s *listenSock, sc *sockCfg, nc net.Conn, remote neti
 	l := loops[p.nextLoop.Add(1)%uint32(len(loops))]
 	l.add(c)
 	return true
-}
-
-// Sockets of the event loops are non-blocking: their reads and writes
-// never block, so they are made without telling the scheduler (no P
-// hand-off, no system monitor involvement).
-
-func rawRead(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
-
-// briefWait waits up to evBriefWait for events without giving up the
-// thread's P (epoll_pwait2, Linux 5.11; without it, no wait). A signal
-// (the scheduler's preemption requests included) ends the wait with
-// EINTR, so stop-the-world pauses are not held up.
-func (l *evLoop) briefWait(events []syscall.EpollEvent) (int, error) {
-	if l.noPwait2 {
-		return 0, nil
-	}
-	ts := syscall.Timespec{Nsec: int64(evBriefWait)}
-	n, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	switch errno {
-	case 0:
-		return int(n), nil
-	case syscall.ENOSYS:
-		l.noPwait2 = true
-		return 0, nil
-	case syscall.EINTR:
-		return 0, nil
-	}
-	return 0, errno
-}
-
-// evBriefWait is how long an idle loop waits before giving up its P.
-const evBriefWait = 200 * time.Microsecond
-
-// sysEpollPwait2 is epoll_pwait2's number (the same on amd64 and arm64).
-const sysEpollPwait2 = 441
-
-// epollPoll returns the ready events, waiting up to msec milliseconds
-// without giving up the thread's P.
-func epollPoll(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
 }

@@ -67,8 +67,7 @@ type Loop struct {
 	tick     time.Duration
 	lastTick time.Time
 	onTick   func()
-	// noPwait2: the kernel has no epoll_pwait2.
-	noPwait2 bool
+	waiter   Waiter
 }
 
 // New returns a loop; Run runs it. onTick, if not nil, is called on the
@@ -167,18 +166,12 @@ func (l *Loop) Run() {
 	events := make([]syscall.EpollEvent, maxEvents)
 	l.now = time.Now()
 	l.lastTick = l.now
-	wait := int(l.tick / time.Millisecond)
-	if wait <= 0 {
-		wait = 100
+	block := l.tick
+	if block < time.Millisecond {
+		block = 100 * time.Millisecond
 	}
 	for {
-		n, err := pollNow(l.epfd, events)
-		if n == 0 && err == nil {
-			n, err = l.waitBriefly(events)
-		}
-		if n == 0 && err == nil {
-			n, err = syscall.EpollWait(l.epfd, events, wait)
-		}
+		n, err := l.waiter.Wait(l.epfd, events, block)
 		l.now = time.Now()
 		if err != nil && err != syscall.EINTR {
 			return
@@ -219,36 +212,46 @@ func (l *Loop) runPosted() {
 	}
 }
 
-// waitBriefly waits up to briefWait for events without giving up the
-// thread's P (epoll_pwait2, Linux 5.11; without it, no wait). A signal
-// (the scheduler's preemption requests included) ends the wait with EINTR,
-// so stop-the-world pauses are not held up.
-func (l *Loop) waitBriefly(events []syscall.EpollEvent) (int, error) {
-	if l.noPwait2 {
-		return 0, nil
-	}
-	ts := syscall.Timespec{Nsec: int64(briefWait)}
-	n, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	switch errno {
-	case 0:
-		return int(n), nil
-	case syscall.ENOSYS:
-		l.noPwait2 = true
-		return 0, nil
-	case syscall.EINTR:
-		return 0, nil
-	}
-	return 0, errno
+// Waiter waits for the events of an epoll set as an event loop should:
+// a poll that does not wait, then a brief wait that keeps the thread's P
+// (epoll_pwait2, Linux 5.11; skipped without it), and only then a wait
+// that blocks, giving the P to the rest of the process. Under load the
+// next events come within microseconds, and a loop that keeps its P
+// spares the scheduler's hand-offs. A signal (the scheduler's preemption
+// requests included) ends the brief wait with EINTR, so stop-the-world
+// pauses are not held up. The zero Waiter is ready; it is not safe for
+// concurrent use (one per loop).
+type Waiter struct {
+	noPwait2 bool // the kernel has no epoll_pwait2
 }
 
-// pollNow returns the ready events without waiting or giving up the
-// thread's P.
-func pollNow(epfd int, events []syscall.EpollEvent) (int, error) {
+// Wait returns the number of ready events of epfd written to events,
+// blocking up to block (rounded down to milliseconds) once nothing came
+// in the brief wait. Its errors are epoll_wait's (EINTR included).
+func (w *Waiter) Wait(epfd int, events []syscall.EpollEvent, block time.Duration) (int, error) {
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
-	return int(n), nil
+	if n > 0 {
+		return int(n), nil
+	}
+	if !w.noPwait2 {
+		ts := syscall.Timespec{Nsec: int64(briefWait)}
+		n, _, errno = syscall.RawSyscall6(sysEpollPwait2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		switch errno {
+		case 0:
+			if n > 0 {
+				return int(n), nil
+			}
+		case syscall.ENOSYS:
+			w.noPwait2 = true
+		case syscall.EINTR:
+		default:
+			return 0, errno
+		}
+	}
+	return syscall.EpollWait(epfd, events, int(block/time.Millisecond))
 }
 
 // Read reads from a non-blocking socket without telling the scheduler (it
