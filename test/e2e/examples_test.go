@@ -594,17 +594,7 @@ func checkNLBTour(t *testing.T, d *dev) {
 func checkNLBRedis(t *testing.T, d *dev) {
 	lb := d.lbFor("Service default/redis-nlb")
 	l := lb.Listeners[0]
-	msg := []byte("*1\r\n$4\r\nPING\r\n")
-	eventually(t, time.Minute, func() error {
-		got, err := tcpEcho(servedAddr(t, lb, l), clientIP, msg)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(got, msg) {
-			return fmt.Errorf("raw TCP through %s:%d came back as %q", l.Protocol, l.Port, got)
-		}
-		return nil
-	})
+	rawTCP(t, lb, l, []byte("*1\r\n$4\r\nPING\r\n"))
 }
 
 func checkNLBGameServer(t *testing.T, d *dev) {
