@@ -109,6 +109,13 @@ func start(t *testing.T) *env {
 	return e
 }
 
+// in returns the environment reporting to t, a subtest's.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func (e *env) create(objs ...client.Object) {
 	e.t.Helper()
 	for _, o := range objs {
@@ -263,6 +270,7 @@ func TestGatewayController(t *testing.T) {
 	e.create(class, other, ns("shop"), service("shop", "web"), ipTargets("shop", "web"))
 
 	t.Run("class", func(t *testing.T) {
+		e := e.in(t)
 		e.eventually(func() error {
 			if err := e.get(class); err != nil {
 				return err
@@ -302,6 +310,7 @@ func TestGatewayController(t *testing.T) {
 	webRoute := route("shop", "web", []string{"web"}, "web")
 	broken := route("shop", "broken", []string{"web"}, "missing")
 	t.Run("gateway and routes", func(t *testing.T) {
+		e := e.in(t)
 		e.create(web, webRoute, broken)
 		lb := e.programmed(web)
 		if !slices.Contains(web.Finalizers, trgw.FinalizerALBGateway) {
@@ -354,6 +363,7 @@ func TestGatewayController(t *testing.T) {
 	})
 
 	t.Run("other controllers' route status is kept", func(t *testing.T) {
+		e := e.in(t)
 		// Another controller's entry for its own Gateway.
 		elsewhere := gatewayOf("shop", "elsewhere", httpListener())
 		elsewhere.Spec.GatewayClassName = "other"
@@ -404,6 +414,7 @@ func TestGatewayController(t *testing.T) {
 	})
 
 	t.Run("certificate from a Secret", func(t *testing.T) {
+		e := e.in(t)
 		crt, key := ctrltest.SelfSigned(t, elliptic.P256(), "secure.example.com")
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "secure-tls"}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
@@ -455,6 +466,7 @@ func TestGatewayController(t *testing.T) {
 	})
 
 	t.Run("dry run", func(t *testing.T) {
+		e := e.in(t)
 		plan := gatewayOf("shop", "plan", httpListener())
 		plan.Annotations = map[string]string{trgw.AnnotationDryRun: "true"}
 		e.create(plan)
@@ -489,6 +501,7 @@ func TestGatewayController(t *testing.T) {
 	})
 
 	t.Run("configurations", func(t *testing.T) {
+		e := e.in(t)
 		attrs := []v1beta1.LoadBalancerAttribute{{Key: "idle_timeout.timeout_seconds", Value: "61"}}
 		lbc := &gwaws.LoadBalancerConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
 			Spec: v1beta1.LoadBalancerConfigurationSpec{LoadBalancerAttributes: attrs}}
@@ -552,6 +565,7 @@ func TestGatewayController(t *testing.T) {
 	})
 
 	t.Run("deletion", func(t *testing.T) {
+		e := e.in(t)
 		if err := e.c.Delete(e.ctx, class); err != nil {
 			t.Fatal(err)
 		}

@@ -97,6 +97,7 @@ func TestNLBGatewayController(t *testing.T) {
 		service("games", "web"), ipTargets("games", "web"))
 
 	t.Run("classes", func(t *testing.T) {
+		e := e.in(t)
 		for _, tc := range []struct {
 			class *gwv1.GatewayClass
 			want  []string
@@ -164,6 +165,7 @@ func TestNLBGatewayController(t *testing.T) {
 		Hostnames:       []gwv1.Hostname{"db.example.com"},
 		Rules:           []gwv1.TLSRouteRule{{BackendRefs: []gwv1.BackendRef{backendRef("db", 5432)}}}}}
 	t.Run("TCP, UDP and TLS passthrough", func(t *testing.T) {
+		e := e.in(t)
 		e.create(games, tcp, udp, tls)
 		lb := e.programmed(games)
 		if lb.Type != elbv2types.LoadBalancerTypeEnumNetwork {
@@ -204,6 +206,7 @@ func TestNLBGatewayController(t *testing.T) {
 	})
 
 	t.Run("a backend Service goes and comes back", func(t *testing.T) {
+		e := e.in(t)
 		dns := l4Service("games", "dns", corev1.ProtocolUDP, 53)
 		if err := e.c.Delete(e.ctx, dns); err != nil {
 			t.Fatal(err)
@@ -223,6 +226,7 @@ func TestNLBGatewayController(t *testing.T) {
 	})
 
 	t.Run("TLS terminated with a Secret's certificate", func(t *testing.T) {
+		e := e.in(t)
 		crt, key := ctrltest.SelfSigned(t, elliptic.P256(), "chat.example.com")
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "games", Name: "chat-tls"}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
@@ -253,6 +257,7 @@ func TestNLBGatewayController(t *testing.T) {
 	})
 
 	t.Run("an NLB in front of an ALB", func(t *testing.T) {
+		e := e.in(t)
 		front := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "games", Name: "front"}, Spec: gwv1.GatewaySpec{GatewayClassName: "elbow",
 			Listeners: []gwv1.Listener{{Name: "tcp", Protocol: gwv1.TCPProtocolType, Port: 80}}}}
 		gwGroup, gwKind := gwv1.Group(gwv1.GroupName), gwv1.Kind("Gateway")
@@ -304,6 +309,7 @@ func TestNLBGatewayController(t *testing.T) {
 	})
 
 	t.Run("deletion", func(t *testing.T) {
+		e := e.in(t)
 		for _, name := range []string{"games", "chat", "front", "site"} {
 			if err := e.c.Delete(e.ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "games", Name: name}}); err != nil {
 				t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -447,53 +449,36 @@ func lrcSecrets(lrc *gwaws.ListenerRuleConfiguration) []string {
 	return out
 }
 
-// fingerprint identifies a loaded world: every object by kind, namespace,
-// name and resourceVersion, and the facts (a refresh makes new ones).
+// fingerprint identifies a loaded world: every object of every list of
+// the input (GatewayClasses through Namespaces, whichever kinds are
+// loaded) by kind, namespace, name and resourceVersion, and the facts (a
+// refresh makes new ones). The lists are found by reflection, so that a
+// kind added to the input cannot be left out of the key and serve a stale
+// translation.
 func fingerprint(in *trgw.Input) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "facts %p\n", in.Facts)
-	add := func(kind string, objs ...metav1.Object) {
-		for _, o := range objs {
-			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", kind, o.GetNamespace(), o.GetName(), o.GetResourceVersion())
+	hashObjects(h, reflect.ValueOf(in).Elem())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var metaObject = reflect.TypeFor[metav1.Object]()
+
+// hashObjects writes to h every object of the slices of API objects in the
+// struct v and in the structs it embeds.
+func hashObjects(h io.Writer, v reflect.Value) {
+	for i := range v.NumField() {
+		f, ft := v.Field(i), v.Type().Field(i)
+		switch {
+		case ft.Anonymous && f.Kind() == reflect.Struct:
+			hashObjects(h, f)
+		case f.Kind() == reflect.Slice && reflect.PointerTo(ft.Type.Elem()).Implements(metaObject):
+			for j := range f.Len() {
+				o := f.Index(j).Addr().Interface().(metav1.Object)
+				fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", ft.Name, o.GetNamespace(), o.GetName(), o.GetResourceVersion())
+			}
 		}
 	}
-	for i := range in.GatewayClasses {
-		add("GatewayClass", &in.GatewayClasses[i])
-	}
-	for i := range in.Gateways {
-		add("Gateway", &in.Gateways[i])
-	}
-	for i := range in.ListenerSets {
-		add("ListenerSet", &in.ListenerSets[i])
-	}
-	for i := range in.HTTPRoutes {
-		add("HTTPRoute", &in.HTTPRoutes[i])
-	}
-	for i := range in.GRPCRoutes {
-		add("GRPCRoute", &in.GRPCRoutes[i])
-	}
-	for i := range in.ReferenceGrants {
-		add("ReferenceGrant", &in.ReferenceGrants[i])
-	}
-	for i := range in.LoadBalancerConfigurations {
-		add("LoadBalancerConfiguration", &in.LoadBalancerConfigurations[i])
-	}
-	for i := range in.TargetGroupConfigurations {
-		add("TargetGroupConfiguration", &in.TargetGroupConfigurations[i])
-	}
-	for i := range in.ListenerRuleConfigurations {
-		add("ListenerRuleConfiguration", &in.ListenerRuleConfigurations[i])
-	}
-	for i := range in.Services {
-		add("Service", &in.Services[i])
-	}
-	for i := range in.Secrets {
-		add("Secret", &in.Secrets[i])
-	}
-	for i := range in.Namespaces {
-		add("Namespace", &in.Namespaces[i])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // buildMemo holds the last shared build: the world's fingerprint and the
