@@ -243,6 +243,12 @@ type NLBTargetGroup struct {
 	DrainTerminate     bool          // deregistration_delay.connection_termination.enabled
 	UnhealthyTerminate bool          // target_health_state.unhealthy.connection_termination.enabled
 	UnhealthyDraining  time.Duration // target_health_state.unhealthy.draining_interval_seconds
+	// DNSFailoverCount and DNSFailoverPercent are
+	// target_group_health.dns_failover.minimum_healthy_targets.count and
+	// .percentage, 0 when "off": a zone with fewer healthy targets of the
+	// group than either leaves the load balancer's DNS name.
+	DNSFailoverCount   int
+	DNSFailoverPercent int
 }
 
 // NetworkTargetGroup reads the attributes of a network load balancer's
@@ -262,6 +268,8 @@ func NetworkTargetGroup(tg *state.TargetGroup) (NLBTargetGroup, []error) {
 		DrainTerminate:     r.bool("deregistration_delay.connection_termination.enabled"),
 		UnhealthyTerminate: r.bool("target_health_state.unhealthy.connection_termination.enabled"),
 		UnhealthyDraining:  r.seconds("target_health_state.unhealthy.draining_interval_seconds"),
+		DNSFailoverCount:   r.int("target_group_health.dns_failover.minimum_healthy_targets.count"),
+		DNSFailoverPercent: r.int("target_group_health.dns_failover.minimum_healthy_targets.percentage"),
 	}
 	return a, r.errs
 }

@@ -905,6 +905,61 @@ func TestServingZones(t *testing.T) {
 	}
 }
 
+// TestServingZonesEveryTargetGroup checks AWS's rule for a load balancer
+// of several target groups: a zone stays in DNS only while every target
+// group has enough healthy targets reachable from it (its DNS failover
+// thresholds: count, 1 by default, and percentage; "off" for both never
+// takes the zone out for that group).
+func TestServingZonesEveryTargetGroup(t *testing.T) {
+	t.Parallel()
+	e := newStateEnv(t, withChecker())
+	l := e.createLB("dnsall", lbSpec{zones: []string{zoneA, zoneB}})
+	web1, web2 := e.backendIn(privateA, "web-a", true, false), e.backendIn(privateB, "web-b", true, false)
+	db1, db2 := e.backendIn(privateA, "db-a", true, false), e.backendIn(privateB, "db-b", true, false)
+	web := e.createCheckedTG("dnsall-web", "TCP", e.serveHealth(web1, web2), nil)
+	db := e.createCheckedTG("dnsall-db", "TCP", e.serveHealth(db1, db2), nil)
+	e.register(web, web1, web2)
+	e.register(db, db1, db2)
+	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{web}})
+	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{db}})
+	zones := func(want ...string) func() error {
+		return func() error {
+			got := e.plane.ServingZones(l.arn)
+			if len(got) != len(want) {
+				return fmt.Errorf("serving zones %v, want %v", got, want)
+			}
+			for _, z := range want {
+				if !got[z] {
+					return fmt.Errorf("serving zones %v, want %v", got, want)
+				}
+			}
+			return nil
+		}
+	}
+	const (
+		dnsCount   = "target_group_health.dns_failover.minimum_healthy_targets.count"
+		dnsPercent = "target_group_health.dns_failover.minimum_healthy_targets.percentage"
+	)
+	eventually(t, "every group healthy in both zones", zones(zoneA, zoneB))
+	db2.setHealthy(false)
+	eventually(t, "zone b has a healthy web target but no healthy db target", zones(zoneA))
+	e.setTGAttr(db, dnsCount, "off")
+	eventually(t, "db's DNS failover off: zone b stays", zones(zoneA, zoneB))
+	e.setTGAttr(db, dnsCount, "1")
+	db2.setHealthy(true)
+	eventually(t, "db healthy again", zones(zoneA, zoneB))
+	e.setTGAttr(web, dnsCount, "2")
+	eventually(t, "one healthy web target per zone, two wanted: no zone serves (DNS fails open)", zones())
+	e.setLBAttr(l, attrCrossZone, "true")
+	eventually(t, "cross-zone on: each zone reaches both web targets", zones(zoneA, zoneB))
+	e.setTGAttr(web, dnsCount, "off")
+	e.setTGAttr(web, dnsPercent, "100")
+	web2.setHealthy(false)
+	eventually(t, "half the web targets healthy, all wanted", zones())
+	e.setTGAttr(web, dnsPercent, "50")
+	eventually(t, "half the web targets healthy, half wanted", zones(zoneA, zoneB))
+}
+
 // TestTCPBulkAndHalfClose moves 16 MiB each way at once through a TCP
 // listener (a bulk flow, spliced), then half-closes: the target sees the
 // end of the data, answers its last bytes and closes, and the client

@@ -3,7 +3,6 @@ package nlb
 import (
 	"hash/maphash"
 	"net/netip"
-	"slices"
 )
 
 // Transport numbers for the flow hash.
@@ -104,32 +103,63 @@ func (ts *targetState) isHealthy() bool   { return ts.healthy.Load() }
 func (ts *targetState) isUnhealthy() bool { return ts.unhealthy.Load() }
 
 // ServingZones returns the zones of a network load balancer whose
-// addresses send new flows to a healthy target: with cross-zone load
-// balancing off (NLB's default) a zone's address forwards only to its own
-// zone's targets, so a zone whose targets are all unhealthy or absent
-// does not serve. AWS's DNS takes such zones' addresses out of the load
-// balancer's name. It returns nil when no zone serves, or the load
-// balancer is not one the plane carries: then every address stays (DNS
-// fails open, as AWS's does).
+// addresses AWS's DNS keeps in the load balancer's name: a zone stays while
+// every target group the load balancer forwards to has, among the targets
+// that zone's address reaches (its own zone's with cross-zone load
+// balancing off, NLB's default; every enabled zone's with it on), at least
+// the group's DNS failover thresholds of healthy targets
+// (target_group_health.dns_failover.minimum_healthy_targets.count, 1 by
+// default, and .percentage; "If you specify both types of thresholds ...
+// the load balancer takes the action when either threshold is breached").
+// It returns nil when no zone serves, or the load balancer is not one the
+// plane carries: then every address stays (DNS fails open, as AWS's does).
 func (p *Plane) ServingZones(lbARN string) map[string]bool {
 	c := p.cur.Load()
 	if c == nil {
 		return nil
 	}
-	var out map[string]bool
+	zones := map[string]bool{} // zone: still serving
 	for _, r := range c.routes {
-		if r.lbARN != lbARN || r.zone == "" || out[r.zone] {
+		if r.lbARN != lbARN || r.zone == "" {
 			continue
 		}
+		serving, seen := zones[r.zone]
+		if seen && !serving {
+			continue
+		}
+		serving = true
 		for i := range r.groups {
-			if slices.ContainsFunc(r.groups[i].cands, func(c candidate) bool { return c.ts.isHealthy() }) {
-				if out == nil {
-					out = map[string]bool{}
-				}
-				out[r.zone] = true
+			if !r.groups[i].keepsZone() {
+				serving = false
 				break
 			}
 		}
+		zones[r.zone] = serving
+	}
+	var out map[string]bool
+	for z, serving := range zones {
+		if serving {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[z] = true
+		}
 	}
 	return out
+}
+
+// keepsZone reports whether the target group's targets reachable from a
+// route's zone meet its DNS failover thresholds (both "off": always).
+func (g *groupRoute) keepsZone() bool {
+	healthy := 0
+	for i := range g.cands {
+		if g.cands[i].ts.isHealthy() {
+			healthy++
+		}
+	}
+	s := g.tg.s
+	if s.DNSFailoverCount > 0 && healthy < s.DNSFailoverCount {
+		return false
+	}
+	return s.DNSFailoverPercent == 0 || healthy*100 >= s.DNSFailoverPercent*len(g.cands)
 }
