@@ -865,20 +865,10 @@ func TestStaleSnapshotIgnored(t *testing.T) {
 	}
 }
 
-// TestServingZones checks the zones whose addresses DNS keeps: those
-// whose address reaches a healthy target (its own zone's, with cross-zone
-// off), every zone with cross-zone on while any target is healthy, and
-// none (DNS fails open) when no target is healthy.
-func TestServingZones(t *testing.T) {
-	t.Parallel()
-	e := newStateEnv(t, withChecker())
-	l := e.createLB("dnsfail", lbSpec{zones: []string{zoneA, zoneB}})
-	ba := e.backendIn(privateA, "in-a", true, false)
-	bb := e.backendIn(privateB, "in-b", true, false)
-	tg := e.createCheckedTG("dnsfail", "TCP", e.serveHealth(ba, bb), nil)
-	e.register(tg, ba, bb)
-	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
-	zones := func(want ...string) func() error {
+// servingZones returns a check that the load balancer's serving zones are
+// want, for eventually.
+func (e *env) servingZones(l *lb) func(want ...string) func() error {
+	return func(want ...string) func() error {
 		return func() error {
 			got := e.plane.ServingZones(l.arn)
 			if len(got) != len(want) {
@@ -892,6 +882,22 @@ func TestServingZones(t *testing.T) {
 			return nil
 		}
 	}
+}
+
+// TestServingZones checks the zones whose addresses DNS keeps: those
+// whose address reaches a healthy target (its own zone's, with cross-zone
+// off), every zone with cross-zone on while any target is healthy, and
+// none (DNS fails open) when no target is healthy.
+func TestServingZones(t *testing.T) {
+	t.Parallel()
+	e := newStateEnv(t, withChecker())
+	l := e.createLB("dnsfail", lbSpec{zones: []string{zoneA, zoneB}})
+	ba := e.backendIn(privateA, "in-a", true, false)
+	bb := e.backendIn(privateB, "in-b", true, false)
+	tg := e.createCheckedTG("dnsfail", "TCP", e.serveHealth(ba, bb), nil)
+	e.register(tg, ba, bb)
+	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}})
+	zones := e.servingZones(l)
 	eventually(t, "both zones' targets healthy", zones(zoneA, zoneB))
 	bb.setHealthy(false)
 	eventually(t, "zone b's only target unhealthy", zones(zoneA))
@@ -922,20 +928,7 @@ func TestServingZonesEveryTargetGroup(t *testing.T) {
 	e.register(db, db1, db2)
 	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{web}})
 	e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{db}})
-	zones := func(want ...string) func() error {
-		return func() error {
-			got := e.plane.ServingZones(l.arn)
-			if len(got) != len(want) {
-				return fmt.Errorf("serving zones %v, want %v", got, want)
-			}
-			for _, z := range want {
-				if !got[z] {
-					return fmt.Errorf("serving zones %v, want %v", got, want)
-				}
-			}
-			return nil
-		}
-	}
+	zones := e.servingZones(l)
 	const (
 		dnsCount   = "target_group_health.dns_failover.minimum_healthy_targets.count"
 		dnsPercent = "target_group_health.dns_failover.minimum_healthy_targets.percentage"
