@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/elbowlb/elbow/hack/internal/cpustat"
 )
 
 // measure runs one load generator for d and returns its figures, with the
@@ -26,8 +27,9 @@ func (o *options) measure(r run, d time.Duration) (result, error) {
 	}
 	var before time.Duration
 	if pids != nil {
-		before = cpuTime(pids())
+		before = cpustat.Process(pids()...)
 	}
+	machine := cpustat.ReadMachine()
 	var res result
 	var n int64
 	var err error
@@ -42,66 +44,15 @@ func (o *options) measure(r run, d time.Duration) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	if pids != nil && n > 0 {
-		res.cpu = (cpuTime(pids()) - before) / time.Duration(n)
+	m := machine.Since()
+	res.busy = m.BusyShare()
+	if n > 0 {
+		res.machine = m.Busy / time.Duration(n)
+		if pids != nil {
+			res.cpu = (cpustat.Process(pids()...) - before) / time.Duration(n)
+		}
 	}
 	return res, nil
-}
-
-// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
-// Linux).
-const clockTick = 10 * time.Millisecond
-
-// cpuTime sums the user and system CPU time of processes.
-func cpuTime(pids []int) time.Duration {
-	var total time.Duration
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name (in parentheses).
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(ut+st) * clockTick
-	}
-	return total
-}
-
-// withChildren returns a process and its children (nginx's master and
-// workers).
-func withChildren(pid int) []int {
-	out := []int{pid}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
-		}
-	}
-	return out
 }
 
 var (

@@ -16,7 +16,9 @@
 // The HTTP backend is nginx answering a 13-byte body. Each run is
 // measured in several rounds, interleaved across the paths so that the
 // machine's other load falls on all of them alike; the median is
-// reported, with the proxy's CPU time per request. It prints the ratios
+// reported, with the proxy's CPU time per request and the whole machine's
+// (load generator, backend and proxy: on a machine whose cores are all
+// busy, req/s is the cores over that figure). It prints the ratios
 // the goals are stated in and asserts nothing. hack/bench-alb.sh installs
 // wrk, nginx, h2load and ghz when missing and runs it.
 //
@@ -104,8 +106,13 @@ type result struct {
 	p99  time.Duration
 	mean time.Duration
 	// cpu is the proxy's CPU time per request (0 without a proxy).
-	cpu  time.Duration
-	errs string
+	cpu time.Duration
+	// machine is the whole machine's busy CPU time per request (load
+	// generator, target and proxy); busy the share of its cores' time
+	// that was busy.
+	machine time.Duration
+	busy    float64
+	errs    string
 }
 
 func bench(o options) error {
@@ -173,7 +180,7 @@ func bench(o options) error {
 		}
 	}
 	med := map[string]result{}
-	fmt.Printf("\n  %-18s %10s %10s %10s %12s   %s\n", "run", "req/s", "p99", "mean", "proxy CPU/req", "req/s of each round")
+	fmt.Printf("\n  %-18s %10s %10s %10s %12s %12s %5s   %s\n", "run", "req/s", "p99", "mean", "proxy CPU/req", "all CPU/req", "busy", "req/s of each round")
 	for _, r := range selected {
 		rs := all[r.name]
 		m := median(rs)
@@ -186,8 +193,10 @@ func bench(o options) error {
 		if m.cpu > 0 {
 			cpu = fmt.Sprintf("%.1fµs", float64(m.cpu.Nanoseconds())/1e3)
 		}
-		fmt.Printf("  %-18s %10.0f %10s %10s %12s   %s\n", r.name, m.rps, m.p99.Round(10*time.Microsecond), m.mean.Round(10*time.Microsecond), cpu, strings.Join(each, " "))
+		fmt.Printf("  %-18s %10.0f %10s %10s %12s %12s %4.0f%%   %s\n", r.name, m.rps, m.p99.Round(10*time.Microsecond), m.mean.Round(10*time.Microsecond), cpu,
+			fmt.Sprintf("%.1fµs", float64(m.machine.Nanoseconds())/1e3), 100*m.busy, strings.Join(each, " "))
 	}
+	fmt.Println("  (all CPU/req: the machine's busy CPU time per request, load generator, backend and proxy together;\n   busy: the share of the cores' time that was busy. With the cores all busy, req/s = cores / all CPU/req.)")
 	fmt.Println("\nratios (medians; latency ratios: lower is better):")
 	type goal struct {
 		a, b    string
@@ -260,6 +269,9 @@ func median(rs []result) result {
 		p99:  time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
 		mean: time.Duration(pick(func(r result) float64 { return float64(r.mean) })),
 		cpu:  time.Duration(pick(func(r result) float64 { return float64(r.cpu) })),
+
+		machine: time.Duration(pick(func(r result) float64 { return float64(r.machine) })),
+		busy:    pick(func(r result) float64 { return r.busy }),
 	}
 }
 

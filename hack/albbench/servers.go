@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/elbowlb/elbow/hack/internal/cpustat"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/alb"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/pki"
@@ -162,7 +163,7 @@ http {
 		return nil, err
 	}
 	env.stops = append(env.stops, stopProxy)
-	o.nginxPID = func() []int { return withChildren(nginxPID) }
+	o.nginxPID = func() []int { return cpustat.WithChildren(nginxPID) }
 	stopALB, albPID, err := startALB(dir, o.port, string(certPEM), string(keyPEM))
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/elbowlb/elbow/hack/internal/cpustat"
 	"github.com/elbowlb/elbow/internal/elb/dataplane/nlb"
 	"github.com/elbowlb/elbow/internal/elb/state"
 	"github.com/elbowlb/elbow/internal/vpcaddr"
@@ -306,54 +307,72 @@ func run(d time.Duration, conc, rounds int, hold bool) error {
 	}
 	fmt.Println()
 
-	// The proxies' CPU time per unit of work, read from /proc around each
-	// measurement: steadier than rates on a shared machine.
+	// The proxies' CPU time per unit of work, and the whole machine's (load
+	// generator, target and proxy), read from /proc around each
+	// measurement: steadier than rates on a shared machine. With the
+	// cores all busy, a rate is the cores over the machine's CPU per unit.
 	pids := map[string]int{"elbow NLB": lb.Process.Pid, "HAProxy": ha.Process.Pid}
 	bulk, rate, pps := samples{}, samples{}, samples{}
 	bulkCPU, rateCPU := samples{}, samples{}
+	bulkAll, rateAll, ppsAll, busy := samples{}, samples{}, samples{}, samples{}
 	for range rounds {
 		for _, p := range paths {
-			before := cpuTime(pids[p.name])
+			before, m := cpustat.Process(pids[p.name]), cpustat.ReadMachine()
 			bps, err := iperf3(ctx, netip.AddrPortFrom(p.addr, portIperf+p.off), d)
 			if err != nil {
 				return fmt.Errorf("iperf3 %s: %w", p.name, err)
 			}
+			all := m.Since()
+			gb := bps * d.Seconds() / 8 / 1e9
 			bulk.add(p.name, bps)
+			bulkAll.add(p.name, all.Busy.Seconds()/gb)
+			busy.add("bulk "+p.name, all.BusyShare())
 			if pid := pids[p.name]; pid != 0 {
-				bulkCPU.add(p.name, (cpuTime(pid)-before).Seconds()/(bps*d.Seconds()/8/1e9))
+				bulkCPU.add(p.name, (cpustat.Process(pid)-before).Seconds()/gb)
 			}
 		}
 	}
 	for range rounds {
 		for _, p := range paths {
-			before := cpuTime(pids[p.name])
+			before, m := cpustat.Process(pids[p.name]), cpustat.ReadMachine()
 			r, err := connRate(netip.AddrPortFrom(p.addr, portEcho+p.off), conc, d)
 			if err != nil {
 				return fmt.Errorf("connection rate %s: %w", p.name, err)
 			}
+			all := m.Since()
 			rate.add(p.name, r)
+			rateAll.add(p.name, float64(all.Busy.Microseconds())/(r*d.Seconds()))
+			busy.add("rate "+p.name, all.BusyShare())
 			if pid := pids[p.name]; pid != 0 {
-				rateCPU.add(p.name, float64((cpuTime(pid)-before).Microseconds())/(r*d.Seconds()))
+				rateCPU.add(p.name, float64((cpustat.Process(pid)-before).Microseconds())/(r*d.Seconds()))
 			}
 		}
 	}
 	for range rounds {
 		for _, p := range paths[:2] {
-			pps.add(p.name, udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d))
+			m := cpustat.ReadMachine()
+			r := udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d)
+			all := m.Since()
+			pps.add(p.name, r)
+			ppsAll.add(p.name, float64(all.Busy.Nanoseconds())/1e3/(r*d.Seconds()))
+			busy.add("udp "+p.name, all.BusyShare())
 		}
 	}
 
-	fmt.Printf("bulk TCP, iperf3 one stream (Gbit/s; the proxy's CPU seconds per GB)\n")
+	fmt.Printf("bulk TCP, iperf3 one stream (Gbit/s; the proxy's CPU seconds per GB; the machine's; the share of its cores' time busy)\n")
 	for _, p := range paths {
-		fmt.Printf("  %-10s %8.2f  %5.2f × direct  %s   (runs: %s)\n", p.name, bulk.median(p.name)/1e9, bulk.median(p.name)/bulk.median("direct"), cpuNote(bulkCPU, p.name, "%.2f s/GB"), bulk.list(p.name, 1e9, "%.2f"))
+		fmt.Printf("  %-10s %8.2f  %5.2f × direct  %s  all %.2f s/GB  busy %3.0f%%   (runs: %s)\n", p.name, bulk.median(p.name)/1e9, bulk.median(p.name)/bulk.median("direct"), cpuNote(bulkCPU, p.name, "%.2f s/GB"),
+			bulkAll.median(p.name), 100*busy.median("bulk "+p.name), bulk.list(p.name, 1e9, "%.2f"))
 	}
-	fmt.Printf("short connections, %d concurrent: connect, 1 byte each way, close (connections/s; the proxy's CPU per connection)\n", conc)
+	fmt.Printf("short connections, %d concurrent: connect, 1 byte each way, close (connections/s; the proxy's CPU per connection; the machine's; busy)\n", conc)
 	for _, p := range paths {
-		fmt.Printf("  %-10s %8.0f  %5.2f × direct  %5.2f × HAProxy  %s   (runs: %s)\n", p.name, rate.median(p.name), rate.median(p.name)/rate.median("direct"), rate.median(p.name)/rate.median("HAProxy"), cpuNote(rateCPU, p.name, "%.0f µs"), rate.list(p.name, 1, "%.0f"))
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct  %5.2f × HAProxy  %s  all %.0f µs  busy %3.0f%%   (runs: %s)\n", p.name, rate.median(p.name), rate.median(p.name)/rate.median("direct"), rate.median(p.name)/rate.median("HAProxy"), cpuNote(rateCPU, p.name, "%.0f µs"),
+			rateAll.median(p.name), 100*busy.median("rate "+p.name), rate.list(p.name, 1, "%.0f"))
 	}
-	fmt.Printf("UDP, 64-byte datagrams from 8 flows delivered to the target (packets/s)\n")
+	fmt.Printf("UDP, 64-byte datagrams from 8 flows delivered to the target (packets/s; the machine's CPU per datagram delivered; busy)\n")
 	for _, p := range paths[:2] {
-		fmt.Printf("  %-10s %8.0f  %5.2f × direct   (runs: %s)\n", p.name, pps.median(p.name), pps.median(p.name)/pps.median("direct"), pps.list(p.name, 1, "%.0f"))
+		fmt.Printf("  %-10s %8.0f  %5.2f × direct  all %.1f µs  busy %3.0f%%   (runs: %s)\n", p.name, pps.median(p.name), pps.median(p.name)/pps.median("direct"),
+			ppsAll.median(p.name), 100*busy.median("udp "+p.name), pps.list(p.name, 1, "%.0f"))
 	}
 	b, c, u := bulk.median("elbow NLB")/bulk.median("direct"), rate.median("elbow NLB")/rate.median("HAProxy"), pps.median("elbow NLB")/pps.median("direct")
 	fmt.Printf("\ngoals: bulk ≥ 0.85 × direct: %.2f (%s); short connections ≥ 1.2 × HAProxy: %.2f (%s); UDP ≥ 0.9 × direct: %.2f (%s)\n", b, verdict(b >= 0.85), c, verdict(c >= 1.2), u, verdict(u >= 0.9))
@@ -366,32 +385,6 @@ func cpuNote(s samples, path, format string) string {
 		return "        -"
 	}
 	return fmt.Sprintf(format, s.median(path))
-}
-
-// cpuTime is a process's user and system CPU time (all its threads), from
-// /proc/PID/stat; 0 for no process.
-func cpuTime(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	var ut, st int64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	// USER_HZ is 100 on Linux.
-	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // samples are measurements by path.
