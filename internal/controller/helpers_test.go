@@ -2,8 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,24 +13,14 @@ import (
 
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest/ctrlopts"
 )
 
-// testOptions returns controller options for a test: no leader election,
-// metrics and probes on free loopback ports, webhooks on a free port with
-// a certificate generated into a temporary directory and registered with
-// the API server.
+// testOptions returns controller options for a test (ctrlopts.ForTest, for
+// the cluster "test"), with target group bindings requeued every 2 s and
+// controller names allowed to repeat across the tests of the process.
 func testOptions(t testing.TB) controller.Options {
-	o := controller.DefaultOptions()
-	o.ClusterName = "test"
-	o.AWSVpcID = ""
-	o.EnableLeaderElection = false
-	o.MetricsBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
-	o.HealthProbeBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
-	port := ctrltest.FreePort(t)
-	o.WebhookBindHost = "127.0.0.1"
-	o.WebhookBindPort = port
-	o.WebhookCertDir = t.TempDir()
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	o := ctrlopts.ForTest(t, "test")
 	o.TargetGroupBindingRequeueDuration = 2 * time.Second
 	o.SkipNameValidation = true
 	return o

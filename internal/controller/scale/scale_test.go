@@ -40,6 +40,7 @@ import (
 
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest/ctrlopts"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
 	"github.com/elbowlb/elbow/internal/elb/service/elbv2"
 )
@@ -235,19 +236,9 @@ func runScale(b *testing.B) {
 // writeSpec prepares the controller process's configuration.
 func (w *world) writeSpec() {
 	b := w.b
-	o := controller.DefaultOptions()
-	o.ClusterName = clusterName
-	o.AWSVpcID = ""
+	o := ctrlopts.ForTest(b, clusterName)
 	o.AWSRegion = "us-east-1"
 	o.ELBEndpoint = w.elb.URL
-	o.EnableLeaderElection = false
-	o.MetricsBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(b))
-	o.HealthProbeBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(b))
-	port := ctrltest.FreePort(b)
-	o.WebhookBindHost = "127.0.0.1"
-	o.WebhookBindPort = port
-	o.WebhookCertDir = b.TempDir()
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	w.spec = controllerSpec{
 		Host: w.cfg.Host, CA: w.cfg.CAData, Cert: w.cfg.CertData, Key: w.cfg.KeyData,
 		Options:   o,
