@@ -351,9 +351,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the page reloaded")
 	}
 	// Its health-check history: the checks that failed and the change.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-target=%s] button`, js(api2))))); err != nil {
-		t.Fatal(err)
-	}
+	// Live updates redraw the row: its button is found and clicked in one
+	// turn of the page's script, so that the node clicked is the one found
+	// (a click by node id failed when the row was redrawn in between).
+	waitFor(t, ctx, 10*time.Second, "api-2's history button", fmt.Sprintf(`(() => {
+		const b = document.querySelector('[data-target=%s] button');
+		if (!b) return false;
+		b.click();
+		return true;
+	})()`, js(api2)))
 	waitFor(t, ctx, 10*time.Second, "api-2's history", fmt.Sprintf(`(() => {
 		const rows = [...document.querySelectorAll('tr[data-history=%s] tr')].map(r => r.textContent);
 		return rows.some(r => r.includes("healthy → unhealthy") && r.includes("Target.FailedHealthChecks")) &&

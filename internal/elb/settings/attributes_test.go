@@ -47,9 +47,9 @@ func TestReadersDefaults(t *testing.T) {
 		protocol, targetType string
 		want                 NLBTargetGroup
 	}{
-		{"TCP", "ip", NLBTargetGroup{CrossZone: useLBConfiguration, UnhealthyTerminate: true, DNSFailoverCount: 1}},
-		{"TCP", "instance", NLBTargetGroup{CrossZone: useLBConfiguration, PreserveClientIP: true, UnhealthyTerminate: true, DNSFailoverCount: 1}},
-		{"UDP", "ip", NLBTargetGroup{CrossZone: useLBConfiguration, PreserveClientIP: true, DrainTerminate: true, DNSFailoverCount: 1}},
+		{"TCP", "ip", NLBTargetGroup{CrossZone: useLBConfiguration, UnhealthyTerminate: true, DNSFailoverCount: 1, RoutingFailoverCount: 1}},
+		{"TCP", "instance", NLBTargetGroup{CrossZone: useLBConfiguration, PreserveClientIP: true, UnhealthyTerminate: true, DNSFailoverCount: 1, RoutingFailoverCount: 1}},
+		{"UDP", "ip", NLBTargetGroup{CrossZone: useLBConfiguration, PreserveClientIP: true, DrainTerminate: true, DNSFailoverCount: 1, RoutingFailoverCount: 1}},
 	} {
 		tg := &state.TargetGroup{Protocol: tc.protocol, TargetType: tc.targetType}
 		for _, attrs := range []map[string]string{nil, Defaults(TargetGroupAttributes(tg))} {

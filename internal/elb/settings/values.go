@@ -249,6 +249,12 @@ type NLBTargetGroup struct {
 	// group than either leaves the load balancer's DNS name.
 	DNSFailoverCount   int
 	DNSFailoverPercent int
+	// RoutingFailoverCount and RoutingFailoverPercent are
+	// target_group_health.unhealthy_state_routing.minimum_healthy_targets.count
+	// and .percentage (0 when "off"): with fewer healthy targets than
+	// either, new flows go to the unhealthy targets too (fail open).
+	RoutingFailoverCount   int
+	RoutingFailoverPercent int
 }
 
 // NetworkTargetGroup reads the attributes of a network load balancer's
@@ -270,6 +276,9 @@ func NetworkTargetGroup(tg *state.TargetGroup) (NLBTargetGroup, []error) {
 		UnhealthyDraining:  r.seconds("target_health_state.unhealthy.draining_interval_seconds"),
 		DNSFailoverCount:   r.int("target_group_health.dns_failover.minimum_healthy_targets.count"),
 		DNSFailoverPercent: r.int("target_group_health.dns_failover.minimum_healthy_targets.percentage"),
+
+		RoutingFailoverCount:   r.int("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"),
+		RoutingFailoverPercent: r.int("target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage"),
 	}
 	return a, r.errs
 }

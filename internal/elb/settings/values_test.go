@@ -45,7 +45,7 @@ func TestTargetGroupSettingsDefaults(t *testing.T) {
 		}
 	}
 	s, _ := NetworkTargetGroup(&state.TargetGroup{Protocol: "TCP", TargetType: "ip"})
-	want := NLBTargetGroup{CrossZone: useLBConfiguration, UnhealthyTerminate: true, DNSFailoverCount: 1}
+	want := NLBTargetGroup{CrossZone: useLBConfiguration, UnhealthyTerminate: true, DNSFailoverCount: 1, RoutingFailoverCount: 1}
 	if s != want {
 		t.Errorf("defaults %+v, want %+v", s, want)
 	}

@@ -12,8 +12,9 @@
 // unless cross-zone load balancing is on for the target group (NLB's
 // default is off). A flow (a TCP connection, or a UDP flow kept until it is
 // idle for 120 s) goes to one target chosen by a hash of its 5-tuple among
-// the healthy targets, or among all of them when none is healthy
-// (fail-open). Client IP preservation, PROXY protocol v2, TLS termination
+// the healthy targets, or among the healthy and unhealthy ones when the
+// healthy are below the target group's routing failover thresholds (by
+// default: none healthy; fail-open). Client IP preservation, PROXY protocol v2, TLS termination
 // with SNI, security policies and ALPN policies, idle timeouts, draining
 // and connection termination follow AWS's documentation; docs/nlb.md
 // lists the details and the sources.
@@ -508,16 +509,23 @@ func (p *Plane) enforce(c *compiled) {
 		all = append(all, ts)
 	}
 	p.mu.Unlock()
-	// Fail-open: while no target of a group is healthy, traffic goes to
-	// unhealthy ones, so their flows are not ended for being unhealthy.
+	// Fail-open: while a group is below its routing failover thresholds
+	// (no healthy target, by default), new flows go to its unhealthy
+	// targets too, so their flows are not ended for being unhealthy.
 	groupHealthy := map[string]bool{}
 	for tg, tss := range c.groupTargets {
+		healthy := 0
+		var conf *tgConf
 		for _, ts := range tss {
 			if ts.healthy.Load() {
-				groupHealthy[tg] = true
-				break
+				healthy++
+			}
+			if info := ts.info.Load(); info != nil {
+				conf = info.tg
 			}
 		}
+		groupHealthy[tg] = healthy > 0 && conf != nil &&
+			meetsThresholds(healthy, len(tss), conf.s.RoutingFailoverCount, conf.s.RoutingFailoverPercent)
 	}
 	for _, ts := range all {
 		ts.mu.Lock()

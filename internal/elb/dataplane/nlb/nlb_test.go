@@ -404,6 +404,32 @@ func TestProxyProtocolV2(t *testing.T) {
 	}
 }
 
+// spreadRound is a change, then what 30 connections must reach once it
+// has taken effect.
+type spreadRound struct {
+	what   string
+	before func()
+	want   func(map[string]int) bool
+}
+
+// spreadRounds applies each round's change and waits until 30 connections
+// to the address spread as it wants. A connection racing a health change
+// may be reset (flows to a target that turns unhealthy end), so a failed
+// round is just polled again.
+func (e *env) spreadRounds(to netip.AddrPort, rounds []spreadRound) {
+	e.t.Helper()
+	for _, r := range rounds {
+		r.before()
+		eventually(e.t, r.what, func() error {
+			seen, err := e.trySpread(to, 30)
+			if err == nil && !r.want(seen) {
+				err = fmt.Errorf("30 connections reached %v", seen)
+			}
+			return err
+		})
+	}
+}
+
 func TestHealthFailoverAndFailOpen(t *testing.T) {
 	t.Parallel()
 	e := newStateEnv(t, withChecker())
@@ -415,29 +441,68 @@ func TestHealthFailoverAndFailOpen(t *testing.T) {
 	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
 
 	// While the checks decide (initial), no target takes traffic; then
-	// both do. A connection racing a health change may be reset (flows
-	// to a target that turns unhealthy end), so a failed round is just
-	// polled again.
-	rounds := []struct {
-		what   string
-		before func()
-		want   func(map[string]int) bool
-	}{
+	// both do.
+	rounds := []spreadRound{
 		{"both targets healthy", func() {}, func(s map[string]int) bool { return s["one"] > 0 && s["two"] > 0 }},
 		{"failover to the healthy target", func() { b1.setHealthy(false) }, func(s map[string]int) bool { return s["one"] == 0 }},
 		{"fail-open to both unhealthy targets", func() { b2.setHealthy(false) }, func(s map[string]int) bool { return s["one"] > 0 && s["two"] > 0 }},
 		{"back to the one healthy target", func() { b1.setHealthy(true) }, func(s map[string]int) bool { return s["two"] == 0 }},
 	}
-	for _, r := range rounds {
-		r.before()
-		eventually(t, r.what, func() error {
-			seen, err := e.trySpread(to, 30)
-			if err == nil && !r.want(seen) {
-				err = fmt.Errorf("30 connections reached %v", seen)
-			}
-			return err
-		})
+	e.spreadRounds(to, rounds)
+}
+
+// TestRoutingFailoverThresholds: below the target group's routing
+// failover thresholds (count, 1 by default, and percentage) new flows go
+// to the unhealthy targets as well as the healthy ones.
+func TestRoutingFailoverThresholds(t *testing.T) {
+	t.Parallel()
+	e := newStateEnv(t, withChecker())
+	l := e.createLB("routing", lbSpec{zones: []string{zoneA}})
+	b1 := e.backendIn(privateA, "one", true, false)
+	b2 := e.backendIn(privateA, "two", true, false)
+	tg := e.createCheckedTG("routing", "TCP", e.serveHealth(b1, b2), nil)
+	e.register(tg, b1, b2)
+	to := netip.AddrPortFrom(l.addrs[zoneA], e.createListener(l, listenerSpec{protocol: "TCP", tgs: []string{tg}}))
+	const (
+		count   = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"
+		percent = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage"
+	)
+	both := func(s map[string]int) bool { return s["one"] > 0 && s["two"] > 0 }
+	rounds := []spreadRound{
+		{"both targets healthy", func() {}, both},
+		{"one healthy, the default count of 1 met: only the healthy one", func() { b1.setHealthy(false) }, func(s map[string]int) bool { return s["one"] == 0 }},
+		{"one healthy, two wanted: both", func() { e.setTGAttr(tg, count, "2") }, both},
 	}
+	e.spreadRounds(to, rounds)
+
+	// A flow sent to the unhealthy target while the group fails open is
+	// not ended for being unhealthy (termination is on by default).
+	var held net.Conn
+	for i := 0; held == nil && i < 100; i++ {
+		c, err := e.dial(to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name, err := hello(c); err == nil && name == "one" {
+			held = c
+		} else {
+			c.Close()
+		}
+	}
+	if held == nil {
+		t.Fatal("no connection reached the unhealthy target in 100")
+	}
+	defer held.Close()
+	time.Sleep(time.Second) // five of the plane's 200 ms sweeps, which end flows
+	if err := echo(held, "still here"); err != nil {
+		t.Fatalf("a flow to the unhealthy target of a group failing open was ended: %v", err)
+	}
+
+	e.spreadRounds(to, []spreadRound{
+		{"count 1 again", func() { e.setTGAttr(tg, count, "1") }, func(s map[string]int) bool { return s["one"] == 0 }},
+		{"half healthy, 60% wanted: both", func() { e.setTGAttr(tg, percent, "60") }, both},
+		{"half healthy, 50% wanted: only the healthy one", func() { e.setTGAttr(tg, percent, "50") }, func(s map[string]int) bool { return s["one"] == 0 }},
+	})
 }
 
 func TestCrossZone(t *testing.T) {

@@ -71,17 +71,41 @@ func (r *route) pickGroup(h uint64) *groupRoute {
 }
 
 // pick chooses a flow's target by rendezvous hashing among the healthy
-// candidates, or, when none is healthy, among the unhealthy ones (fail-open:
-// "If a target group contains only unhealthy registered targets, the load
-// balancer routes requests to all those targets"). Targets still in their
-// initial health checks are never chosen. Rendezvous hashing moves only
-// the flows of a target that comes or goes. It returns nil when no target
-// qualifies.
+// candidates while they meet the target group's routing failover thresholds
+// (target_group_health.unhealthy_state_routing.minimum_healthy_targets:
+// count, 1 by default, and percentage); below them, among the healthy and
+// unhealthy ones (fail open: "the load balancer sends traffic to all
+// targets that are available to the load balancer node, including
+// unhealthy targets"). Targets still in their initial health checks are
+// never chosen. Rendezvous hashing moves only the flows of a target that
+// comes or goes. It returns nil when no target qualifies.
 func (g *groupRoute) pick(h uint64) *candidate {
-	if c := g.best(h, (*targetState).isHealthy); c != nil {
-		return c
+	s := &g.tg.s
+	if g.meets(s.RoutingFailoverCount, s.RoutingFailoverPercent) {
+		if c := g.best(h, (*targetState).isHealthy); c != nil {
+			return c
+		}
 	}
-	return g.best(h, (*targetState).isUnhealthy)
+	return g.best(h, (*targetState).isChecked)
+}
+
+// meets reports whether the group's healthy candidates number at least
+// count and make at least percent of all its candidates (0: no such
+// threshold).
+func (g *groupRoute) meets(count, percent int) bool {
+	healthy := 0
+	for i := range g.cands {
+		if g.cands[i].ts.isHealthy() {
+			healthy++
+		}
+	}
+	return meetsThresholds(healthy, len(g.cands), count, percent)
+}
+
+// meetsThresholds reports whether healthy targets of total number at least
+// count and make at least percent of them (0: no such threshold).
+func meetsThresholds(healthy, total, count, percent int) bool {
+	return (count == 0 || healthy >= count) && (percent == 0 || healthy*100 >= percent*total)
 }
 
 func (g *groupRoute) best(h uint64, ok func(*targetState) bool) *candidate {
@@ -99,8 +123,11 @@ func (g *groupRoute) best(h uint64, ok func(*targetState) bool) *candidate {
 	return best
 }
 
-func (ts *targetState) isHealthy() bool   { return ts.healthy.Load() }
-func (ts *targetState) isUnhealthy() bool { return ts.unhealthy.Load() }
+func (ts *targetState) isHealthy() bool { return ts.healthy.Load() }
+
+// isChecked reports whether the target's checks have decided: healthy or
+// unhealthy, not initial.
+func (ts *targetState) isChecked() bool { return ts.healthy.Load() || ts.unhealthy.Load() }
 
 // ServingZones returns the zones of a network load balancer whose
 // addresses AWS's DNS keeps in the load balancer's name: a zone stays while
@@ -151,15 +178,5 @@ func (p *Plane) ServingZones(lbARN string) map[string]bool {
 // keepsZone reports whether the target group's targets reachable from a
 // route's zone meet its DNS failover thresholds (both "off": always).
 func (g *groupRoute) keepsZone() bool {
-	healthy := 0
-	for i := range g.cands {
-		if g.cands[i].ts.isHealthy() {
-			healthy++
-		}
-	}
-	s := g.tg.s
-	if s.DNSFailoverCount > 0 && healthy < s.DNSFailoverCount {
-		return false
-	}
-	return s.DNSFailoverPercent == 0 || healthy*100 >= s.DNSFailoverPercent*len(g.cands)
+	return g.meets(g.tg.s.DNSFailoverCount, g.tg.s.DNSFailoverPercent)
 }
