@@ -87,9 +87,10 @@ func ReadMachine() Machine {
 		return Machine{}
 	}
 	var m Machine
-	// user nice system idle iowait irq softirq steal (guest times are
-	// already in user and nice).
-	for i, v := range f[1:min(len(f), 9)] {
+	// user nice system idle iowait irq softirq: the time the cores were
+	// this machine's (steal is the hypervisor's; guest times are already
+	// in user and nice).
+	for i, v := range f[1:min(len(f), 8)] {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		d := time.Duration(n) * tick
 		m.Total += d

@@ -14,10 +14,10 @@
 // idle for 120 s) goes to one target chosen by a hash of its 5-tuple among
 // the healthy targets, or among the healthy and unhealthy ones when the
 // healthy are below the target group's routing failover thresholds (by
-// default: none healthy; fail-open). Client IP preservation, PROXY protocol v2, TLS termination
-// with SNI, security policies and ALPN policies, idle timeouts, draining
-// and connection termination follow AWS's documentation; docs/nlb.md
-// lists the details and the sources.
+// default: none healthy; fail-open). Client IP preservation, PROXY
+// protocol v2, TLS termination with SNI, security policies and ALPN
+// policies, idle timeouts, draining and connection termination follow
+// AWS's documentation; docs/nlb.md lists the details and the sources.
 //
 // Apply compiles a state snapshot into per-socket routes and swaps them in
 // atomically: sockets that stay are kept open, established flows keep the
