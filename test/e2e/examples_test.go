@@ -679,19 +679,23 @@ func checkGatewayALBRoutes(t *testing.T, d *dev) {
 		}
 		return nil
 	})
-	// The method match.
-	resp, body, err := plain.do(ctx(t), http.MethodPost, base+"/orders", host)
-	var posted echo
-	if err == nil {
-		err = json.Unmarshal(body, &posted)
-	}
-	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(posted.Pod, "orders-") {
-		t.Errorf("POST /orders: %v, pod %q, want the orders pod", err, posted.Pod)
-	}
+	// The method match (the orders target group may still be checking its
+	// first target: the ALB answers 503 until it is healthy).
+	eventually(t, 2*time.Minute, func() error {
+		resp, body, err := plain.do(ctx(t), http.MethodPost, base+"/orders", host)
+		if err != nil {
+			return err
+		}
+		var posted echo
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &posted) != nil || !strings.HasPrefix(posted.Pod, "orders-") {
+			return fmt.Errorf("POST /orders: %s %.200q, want the orders pod", resp.Status, body)
+		}
+		return nil
+	})
 	status(t, base+"/orders", host, 200) // GET /orders falls through to web
 	// ListenerRuleConfigurations: the fixed response, and a source-IP
 	// condition that the test client (not in 192.0.2.0/24) does not meet.
-	resp, body, err = plain.do(ctx(t), http.MethodGet, base+"/checkout", host)
+	resp, body, err := plain.do(ctx(t), http.MethodGet, base+"/checkout", host)
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "back soon") {
 		t.Errorf("GET /checkout: %v %v %q, want 503 with the maintenance message", resp, err, body)
 	}
