@@ -106,7 +106,8 @@ func main() {
 			sink.SetReadBuffer(8 << 20)
 			var received atomic.Int64
 			go countDatagrams(sink, &received)
-			fmt.Printf("%.0f datagrams/s\n", udpRate(to, &received, time.Duration(secs)*time.Second))
+			r, _, _ := udpRate(to, &received, time.Duration(secs)*time.Second)
+			fmt.Printf("%.0f datagrams/s\n", r)
 			return
 		}
 	}
@@ -350,12 +351,10 @@ func run(d time.Duration, conc, rounds int, hold bool) error {
 	}
 	for range rounds {
 		for _, p := range paths[:2] {
-			m := cpustat.ReadMachine()
-			r := udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d)
-			all := m.Since()
+			r, cpu, b := udpRate(netip.AddrPortFrom(p.addr, portUDP+p.off), &received, d)
 			pps.add(p.name, r)
-			ppsAll.add(p.name, float64(all.Busy.Nanoseconds())/1e3/(r*d.Seconds()))
-			busy.add("udp "+p.name, all.BusyShare())
+			ppsAll.add(p.name, float64(cpu.Nanoseconds())/1e3)
+			busy.add("udp "+p.name, b)
 		}
 	}
 
@@ -548,15 +547,17 @@ func connRate(to netip.AddrPort, conc int, d time.Duration) (float64, error) {
 }
 
 // udpRate sends 64-byte datagrams from 8 sockets (flows) for d and returns
-// the datagrams per second the sink received.
-func udpRate(to netip.AddrPort, received *atomic.Int64, d time.Duration) float64 {
+// the datagrams per second the sink received, the machine's busy CPU time
+// per datagram received and the share of its cores' time that was busy,
+// both while the datagrams were sent (the pauses around it left out).
+func udpRate(to netip.AddrPort, received *atomic.Int64, d time.Duration) (rate float64, cpu time.Duration, busy float64) {
 	const flows = 8
 	payload := make([]byte, 64)
 	stop := time.Now().Add(d)
 	// Let the previous run's datagrams drain.
 	time.Sleep(200 * time.Millisecond)
 	before := received.Load()
-	start := time.Now()
+	start, m := time.Now(), cpustat.ReadMachine()
 	var wg sync.WaitGroup
 	for i := range flows {
 		wg.Add(1)
@@ -573,7 +574,11 @@ func udpRate(to netip.AddrPort, received *atomic.Int64, d time.Duration) float64
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, all := time.Since(start), m.Since()
 	time.Sleep(100 * time.Millisecond)
-	return float64(received.Load()-before) / elapsed.Seconds()
+	n := received.Load() - before
+	if n > 0 {
+		cpu = all.Busy / time.Duration(n)
+	}
+	return float64(n) / elapsed.Seconds(), cpu, all.BusyShare()
 }
