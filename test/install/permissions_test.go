@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +32,7 @@ import (
 	"github.com/elbowlb/elbow/internal/awsauthz"
 	"github.com/elbowlb/elbow/internal/controller"
 	"github.com/elbowlb/elbow/internal/controller/ctrltest"
+	"github.com/elbowlb/elbow/internal/controller/ctrltest/ctrlopts"
 	"github.com/elbowlb/elbow/internal/elb/elbtest"
 	"github.com/elbowlb/elbow/internal/elb/server"
 	"github.com/elbowlb/elbow/internal/iampolicy"
@@ -93,19 +93,15 @@ func (f *forbiddenLog) list() []impersonate.Forbidden {
 func runAsServiceAccount(t *testing.T, admin *rest.Config, elbURL string, creds aws.CredentialsProvider, forbidden *forbiddenLog) (stop func()) {
 	t.Helper()
 	ctx := context.Background()
-	o := controller.DefaultOptions()
-	o.ClusterName = "test"
+	o := ctrlopts.ForTest(t, "test")
 	o.AWSRegion = "us-east-1"
 	o.ELBEndpoint = elbURL
 	o.Credentials = creds
+	// Leader election in the ServiceAccount's namespace, as the chart runs
+	// it: its Role must allow the lease.
+	o.EnableLeaderElection = true
 	o.LeaderElectionNamespace = saNamespace
 	o.MetricsBindAddr = "0"
-	o.HealthProbeBindAddr = "127.0.0.1:" + strconv.Itoa(ctrltest.FreePort(t))
-	port := ctrltest.FreePort(t)
-	o.WebhookBindHost = "127.0.0.1"
-	o.WebhookBindPort = port
-	o.WebhookCertDir = t.TempDir()
-	o.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	o.TargetGroupBindingRequeueDuration = 2 * time.Second
 	o.SkipNameValidation = true
 	log := ctrltest.Logger(t)
