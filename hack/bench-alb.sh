@@ -3,7 +3,9 @@
 # against the direct path and nginx proxying to the same backends, with
 # wrk (HTTP/1.1 and HTTPS, 64 keep-alive connections), h2load (HTTP/2) and
 # ghz (gRPC unary and streaming), all on loopback. Prints req/s, latencies,
-# the proxies' CPU per request and the ratios. Installs Debian's wrk,
+# the proxies' CPU per request and the ratios, and HAProxy relaying the
+# same loads in TCP mode as the bound of what a proxy reaches here.
+# Installs Debian's wrk, haproxy,
 # nginx and nghttp2-client (h2load) when missing, and ghz (pinned, from the
 # Go module proxy) into bin/.
 set -eu
@@ -13,6 +15,7 @@ command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
 command -v h2load >/dev/null 2>&1 || missing="$missing nghttp2-client"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 if [ -n "$missing" ]; then
 	echo "installing$missing (Debian packages)"
 	export DEBIAN_FRONTEND=noninteractive

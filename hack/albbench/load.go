@@ -24,6 +24,8 @@ func (o *options) measure(r run, d time.Duration) (result, error) {
 		pids = o.elbowPID
 	case "nginx":
 		pids = o.nginxPID
+	case "relay":
+		pids = o.relayPID
 	}
 	var before time.Duration
 	if pids != nil {

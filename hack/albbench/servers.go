@@ -59,6 +59,8 @@ const (
 	albRules
 	albHTTPS
 	albGRPC
+	relayHTTP
+	relayHTTPS
 )
 
 const (
@@ -164,6 +166,12 @@ http {
 	}
 	env.stops = append(env.stops, stopProxy)
 	o.nginxPID = func() []int { return cpustat.WithChildren(nginxPID) }
+	stopRelay, relayPID, err := startRelay(dir, backendHost, o.port, certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	env.stops = append(env.stops, stopRelay)
+	o.relayPID = func() []int { return []int{relayPID} }
 	stopALB, albPID, err := startALB(dir, o.port, string(certPEM), string(keyPEM))
 	if err != nil {
 		return nil, err
@@ -180,6 +188,8 @@ http {
 		"elbow https":     fmt.Sprintf("https://%s:%d/", lbAddr, o.port+albHTTPS),
 		"nginx h2":        fmt.Sprintf("https://127.0.0.1:%d/", o.port+nginxH2),
 		"elbow h2":        fmt.Sprintf("https://%s:%d/", lbAddr, o.port+albHTTPS),
+		"relay":           fmt.Sprintf("http://127.0.0.1:%d/", o.port+relayHTTP),
+		"relay https":     fmt.Sprintf("https://127.0.0.1:%d/", o.port+relayHTTPS),
 	}
 	env.grpc = map[string]string{
 		"nginx": fmt.Sprintf("127.0.0.1:%d", o.port+nginxGRPC),
@@ -302,16 +312,57 @@ func startNginx(dir, name, conf string) (func(), int, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, 0, fmt.Errorf("nginx %s: %w", name, err)
 	}
-	return func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-	}, cmd.Process.Pid, nil
+	return func() { stopProcess(cmd, syscall.SIGQUIT, 5*time.Second) }, cmd.Process.Pid, nil
+}
+
+// startRelay runs HAProxy in TCP mode with one thread (on two cores it
+// relays more than with two) in front of the HTTP backend: in clear and
+// terminating TLS, with the same certificate as nginx and elbow.
+func startRelay(dir string, backend netip.Addr, base int, certPEM, keyPEM []byte) (func(), int, error) {
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return nil, 0, errors.New("haproxy not found: install Debian's package (hack/bench-alb.sh does)")
+	}
+	pem := filepath.Join(dir, "relay.pem")
+	if err := os.WriteFile(pem, append(append([]byte{}, certPEM...), keyPEM...), 0o600); err != nil {
+		return nil, 0, err
+	}
+	cfg := fmt.Sprintf(`global
+  maxconn 4000
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen relay
+  bind 127.0.0.1:%[1]d
+  bind 127.0.0.1:%[2]d ssl crt %[3]s ssl-min-ver TLSv1.2
+  server backend %[4]s:%[5]d
+`, base+relayHTTP, base+relayHTTPS, pem, backend, base+backendPort)
+	path := filepath.Join(dir, "relay.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command("haproxy", "-db", "-f", path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("haproxy: %w", err)
+	}
+	return func() { stopProcess(cmd, syscall.SIGTERM, 5*time.Second) }, cmd.Process.Pid, nil
+}
+
+// stopProcess signals a process and waits for it to end, killing it after
+// timeout.
+func stopProcess(cmd *exec.Cmd, sig os.Signal, timeout time.Duration) {
+	cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+	}
 }
 
 // startALB writes the benchmark's state and runs the load balancer as a
@@ -383,16 +434,7 @@ func startALB(dir string, base int, certPEM, keyPEM string) (func(), int, error)
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
-	return func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	}, cmd.Process.Pid, nil
+	return func() { stopProcess(cmd, syscall.SIGTERM, 10*time.Second) }, cmd.Process.Pid, nil
 }
 
 // runALB serves the state of a directory until SIGTERM.

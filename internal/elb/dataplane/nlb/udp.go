@@ -1,9 +1,12 @@
 package nlb
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -11,6 +14,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // maxDatagram is the largest UDP payload.
@@ -24,10 +28,15 @@ const maxDatagram = 65535
 // every flow's socket, so that a flow costs a socket and a table entry, not
 // a goroutine.
 type udpSocket struct {
-	p     *Plane
-	key   sockKey
-	conn  *net.UDPConn
-	batch batchConn // conn, for sendmmsg of answers
+	p   *Plane
+	key sockKey
+	// conns are the sockets bound to the listener's address: one, or
+	// one per core sharing the address (SO_REUSEPORT, Linux), each with
+	// a reader goroutine. The kernel picks a flow's socket by the hash of
+	// its addresses, so a flow's datagrams keep to one reader and their
+	// order.
+	conns []*net.UDPConn
+	batch batchConn // conns[0], for sendmmsg of answers
 	route atomic.Pointer[route]
 
 	mu     sync.Mutex
@@ -36,18 +45,67 @@ type udpSocket struct {
 }
 
 func (p *Plane) listenUDP(k sockKey, r *route) (socket, error) {
-	lc := net.ListenConfig{}
-	pc, err := lc.ListenPacket(p.ctx, "udp", k.addr.String())
+	conns, err := listenUDPGroup(p.ctx, k.addr, udpListenerSockets())
 	if err != nil {
 		return nil, err
 	}
-	conn := pc.(*net.UDPConn)
-	s := &udpSocket{p: p, key: k, conn: conn, batch: newBatchConn(conn, k.addr.Addr().Is4()), flows: map[netip.AddrPort]*udpFlow{}}
+	s := &udpSocket{p: p, key: k, conns: conns, batch: newBatchConn(conns[0], k.addr.Addr().Is4()), flows: map[netip.AddrPort]*udpFlow{}}
 	s.route.Store(r)
-	p.log.Info("listening", "socket", k.String(), "loadBalancer", r.lbARN, "listener", r.listenerARN, "protocol", r.protocol, "zone", r.zone)
-	p.wg.Add(1)
-	go s.serve()
+	p.log.Info("listening", "socket", k.String(), "loadBalancer", r.lbARN, "listener", r.listenerARN, "protocol", r.protocol, "zone", r.zone, "readers", len(conns))
+	for _, c := range conns {
+		p.wg.Add(1)
+		go s.serve(c)
+	}
 	return s, nil
+}
+
+// udpListenerSockets is how many sockets, each with a reader, a UDP
+// listener address gets: one per core the process may use, at most 8.
+func udpListenerSockets() int { return min(runtime.GOMAXPROCS(0), 8) }
+
+// listenUDPGroup binds n UDP sockets to addr, sharing it with SO_REUSEPORT
+// when n > 1. A socket bound without the option comes first and goes: if
+// anything else holds the address (another process, with or without the
+// option) the bind fails as it would for one socket, so that two load
+// balancers never share an address unknowingly.
+func listenUDPGroup(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, error) {
+	var plain net.ListenConfig
+	if n <= 1 {
+		pc, err := plain.ListenPacket(ctx, "udp", addr.String())
+		if err != nil {
+			return nil, err
+		}
+		return []*net.UDPConn{pc.(*net.UDPConn)}, nil
+	}
+	probe, err := plain.ListenPacket(ctx, "udp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	probe.Close()
+	shared := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("SO_REUSEPORT: %w", serr)
+		}
+		return nil
+	}}
+	conns := make([]*net.UDPConn, 0, n)
+	for range n {
+		pc, err := shared.ListenPacket(ctx, "udp", addr.String())
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, pc.(*net.UDPConn))
+	}
+	return conns, nil
 }
 
 func (s *udpSocket) setRoute(r *route) { s.route.Store(r) }
@@ -60,7 +118,9 @@ func (s *udpSocket) close(reason string) {
 		flows = append(flows, f)
 	}
 	s.mu.Unlock()
-	s.conn.Close()
+	for _, c := range s.conns {
+		c.Close()
+	}
 	for _, f := range flows {
 		f.terminate(reason)
 	}
@@ -83,13 +143,13 @@ func newBatchConn(c *net.UDPConn, v4 bool) batchConn {
 	return ipv6.NewPacketConn(c)
 }
 
-// serve reads client datagrams in batches and forwards them, a run of
+// serve reads client datagrams from one of the listener's sockets in batches and forwards them, a run of
 // datagrams of one flow in one sendmmsg. Each buffer keeps room in front
 // of the payload for a PROXY header, so that header and payload go out as
 // one datagram without a copy of the payload.
-func (s *udpSocket) serve() {
+func (s *udpSocket) serve(conn *net.UDPConn) {
 	defer s.p.wg.Done()
-	in := newBatchConn(s.conn, s.key.addr.Addr().Is4())
+	in := newBatchConn(conn, s.key.addr.Addr().Is4())
 	msgs := make([]ipv4.Message, udpBatch)
 	bufs := make([][]byte, udpBatch)
 	for i := range msgs {
@@ -231,11 +291,16 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	}
 	f.last.Store(time.Now().UnixNano())
 	s.mu.Lock()
-	if s.closed {
+	if other := s.flows[client]; s.closed || other != nil {
+		// Closed meanwhile (nil), or another reader started the client's
+		// flow (the sockets sharing the address changed under the client).
+		if s.closed {
+			other = nil
+		}
 		s.mu.Unlock()
 		c.Close()
 		p.udpFlows.release()
-		return nil
+		return other
 	}
 	s.flows[client] = f
 	s.mu.Unlock()

@@ -302,7 +302,7 @@ func (g goroutinePerFlow) add(f *udpFlow) error {
 				return
 			}
 			f.last.Store(time.Now().UnixNano())
-			if _, err := f.s.conn.WriteToUDPAddrPort(buf[:n], f.client); err == nil {
+			if _, err := f.s.conns[0].WriteToUDPAddrPort(buf[:n], f.client); err == nil {
 				f.m.bytes.Add(float64(n))
 				f.m.packets.Inc()
 			}
