@@ -60,8 +60,9 @@ func (p *Plane) listenUDP(k sockKey, r *route) (socket, error) {
 }
 
 // udpListenerSockets is how many sockets, each with a reader, a UDP
-// listener address gets: one per core the process may use, at most 8.
-func udpListenerSockets() int { return min(runtime.GOMAXPROCS(0), 8) }
+// listener address gets: one per core the process may use, at most 4 (as
+// many as the answer readers, udpReaderCount).
+func udpListenerSockets() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // listenUDPGroup binds n UDP sockets to addr, sharing it with SO_REUSEPORT
 // when n > 1. A socket bound without the option comes first and goes: if
