@@ -645,6 +645,9 @@ stream {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
+	if out, err := exec.CommandContext(ctx, "nginx", "-t", "-q", "-p", dir, "-c", path).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("nginx's configuration: %v: %s", err, out)
+	}
 	ng := exec.CommandContext(ctx, "nginx", "-p", dir, "-c", path)
 	ng.Stdout, ng.Stderr = io.Discard, os.Stderr
 	if err := ng.Start(); err != nil {

@@ -144,10 +144,11 @@ func newBatchConn(c *net.UDPConn, v4 bool) batchConn {
 	return ipv6.NewPacketConn(c)
 }
 
-// serve reads client datagrams from one of the listener's sockets in batches and forwards them, a run of
-// datagrams of one flow in one sendmmsg. Each buffer keeps room in front
-// of the payload for a PROXY header, so that header and payload go out as
-// one datagram without a copy of the payload.
+// serve reads client datagrams from one of the listener's sockets in
+// batches and forwards them, a run of datagrams of one flow in one
+// sendmmsg. Each buffer keeps room in front of the payload for a PROXY
+// header, so that header and payload go out as one datagram without a
+// copy of the payload.
 func (s *udpSocket) serve(conn *net.UDPConn) {
 	defer s.p.wg.Done()
 	in := newBatchConn(conn, s.key.addr.Addr().Is4())
@@ -294,7 +295,8 @@ func (s *udpSocket) newFlow(client netip.AddrPort) *udpFlow {
 	s.mu.Lock()
 	if other := s.flows[client]; s.closed || other != nil {
 		// Closed meanwhile (nil), or another reader started the client's
-		// flow (the sockets sharing the address changed under the client).
+		// flow (its first datagrams came while the listener's sockets
+		// were still being bound, and went to more than one).
 		if s.closed {
 			other = nil
 		}
