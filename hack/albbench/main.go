@@ -211,7 +211,7 @@ func bench(o options) error {
 		a, b    string
 		min     float64 // req/s ratio at least
 		latency bool    // p99 and mean at most the peer's
-		ceiling string  // the relay run whose ratio to b bounds a's
+		ceiling string  // the relay run whose CPU per request bounds a's ratio to b
 	}
 	goals := []goal{
 		{"nginx", "direct", 0, false, ""},

@@ -71,18 +71,14 @@ func udpListenerSockets() int { return min(runtime.GOMAXPROCS(0), 4) }
 // balancers never share an address unknowingly.
 func listenUDPGroup(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, error) {
 	var plain net.ListenConfig
-	if n <= 1 {
-		pc, err := plain.ListenPacket(ctx, "udp", addr.String())
-		if err != nil {
-			return nil, err
-		}
-		return []*net.UDPConn{pc.(*net.UDPConn)}, nil
-	}
-	probe, err := plain.ListenPacket(ctx, "udp", addr.String())
+	first, err := plain.ListenPacket(ctx, "udp", addr.String())
 	if err != nil {
 		return nil, err
 	}
-	probe.Close()
+	if n <= 1 {
+		return []*net.UDPConn{first.(*net.UDPConn)}, nil
+	}
+	first.Close()
 	shared := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) {
